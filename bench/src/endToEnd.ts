@@ -1,0 +1,38 @@
+/**
+ * End to end: one request of `records` records enhanced by `robots` toy robot processes (SDK,
+ * pull, batches of 1,000): items per second from POST /v1/requests to the request's final state.
+ */
+import { referenceRecords, sleep, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
+
+export interface EndToEndResult {
+  backend: Backend;
+  records: number;
+  importSeconds: number;
+  createSeconds: number;
+  endToEndSeconds: number;
+  itemsPerSecond: number;
+  completed: number;
+}
+
+export async function endToEnd(backend: Backend, options: { records: number; robots: number; batchSize: number }): Promise<EndToEndResult> {
+  const running = await startRefinery(backend);
+  const { client, url } = running;
+  try {
+    let t = performance.now();
+    const imported = await client.importRecords(referenceRecords(options.records, `${backend}-${Date.now()}`));
+    const importSeconds = (performance.now() - t) / 1000;
+    const robot = await client.createRobot({ name: `toy-${backend}-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize });
+    const children = Array.from({ length: options.robots }, () => spawnToyRobot(url, robot, options.batchSize));
+    // Let the robots start and wait in their long polls before the clock starts.
+    await sleep(3000);
+    t = performance.now();
+    const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
+    const createSeconds = (performance.now() - t) / 1000;
+    const done = await client.waitForRequest(request.id, { intervalMs: 100 });
+    const endToEndSeconds = (performance.now() - t) / 1000;
+    await Promise.all(children.map(stopProcess));
+    return { backend, records: options.records, importSeconds, createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: done.counts.completed };
+  } finally {
+    await running.close();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * npm run bench: Refinery against its peers and the machine's limits, through real HTTP, on
+ * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
+ * every figure comes from this run. Takes about 15 minutes on a 2-core machine.
+ *
+ * BENCH_ONLY: a comma list of sections (e2e, peers, floors, latency, scale, small); all by default.
+ * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
+ * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150).
+ */
+import { cpus } from 'node:os';
+import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
+import { endToEnd, type EndToEndResult } from './endToEnd.ts';
+import { floors, type FloorsResult } from './floors.ts';
+import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
+import { pgBossThroughput } from './peers/pgBoss.ts';
+import { scale, type ScaleResult } from './scale.ts';
+import { smallBatches, type SmallBatchesResult } from './smallBatches.ts';
+import { fmt } from './support.ts';
+
+const records = Number(process.env.BENCH_RECORDS ?? 100_000);
+const robots = Number(process.env.ROBOTS ?? 4);
+const batchSize = 1000;
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,peers,floors,latency,scale,small').split(','));
+
+async function section<T>(name: string, work: () => Promise<T>): Promise<T | null> {
+  if (!only.has(name)) return null;
+  const t = performance.now();
+  const result = await work();
+  // Each section's figures as soon as they are in, so a long run cut short keeps what it measured.
+  console.error(`# ${name}: ${fmt((performance.now() - t) / 1000, 1)} s ${JSON.stringify(result)}`);
+  return result;
+}
+
+const e2e = await section('e2e', async () => [await endToEnd('postgres', { records, robots, batchSize }), await endToEnd('pglite', { records, robots, batchSize })]);
+const peers = await section('peers', async () => ({
+  graphileA: await graphileWorkerThroughput({ items: records, jobSize: 1000 }),
+  graphileB: await graphileWorkerThroughput({ items: records, jobSize: 1 }),
+  pgBossA: await pgBossThroughput({ items: records, jobSize: 1000 }),
+  pgBossB: await pgBossThroughput({ items: records, jobSize: 1 }),
+}));
+const floor = await section('floors', () => floors({ rows: records }));
+const latency = await section('latency', async () => ({ refinery: await dispatchLatency('postgres', { requests: 500 }), graphile: await graphileWorkerLatency({ jobs: 500 }) }));
+const scaled = await section('scale', () => scale());
+const small = await section('small', () =>
+  smallBatches({ batches: Number(process.env.BENCH_SMALL_BATCHES ?? 10_000), maxSeconds: Number(process.env.BENCH_SMALL_MAX_SECONDS ?? 150) }),
+);
+
+printTable({ e2e, peers, floor, latency, scaled, small });
+
+function printTable(r: {
+  e2e: EndToEndResult[] | null;
+  peers: Record<'graphileA' | 'graphileB' | 'pgBossA' | 'pgBossB', PeerThroughputResult> | null;
+  floor: FloorsResult | null;
+  latency: { refinery: DispatchLatencyResult; graphile: LatencyResult } | null;
+  scaled: ScaleResult | null;
+  small: SmallBatchesResult | null;
+}): void {
+  const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
+  const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const lines: string[] = [];
+  const row = (...cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
+  lines.push(`Refinery benchmark, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, PostgreSQL defaults`);
+  lines.push('');
+  row('measure', 'figure', 'against', 'ratio', 'target');
+  row('---', '---:', '---', '---:', '---');
+  const pg = r.e2e?.find((e) => e.backend === 'postgres');
+  const lite = r.e2e?.find((e) => e.backend === 'pglite');
+  if (pg) row(`end to end, PostgreSQL: ${fmt(pg.records)} items, ${robots} robot processes, batches of ${batchSize}`, `${fmt(pg.itemsPerSecond)} items/s`, '', '', '');
+  if (lite) row(`end to end, PGlite: the same`, `${fmt(lite.itemsPerSecond)} items/s`, '', '', `≥ 5,000/s: ${verdict(lite.itemsPerSecond >= 5000)}`);
+  if (r.peers) {
+    const bestA = Math.max(r.peers.graphileA.itemsPerSecond, r.peers.pgBossA.itemsPerSecond);
+    const bestB = Math.max(r.peers.graphileB.itemsPerSecond, r.peers.pgBossB.itemsPerSecond);
+    row('graphile-worker 0.17.3 (a): one job per 1,000 items', `${fmt(r.peers.graphileA.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.graphileA.itemsPerSecond) : '', '');
+    row('pg-boss 10.4.2 (a): one job per 1,000 items', `${fmt(r.peers.pgBossA.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.pgBossA.itemsPerSecond) : '', pg ? `≥ best (a): ${verdict(pg.itemsPerSecond >= bestA)}` : '');
+    row('graphile-worker 0.17.3 (b): one job per item', `${fmt(r.peers.graphileB.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.graphileB.itemsPerSecond) : '', '');
+    row('pg-boss 10.4.2 (b): one job per item', `${fmt(r.peers.pgBossB.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.pgBossB.itemsPerSecond) : '', pg ? `≥ 3x best (b): ${verdict(pg.itemsPerSecond >= 3 * bestB)}` : '');
+  }
+  if (r.floor) {
+    row(`floor: COPY of ${fmt(r.floor.rows)} enhancement rows (write limit)`, `${fmt(r.floor.copyInRowsPerSecond)} rows/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.floor.copyInRowsPerSecond) : '', pg ? `≥ 0.30x: ${verdict(pg.itemsPerSecond >= 0.3 * r.floor.copyInRowsPerSecond)}` : '');
+    row(`floor: streaming SELECT of ${fmt(r.floor.rows)} records to JSONL (read limit)`, `${fmt(r.floor.copyOutRowsPerSecond)} rows/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.floor.copyOutRowsPerSecond) : '', '');
+  }
+  if (r.latency) {
+    const { refinery: l, graphile: g } = r.latency;
+    row(`dispatch latency, ${fmt(l.requests)} one-item requests, robot in a long poll: p50`, `${fmt(l.p50Ms, 1)} ms`, 'graphile-worker enqueue→start p50', ratio(l.p50Ms, g.p50Ms), `≤ 5 ms and ≤ 2x: ${verdict(l.p50Ms <= 5 && l.p50Ms <= 2 * g.p50Ms)}`);
+    row('dispatch latency: p99', `${fmt(l.p99Ms, 1)} ms`, 'graphile-worker enqueue→start p99', ratio(l.p99Ms, g.p99Ms), `≤ 25 ms and ≤ 2x: ${verdict(l.p99Ms <= 25 && l.p99Ms <= 2 * g.p99Ms)}`);
+    row('graphile-worker 0.17.3 dispatch latency p50 / p99', `${fmt(g.p50Ms, 1)} / ${fmt(g.p99Ms, 1)} ms`, '', '', '');
+  }
+  if (r.scaled) {
+    const [base, big] = r.scaled.runs;
+    row(`scale: one ${fmt(big.items)}-item request`, `${fmt(big.itemsPerSecond)} items/s`, `${fmt(base.items)} items: ${fmt(base.itemsPerSecond)}/s`, '', '');
+    row(`scale: Refinery peak RSS at ${fmt(big.items)} items`, `${fmt(big.peakRssMb)} MB`, '', '', `≤ 300 MB: ${verdict(big.peakRssMb <= 300)}`);
+    row(`scale: cost per item at ${fmt(big.items)} / at ${fmt(base.items)}`, `${fmt(r.scaled.costRatio, 2)}x`, '', '', `≤ 1.25x: ${verdict(r.scaled.costRatio <= 1.25)}`);
+  }
+  if (r.small) {
+    row(`small batches: ${fmt(r.small.cycles)} one-item batches (lease + GET + PUT + results), ${r.small.concurrency} loops`, `${fmt(r.small.refineryRoundTripsPerSecond)} cycles/s`, `bare Fastify hello-world: ${fmt(r.small.fastifyRoundTripsPerSecond)} req/s`, `${fmt(r.small.ratio, 3)}x`, '');
+  }
+  console.log('\n' + lines.join('\n'));
+}

@@ -1,0 +1,98 @@
+/** What every measurement shares: fresh databases, an in-process Refinery, toy robot processes, timing. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import pino from 'pino';
+import { RefineryClient } from '@refinery/sdk';
+import { createRefinery, loadConfig, openPglite, openPostgres, type Db, type Refinery } from '@refinery/server';
+
+export const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const adminKey = 'bench-admin-key-0123456789';
+export type Backend = 'postgres' | 'pglite';
+
+/** A new, empty PostgreSQL database on the benchmark's server; `drop` removes it. */
+export async function freshPostgresDatabase(prefix = 'refinery_bench'): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const a = new pg.Client({ connectionString: databaseUrl });
+      await a.connect();
+      await a.query(`drop database if exists "${name}" with (force)`);
+      await a.end();
+    },
+  };
+}
+
+export interface RunningRefinery {
+  refinery: Refinery;
+  url: string;
+  client: RefineryClient;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** A Refinery in this process on a fresh database of `backend`, listening on a loopback port. */
+export async function startRefinery(backend: Backend): Promise<RunningRefinery> {
+  const dir = await mkdtemp(join(tmpdir(), 'refinery-bench-'));
+  const database = backend === 'postgres' ? await freshPostgresDatabase() : null;
+  const db = database ? await openPostgres({ connectionString: database.url, log: pino({ level: 'silent' }) }) : await openPglite(join(dir, 'pgdata'));
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir, adminKey, logLevel: 'warn' }, {});
+  const refinery = await createRefinery({ config, db, log: pino({ level: 'warn' }) });
+  const url = await refinery.listen();
+  return {
+    refinery,
+    url,
+    db,
+    client: new RefineryClient({ url, apiKey: adminKey }),
+    async close() {
+      await refinery.close();
+      await db.close();
+      await database?.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `n` reference records, generated as they are sent. */
+export async function* referenceRecords(n: number, prefix = `${Date.now()}`) {
+  for (let i = 0; i < n; i++) {
+    yield { type: 'reference', identifiers: [{ type: 'doi', value: `10.5555/${prefix}/${i}` }], content: { title: `Reference ${i}`, year: 1990 + (i % 35) } };
+  }
+}
+
+const toyRobotMain = fileURLToPath(new URL('../../examples/toy-robot/src/main.ts', import.meta.url));
+
+/** A toy robot in a process of its own, as robots run in practice. */
+export function spawnToyRobot(url: string, robot: { id: string; secret: string }, batchSize: number): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', toyRobotMain], {
+    env: { ...process.env, REFINERY_URL: url, ROBOT_ID: robot.id, ROBOT_SECRET: robot.secret, BATCH_SIZE: String(batchSize), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The p-th percentile (0–100) of a list of numbers. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

@@ -1,0 +1,41 @@
+import Type, { type Static, type TSchema } from 'typebox';
+import { durationPattern } from '../durations.ts';
+
+export const Uuid = Type.String({ format: 'uuid', description: 'A UUID (Refinery makes UUIDv7).' });
+export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time.' });
+export const Duration = Type.String({
+  pattern: durationPattern,
+  description: 'ISO 8601 duration (`PT10M`) or plain seconds (`600`).',
+});
+export const Cursor = Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from `next_cursor`.' });
+export const Json = Type.Unknown({ description: 'Any JSON value.' });
+
+export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable, machine-readable code, e.g. `not_found`.' }),
+      message: Type.String({ description: 'What went wrong, for a person.' }),
+      details: Type.Optional(Json),
+    }),
+  },
+  { $id: 'ErrorBody' },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export function Page<T extends TSchema>(item: T) {
+  return Type.Object({
+    data: Type.Array(item),
+    next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last.' }),
+  });
+}
+
+export const PageQuery = {
+  cursor: Type.Optional(Cursor),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+};
+
+export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });

@@ -1,0 +1,75 @@
+import Type, { type Static } from 'typebox';
+import { durationPattern } from '../durations.ts';
+import { itemStatuses, priorities, requestStatuses } from '../states.ts';
+import { Cursor, Page, PageQuery, StringEnum, Timestamp, Uuid } from './common.ts';
+
+export const maxRecordsPerRequest = 1_000_000;
+
+export const RequestIn = Type.Object(
+  {
+    robot_id: Uuid,
+    record_ids: Type.Array(Uuid, { minItems: 1, maxItems: maxRecordsPerRequest }),
+    priority: Type.Optional(StringEnum(priorities, { default: 'normal' })),
+    expires_at: Type.Optional(Timestamp),
+    ttl: Type.Optional(Type.String({ pattern: durationPattern, description: 'Deadline as a time from now, ISO 8601 (`PT1H`) or seconds; instead of expires_at, not both.' })),
+    callback_url: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 })),
+  },
+  { additionalProperties: false },
+);
+export type RequestIn = Static<typeof RequestIn>;
+
+export const ItemCounts = Type.Object(
+  Object.fromEntries(itemStatuses.map((s) => [s, Type.Integer({ minimum: 0 })])) as Record<(typeof itemStatuses)[number], ReturnType<typeof Type.Integer>>,
+);
+export type ItemCounts = Static<typeof ItemCounts>;
+
+export const RequestOut = Type.Object({
+  id: Uuid,
+  robot_id: Uuid,
+  requested_by: Type.String(),
+  priority: StringEnum(priorities),
+  status: StringEnum(requestStatuses),
+  total: Type.Integer(),
+  counts: ItemCounts,
+  progress: Type.Number({ minimum: 0, maximum: 1, description: 'Share of items in a final state.' }),
+  expires_at: Type.Union([Timestamp, Type.Null()]),
+  callback_url: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  started_at: Type.Union([Timestamp, Type.Null()]),
+  finished_at: Type.Union([Timestamp, Type.Null()]),
+  manifest_url: Type.Union([Type.String(), Type.Null()], { description: 'Signed link to the manifest (JSONL) once the request is final.' }),
+});
+export type RequestOut = Static<typeof RequestOut>;
+
+export const ItemError = Type.Object({ code: Type.String(), message: Type.String() });
+export type ItemError = Static<typeof ItemError>;
+
+export const ItemOut = Type.Object({
+  record_id: Uuid,
+  status: StringEnum(itemStatuses),
+  attempts: Type.Integer(),
+  batch_id: Type.Union([Uuid, Type.Null()]),
+  error: Type.Union([ItemError, Type.Null()]),
+  updated_at: Timestamp,
+});
+export type ItemOut = Static<typeof ItemOut>;
+
+export const ListItemsQuery = Type.Object({ status: Type.Optional(StringEnum(itemStatuses)), ...PageQuery }, { additionalProperties: false });
+export const ItemPage = Page(ItemOut);
+
+export const ListRequestsQuery = Type.Object(
+  { status: Type.Optional(StringEnum(requestStatuses)), robot_id: Type.Optional(Uuid), ...PageQuery },
+  { additionalProperties: false },
+);
+export const RequestPage = Page(RequestOut);
+
+export const RequestBatchOut = Type.Object({
+  id: Uuid,
+  status: Type.String(),
+  attempt: Type.Integer(),
+  item_count: Type.Integer(),
+  created_at: Timestamp,
+  report_url: Type.Union([Type.String(), Type.Null()]),
+});
+export const RequestBatchPage = Page(RequestBatchOut);
+export { Cursor };

@@ -1,0 +1,105 @@
+import { parseDuration } from '@refinery/protocol';
+import { RefineryError } from './errors.ts';
+
+/** The fetch function the clients call; Node's global fetch unless a test or a proxy gives another. */
+export type Fetch = typeof fetch;
+
+/** Query parameters; `undefined` ones are left out. */
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/**
+ * A duration as the API takes it: ISO 8601 (`'PT10M'`), or seconds (`600`, `'600'`),
+ * exactly as on the wire.
+ */
+export type Duration = string | number;
+
+/** The wire form of a duration; throws a TypeError for anything that is not one. */
+export function durationParam(value: Duration): string {
+  const text = String(value);
+  if (parseDuration(text) === null) throw new TypeError(`not a duration: ${JSON.stringify(value)} (use ISO 8601 like PT10M, or seconds)`);
+  return text;
+}
+
+/** Milliseconds in a duration. */
+export function durationMs(value: Duration): number {
+  return parseDuration(durationParam(value))!;
+}
+
+/** `base` + `path` + the query string, normalised the way fetch will send it. */
+export function buildUrl(base: string, path: string, query: Query = {}): string {
+  const url = new URL(base.replace(/\/+$/, '') + path);
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined) url.searchParams.set(name, String(value));
+  }
+  return url.href;
+}
+
+/** `/segment/…` with every segment URL-encoded. */
+export function pathOf(...segments: string[]): string {
+  return segments.map((s) => `/${encodeURIComponent(s)}`).join('');
+}
+
+/** Turns an answer that is not 2xx into a RefineryError, keeping the server's code and message. */
+export async function errorFrom(response: Response): Promise<RefineryError> {
+  const requestId = response.headers.get('x-request-id') ?? response.headers.get('request-id') ?? undefined;
+  const text = await response.text().catch(() => '');
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
+    if (error && typeof error.code === 'string' && typeof error.message === 'string') {
+      return new RefineryError(response.status, error.code, error.message, error.details, requestId);
+    }
+  } catch {
+    // not Refinery's JSON: a proxy's page, a blob store's XML…
+  }
+  const excerpt = text.trim().slice(0, 300);
+  const message = `HTTP ${response.status} ${response.statusText}${excerpt ? `: ${excerpt}` : ''}`;
+  return new RefineryError(response.status, `http_${response.status}`, message, undefined, requestId);
+}
+
+/** fetch, throwing a RefineryError unless the answer is 2xx. */
+export async function fetchOk(fetchImpl: Fetch, url: string, init: RequestInit): Promise<Response> {
+  const response = await fetchImpl(url, init);
+  if (!response.ok) throw await errorFrom(response);
+  return response;
+}
+
+/** The answer's JSON body. */
+export async function jsonOf<T>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+/**
+ * A streamed request body with its content type: `application/json` when its first
+ * non-blank character is `[` (a JSON array), else `application/x-ndjson` (JSON Lines).
+ * Reads only up to that character.
+ */
+export async function sniffJsonBody(
+  chunks: AsyncIterable<Uint8Array | string>,
+): Promise<{ contentType: string; body: AsyncIterable<Uint8Array> }> {
+  const encoder = new TextEncoder();
+  const iterator = chunks[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let first: string | undefined;
+  while (first === undefined) {
+    const next = await iterator.next();
+    if (next.done) break;
+    const bytes = typeof next.value === 'string' ? encoder.encode(next.value) : next.value;
+    head.push(bytes);
+    first = new TextDecoder().decode(bytes).replace(/^[\s\uFEFF]+/, '')[0];
+  }
+  async function* body(): AsyncGenerator<Uint8Array> {
+    yield* head;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      yield typeof next.value === 'string' ? encoder.encode(next.value) : next.value;
+    }
+  }
+  return { contentType: first === '[' ? 'application/json' : 'application/x-ndjson', body: body() };
+}
+
+/**
+ * Request-init fields for a body fetch pulls while it sends (chunked). Node's fetch takes
+ * any async iterable of bytes with `duplex: 'half'`; the DOM typings do not know that.
+ */
+export function streamedBody(chunks: AsyncIterable<Uint8Array>): { body: BodyInit; duplex: 'half' } {
+  return { body: chunks as unknown as BodyInit, duplex: 'half' };
+}

@@ -1,0 +1,318 @@
+import { Readable } from 'node:stream';
+import type { Static } from 'typebox';
+import {
+  requestFinalStatuses,
+  type ApiKeyIn,
+  type ApiKeyOut,
+  type ImportRecordsResult,
+  type ItemOut,
+  type ItemStatus,
+  type ProvisionedApiKey,
+  type ProvisionedRobot,
+  type RecordIn,
+  type RecordOut,
+  type RecordWithEnhancements,
+  type RequestBatchOut,
+  type RequestEventData,
+  type RequestEventType,
+  type RequestIn,
+  type RequestOut,
+  type RequestStatus,
+  type RobotIn,
+  type RobotOut,
+  type RobotPatch,
+} from '@refinery/protocol';
+import { isTransient } from './errors.ts';
+import { buildUrl, durationParam, fetchOk, jsonOf, pathOf, sniffJsonBody, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
+import { encodeJsonLines } from './jsonl.ts';
+import { Backoff, sleep } from './retry.ts';
+import { parseServerSentEvents } from './sse.ts';
+
+/** One page of a list, and the cursor of the next one (null on the last). */
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+export interface PageOptions {
+  /** `next_cursor` of the previous page; the first page without it. */
+  cursor?: string;
+  /** Items per page, 1–1000; the server's default (100) when omitted. */
+  limit?: number;
+}
+
+export type RequestBatch = Static<typeof RequestBatchOut>;
+export type NewApiKey = Static<typeof ApiKeyIn>;
+export type ApiKey = Static<typeof ApiKeyOut>;
+
+export interface RefineryClientOptions {
+  /** Refinery's base URL, e.g. `http://localhost:8080`. */
+  url: string;
+  /** An API key (role `admin` or `requester`), sent as `Authorization: Bearer <key>`. */
+  apiKey: string;
+  /** Defaults to the global fetch. */
+  fetch?: Fetch;
+}
+
+/** One event of a request, as `streamRequestEvents` yields it. */
+export interface RequestEvent {
+  /** The event id (also the webhook's `webhook-id`); pass it as `lastEventId` to resume after it. */
+  id: string;
+  type: RequestEventType | (string & {});
+  data: RequestEventData;
+}
+
+export interface WatchOptions {
+  /** Time between two polls, in milliseconds. Default 1000. */
+  intervalMs?: number;
+  /** Stops watching: the iteration (or the wait) rejects with the abort reason. */
+  signal?: AbortSignal;
+}
+
+/** True for the statuses a request never leaves. */
+export function isFinalRequestStatus(status: RequestStatus): boolean {
+  return (requestFinalStatuses as readonly RequestStatus[]).includes(status);
+}
+
+/**
+ * The client of requesters and admins. Each method makes one call and throws a
+ * RefineryError for an error answer; only `watchRequest`/`waitForRequest` retry (transient
+ * failures, with backoff) since they are meant to run for long.
+ */
+export class RefineryClient {
+  readonly url: string;
+  readonly #apiKey: string;
+  readonly #fetch: Fetch;
+
+  constructor(options: RefineryClientOptions) {
+    this.url = options.url;
+    this.#apiKey = options.apiKey;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  // ── records ────────────────────────────────────────────────────────────────
+
+  /**
+   * Upserts records (by identifier), streaming them as the request body: records (an array
+   * or any async iterable) are sent as JSONL; a Node Readable is sent byte for byte, as a
+   * JSON array when it starts with `[`, else as JSONL. Returns the ids in the order sent.
+   */
+  async importRecords(
+    source: AsyncIterable<RecordIn> | Iterable<RecordIn> | Readable,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ImportRecordsResult> {
+    const { contentType, body } =
+      source instanceof Readable
+        ? await sniffJsonBody(source)
+        : { contentType: 'application/x-ndjson', body: encodeJsonLines(source) };
+    const response = await fetchOk(this.#fetch, buildUrl(this.url, '/v1/records'), {
+      method: 'POST',
+      headers: { ...this.#auth(), 'content-type': contentType },
+      ...streamedBody(body),
+      signal: options.signal,
+    });
+    return jsonOf(response);
+  }
+
+  /** The record with all its enhancements. */
+  getRecord(id: string): Promise<RecordWithEnhancements> {
+    return this.#json('GET', pathOf('v1', 'records', id));
+  }
+
+  /** Records, filtered by `type` and/or one identifier (`'doi:10.1000/xyz'`). */
+  listRecords(options: PageOptions & { type?: string; identifier?: string } = {}): Promise<Page<RecordOut>> {
+    return this.#json('GET', '/v1/records', { query: { ...options } });
+  }
+
+  // ── robots (admin) ─────────────────────────────────────────────────────────
+
+  /** Registers a robot. The answer holds its `secret`, which is never shown again. */
+  createRobot(robot: RobotIn): Promise<ProvisionedRobot> {
+    return this.#json('POST', '/v1/robots', { body: robot });
+  }
+
+  getRobot(id: string): Promise<RobotOut> {
+    return this.#json('GET', pathOf('v1', 'robots', id));
+  }
+
+  listRobots(options: PageOptions = {}): Promise<Page<RobotOut>> {
+    return this.#json('GET', '/v1/robots', { query: { ...options } });
+  }
+
+  /** Changes a robot; `{active: false}` pauses it. */
+  updateRobot(id: string, patch: RobotPatch): Promise<RobotOut> {
+    return this.#json('PATCH', pathOf('v1', 'robots', id), { body: patch });
+  }
+
+  /**
+   * A new secret for the robot (in `secret`, shown once). The previous one keeps working
+   * for `grace` (the server's default, PT1H, when omitted).
+   */
+  rotateRobotSecret(id: string, options: { grace?: Duration } = {}): Promise<ProvisionedRobot> {
+    const body = options.grace === undefined ? {} : { grace: durationParam(options.grace) };
+    return this.#json('POST', pathOf('v1', 'robots', id, 'secrets'), { body });
+  }
+
+  // ── requests ───────────────────────────────────────────────────────────────
+
+  /**
+   * Asks a robot to enhance records. Refinery answers 202 with the request at once and
+   * works later. With the same `idempotencyKey`, a repeated call returns the first request.
+   */
+  createRequest(request: RequestIn, options: { idempotencyKey?: string } = {}): Promise<RequestOut> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.#json('POST', '/v1/requests', { body: request, headers });
+  }
+
+  /** Status, counts by item status, progress, timestamps and (once final) the manifest link. */
+  getRequest(id: string, options: { signal?: AbortSignal } = {}): Promise<RequestOut> {
+    return this.#json('GET', pathOf('v1', 'requests', id), { signal: options.signal });
+  }
+
+  listRequests(options: PageOptions & { status?: RequestStatus; robot_id?: string } = {}): Promise<Page<RequestOut>> {
+    return this.#json('GET', '/v1/requests', { query: { ...options } });
+  }
+
+  /** Cancels every item not yet finished. */
+  cancelRequest(id: string): Promise<RequestOut> {
+    return this.#json('POST', pathOf('v1', 'requests', id, 'cancel'));
+  }
+
+  /** One page of the request's items: each one's status, attempts and error. */
+  listRequestItems(id: string, options: PageOptions & { status?: ItemStatus } = {}): Promise<Page<ItemOut>> {
+    return this.#json('GET', pathOf('v1', 'requests', id, 'items'), { query: { ...options } });
+  }
+
+  /** Every item of the request, page after page (`limit` is the page size). */
+  iterateRequestItems(id: string, options: Omit<PageOptions, 'cursor'> & { status?: ItemStatus } = {}): AsyncGenerator<ItemOut> {
+    return allPages((cursor) => this.listRequestItems(id, { ...options, cursor }));
+  }
+
+  /** The batches the request's items went out in, with links to their validation reports. */
+  listRequestBatches(id: string, options: PageOptions = {}): Promise<Page<RequestBatch>> {
+    return this.#json('GET', pathOf('v1', 'requests', id, 'batches'), { query: { ...options } });
+  }
+
+  /**
+   * The request as it moves: one snapshot per poll, the last one final. Transient failures
+   * (network, 5xx) are retried with backoff and yield nothing.
+   */
+  async *watchRequest(id: string, options: WatchOptions = {}): AsyncGenerator<RequestOut> {
+    const intervalMs = options.intervalMs ?? 1000;
+    const backoff = new Backoff(intervalMs);
+    for (;;) {
+      options.signal?.throwIfAborted();
+      let request: RequestOut;
+      try {
+        request = await this.getRequest(id, { signal: options.signal });
+      } catch (err) {
+        if (!isTransient(err) || options.signal?.aborted) throw err;
+        await sleep(backoff.next(), options.signal);
+        continue;
+      }
+      backoff.reset();
+      yield request;
+      if (isFinalRequestStatus(request.status)) return;
+      await sleep(intervalMs, options.signal);
+    }
+  }
+
+  /** Polls until the request is final and returns it; `onProgress` sees every snapshot. */
+  async waitForRequest(id: string, options: WatchOptions & { onProgress?: (request: RequestOut) => void } = {}): Promise<RequestOut> {
+    let last: RequestOut | undefined;
+    for await (const request of this.watchRequest(id, options)) {
+      options.onProgress?.(request);
+      last = request;
+    }
+    return last!;
+  }
+
+  /**
+   * The request's events as they happen (`GET /v1/requests/{id}/events`, Server-Sent Events):
+   * `request.started`, `request.progress` (throttled), and `request.finished` last, after which
+   * the iteration ends. `lastEventId` resumes after that event. A dropped connection is reopened
+   * (after a backoff) from the last event seen, so no event is missed or repeated.
+   */
+  async *streamRequestEvents(id: string, options: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<RequestEvent> {
+    let lastEventId = options.lastEventId;
+    const backoff = new Backoff(500);
+    for (;;) {
+      options.signal?.throwIfAborted();
+      let response: Response;
+      try {
+        response = await fetchOk(this.#fetch, buildUrl(this.url, pathOf('v1', 'requests', id, 'events')), {
+          headers: { ...this.#auth(), accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+          signal: options.signal,
+        });
+      } catch (err) {
+        if (!isTransient(err) || options.signal?.aborted) throw err;
+        await sleep(backoff.next(), options.signal);
+        continue;
+      }
+      try {
+        for await (const e of parseServerSentEvents(response.body!)) {
+          backoff.reset();
+          if (e.id) lastEventId = e.id;
+          const event: RequestEvent = { id: e.id ?? '', type: e.event, data: JSON.parse(e.data) as RequestEventData };
+          yield event;
+          if (event.type === 'request.finished') return;
+        }
+        // Ended without the final event: the request was already final (nothing more to come),
+        // or the server went away (a restart): then follow on from the last event seen.
+        if (isFinalRequestStatus((await this.getRequest(id, { signal: options.signal })).status)) return;
+      } catch (err) {
+        if (options.signal?.aborted || err instanceof SyntaxError) throw err;
+        await sleep(backoff.next(), options.signal);
+      }
+    }
+  }
+
+  /** The calling key's Standard Webhooks secret (`whsec_…`): it signs the webhooks of the requests this key makes. */
+  async getWebhookSecret(): Promise<string> {
+    return (await this.#json<{ secret: string }>('GET', '/v1/webhook-secret')).secret;
+  }
+
+  // ── API keys (admin) ───────────────────────────────────────────────────────
+
+  /** A new API key (role `requester` by default). The answer holds `key`, shown once. */
+  createApiKey(key: NewApiKey): Promise<ProvisionedApiKey> {
+    return this.#json('POST', '/v1/api-keys', { body: key });
+  }
+
+  /** The API keys (never their values). */
+  listApiKeys(): Promise<{ data: ApiKey[] }> {
+    return this.#json('GET', '/v1/api-keys');
+  }
+
+  // ── plumbing ───────────────────────────────────────────────────────────────
+
+  #auth(): Record<string, string> {
+    return { authorization: `Bearer ${this.#apiKey}` };
+  }
+
+  async #json<T>(
+    method: string,
+    path: string,
+    options: { query?: Query; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const headers = { ...this.#auth(), ...options.headers };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetchOk(this.#fetch, buildUrl(this.url, path, options.query), {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+    });
+    return jsonOf<T>(response);
+  }
+}
+
+/** Every item of a cursor-paged list, fetching the next page only when needed. */
+export async function* allPages<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>): AsyncGenerator<T> {
+  let cursor: string | undefined;
+  do {
+    const page = await fetchPage(cursor);
+    yield* page.data;
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor !== undefined);
+}

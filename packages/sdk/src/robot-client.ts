@@ -1,0 +1,184 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
+import { LeaseLostError, RefineryError } from './errors.ts';
+import { buildUrl, durationParam, errorFrom, fetchOk, jsonOf, pathOf, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
+import { encodeJsonLines, parseJsonLines } from './jsonl.ts';
+
+export interface RobotClientOptions {
+  /** Refinery's base URL as the robot sees it, e.g. `http://localhost:8080`. */
+  url: string;
+  /** The robot's id (its key id). */
+  robotId: string;
+  /** One of the robot's live secrets. */
+  secret: string;
+  /** Defaults to the global fetch. */
+  fetch?: Fetch;
+}
+
+export interface LeaseOptions {
+  /** At most this many items; never more than the robot's `max_batch_size` (the default). */
+  limit?: number;
+  /** How long the lease lasts; the robot's registered lease (PT10M unless set) by default. */
+  lease?: Duration;
+  /** How long Refinery may hold the call open when no work is ready (long poll); 0 by default, at most 60 s. */
+  wait?: Duration;
+  signal?: AbortSignal;
+}
+
+export interface UploadOptions {
+  signal?: AbortSignal;
+  /**
+   * Write the results to a temporary file first and PUT it with a Content-Length, instead
+   * of streaming it chunked. Needed when `results_url` is an S3 presigned URL, which
+   * refuses chunked uploads. Memory stays flat either way. Default false.
+   */
+  spool?: boolean;
+}
+
+/** The answer to a renewal. */
+export interface Renewal {
+  id: string;
+  lease_expires_at: string;
+}
+
+/**
+ * A robot's calls to Refinery, each signed with HTTP Message Signatures (RFC 9421). Every
+ * method makes one attempt; `runRobot` adds retries, renewal and shutdown around them.
+ */
+export class RobotClient {
+  readonly url: string;
+  readonly robotId: string;
+  readonly #secret: string;
+  readonly #fetch: Fetch;
+
+  constructor(options: RobotClientOptions) {
+    this.url = options.url;
+    this.robotId = options.robotId;
+    this.#secret = options.secret;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /**
+   * Leases a batch of pending items: the batch, or null when none came within `wait`.
+   * The batch is the robot's until `lease_expires_at`; renew it to keep it longer.
+   */
+  async lease(options: LeaseOptions = {}): Promise<Batch | null> {
+    const query = {
+      limit: options.limit,
+      lease: options.lease === undefined ? undefined : durationParam(options.lease),
+      wait: options.wait === undefined ? undefined : durationParam(options.wait),
+    };
+    const response = await this.#signed('POST', '/v1/batches/lease', { query, signal: options.signal });
+    if (response.status === 204) return null;
+    return jsonOf<Batch>(response);
+  }
+
+  /** The batch, with its URLs signed afresh (the old ones may have expired). */
+  async getBatch(id: string, options: { signal?: AbortSignal } = {}): Promise<Batch> {
+    return jsonOf<Batch>(await this.#signed('GET', pathOf('v1', 'batches', id), { signal: options.signal }));
+  }
+
+  /**
+   * Extends the lease by `lease` from now (the robot's default lease when omitted).
+   * Throws LeaseLostError when the lease has already expired or results were posted.
+   */
+  async renew(id: string, lease?: Duration, options: { signal?: AbortSignal } = {}): Promise<Renewal> {
+    const query = { lease: lease === undefined ? undefined : durationParam(lease) };
+    try {
+      return jsonOf<Renewal>(await this.#signed('POST', pathOf('v1', 'batches', id, 'renew'), { query, signal: options.signal }));
+    } catch (err) {
+      throw leaseLostOn409(err);
+    }
+  }
+
+  /**
+   * The batch's records, streamed from `items_url` one line at a time (the batch is never
+   * held whole in memory). The URL carries its own authorisation.
+   */
+  async *downloadItems(batch: Pick<Batch, 'items_url'>, options: { signal?: AbortSignal } = {}): AsyncGenerator<ItemsLine> {
+    const response = await fetchOk(this.#fetch, batch.items_url, { signal: options.signal });
+    if (!response.body) return;
+    yield* parseJsonLines<ItemsLine>(response.body);
+  }
+
+  /**
+   * PUTs the results file (JSONL) to `results_url`, pulling `lines` as it sends them.
+   * If `lines` throws, the upload is abandoned and that error is rethrown.
+   */
+  async uploadResults(
+    batch: Pick<Batch, 'results_url'>,
+    lines: AsyncIterable<ResultLine> | Iterable<ResultLine>,
+    options: UploadOptions = {},
+  ): Promise<void> {
+    let sourceError: { error: unknown } | undefined;
+    async function* recordingFailure(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* encodeJsonLines(lines);
+      } catch (error) {
+        sourceError = { error };
+        throw error;
+      }
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
+    try {
+      if (options.spool) {
+        await withTemporaryFile(async (path) => {
+          await pipeline(Readable.from(recordingFailure()), createWriteStream(path));
+          headers['content-length'] = String((await stat(path)).size);
+          await fetchOk(this.#fetch, batch.results_url, { method: 'PUT', headers, ...streamedBody(createReadStream(path)), signal: options.signal });
+        });
+      } else {
+        await fetchOk(this.#fetch, batch.results_url, { method: 'PUT', headers, ...streamedBody(recordingFailure()), signal: options.signal });
+      }
+    } catch (err) {
+      throw sourceError ? sourceError.error : err;
+    }
+  }
+
+  /**
+   * Tells Refinery the results file is uploaded (no `error`), or that the whole batch
+   * failed (`error`; `retryable` puts its items back in the queue). Refinery answers 202
+   * and imports in the background. Throws LeaseLostError (409) when the lease had expired
+   * or results were already posted.
+   */
+  async postResults(id: string, results: ResultsIn, options: { signal?: AbortSignal } = {}): Promise<{ id: string; status: string }> {
+    try {
+      return jsonOf(await this.#signed('POST', pathOf('v1', 'batches', id, 'results'), { json: results, signal: options.signal }));
+    } catch (err) {
+      throw leaseLostOn409(err);
+    }
+  }
+
+  /** One signed call: the URL signed is exactly the URL fetched, query string included. */
+  async #signed(method: string, path: string, options: { query?: Query; json?: unknown; signal?: AbortSignal }): Promise<Response> {
+    const url = buildUrl(this.url, path, options.query);
+    const body = options.json === undefined ? undefined : JSON.stringify(options.json);
+    const headers: Record<string, string> = signRequest({ method, url, body, keyId: this.robotId, secret: this.#secret });
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await this.#fetch(url, { method, headers, body, signal: options.signal });
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+}
+
+/** A 409 on a fenced call means the lease is gone. */
+function leaseLostOn409(err: unknown): unknown {
+  if (err instanceof RefineryError && err.status === 409) {
+    return new LeaseLostError(err.status, err.code, err.message, err.details, err.requestId);
+  }
+  return err;
+}
+
+async function withTemporaryFile<T>(use: (path: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'refinery-results-'));
+  try {
+    return await use(join(dir, 'results.jsonl'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { LeaseLostError, RefineryError, RobotClient } from '../src/index.ts';
+import { errorReply, startServer, verifyRobotSignature } from './http-server.ts';
+import { records, robotId, secret, startRobotApi, type RobotApi } from './robot-api.ts';
+
+let api: RobotApi;
+let client: RobotClient;
+before(async () => {
+  api = await startRobotApi();
+  client = new RobotClient({ url: api.url, robotId, secret });
+});
+after(() => api.close());
+
+test('lease signs the exact URL it calls, query string included, and answers null on 204', async () => {
+  assert.equal(await client.lease({ limit: 5, lease: 'PT2M', wait: 0 }), null);
+  const call = api.received.at(-1)!;
+  assert.equal(call.url.search, '?limit=5&lease=PT2M&wait=0');
+  assert.equal(verifyRobotSignature(call, { [robotId]: secret }), robotId);
+});
+
+test('a wrong secret is refused with a RefineryError carrying the server\'s code and message', async () => {
+  const impostor = new RobotClient({ url: api.url, robotId, secret: 'wrong' });
+  await assert.rejects(impostor.lease(), (err: unknown) => {
+    assert.ok(err instanceof RefineryError);
+    assert.equal(err.status, 401);
+    assert.equal(err.code, 'unauthorized');
+    assert.equal(err.message, 'bad signature');
+    return true;
+  });
+});
+
+test('a leased batch downloads as records, uploads results as JSONL, and posts them', async () => {
+  api.queue(records(3));
+  const batch = (await client.lease({ limit: 2 }))!;
+  assert.equal(batch.item_count, 2);
+  const downloaded = [];
+  for await (const line of client.downloadItems(batch)) downloaded.push(line.record.id);
+  assert.deepEqual(downloaded, ['r-0', 'r-1']);
+
+  await client.uploadResults(batch, [
+    { record_id: 'r-0', type: 'annotation', content: { n: 0 } },
+    { record_id: 'r-1', error: { message: 'no luck' } },
+  ]);
+  const put = api.received.find((r) => r.method === 'PUT')!;
+  assert.equal(put.headers['transfer-encoding'], 'chunked');
+  assert.equal(put.headers['content-type'], 'application/x-ndjson');
+  assert.equal(put.headers['signature'], undefined, 'signed URLs carry their own authorisation');
+
+  assert.deepEqual(await client.postResults(batch.id, { lease_token: batch.lease_token }), { id: batch.id, status: 'importing' });
+  const leased = api.leased.find((l) => l.batch.id === batch.id)!;
+  assert.equal(leased.results!.length, 2);
+  assert.deepEqual(leased.posted, { lease_token: batch.lease_token });
+  await assert.rejects(client.postResults(batch.id, { lease_token: batch.lease_token }), LeaseLostError);
+});
+
+test('renew throws LeaseLostError on 409', async () => {
+  api.queue(records(1));
+  const batch = (await client.lease())!;
+  api.onRenew = () => errorReply(409, 'lease_expired', 'the lease expired');
+  try {
+    await assert.rejects(client.renew(batch.id, 'PT1M'), LeaseLostError);
+    assert.equal(api.received.at(-1)!.url.search, '?lease=PT1M');
+  } finally {
+    api.onRenew = undefined;
+  }
+});
+
+test('uploadResults with spool sends a Content-Length instead of chunks', async () => {
+  const server = await startServer(() => ({ status: 200 }));
+  try {
+    const lines = Array.from({ length: 500 }, (_, i) => ({ record_id: `r-${i}`, type: 't', content: { i } }));
+    await client.uploadResults({ results_url: `${server.url}/put` }, lines, { spool: true });
+    const put = server.received[0]!;
+    assert.equal(put.headers['transfer-encoding'], undefined);
+    assert.equal(Number(put.headers['content-length']), put.body.length);
+    assert.equal(put.body.toString().split('\n').length, 501);
+  } finally {
+    await server.close();
+  }
+});
+
+test('uploadResults rethrows the error of the lines it was streaming', async () => {
+  const server = await startServer(() => ({ status: 200 }));
+  async function* failing() {
+    yield { record_id: 'r-0', type: 't', content: {} };
+    throw new Error('handler broke');
+  }
+  try {
+    await assert.rejects(client.uploadResults({ results_url: `${server.url}/put` }, failing()), /handler broke/);
+  } finally {
+    await server.close();
+  }
+});

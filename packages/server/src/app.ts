@@ -1,0 +1,68 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { authRoutes } from './auth/routes.ts';
+import { batchRoutes } from './batches/routes.ts';
+import { FileBlobStore } from './blobs/fileStore.ts';
+import { blobRoutes } from './blobs/routes.ts';
+import type { Context } from './context.ts';
+import { frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
+import { validatorCompiler } from './http/validation.ts';
+import { createMetrics } from './ops/metrics.ts';
+import { opsRoutes } from './ops/routes.ts';
+import { recordRoutes } from './records/routes.ts';
+import { requestRoutes } from './requests/routes.ts';
+import { retentionRoutes } from './retention/routes.ts';
+import { eventRoutes } from './events/routes.ts';
+import { robotRoutes } from './robots/routes.ts';
+
+/** Default JSON body limit; routes that take more say so. */
+const bodyLimit = 1024 * 1024;
+
+/** The HTTP application, without a port: tests `inject` into it, server.ts listens with it. */
+export async function buildApp(ctx: Context): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    ajv: { customOptions: { removeAdditional: false } },
+    routerOptions: { maxParamLength: 500 },
+    frameworkErrors,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandler(app);
+
+  const metrics = createMetrics();
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Refinery', version: '0.1.0', description: 'Robots enhance records in batches.' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'Requesters and admins' },
+          robotSignature: { type: 'apiKey', in: 'header', name: 'Signature', description: 'Robots: RFC 9421 HMAC-SHA256 signature (see SPEC)' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(opsRoutes, { ctx, metrics });
+  await app.register(authRoutes, { ctx });
+  await app.register(recordRoutes, { ctx });
+  await app.register(robotRoutes, { ctx });
+  await app.register(requestRoutes, { ctx });
+  await app.register(retentionRoutes, { ctx });
+  await app.register(eventRoutes, { ctx });
+  await app.register(batchRoutes, { ctx });
+  if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { ctx, store: ctx.blobs });
+  return app;
+}

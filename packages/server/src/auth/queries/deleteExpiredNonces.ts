@@ -1,0 +1,6 @@
+import type { Queryable } from '../../db/db.ts';
+
+export async function deleteExpiredNonces(db: Queryable, p: { now: Date }): Promise<number> {
+  const { rowCount } = await db.query(`delete from robot_nonces where expires_at < $1::timestamptz`, [p.now.toISOString()]);
+  return rowCount;
+}

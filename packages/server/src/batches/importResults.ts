@@ -1,0 +1,205 @@
+import { PassThrough } from 'node:stream';
+import type { ValidateFunction } from 'ajv';
+import { contentHash, maxResultLineBytes, type ReportLine } from '@refinery/protocol';
+import { blobKeys } from '../blobs/store.ts';
+import type { Context } from '../context.ts';
+import { strictAjv } from '../http/validation.ts';
+import { newId } from '../ids.ts';
+import { afterRequestsFinished } from '../requests/manifests.ts';
+import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { notifyWork } from '../work/signals.ts';
+import { readLines } from './lines.ts';
+import { closedItemsOfBatch } from './queries/closedItemsOfBatch.ts';
+import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
+import { insertEnhancements, type NewEnhancement } from './queries/insertEnhancements.ts';
+import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
+import { retryOrFailItems } from './queries/retryOrFailItems.ts';
+import { settleImportedItems, type ItemOutcome } from './queries/settleImportedItems.ts';
+
+/** Enhancements inserted per statement. */
+const enhancementsPerInsert = 1000;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const ajv = strictAjv();
+const compiledSchemas = new Map<string, ValidateFunction>();
+
+/** The robot's content validators, compiled once per robot version. */
+function contentValidators(ctx: ImportContext): Map<string, ValidateFunction | null> {
+  const validators = new Map<string, ValidateFunction | null>();
+  for (const p of ctx.produces) {
+    if (!p.schema) {
+      validators.set(p.type, null);
+      continue;
+    }
+    const cacheKey = `${ctx.robot_id}:${ctx.robot_updated_at.toISOString?.() ?? ctx.robot_updated_at}:${p.type}`;
+    let validate = compiledSchemas.get(cacheKey);
+    if (!validate) compiledSchemas.set(cacheKey, (validate = ajv.compile(p.schema)));
+    validators.set(p.type, validate);
+  }
+  return validators;
+}
+
+type Verdict = { accept: Omit<NewEnhancement, 'id' | 'request_id'> } | { reject: string; recordId?: string } | { robotError: string; recordId: string; retryable: boolean };
+
+/** Checks one results line against the batch; never throws. */
+function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<string, ValidateFunction | null>): Verdict {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { reject: 'this line is not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reject: 'this line is not a JSON object' };
+  const line = value as Record<string, unknown>;
+  const recordId = line.record_id;
+  if (typeof recordId !== 'string' || !uuidPattern.test(recordId)) return { reject: 'this line has no record_id (a UUID)' };
+  const id = recordId.toLowerCase();
+  if (!inBatch.has(id)) return { reject: `record ${recordId} is not in this batch`, recordId: id };
+  if ('error' in line) {
+    const message = (line.error as { message?: unknown } | null)?.message;
+    if (typeof message !== 'string' || message === '') return { reject: 'error must be an object with a message', recordId: id };
+    const retryable = (line.error as { retryable?: unknown }).retryable ?? false;
+    if (typeof retryable !== 'boolean') return { reject: 'error.retryable must be true or false', recordId: id };
+    return { robotError: message, recordId: id, retryable };
+  }
+  const allowed = new Set(['record_id', 'type', 'content', 'robot_version', 'derived_from']);
+  const unknown = Object.keys(line).find((k) => !allowed.has(k));
+  if (unknown) return { reject: `unknown field "${unknown}"`, recordId: id };
+  if (typeof line.type !== 'string') return { reject: 'type must be the enhancement type, a string', recordId: id };
+  if (!validators.has(line.type)) {
+    return { reject: `enhancement type "${line.type}" is not one this robot produces (it produces ${[...validators.keys()].join(', ')})`, recordId: id };
+  }
+  if (!('content' in line)) return { reject: 'content is missing', recordId: id };
+  const validate = validators.get(line.type);
+  if (validate && !validate(line.content)) {
+    const e = validate.errors?.[0];
+    return { reject: `content does not match the schema for "${line.type}": ${e?.instancePath || '(root)'} ${e?.message ?? 'is invalid'}`, recordId: id };
+  }
+  if (line.robot_version !== undefined && typeof line.robot_version !== 'string') return { reject: 'robot_version must be a string', recordId: id };
+  if (line.derived_from !== undefined && !(Array.isArray(line.derived_from) && line.derived_from.every((d) => typeof d === 'string' && uuidPattern.test(d)))) {
+    return { reject: 'derived_from must be an array of enhancement ids (UUIDs)', recordId: id };
+  }
+  return {
+    accept: {
+      record_id: id,
+      type: line.type,
+      content: line.content,
+      content_hash: contentHash(line.content),
+      robot_version: (line.robot_version as string | undefined) ?? null,
+      derived_from: (line.derived_from as string[] | undefined) ?? null,
+    },
+  };
+}
+
+/**
+ * Validates a batch's results file as a stream, imports what passes set-based, writes the
+ * validation report, settles every item and finishes the requests that are done. Idempotent:
+ * after a crash it runs again from the start with the same outcome.
+ */
+export async function importResults(ctx: Context, batchId: string): Promise<void> {
+  const batch = await getImportContext(ctx.db, { batchId });
+  if (!batch) return;
+  const now = ctx.clock.now();
+  const requestOf = new Map(batch.items.map((i) => [i.record_id, i.request_id]));
+  /** Items cancelled or expired with their request while the robot held them: reported, not imported. */
+  const closed = new Map((await closedItemsOfBatch(ctx.db, { batchId })).map((i) => [i.record_id, i]));
+  const validators = contentValidators(batch);
+  const outcomes = new Map<string, ItemOutcome>();
+  /** Per-record errors the robot marked retryable: back to pending while attempts remain. */
+  const retryableErrors: Array<{ record_id: string; message: string }> = [];
+  const answeredOn = new Map<string, number>();
+  /** Rejected lines that name no record of this batch: the never-answered items point at them. */
+  let unattributed: { count: number; first: string } | null = null;
+
+  const report = new PassThrough();
+  const reportKey = blobKeys.report(batchId);
+  const reportWritten = ctx.blobs.put(reportKey, report);
+  reportWritten.catch(() => {});
+  const writeReport = async (line: ReportLine) => {
+    if (!report.write(JSON.stringify(line) + '\n')) await new Promise((r) => report.once('drain', r));
+  };
+
+  let pending: Array<NewEnhancement & { line: number }> = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const chunk = pending;
+    pending = [];
+    const results = await insertEnhancements(ctx.db, { robotId: batch.robot_id, batchId, enhancements: chunk.map(({ line: _line, ...e }) => e), now });
+    const byRecord = new Map(results.map((r) => [r.record_id, r]));
+    for (const e of chunk) {
+      const r = byRecord.get(e.record_id)!;
+      if (r.outcome === 'record_gone') {
+        outcomes.set(e.record_id, { record_id: e.record_id, status: 'failed', enhancement_id: null, error_code: 'record_gone', error_message: 'the record was deleted before its enhancement could be imported' });
+        await writeReport({ line: e.line, record_id: e.record_id, outcome: 'rejected', message: 'the record no longer exists' });
+        continue;
+      }
+      const discarded = r.outcome === 'discarded';
+      outcomes.set(e.record_id, { record_id: e.record_id, status: discarded ? 'discarded' : 'completed', enhancement_id: r.enhancement_id, error_code: null, error_message: null });
+      await writeReport({ line: e.line, record_id: e.record_id, outcome: discarded ? 'discarded' : 'imported', ...(discarded && { message: 'an identical enhancement is already stored' }) });
+    }
+  };
+
+  let neverAnswered = 'the robot never answered this record';
+  try {
+    const results = await ctx.blobs.get(batch.results_key);
+    if (results) {
+      for await (const line of readLines(results, maxResultLineBytes)) {
+        if (!line.tooLong && line.text.trim() === '') continue;
+        const verdict: Verdict = line.tooLong ? { reject: `this line is longer than the limit of ${maxResultLineBytes} bytes` } : judgeLine(line.text, requestOf, validators);
+        const recordId = 'accept' in verdict ? verdict.accept.record_id : verdict.recordId;
+        if (recordId && requestOf.has(recordId)) {
+          const first = answeredOn.get(recordId);
+          if (first !== undefined) {
+            await writeReport({ line: line.number, record_id: recordId, outcome: 'rejected', message: `record ${recordId} was answered twice; line ${first} stands` });
+            continue;
+          }
+          answeredOn.set(recordId, line.number);
+        }
+        if ('accept' in verdict) {
+          pending.push({ ...verdict.accept, id: newId(), request_id: requestOf.get(verdict.accept.record_id)!, line: line.number });
+          if (pending.length >= enhancementsPerInsert) await flush();
+        } else if ('robotError' in verdict) {
+          if (verdict.retryable) retryableErrors.push({ record_id: verdict.recordId, message: verdict.robotError });
+          else outcomes.set(verdict.recordId, { record_id: verdict.recordId, status: 'failed', enhancement_id: null, error_code: 'robot_error', error_message: verdict.robotError });
+          await writeReport({ line: line.number, record_id: verdict.recordId, outcome: 'robot_error', message: verdict.robotError });
+        } else if (verdict.recordId && closed.has(verdict.recordId)) {
+          const item = closed.get(verdict.recordId)!;
+          await writeReport({ line: line.number, record_id: verdict.recordId, outcome: 'rejected', message: `not imported: this item was ${item.status} (${item.error_message ?? item.status})` });
+        } else {
+          if (verdict.recordId && requestOf.has(verdict.recordId)) {
+            outcomes.set(verdict.recordId, { record_id: verdict.recordId, status: 'failed', enhancement_id: null, error_code: 'rejected', error_message: `line ${line.number}: ${verdict.reject}` });
+          } else {
+            unattributed ??= { count: 0, first: `line ${line.number}: ${verdict.reject}` };
+            unattributed.count++;
+          }
+          await writeReport({ line: line.number, ...(verdict.recordId && { record_id: verdict.recordId }), outcome: 'rejected', message: verdict.reject });
+        }
+      }
+    }
+    await flush();
+    if (!results) neverAnswered = 'the robot uploaded no results file';
+    else if (unattributed) {
+      const lines = unattributed.count === 1 ? 'a line of its results was' : `${unattributed.count} lines of its results were`;
+      neverAnswered = `${neverAnswered}; ${lines} rejected without naming a record of this batch (${unattributed.first})`;
+    }
+    for (const recordId of requestOf.keys()) {
+      if (!answeredOn.has(recordId)) await writeReport({ record_id: recordId, outcome: 'missing', message: neverAnswered });
+    }
+    report.end();
+    await reportWritten;
+  } catch (err) {
+    report.destroy(err as Error);
+    throw err;
+  }
+
+  const finished = await ctx.db.transaction(async (tx) => {
+    const settledRequests = await settleImportedItems(tx, { batchId, outcomes: [...outcomes.values()], reportKey, now });
+    const retried = await retryOrFailAnsweredItems(tx, { batchId, errors: retryableErrors, now });
+    await notifyWork(tx, retried.retriedRobotIds);
+    // What is still importing was never answered: it retries while attempts remain.
+    const missing = await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
+    await notifyWork(tx, missing.retriedRobotIds);
+    return finishRequestsIfDone(tx, { requestIds: [...settledRequests, ...retried.requestIds, ...missing.requestIds], now });
+  });
+  afterRequestsFinished(ctx, finished);
+}

@@ -1,0 +1,17 @@
+import type { BatchStatus } from '@refinery/protocol';
+
+export interface BatchRow {
+  id: string;
+  robot_id: string;
+  status: BatchStatus;
+  attempt: number;
+  item_count: number;
+  lease_token: string;
+  lease_expires_at: Date;
+  items_key: string;
+  results_key: string;
+  report_key: string | null;
+  error_message: string | null;
+}
+
+export const batchColumns = `b.id, b.robot_id, b.status, b.attempt, b.item_count, b.lease_token, b.lease_expires_at, b.items_key, b.results_key, b.report_key, b.error_message`;

@@ -1,0 +1,26 @@
+import type { Produces } from '@refinery/protocol';
+import type { Queryable } from '../../db/db.ts';
+
+export interface ImportContext {
+  id: string;
+  robot_id: string;
+  results_key: string;
+  produces: Produces[];
+  robot_updated_at: Date;
+  items: Array<{ record_id: string; request_id: string }>;
+}
+
+/** What validating a batch's results needs: the robot's declared output and the batch's items. */
+export async function getImportContext(db: Queryable, p: { batchId: string }): Promise<ImportContext | null> {
+  const { rows } = await db.query<ImportContext>(
+    `
+select b.id, b.robot_id, b.results_key, r.produces, r.updated_at as robot_updated_at,
+  coalesce((select jsonb_agg(jsonb_build_object('record_id', i.record_id, 'request_id', i.request_id))
+    from items i where i.batch_id = b.id and i.status = 'importing'), '[]') as items
+from batches b join robots r on r.id = b.robot_id
+where b.id = $1::uuid and b.status = 'importing'
+`,
+    [p.batchId],
+  );
+  return rows[0] ?? null;
+}

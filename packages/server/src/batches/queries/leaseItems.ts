@@ -1,0 +1,74 @@
+import type { Queryable } from '../../db/db.ts';
+import { leaseFairness, overdueSlots } from '../fairness.ts';
+import { batchColumns, type BatchRow } from './batchRow.ts';
+
+/**
+ * Leases up to `limit` pending items of one robot into a new batch, in one statement:
+ * first up to `overdueSlots(limit)` items that have waited past `leaseFairness.overdueAfterMs`,
+ * oldest first whatever their priority (nothing starves, docs/priorities.md), then the highest
+ * priority, oldest first within it; never an item of a request whose deadline has passed (even
+ * before the sweeper expired it); `for update of i skip locked` so concurrent leasers never
+ * take the same item; at most one item per record in a batch (the rest wait for the next one).
+ * Requests whose first item this is move to `processing`. Null when nothing was pending.
+ */
+export async function leaseItems(
+  db: Queryable,
+  p: { robotId: string; limit: number; batchId: string; leaseToken: string; leaseMs: number; itemsKey: string; resultsKey: string; now: Date },
+): Promise<BatchRow | null> {
+  const { rows } = await db.query<BatchRow>(
+    `
+with overdue as (
+  select i.id, i.record_id, i.available_at
+  from items i
+  where i.robot_id = $1::uuid and i.status = 'pending'
+    and i.available_at <= $4::timestamptz - make_interval(secs => $9::int / 1000.0)
+    and not exists (select 1 from requests q where q.id = i.request_id and q.expires_at <= $4::timestamptz)
+  order by i.available_at, i.id
+  limit $10::int
+  for update of i skip locked
+),
+by_priority as (
+  select i.id, i.record_id, i.priority
+  from items i
+  where i.robot_id = $1::uuid and i.status = 'pending' and i.available_at <= $4::timestamptz
+    and not exists (select 1 from requests q where q.id = i.request_id and q.expires_at <= $4::timestamptz)
+  order by i.priority desc, i.id
+  limit $2::int
+  for update of i skip locked
+),
+candidates as (
+  select id, record_id from (
+    select id, record_id, 0 as pass, available_at, 0::smallint as priority from overdue
+    union all
+    select id, record_id, 1, null, priority from by_priority where id not in (select id from overdue)
+  ) c
+  order by pass, available_at, priority desc, id
+  limit $2::int
+),
+chosen as (
+  select distinct on (record_id) id from candidates order by record_id, id
+),
+leased as (
+  update items i set status = 'leased', batch_id = $3::uuid, attempts = i.attempts + 1, updated_at = $4::timestamptz
+  from chosen
+  where i.id = chosen.id
+  returning i.request_id, i.attempts
+),
+started as (
+  update requests set status = 'processing', started_at = $4::timestamptz
+  where id in (select request_id from leased) and status = 'received'
+),
+b as (
+  insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, created_at, updated_at)
+  select $3::uuid, $1::uuid, 'leased', max(attempts), count(*), $5::text,
+    $4::timestamptz + make_interval(secs => $6::int / 1000.0), $7::text, $8::text, $4::timestamptz, $4::timestamptz
+  from leased
+  having count(*) > 0
+  returning *
+)
+select ${batchColumns} from b
+`,
+    [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit)],
+  );
+  return rows[0] ?? null;
+}

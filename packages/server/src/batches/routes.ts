@@ -1,0 +1,141 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
+import { requireRobotSignature, robotOf } from '../auth/authenticate.ts';
+import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
+import { afterRequestsFinished } from '../requests/manifests.ts';
+import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { getRobot } from '../robots/queries/getRobot.ts';
+import { notifyWork } from '../work/signals.ts';
+import { refuseIfItemsClosed } from './closedItems.ts';
+import { importResults } from './importResults.ts';
+import { batchOut } from './batchOut.ts';
+import { leaseBatch } from './leaseBatch.ts';
+import type { BatchRow } from './queries/batchRow.ts';
+import { failBatchIfLeased } from './queries/failBatchIfLeased.ts';
+import { getBatch } from './queries/getBatch.ts';
+import { startBatchImportIfLeased } from './queries/startBatchImport.ts';
+import { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
+import { retryOrFailItems } from './queries/retryOrFailItems.ts';
+import { sweeperDefaults } from './sweeper.ts';
+
+const maxLeaseMs = 24 * 3600_000;
+
+function leaseMsFrom(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const ms = parseDuration(text)!;
+  if (ms < 1000 || ms > maxLeaseMs) throw errors.invalidRequest('lease must be between 1 second and 24 hours');
+  return ms;
+}
+
+export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  app.addHook('preParsing', requireRobotSignature(ctx));
+
+  /** The caller's batch, or 404 (another robot's batch is as good as missing). */
+  async function ownBatch(id: string, robotId: string): Promise<BatchRow> {
+    const batch = await getBatch(ctx.db, { id, robotId });
+    if (!batch) throw errors.notFound('batch');
+    return batch;
+  }
+
+  /** Why a fenced move refused: 409 with a reason a robot author can act on. */
+  function refusal(batch: BatchRow, leaseToken: string): never {
+    if (batch.status === 'leased' && batch.lease_token !== leaseToken) throw errors.conflict('lease_token_mismatch', 'lease_token is not the token of this lease');
+    if (batch.status === 'leased' || batch.status === 'expired') throw errors.conflict('lease_expired', 'the lease expired; the items were given back and nothing was imported');
+    throw errors.conflict('results_already_posted', `results for this batch were posted already (it is ${batch.status}); nothing was imported`);
+  }
+
+  app.post('/v1/batches/lease', {
+    schema: {
+      tags: ['batches'],
+      summary: 'Lease a batch: 200 with it, or 204 when nothing is pending (after waiting up to `wait`)',
+      querystring: LeaseQuery,
+      response: { 200: Batch, 204: { type: 'null', description: 'No work' } },
+    },
+    handler: async (request, reply) => {
+      const robotId = robotOf(request);
+      const q = request.query as LeaseQuery;
+      const waitMs = q.wait === undefined ? 0 : parseDuration(q.wait)!;
+      if (waitMs > maxLeaseWaitSeconds * 1000) throw errors.invalidRequest(`wait may be at most ${maxLeaseWaitSeconds} seconds`);
+      const robot = await getRobot(ctx.db, { id: robotId, now: ctx.clock.now() });
+      if (!robot) throw errors.notFound('robot');
+      if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its URL (${robot.delivery.url}); it does not lease them (docs/push.md)`);
+      const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
+      const limit = Math.min(q.limit ?? robot.max_batch_size, robot.max_batch_size);
+      const closed = new AbortController();
+      request.raw.once('close', () => closed.abort());
+      reply.raw.once('close', () => closed.abort());
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        if (robot.active) {
+          const batch = await leaseBatch(ctx, robot, { limit, leaseMs });
+          if (batch) return reply.status(200).send(await batchOut(ctx, batch));
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
+        // Woken by NOTIFY; the periodic re-check catches items whose retry backoff ended.
+        await ctx.work.waitFor(robotId, Math.min(remaining, 1000), closed.signal);
+      }
+    },
+  });
+
+  app.get('/v1/batches/:id', {
+    schema: { tags: ['batches'], summary: 'A batch, its URLs signed afresh', params: IdParams, response: { 200: Batch } },
+    handler: async (request) => batchOut(ctx, await ownBatch((request.params as { id: string }).id, robotOf(request))),
+  });
+
+  app.post('/v1/batches/:id/renew', {
+    schema: { tags: ['batches'], summary: 'Extend the lease; 409 once it has expired', params: IdParams, querystring: RenewQuery, response: { 200: RenewOut } },
+    handler: async (request) => {
+      const robotId = robotOf(request);
+      const { id } = request.params as { id: string };
+      const batch = await ownBatch(id, robotId);
+      const robot = (await getRobot(ctx.db, { id: robotId, now: ctx.clock.now() }))!;
+      const leaseMs = leaseMsFrom((request.query as { lease?: string }).lease, robot.lease_ms);
+      const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id, robotId, leaseMs, now: ctx.clock.now() });
+      if (!expiresAt) refusal({ ...batch, status: batch.status === 'leased' ? 'expired' : batch.status }, batch.lease_token);
+      return { id, lease_expires_at: expiresAt };
+    },
+  });
+
+  app.post('/v1/batches/:id/results', {
+    schema: {
+      tags: ['batches'],
+      summary: 'Hand in the batch after uploading the results file (or report a batch-wide error); 202',
+      params: IdParams,
+      body: ResultsIn,
+      response: { 202: ResultsAccepted },
+    },
+    handler: async (request, reply) => {
+      const robotId = robotOf(request);
+      const { id } = request.params as { id: string };
+      const body = request.body as ResultsIn;
+      const batch = await ownBatch(id, robotId);
+      const now = ctx.clock.now();
+      if (body.error) {
+        const error = body.error;
+        const finished = await ctx.db.transaction(async (tx) => {
+          if (!(await failBatchIfLeased(tx, { id, robotId, leaseToken: body.lease_token, message: error.message, now }))) return null;
+          const moved = await retryOrFailItems(tx, { batchIds: [id], fromStatus: 'leased', code: 'robot_error', message: error.message, retryable: error.retryable ?? false, now });
+          await notifyWork(tx, moved.retriedRobotIds);
+          return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
+        });
+        if (finished === null) refusal(batch, body.lease_token);
+        afterRequestsFinished(ctx, finished);
+        return reply.status(202).send({ id, status: 'failed' });
+      }
+      if (batch.status === 'leased' && batch.lease_token === body.lease_token && batch.lease_expires_at > now) {
+        const uploaded = await ctx.blobs.get(batch.results_key);
+        if (!uploaded) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
+        uploaded.destroy();
+      }
+      const started = await startBatchImportIfLeased(ctx.db, { id, robotId, leaseToken: body.lease_token, importMs: sweeperDefaults.importMs, now });
+      if (!started) {
+        await refuseIfItemsClosed(ctx.db, batch, body.lease_token, now);
+        refusal(batch, body.lease_token);
+      }
+      void ctx.background.run('import', { batch_id: id }, () => importResults(ctx, id));
+      return reply.status(202).send({ id, status: 'importing' });
+    },
+  });
+};

@@ -1,0 +1,66 @@
+import { deleteExpiredNonces } from '../auth/queries/deleteExpiredNonces.ts';
+import type { Context } from '../context.ts';
+import { vacuumIfEmbedded } from '../db/vacuum.ts';
+import { createLoop } from '../loop.ts';
+import { afterRequestsFinished, writePendingManifests } from '../requests/manifests.ts';
+import { expireOverdueRequests } from '../requests/lifecycle.ts';
+import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { notifyWork } from '../work/signals.ts';
+import { importResults } from './importResults.ts';
+import { claimStaleImports } from './queries/claimStaleImports.ts';
+import { expireLapsedLeases } from './queries/expireLapsedLeases.ts';
+import { retryOrFailItems } from './queries/retryOrFailItems.ts';
+
+export const sweeperDefaults = {
+  /** Time between sweeps, jittered ±20 %. */
+  intervalMs: 1000,
+  /** How long an import may run before another process resumes it. */
+  importMs: 5 * 60_000,
+  /** Batches handled per statement. */
+  batchLimit: 500,
+  /** Embedded mode only: time between vacuums of the tables that churn (PGlite has no autovacuum). */
+  vacuumIntervalMs: 2 * 60_000,
+};
+export type SweeperConfig = typeof sweeperDefaults;
+
+export interface SweepResult {
+  expiredBatches: number;
+  resumedImports: number;
+  manifestsWritten: number;
+}
+
+/**
+ * The lease sweeper and its chores: lapsed leases give their items back (attempt + 1, after a
+ * backoff) or fail them with `lease_expired`; stalled imports resume; missing manifests are written.
+ * Every step is guarded, so any number of processes may sweep at once.
+ */
+export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Partial<SweeperConfig> }) {
+  const settings = { ...sweeperDefaults, ...config };
+  let lastVacuum = ctx.clock.now().getTime();
+
+  async function runOnce(): Promise<SweepResult> {
+    const now = ctx.clock.now();
+    const finished = await ctx.db.transaction(async (tx) => {
+      const batchIds = await expireLapsedLeases(tx, { now, limit: settings.batchLimit });
+      const released = await retryOrFailItems(tx, { batchIds, fromStatus: 'leased', code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
+      await notifyWork(tx, released.retriedRobotIds);
+      const done = await finishRequestsIfDone(tx, { requestIds: released.requestIds, now });
+      return { batchIds, done };
+    });
+    afterRequestsFinished(ctx, finished.done);
+    await expireOverdueRequests(ctx);
+    const stale = await claimStaleImports(ctx.db, { now, importMs: settings.importMs, limit: settings.batchLimit });
+    for (const batchId of stale) await ctx.background.run('import', { batch_id: batchId }, () => importResults(ctx, batchId));
+    const manifestsWritten = await writePendingManifests(ctx);
+    await deleteExpiredNonces(ctx.db, { now });
+    if (now.getTime() - lastVacuum >= settings.vacuumIntervalMs) {
+      lastVacuum = now.getTime();
+      await vacuumIfEmbedded(ctx.db);
+    }
+    if (finished.batchIds.length > 0) ctx.log.info({ batches: finished.batchIds.length }, 'leases expired');
+    return { expiredBatches: finished.batchIds.length, resumedImports: stale.length, manifestsWritten };
+  }
+
+  return createLoop({ name: 'sweep', intervalMs: settings.intervalMs, log: ctx.log, runOnce });
+}
+export type Sweeper = ReturnType<typeof createSweeper>;

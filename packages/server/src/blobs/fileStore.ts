@@ -1,0 +1,79 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BlobStore } from './store.ts';
+
+/**
+ * The embedded blob store: files under `root`, served by Refinery itself at
+ * `/v1/blobs/<key>?method=&expires=&signature=` (HMAC-SHA256 with a key kept in the database).
+ */
+export class FileBlobStore implements BlobStore {
+  constructor(
+    private readonly root: string,
+    private readonly publicUrl: () => string,
+    private readonly signingKey: string,
+    private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  path(key: string): string {
+    const full = resolve(this.root, key);
+    if (!full.startsWith(resolve(this.root) + sep)) throw new Error(`blob key escapes the store: ${key}`);
+    return full;
+  }
+
+  async put(key: string, body: Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${randomBytes(6).toString('hex')}.part`;
+    const out = createWriteStream(temp);
+    try {
+      await pipeline(body instanceof Readable ? body : Readable.from(body), out);
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    return out.bytesWritten;
+  }
+
+  async get(key: string): Promise<Readable | null> {
+    const stream = createReadStream(this.path(key));
+    return new Promise((resolvePromise, reject) => {
+      stream.once('open', () => resolvePromise(stream));
+      stream.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? resolvePromise(null) : reject(err)));
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+
+  private signature(key: string, method: string, expires: number): string {
+    return createHmac('sha256', this.signingKey).update(`${method}\n${key}\n${expires}`).digest('base64url');
+  }
+
+  async signedUrl(key: string, method: 'GET' | 'PUT', expiresInSeconds: number): Promise<string> {
+    const expires = this.nowSeconds() + expiresInSeconds;
+    const query = new URLSearchParams({ method, expires: String(expires), signature: this.signature(key, method, expires) });
+    return `${this.publicUrl()}/v1/blobs/${key.split('/').map(encodeURIComponent).join('/')}?${query}`;
+  }
+
+  /** Null when the URL's signature holds for this method and has not expired, else why not. */
+  checkSignature(key: string, method: string, expires: string | undefined, signature: string | undefined): string | null {
+    if (!expires || !signature) return 'the URL is not signed';
+    const expiresAt = Number(expires);
+    if (!Number.isInteger(expiresAt)) return 'the URL is not signed';
+    const expected = Buffer.from(this.signature(key, method, expiresAt));
+    const given = Buffer.from(signature);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return `the signature does not allow ${method} of this blob`;
+    if (expiresAt < this.nowSeconds()) return 'the signed URL has expired';
+    return null;
+  }
+}
+
+export function fileBlobRoot(dataDir: string): string {
+  return join(dataDir, 'blobs');
+}

@@ -1,0 +1,64 @@
+import type { FastifyPluginAsync } from 'fastify';
+import Type from 'typebox';
+import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
+import type { FileBlobStore } from './fileStore.ts';
+
+/** Largest results file a robot may upload to the embedded store. */
+export const maxUploadBytes = 2 * 1024 * 1024 * 1024;
+
+const BlobQuery = Type.Object(
+  { method: Type.Optional(Type.String()), expires: Type.Optional(Type.String()), signature: Type.Optional(Type.String()) },
+  { additionalProperties: true },
+);
+
+/** The embedded blob store's HTTP face: GET and PUT, authorised by the URL's own signature. */
+export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore }> = async (app, { store }) => {
+  // Uploads stream straight to disk, whatever their content type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  function keyOf(url: string): string {
+    const path = url.split('?')[0].replace(/^\/v1\/blobs\//, '');
+    const key = path.split('/').map(decodeURIComponent).join('/');
+    if (key === '' || key.split('/').some((part) => part === '' || part === '.' || part === '..')) throw errors.notFound('blob');
+    return key;
+  }
+
+  function authorise(method: string, key: string, query: { expires?: string; signature?: string }): void {
+    const problem = store.checkSignature(key, method, query.expires, query.signature);
+    if (problem) throw errors.forbidden(problem);
+  }
+
+  app.get('/v1/blobs/*', {
+    schema: { tags: ['blobs'], summary: 'Download a blob through its signed URL', querystring: BlobQuery },
+    handler: async (request, reply) => {
+      const key = keyOf(request.url);
+      authorise('GET', key, request.query as { expires?: string; signature?: string });
+      const stream = await store.get(key);
+      if (!stream) throw errors.notFound('blob');
+      return reply.type('application/x-ndjson').send(stream);
+    },
+  });
+
+  app.put('/v1/blobs/*', {
+    schema: { tags: ['blobs'], summary: 'Upload a blob through its signed URL', querystring: BlobQuery },
+    handler: async (request, reply) => {
+      const key = keyOf(request.url);
+      authorise('PUT', key, request.query as { expires?: string; signature?: string });
+      const declared = Number(request.headers['content-length'] ?? 0);
+      if (declared > maxUploadBytes) throw errors.payloadTooLarge(`uploads may be at most ${maxUploadBytes} bytes`);
+      let received = 0;
+      const body = request.raw;
+      const limited = (async function* () {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          received += chunk.length;
+          if (received > maxUploadBytes) throw errors.payloadTooLarge(`uploads may be at most ${maxUploadBytes} bytes`);
+          yield chunk;
+        }
+      })();
+      const bytes = await store.put(key, limited);
+      return reply.status(200).send({ key, bytes });
+    },
+  });
+};

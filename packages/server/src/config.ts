@@ -1,0 +1,61 @@
+import { resolve } from 'node:path';
+import { parseDuration } from '@refinery/protocol';
+
+/** Everything a Refinery process can be told, from flags and the environment. */
+export interface Config {
+  /** TCP port; default 8080 (`PORT`). */
+  port: number;
+  host: string;
+  /** Embedded mode keeps PGlite and blobs here; default ./refinery-data (`REFINERY_DATA_DIR`). */
+  dataDir: string;
+  /** PostgreSQL 15+ (`DATABASE_URL`); unset means embedded PGlite in `dataDir`. */
+  databaseUrl: string | null;
+  /** `s3://bucket/prefix` (`REFINERY_BLOB_URL`); unset means the file system under `dataDir`. */
+  blobUrl: string | null;
+  /** The scheme and host robots see (`REFINERY_PUBLIC_URL`); default http://localhost:<port>. */
+  publicUrl: string | null;
+  /** An admin key to accept (`REFINERY_ADMIN_KEY`). */
+  adminKey: string | null;
+  logLevel: string;
+  /** Time a push robot has to begin its answer (`REFINERY_PUSH_TIMEOUT`, seconds or ISO 8601); default 30 s. */
+  pushTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | 'databaseUrl' | 'blobUrl' | 'publicUrl' | 'adminKey' | 'logLevel', string>> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const portText = flags.port ?? env.PORT ?? '8080';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError(`port must be a number from 0 to 65535, not "${portText}"`);
+  const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL ?? null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  const blobUrl = flags.blobUrl ?? env.REFINERY_BLOB_URL ?? null;
+  if (blobUrl && !/^s3:\/\/[^/]+/.test(blobUrl)) throw new ConfigError('REFINERY_BLOB_URL must look like s3://bucket/prefix');
+  const publicUrl = flags.publicUrl ?? env.REFINERY_PUBLIC_URL ?? null;
+  if (publicUrl) {
+    try {
+      const u = new URL(publicUrl);
+      if (!/^https?:$/.test(u.protocol)) throw new Error();
+    } catch {
+      throw new ConfigError(`REFINERY_PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);
+    }
+  }
+  const adminKey = flags.adminKey ?? env.REFINERY_ADMIN_KEY ?? null;
+  if (adminKey !== null && adminKey.length < 16) throw new ConfigError('REFINERY_ADMIN_KEY must be at least 16 characters');
+  const logLevel = flags.logLevel ?? env.LOG_LEVEL ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL "${logLevel}" is not a pino level`);
+  const pushTimeoutText = env.REFINERY_PUSH_TIMEOUT ?? '30';
+  const pushTimeoutMs = parseDuration(pushTimeoutText);
+  if (pushTimeoutMs === null || pushTimeoutMs < 1000 || pushTimeoutMs > 3600_000) throw new ConfigError(`REFINERY_PUSH_TIMEOUT must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${pushTimeoutText}"`);
+  return {
+    port,
+    host: flags.host ?? env.HOST ?? '0.0.0.0',
+    dataDir: resolve(flags.dataDir ?? env.REFINERY_DATA_DIR ?? './refinery-data'),
+    databaseUrl,
+    blobUrl,
+    publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
+    adminKey,
+    logLevel,
+    pushTimeoutMs,
+  };
+}

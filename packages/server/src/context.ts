@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { Background } from './background.ts';
+import type { BlobStore } from './blobs/store.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Db } from './db/db.ts';
+import type { WorkSignals } from './work/signals.ts';
+
+/** What every capability is built from: resources opened once per process and shared. */
+export interface Context {
+  db: Db;
+  blobs: BlobStore;
+  clock: Clock;
+  log: Logger;
+  config: Config;
+  work: WorkSignals;
+  /** Work started by a request and finished after the answer (imports, manifests). */
+  background: Background;
+  /** The scheme and host robots and signed URLs use. */
+  publicUrl(): string;
+}

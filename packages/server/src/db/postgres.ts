@@ -1,0 +1,131 @@
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { ident, type Db, type Queryable, type QueryResult } from './db.ts';
+
+// PostgreSQL's COPY text format: backslash escapes, \N for null.
+function copyField(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return text.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+}
+
+async function copyRowsWith(client: pg.PoolClient | pg.Client, table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>): Promise<number> {
+  let count = 0;
+  const lines = Readable.from(
+    (async function* () {
+      let buffer = '';
+      for await (const row of rows) {
+        buffer += row.map(copyField).join('\t') + '\n';
+        count++;
+        if (buffer.length > 64 * 1024) {
+          yield buffer;
+          buffer = '';
+        }
+      }
+      if (buffer) yield buffer;
+    })(),
+  );
+  const stream = client.query(copyFrom(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`));
+  await pipeline(lines, stream);
+  return count;
+}
+
+function wrap(client: pg.PoolClient): Queryable {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const result = await client.query(sql, params as unknown[]);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+    copyRows: (table, columns, rows) => copyRowsWith(client, table, columns, rows),
+  };
+}
+
+export interface PostgresOptions {
+  connectionString: string;
+  maxConnections?: number;
+  log: Logger;
+}
+
+export async function openPostgres(options: PostgresOptions): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 20 });
+  pool.on('error', (err) => options.log.warn({ err }, 'idle PostgreSQL connection failed'));
+  await pool.query('select 1');
+
+  // One connection per process carries every LISTEN; it reconnects after a failure.
+  const handlers = new Map<string, Set<(payload: string) => void>>();
+  let listener: pg.Client | null = null;
+  let closed = false;
+  async function connectListener(): Promise<void> {
+    const client = new pg.Client({ connectionString: options.connectionString });
+    client.on('notification', (msg) => {
+      for (const handler of handlers.get(msg.channel) ?? []) handler(msg.payload ?? '');
+    });
+    client.on('error', (err) => {
+      options.log.warn({ err }, 'LISTEN connection lost; reconnecting');
+      listener = null;
+      client.end().catch(() => {});
+      if (!closed) setTimeout(() => void connectListener().catch(() => {}), 1000).unref();
+    });
+    await client.connect();
+    for (const channel of handlers.keys()) await client.query(`listen ${ident(channel)}`);
+    listener = client;
+  }
+
+  const db: Db = {
+    kind: 'postgres',
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      const result = await pool.query(sql, params as unknown[]);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(sql: string) {
+      await pool.query(sql);
+    },
+    async copyRows(table, columns, rows) {
+      const client = await pool.connect();
+      try {
+        return await copyRowsWith(client, table, columns, rows);
+      } finally {
+        client.release();
+      }
+    },
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const result = await fn(wrap(client));
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        await client.query('rollback').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotify) {
+      let set = handlers.get(channel);
+      if (!set) {
+        set = new Set();
+        handlers.set(channel, set);
+        if (!listener) await connectListener();
+        else await listener.query(`listen ${ident(channel)}`);
+      }
+      set.add(onNotify);
+      return async () => {
+        set.delete(onNotify);
+      };
+    },
+    async close() {
+      closed = true;
+      await listener?.end().catch(() => {});
+      await pool.end();
+    },
+  };
+  return db;
+}

@@ -1,0 +1,28 @@
+/**
+ * Every error Refinery answers with, declared once: code, HTTP status and a message for a person.
+ * The error handler (http/errorHandler.ts) turns them into `{"error":{"code","message","details"?}}`.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export const errors = {
+  invalidRequest: (message: string, details?: unknown) => new AppError(400, 'invalid_request', message, details),
+  invalidCursor: () => new AppError(400, 'invalid_cursor', 'cursor is not one this API gave out'),
+  unauthorized: (message = 'send Authorization: Bearer <api key>') => new AppError(401, 'unauthorized', message),
+  badSignature: (message: string) => new AppError(401, 'bad_signature', message),
+  forbidden: (message = 'this key may not do that') => new AppError(403, 'forbidden', message),
+  notFound: (what: string) => new AppError(404, 'not_found', `${what} not found`),
+  conflict: (code: string, message: string) => new AppError(409, code, message),
+  payloadTooLarge: (message: string) => new AppError(413, 'payload_too_large', message),
+  unsupportedMediaType: (message: string) => new AppError(415, 'unsupported_media_type', message),
+  unprocessable: (code: string, message: string, details?: unknown) => new AppError(422, code, message, details),
+  unavailable: (message: string) => new AppError(503, 'unavailable', message),
+};

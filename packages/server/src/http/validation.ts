@@ -1,0 +1,26 @@
+import { Ajv, type Options } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+
+// ajv-formats is CommonJS; its default import is the plugin function.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+function makeAjv(options: Options): Ajv {
+  return addFormats(new Ajv({ allErrors: false, strict: false, useDefaults: true, removeAdditional: false, ...options }));
+}
+
+// Bodies are taken as sent: a wrong type is an error, not something to coerce,
+// and an unknown field is an error, not something to drop silently.
+const bodyAjv = makeAjv({ coerceTypes: false });
+// Query strings and path parameters arrive as text; numbers in them are coerced.
+const textAjv = makeAjv({ coerceTypes: true });
+
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const ajv = httpPart === 'body' ? bodyAjv : textAjv;
+  return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+};
+
+/** An Ajv for validating JSON outside routes (records in a stream, robots' content schemas). */
+export function strictAjv(): Ajv {
+  return makeAjv({ coerceTypes: false, useDefaults: false });
+}

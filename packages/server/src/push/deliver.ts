@@ -1,0 +1,199 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { Webhook } from 'standardwebhooks';
+import { pushMessageId, pushSigningSecret } from '@refinery/protocol';
+import { getRobotSecrets } from '../auth/queries/getRobotSecrets.ts';
+import type { Context } from '../context.ts';
+import { batchOut } from '../batches/batchOut.ts';
+import { importResults } from '../batches/importResults.ts';
+import type { BatchRow } from '../batches/queries/batchRow.ts';
+import { failBatchIfLeased } from '../batches/queries/failBatchIfLeased.ts';
+import { retryOrFailItems } from '../batches/queries/retryOrFailItems.ts';
+import { startBatchImportIfLeased } from '../batches/queries/startBatchImport.ts';
+import { sweeperDefaults } from '../batches/sweeper.ts';
+import { afterRequestsFinished } from '../requests/manifests.ts';
+import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import type { RobotRow } from '../robots/queries/robotRow.ts';
+import { notifyWork } from '../work/signals.ts';
+import { deferBatchIfLeased } from './queries/deferBatchIfLeased.ts';
+import { retryAfterMs } from './retryAfter.ts';
+
+/** How one delivery ended. */
+export type DeliveryOutcome =
+  /** 200: the results came inline and were imported. */
+  | { batchId: string; outcome: 'imported' }
+  /** 202 (or another 2xx): the robot posts its results later, within the lease. */
+  | { batchId: string; outcome: 'accepted' }
+  /** 429/503 with Retry-After: the items wait until `until`, the attempt not counted. */
+  | { batchId: string; outcome: 'deferred'; until: Date }
+  /** No usable answer: the attempt counts; the items retry after a backoff or fail. */
+  | { batchId: string; outcome: 'failed'; message: string }
+  /** The batch had moved on meanwhile (its lease lapsed, its request was cancelled…): nothing done. */
+  | { batchId: string; outcome: 'superseded' }
+  /** The dispatcher stopped during the delivery: the batch was given back, the attempt not counted. */
+  | { batchId: string; outcome: 'interrupted' };
+
+export interface DeliverySettings {
+  /** Time allowed from the POST until the answer's status line and headers. */
+  timeoutMs: number;
+  /** Shortest and longest Retry-After honoured (a `Retry-After: 0` must not make a busy loop). */
+  minRetryAfterMs: number;
+  maxRetryAfterMs: number;
+  /** Aborted when the dispatcher stops: the delivery is cut short and its batch given back. */
+  signal?: AbortSignal;
+}
+
+/** Longest piece of an error answer's body quoted in the items' error message. */
+const quotedBodyChars = 200;
+
+/** Standard Webhooks headers; one `v1,` signature per live robot secret, so a rotation breaks no robot. */
+function webhookHeaders(secrets: string[], id: string, at: Date, body: string): Record<string, string> {
+  const signatures = secrets.map((s) => new Webhook(pushSigningSecret(s)).sign(id, at, body));
+  return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signatures.join(' ') };
+}
+
+class DeliveryTimeout extends Error {}
+class DeliveryInterrupted extends Error {}
+
+/** What a failed fetch means, in words for the items' error message. */
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  if (err instanceof DeliveryTimeout) return `no answer within ${timeoutMs / 1000} s`;
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  const byCode: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host not found (DNS)',
+    EHOSTUNREACH: 'host unreachable',
+    ETIMEDOUT: 'connection timed out',
+    UND_ERR_SOCKET: 'connection closed',
+  };
+  if (cause?.code && byCode[cause.code]) return byCode[cause.code]!;
+  return cause?.message ?? (err as Error)?.message ?? String(err);
+}
+
+/** The start of an error answer's body (never more than a few KiB read), for the message. */
+async function quote(response: Response): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  try {
+    for (let bytes = 0; bytes < 4096; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      bytes += value.length;
+    }
+  } catch {
+    // a body that breaks off says what it said so far
+  }
+  await reader.cancel().catch(() => {});
+  const text = Buffer.concat(chunks).toString('utf8');
+  const trimmed = text.trim().replace(/\s+/g, ' ');
+  if (trimmed === '') return '';
+  return `: ${trimmed.length > quotedBodyChars ? trimmed.slice(0, quotedBodyChars) + '…' : trimmed}`;
+}
+
+/** The dispatcher stopped mid-delivery: the items go back at once, the attempt not counted. */
+async function interrupted(ctx: Context, batch: BatchRow): Promise<DeliveryOutcome> {
+  const now = ctx.clock.now();
+  const message = 'the delivery was interrupted by a Refinery shutdown; it will be delivered again (no attempt counted)';
+  const given = await deferBatchIfLeased(ctx.db, { id: batch.id, leaseToken: batch.lease_token, until: now, code: 'delivery_interrupted', message, now });
+  if (given) await notifyWork(ctx.db, [batch.robot_id]);
+  return { batchId: batch.id, outcome: given ? 'interrupted' : 'superseded' };
+}
+
+/** A failed attempt: the batch fails, its items retry after a backoff while attempts remain, else fail with `message`. */
+async function failDelivery(ctx: Context, batch: BatchRow, message: string): Promise<DeliveryOutcome> {
+  const now = ctx.clock.now();
+  const finished = await ctx.db.transaction(async (tx) => {
+    if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: batch.lease_token, message, now }))) return null;
+    const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'delivery_failed', message, retryable: true, now });
+    await notifyWork(tx, moved.retriedRobotIds);
+    return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
+  });
+  if (finished === null) return { batchId: batch.id, outcome: 'superseded' };
+  afterRequestsFinished(ctx, finished);
+  return { batchId: batch.id, outcome: 'failed', message };
+}
+
+/**
+ * POSTs one leased batch to its push robot and acts on the answer (docs/push.md):
+ * 200 → the body is the results file, imported as if PUT and posted; 202 → the robot posts later;
+ * 429/503 with Retry-After → deferred without counting the attempt; anything else → a failed attempt.
+ */
+export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
+  if (robot.delivery.mode !== 'push') throw new Error(`robot ${robot.id} is not a push robot`);
+  const url = robot.delivery.url;
+  const log = ctx.log.child({ batch_id: batch.id, robot_id: robot.id, attempt: batch.attempt });
+  const body = JSON.stringify(await batchOut(ctx, batch));
+  const secrets = await getRobotSecrets(ctx.db, { robotId: robot.id, now: ctx.clock.now() });
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': 'Refinery push',
+    ...webhookHeaders(secrets, pushMessageId(batch.id, batch.attempt), ctx.clock.now(), body),
+  };
+
+  const abort = new AbortController();
+  const onShutdown = () => abort.abort(new DeliveryInterrupted());
+  if (settings.signal?.aborted) onShutdown();
+  settings.signal?.addEventListener('abort', onShutdown, { once: true });
+  const cutShort = () => abort.signal.reason instanceof DeliveryInterrupted;
+  let timer = setTimeout(() => abort.abort(new DeliveryTimeout()), settings.timeoutMs);
+  try {
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: abort.signal });
+    } catch (err) {
+      if (cutShort()) return await interrupted(ctx, batch);
+      const message = `push delivery to ${url} failed: ${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)}`;
+      log.warn({ err: message }, 'push delivery failed');
+      return await failDelivery(ctx, batch, message);
+    }
+    // The answer has begun: its body may take until the lease ends.
+    clearTimeout(timer);
+    const leaseLeftMs = batch.lease_expires_at.getTime() - ctx.clock.now().getTime();
+    timer = setTimeout(() => abort.abort(new DeliveryTimeout()), Math.max(settings.timeoutMs, leaseLeftMs));
+
+    if (response.status === 200) {
+      try {
+        await ctx.blobs.put(batch.results_key, response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([]));
+      } catch (err) {
+        if (cutShort()) return await interrupted(ctx, batch);
+        const message = `push delivery to ${url} failed: the 200 answer broke off (${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)})`;
+        log.warn({ err: message }, 'push delivery failed');
+        return await failDelivery(ctx, batch, message);
+      }
+      const now = ctx.clock.now();
+      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now });
+      if (!started) {
+        log.warn({}, 'inline results came after the batch had moved on (lease lapsed or request ended); nothing imported');
+        return { batchId: batch.id, outcome: 'superseded' };
+      }
+      await ctx.background.run('import', { batch_id: batch.id }, () => importResults(ctx, batch.id));
+      return { batchId: batch.id, outcome: 'imported' };
+    }
+    if (response.status >= 200 && response.status < 300) {
+      await response.body?.cancel().catch(() => {});
+      return { batchId: batch.id, outcome: 'accepted' };
+    }
+    if (response.status === 429 || response.status === 503) {
+      const waitMs = retryAfterMs(response.headers.get('retry-after'), ctx.clock.now());
+      if (waitMs !== null) {
+        await response.body?.cancel().catch(() => {});
+        const now = ctx.clock.now();
+        const until = new Date(now.getTime() + Math.min(Math.max(waitMs, settings.minRetryAfterMs), settings.maxRetryAfterMs));
+        const message = `the robot answered ${response.status} with Retry-After; delivery retried after ${until.toISOString()} (no attempt counted)`;
+        if (!(await deferBatchIfLeased(ctx.db, { id: batch.id, leaseToken: batch.lease_token, until, code: 'robot_busy', message, now }))) return { batchId: batch.id, outcome: 'superseded' };
+        log.info({ until }, 'push robot asked for time; batch deferred');
+        return { batchId: batch.id, outcome: 'deferred', until };
+      }
+    }
+    const message = `push delivery to ${url} failed: the robot answered ${response.status}${response.statusText ? ' ' + response.statusText : ''}${await quote(response)}`;
+    log.warn({ err: message }, 'push delivery failed');
+    return await failDelivery(ctx, batch, message);
+  } finally {
+    clearTimeout(timer);
+    settings.signal?.removeEventListener('abort', onShutdown);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Readable } from 'node:stream';
+import type { FastifyPluginAsync } from 'fastify';
+import { IdParams, ImportRecordsResult, ListRecordsQuery, RecordPage, RecordWithEnhancements } from '@refinery/protocol';
+import { requireKey } from '../auth/authenticate.ts';
+import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
+import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
+import { importRecords, recordsFromBody } from './importRecords.ts';
+import { getRecordWithEnhancements } from './queries/getRecord.ts';
+import { listRecords } from './queries/listRecords.ts';
+
+const streamedTypes = ['application/json', 'application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+
+export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  const reader = requireKey(ctx, 'admin', 'requester');
+
+  // Record bodies are streamed into the database, never buffered: hand the raw stream to the route.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(streamedTypes, (_request, payload, done) => done(null, payload));
+
+  app.post('/v1/records', {
+    preHandler: reader,
+    schema: {
+      tags: ['records'],
+      summary: 'Upsert records by identifier: a JSON array, or JSONL (application/x-ndjson); all or nothing',
+      response: { 200: ImportRecordsResult },
+    },
+    handler: async (request) => {
+      const body = request.body as Readable | undefined;
+      if (!body) throw errors.invalidRequest('send a JSON array or JSONL of records');
+      return importRecords(ctx, recordsFromBody(body, request.headers['content-type'] ?? ''));
+    },
+  });
+
+  app.get('/v1/records', {
+    preHandler: reader,
+    schema: { tags: ['records'], summary: 'List records, or look one up by `identifier=type:value`', querystring: ListRecordsQuery, response: { 200: RecordPage } },
+    handler: async (request) => {
+      const q = request.query as ListRecordsQuery;
+      const limit = q.limit ?? 100;
+      const [identifierType, ...rest] = q.identifier?.split(':') ?? [];
+      const rows = await listRecords(ctx.db, {
+        type: q.type ?? null,
+        identifierType: identifierType ?? null,
+        identifierValue: q.identifier ? rest.join(':') : null,
+        afterId: checkUuidCursor(decodeCursor(q.cursor)),
+        limit: limit + 1,
+      });
+      return page(rows, limit, (r) => r.id);
+    },
+  });
+
+  app.get('/v1/records/:id', {
+    preHandler: reader,
+    schema: { tags: ['records'], summary: 'A record with its enhancements', params: IdParams, response: { 200: RecordWithEnhancements } },
+    handler: async (request) => {
+      const { id } = request.params as { id: string };
+      const record = await getRecordWithEnhancements(ctx.db, { id });
+      if (!record) throw errors.notFound('record');
+      return record;
+    },
+  });
+};

@@ -1,0 +1,139 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApp } from './app.ts';
+import { createApiKey } from './auth/apiKeys.ts';
+import { createBackground, type Background } from './background.ts';
+import { createSweeper, type Sweeper, sweeperDefaults } from './batches/sweeper.ts';
+import { FileBlobStore, fileBlobRoot } from './blobs/fileStore.ts';
+import { S3BlobStore } from './blobs/s3Store.ts';
+import type { BlobStore } from './blobs/store.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Context } from './context.ts';
+import type { Db } from './db/db.ts';
+import { migrate } from './db/migrate.ts';
+import { openPglite } from './db/pglite.ts';
+import { openPostgres } from './db/postgres.ts';
+import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
+import { createEventSender, type EventSender } from './events/sender.ts';
+import { createCleanup, type Cleanup } from './retention/cleanup.ts';
+import { randomKey, sharedSetting } from './settings.ts';
+import { WorkSignals } from './work/signals.ts';
+import type { Loop } from './loop.ts';
+
+export interface Refinery {
+  ctx: Context;
+  app: FastifyInstance;
+  background: Background;
+  sweeper: Sweeper;
+  /** Removes aged-out records (docs/retention.md). */
+  cleanup: Cleanup;
+  /** Delivers batches to push robots (docs/push.md). */
+  pusher: PushDispatcher;
+  /** Delivers request events to callback URLs, signed per Standard Webhooks (docs/events.md). */
+  eventSender: EventSender;
+  /** The admin key to print: made now, or kept in the data directory (embedded mode); null when set by the operator or made earlier. */
+  newAdminKey: string | null;
+  /** Listens on the configured port; returns the URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface RefineryOptions {
+  config: Config;
+  /** An open, empty-or-migrated database; otherwise opened from the config. */
+  db?: Db;
+  blobs?: BlobStore;
+  clock?: Clock;
+  log?: Logger;
+  /** Run the background loops (default true); tests call their `runOnce()` themselves. */
+  sweep?: boolean;
+  sweepIntervalMs?: number;
+}
+
+async function openDb(config: Config, log: Logger): Promise<Db> {
+  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl, log });
+  await mkdir(config.dataDir, { recursive: true });
+  return openPglite(join(config.dataDir, 'pgdata'));
+}
+
+async function bootstrapAdminKey(db: Db, config: Config, now: Date): Promise<string | null> {
+  if (config.adminKey) {
+    await createApiKey(db, { name: 'admin (REFINERY_ADMIN_KEY)', role: 'admin', key: config.adminKey, now });
+    return null;
+  }
+  if (!config.databaseUrl) {
+    const file = join(config.dataDir, 'admin-key');
+    const kept = await readFile(file, 'utf8').then((t) => t.trim(), () => null);
+    if (kept) return kept;
+    const { key } = await createApiKey(db, { name: 'admin', role: 'admin', now });
+    await writeFile(file, key + '\n', { mode: 0o600 });
+    return key;
+  }
+  const { rows } = await db.query(`select 1 from api_keys where role = 'admin' and revoked_at is null limit 1`);
+  if (rows.length > 0) return null;
+  return (await createApiKey(db, { name: 'admin', role: 'admin', now })).key;
+}
+
+/** Opens everything a Refinery process needs, in order: database, migrations, blobs, signals, app. */
+export async function createRefinery(options: RefineryOptions): Promise<Refinery> {
+  const { config } = options;
+  const log = options.log ?? pino({ level: config.logLevel });
+  const clock = options.clock ?? systemClock;
+  const db = options.db ?? (await openDb(config, log));
+  const applied = await migrate(db);
+  if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+
+  let boundUrl = `http://localhost:${config.port}`;
+  const publicUrl = () => config.publicUrl ?? boundUrl;
+  let blobs = options.blobs;
+  if (!blobs) {
+    blobs = config.blobUrl
+      ? new S3BlobStore(config.blobUrl)
+      : new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
+  }
+  const work = new WorkSignals(db);
+  await work.start();
+  const background = createBackground(log);
+  const ctx: Context = { db, blobs, clock, log, config, work, publicUrl, background };
+  const sweeper = createSweeper({ ctx, config: { intervalMs: options.sweepIntervalMs ?? sweeperDefaults.intervalMs } });
+  // The background loops: started together, stopped together.
+  const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs } });
+  const eventSender = createEventSender({ ctx });
+  const cleanup = createCleanup({ ctx });
+  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender];
+  const app = await buildApp(ctx);
+  const newAdminKey = await bootstrapAdminKey(db, config, clock.now());
+  if (options.sweep !== false) for (const loop of loops) loop.start();
+
+  let closed = false;
+  return {
+    ctx,
+    app,
+    background,
+    sweeper,
+    cleanup,
+    pusher,
+    eventSender,
+    newAdminKey,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      boundUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+      return publicUrl();
+    },
+    /** Graceful: stop taking requests, let imports under way finish, then close the database. */
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const loop of loops) await loop.stop();
+      await work.stop();
+      await app.close();
+      await background.drain();
+      if (!options.db) await db.close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, parseDuration, priorityRank, type RequestIn } from '@refinery/protocol';
+import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { getRobot } from '../robots/queries/getRobot.ts';
+import { notifyWork } from '../work/signals.ts';
+import { afterRequestsFinished } from './manifests.ts';
+import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
+import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
+import { insertItems } from './queries/insertItems.ts';
+import { insertRequest } from './queries/insertRequest.ts';
+import type { RequestRow } from './queries/requestRow.ts';
+
+/** Longest `ttl` taken: a year. */
+const maxTtlMs = 366 * 24 * 3600_000;
+
+/** The request's deadline: `expires_at`, or now + `ttl` (never both: 422 `ttl_and_expires_at`). */
+function deadlineOf(body: RequestIn, now: Date): string | null {
+  if (body.ttl === undefined) return body.expires_at ?? null;
+  if (body.expires_at !== undefined) throw errors.unprocessable('ttl_and_expires_at', 'send expires_at or ttl, not both');
+  const ttlMs = parseDuration(body.ttl)!;
+  if (ttlMs <= 0 || ttlMs > maxTtlMs) throw errors.unprocessable('invalid_ttl', 'ttl must be longer than zero and at most 366 days');
+  return new Date(now.getTime() + ttlMs).toISOString();
+}
+
+/**
+ * Accepts a request: the request row and all its items in one transaction (items in one
+ * statement), robots woken at commit. Returns the request and whether it was new.
+ */
+export async function createRequest(ctx: Context, input: { body: RequestIn; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
+  const { body } = input;
+  const now = ctx.clock.now();
+  if (body.expires_at !== undefined && new Date(body.expires_at).getTime() <= now.getTime()) {
+    throw errors.unprocessable('expires_in_past', 'expires_at must be in the future');
+  }
+  const expiresAt = deadlineOf(body, now);
+  const bodyHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
+  const id = newId();
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const robot = await getRobot(tx, { id: body.robot_id, now });
+    if (!robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
+    if (!robot.active) throw errors.unprocessable('robot_paused', `robot "${robot.name}" is paused; it takes no new requests`);
+    const inserted = await insertRequest(tx, {
+      id,
+      robotId: robot.id,
+      requestedBy: input.requestedBy,
+      priority: priorityRank[body.priority ?? 'normal'],
+      expiresAt,
+      callbackUrl: body.callback_url ?? null,
+      idempotencyKey: input.idempotencyKey,
+      bodyHash,
+      now,
+    });
+    // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
+    // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
+    if (!inserted) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
+    await insertItems(tx, { requestId: id, robotId: robot.id, accepts: robot.accepts, priority: priorityRank[body.priority ?? 'normal'], recordIds: body.record_ids, now });
+    const finished = await finishRequestsIfDone(tx, { requestIds: [id], now });
+    if (finished.length === 0) await notifyWork(tx, [robot.id]);
+    return { finished };
+  });
+  if ('existing' in outcome) {
+    const { existing } = outcome;
+    // Only if the original was deleted between the two statements: ask again, it inserts this time.
+    if (!existing) return createRequest(ctx, input);
+    if (existing.body_hash !== bodyHash) throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
+    return { request: existing, created: false };
+  }
+  afterRequestsFinished(ctx, outcome.finished);
+  return { request: (await getRequest(ctx.db, { id }))!, created: true };
+}

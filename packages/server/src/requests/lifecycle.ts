@@ -1,0 +1,45 @@
+import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
+import { afterRequestsFinished } from './manifests.ts';
+import { cancelItemsIfRequestOpen } from './queries/cancelItemsIfRequestOpen.ts';
+import { expireItemsOfOverdueRequests } from './queries/expireItemsOfOverdueRequests.ts';
+import { finishOpenRequestsAs } from './queries/finishRequestsAs.ts';
+import { getRequest } from './queries/getRequest.ts';
+import type { RequestRow } from './queries/requestRow.ts';
+
+/** Requests expired per sweeper statement. */
+const expireLimit = 500;
+
+/**
+ * Cancels a request: its unfinished items become `cancelled` and the request `cancelled`, in one
+ * transaction, with its `request.finished` event. Cancelling a cancelled request again changes
+ * nothing and returns it; a request that finished otherwise (completed, failed, expired) is 409
+ * `already_finished`.
+ */
+export async function cancelRequest(ctx: Context, requestId: string): Promise<RequestRow> {
+  const now = ctx.clock.now();
+  const finished = await ctx.db.transaction(async (tx) => {
+    if (!(await cancelItemsIfRequestOpen(tx, { requestId, now }))) return [];
+    return finishOpenRequestsAs(tx, { requestIds: [requestId], status: 'cancelled', now });
+  });
+  afterRequestsFinished(ctx, finished);
+  const row = (await getRequest(ctx.db, { id: requestId }))!;
+  if (row.status !== 'cancelled') throw errors.conflict('already_finished', `the request already finished (it is ${row.status}); there is nothing to cancel`);
+  return row;
+}
+
+/**
+ * The deadline step of the sweeper: open requests whose `expires_at` has passed get their
+ * unfinished items `expired` (code `request_expired`) and become `expired`, exactly once, with
+ * their `request.finished` event. Returns how many requests expired.
+ */
+export async function expireOverdueRequests(ctx: Context): Promise<number> {
+  const now = ctx.clock.now();
+  const finished = await ctx.db.transaction(async (tx) => {
+    const due = await expireItemsOfOverdueRequests(tx, { now, limit: expireLimit });
+    return finishOpenRequestsAs(tx, { requestIds: due, status: 'expired', now });
+  });
+  afterRequestsFinished(ctx, finished);
+  if (finished.length > 0) ctx.log.info({ requests: finished.length }, 'requests expired');
+  return finished.length;
+}

@@ -1,0 +1,26 @@
+import type { Queryable } from '../../db/db.ts';
+
+/**
+ * Moves the unfinished items (`pending`, `leased`, and `importing` ones not settled yet) of a
+ * request that is still open to `cancelled` with the code `request_cancelled`, in one statement.
+ * Locks items before the request row (the count trigger), the order every item move takes, so
+ * it never deadlocks with a lease or an import. False when the request is already final.
+ */
+export async function cancelItemsIfRequestOpen(db: Queryable, p: { requestId: string; now: Date }): Promise<boolean> {
+  const { rows } = await db.query<{ id: string }>(
+    `
+with target as (
+  select id from requests where id = $1::uuid and status in ('received', 'processing')
+),
+closed as (
+  update items i set status = 'cancelled', error_code = 'request_cancelled',
+    error_message = 'the request was cancelled before this item finished', updated_at = $2::timestamptz
+  from target
+  where i.request_id = target.id and i.status in ('pending', 'leased', 'importing')
+)
+select id::text from target
+`,
+    [p.requestId, p.now.toISOString()],
+  );
+  return rows.length === 1;
+}

@@ -1,0 +1,32 @@
+import type { Queryable } from '../../db/db.ts';
+
+/**
+ * Finds up to `limit` open requests whose deadline has passed and moves their unfinished items
+ * (`pending`, `leased`, `importing`) to `expired` with the code `request_expired`, in one
+ * statement; finished items keep their outcome. Items are locked before the request rows (the
+ * count trigger), the order every item move takes; a second sweeper running at once waits on
+ * the items, then finds them expired and moves nothing. Returns the requests, for
+ * finishOpenRequestsAs in the same transaction.
+ */
+export async function expireItemsOfOverdueRequests(db: Queryable, p: { now: Date; limit: number }): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `
+with due as (
+  select id, expires_at from requests
+  where status in ('received', 'processing') and expires_at is not null and expires_at <= $1::timestamptz
+  order by expires_at
+  limit $2::int
+),
+closed as (
+  update items i set status = 'expired', error_code = 'request_expired',
+    error_message = 'the request''s deadline (' || to_char(due.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ') passed before this item finished',
+    updated_at = $1::timestamptz
+  from due
+  where i.request_id = due.id and i.status in ('pending', 'leased', 'importing')
+)
+select id::text from due
+`,
+    [p.now.toISOString(), p.limit],
+  );
+  return rows.map((r) => r.id);
+}

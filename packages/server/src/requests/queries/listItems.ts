@@ -1,0 +1,30 @@
+import type { Queryable } from '../../db/db.ts';
+
+export interface ItemRow {
+  seq: string;
+  record_id: string;
+  status: string;
+  attempts: number;
+  batch_id: string | null;
+  enhancement_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  updated_at: Date;
+}
+
+/** A request's items in creation order, after item `afterSeq`. */
+export async function listItems(db: Queryable, p: { requestId: string; status: string | null; afterSeq: string | null; limit: number }): Promise<ItemRow[]> {
+  const { rows } = await db.query<ItemRow>(
+    `
+select i.id::text as seq, i.record_id, i.status, i.attempts, i.batch_id, i.enhancement_id, i.error_code, i.error_message, i.updated_at
+from items i
+where i.request_id = $1::uuid
+  and ($2::text is null or i.status = $2::text)
+  and ($3::bigint is null or i.id > $3::bigint)
+order by i.id
+limit $4::int
+`,
+    [p.requestId, p.status, p.afterSeq, p.limit],
+  );
+  return rows;
+}

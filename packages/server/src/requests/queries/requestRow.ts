@@ -1,0 +1,24 @@
+import { itemStatuses, priorities, type ItemStatus, type Priority, type RequestStatus } from '@refinery/protocol';
+
+export interface RequestRow {
+  id: string;
+  robot_id: string;
+  requested_by: string;
+  priority: number;
+  status: RequestStatus;
+  total: number;
+  counts: Record<ItemStatus, number>;
+  expires_at: Date | null;
+  callback_url: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  manifest_key: string | null;
+  body_hash: string | null;
+}
+
+export const requestColumns = `q.id, q.robot_id, q.requested_by, q.priority, q.status, q.total,
+  jsonb_build_object(${itemStatuses.map((s) => `'${s}', q.n_${s}`).join(', ')}) as counts,
+  q.expires_at, q.callback_url, q.created_at, q.started_at, q.finished_at, q.manifest_key, q.body_hash`;
+
+export const priorityOf = (rank: number): Priority => priorities[rank];

@@ -1,0 +1,54 @@
+import type { Context } from '../context.ts';
+import { createLoop } from '../loop.ts';
+import { afterRequestsFinished } from '../requests/manifests.ts';
+import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { deleteAgedOutRecords } from './queries/deleteAgedOutRecords.ts';
+
+export const cleanupDefaults = {
+  /** Time between passes, jittered ±20 % (the media lifecycle's scheduler ran every 300 s). */
+  intervalMs: 5 * 60_000,
+  /** Records removed per statement; a pass repeats statements until none is left. */
+  batchLimit: 1000,
+};
+export type CleanupConfig = typeof cleanupDefaults;
+
+export interface CleanupResult {
+  /** Records removed, with their identifiers and enhancements. */
+  removedRecords: number;
+  /** Requests whose pending items were expired because their record was removed. */
+  touchedRequests: number;
+}
+
+/**
+ * The retention cleanup: removes records that aged out (older than their type's `aged_out`, or
+ * past their own `expires_at`), with their identifiers and enhancements, and expires the pending
+ * items that named them. Blobs belong to batches and requests, never to a record alone, so none
+ * is removed here. Any number of processes may run it at once: a record is deleted once.
+ */
+export function createCleanup({ ctx, config = {} }: { ctx: Context; config?: Partial<CleanupConfig> }) {
+  const settings = { ...cleanupDefaults, ...config };
+
+  async function runOnce(): Promise<CleanupResult> {
+    const now = ctx.clock.now();
+    const byType: Record<string, number> = {};
+    let removedRecords = 0;
+    const touched = new Set<string>();
+    for (;;) {
+      const pass = await ctx.db.transaction(async (tx) => {
+        const { removed, requestIds } = await deleteAgedOutRecords(tx, { now, limit: settings.batchLimit });
+        const finished = await finishRequestsIfDone(tx, { requestIds, now });
+        return { removed, requestIds, finished };
+      });
+      afterRequestsFinished(ctx, pass.finished);
+      for (const r of pass.removed) byType[r.type] = (byType[r.type] ?? 0) + 1;
+      for (const id of pass.requestIds) touched.add(id);
+      removedRecords += pass.removed.length;
+      if (pass.removed.length < settings.batchLimit) break;
+    }
+    if (removedRecords > 0) ctx.log.info({ records: removedRecords, by_type: byType, requests_touched: touched.size }, 'cleanup removed aged-out records');
+    return { removedRecords, touchedRequests: touched.size };
+  }
+
+  return createLoop({ name: 'cleanup', intervalMs: settings.intervalMs, log: ctx.log, runOnce });
+}
+export type Cleanup = ReturnType<typeof createCleanup>;

@@ -1,0 +1,25 @@
+import type { Delivery, Produces } from '@refinery/protocol';
+
+export interface RobotRow {
+  id: string;
+  name: string;
+  owner: string | null;
+  description: string | null;
+  accepts: string[];
+  produces: Produces[];
+  needs: string[];
+  delivery: Delivery;
+  max_batch_size: number;
+  lease_ms: number;
+  max_attempts: number;
+  active: boolean;
+  created_at: Date;
+  updated_at: Date;
+  secrets: Array<{ created_at: string; expires_at: string | null }>;
+}
+
+/** The robot's columns plus its live secrets' dates, for `select ${robotColumns} from robots r`. */
+export const robotColumns = `r.id, r.name, r.owner, r.description, r.accepts, r.produces, r.needs, r.delivery,
+  r.max_batch_size, r.lease_ms, r.max_attempts, r.active, r.created_at, r.updated_at,
+  (select coalesce(jsonb_agg(jsonb_build_object('created_at', s.created_at, 'expires_at', s.expires_at) order by s.created_at), '[]')
+   from robot_secrets s where s.robot_id = r.id and (s.expires_at is null or s.expires_at > $now::timestamptz)) as secrets`;

@@ -1,0 +1,61 @@
+import type { Db, Queryable } from '../db/db.ts';
+
+/** The NOTIFY channel that says "robot X has pending items"; its payload is the robot id. */
+export const workChannel = 'refinery_work';
+
+/** Sends the wake-up inside the caller's transaction, so it is delivered at commit and only then. */
+export async function notifyWork(db: Queryable, robotIds: readonly string[]): Promise<void> {
+  if (robotIds.length === 0) return;
+  await db.query(`select pg_notify('${workChannel}', robot_id::text) from unnest($1::uuid[]) as robot_id`, [[...new Set(robotIds)]]);
+}
+
+/**
+ * Long-poll waiters: a lease with `wait` parks here until a NOTIFY for its robot arrives
+ * (from any Refinery process, through PostgreSQL, or in-process through PGlite) or time runs out.
+ */
+export class WorkSignals {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly listeners = new Set<(robotId: string) => void>();
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(private readonly db: Db) {}
+
+  async start(): Promise<void> {
+    this.unlisten ??= await this.db.listen(workChannel, (robotId) => this.wake(robotId));
+  }
+
+  async stop(): Promise<void> {
+    await this.unlisten?.();
+    this.unlisten = null;
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+  }
+
+  private wake(robotId: string): void {
+    for (const wake of this.waiters.get(robotId) ?? []) wake();
+    for (const listener of this.listeners) listener(robotId);
+  }
+
+  /** Calls `listener` with the robot id of every wake-up, until the returned function is called (the push dispatcher). */
+  subscribe(listener: (robotId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves when work for `robotId` may have arrived, after `ms`, or when `signal` aborts. */
+  waitFor(robotId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(robotId);
+      if (!set) this.waiters.set(robotId, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0) this.waiters.delete(robotId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done);
+      set.add(done);
+    });
+  }
+}

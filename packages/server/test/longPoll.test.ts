@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { describeEachBackend, references } from './support/harness.ts';
+
+describeEachBackend('long poll', (h) => {
+  it('answers a waiting lease as soon as work arrives, not when the wait ends', async () => {
+    const robot = await h().createRobot();
+    const [recordId] = await h().importRecords(references(1));
+    const started = Date.now();
+    const waiting = h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT20S');
+    await new Promise((r) => setTimeout(r, 300));
+    const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: [recordId] } });
+    assert.equal(created.status, 202);
+    const leased = await waiting;
+    const elapsed = Date.now() - started;
+    assert.equal(leased.status, 200);
+    assert.equal(leased.body.item_count, 1);
+    // Woken by NOTIFY; the wait was 20 s.
+    assert.ok(elapsed < 5000, `the lease took ${elapsed} ms`);
+  });
+
+  it('answers 204 once the wait is over with nothing to do', async () => {
+    const robot = await h().createRobot();
+    const started = Date.now();
+    const res = await h().robotCall(robot, 'POST', '/v1/batches/lease?wait=1');
+    assert.equal(res.status, 204);
+    assert.ok(Date.now() - started >= 900);
+  });
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
+import { sweeperDefaults } from '../src/batches/sweeper.ts';
+import { describeEachBackend, references } from './support/harness.ts';
+
+// A process may die at any point; what it left half done is in the database, and the sweeper
+// (of any process) finishes it. These tests leave work half done on purpose, then sweep.
+describeEachBackend(
+  'crash recovery',
+  (h) => {
+    const advance = (ms: number) => (h().clock as unknown as { advance(ms: number): void }).advance(ms);
+
+    it('resumes an import whose process died after answering 202', async () => {
+      const robot = await h().createRobot();
+      const recordIds = await h().importRecords(references(3));
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+      const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
+      const results = recordIds.map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 1 } })).join('\n');
+      assert.equal((await fetch(batch.results_url, { method: 'PUT', body: results })).status, 200);
+      // What POST /results does before it answers, without the import that would follow: as if the process died there.
+      const ctx = h().refinery.ctx;
+      assert.equal(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() }), true);
+
+      await h().refinery.sweeper.runOnce();
+      assert.equal((await h().api('GET', `/v1/requests/${created.body.id}`)).body.counts.importing, 3, 'an import still within its time is left alone');
+
+      advance(sweeperDefaults.importMs + 1000);
+      const swept = await h().refinery.sweeper.runOnce();
+      assert.equal(swept.resumedImports, 1);
+      await h().refinery.background.drain();
+      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      assert.equal(request.status, 'completed');
+      assert.equal(request.counts.completed, 3);
+      for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
+    });
+
+    it('imports once even when the import runs twice (a resumed import racing a slow one)', async () => {
+      const robot = await h().createRobot();
+      const recordIds = await h().importRecords(references(2));
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+      const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
+      const results = recordIds.map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 2 } })).join('\n');
+      await fetch(batch.results_url, { method: 'PUT', body: results });
+      const { importResults } = await import('../src/batches/importResults.ts');
+      const ctx = h().refinery.ctx;
+      await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
+      await Promise.all([importResults(ctx, batch.id), importResults(ctx, batch.id)]);
+      await h().refinery.background.drain();
+      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      assert.equal(request.status, 'completed');
+      assert.equal(request.counts.completed, 2);
+      const { rows } = await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [created.body.id]);
+      assert.equal(rows[0].n, 1);
+      for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
+    });
+
+    it('writes the manifest of a request that finished in a process that died before writing it', async () => {
+      const robot = await h().createRobot();
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: ['01900000-0000-7000-8000-0000000000dd'] } });
+      assert.equal(created.body.status, 'failed');
+      await h().refinery.background.drain();
+      const ctx = h().refinery.ctx;
+      // Forget the manifest, as if the process died between the final move and the write.
+      await ctx.db.query(`update requests set manifest_key = null, manifest_claimed_until = null where id = $1::uuid`, [created.body.id]);
+      assert.equal((await h().api('GET', `/v1/requests/${created.body.id}`)).body.manifest_url, null);
+      const swept = await h().refinery.sweeper.runOnce();
+      assert.ok(swept.manifestsWritten >= 1);
+      const manifestUrl = (await h().api('GET', `/v1/requests/${created.body.id}`)).body.manifest_url;
+      const lines = (await (await fetch(manifestUrl)).text()).trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines, [
+        { record_id: '01900000-0000-7000-8000-0000000000dd', status: 'denied', enhancement_ids: [], error: { code: 'record_not_found', message: 'record 01900000-0000-7000-8000-0000000000dd does not exist' } },
+      ]);
+    });
+
+    it('vacuums the tables that churn in embedded mode, where no autovacuum runs', async () => {
+      const ctx = h().refinery.ctx;
+      const lastVacuum = async () =>
+        (await ctx.db.query<{ last_vacuum: Date | null }>(`select last_vacuum from pg_stat_user_tables where relname = 'items'`)).rows[0].last_vacuum;
+      const before = await lastVacuum();
+      await h().refinery.sweeper.runOnce();
+      assert.deepEqual(await lastVacuum(), before, 'not before the interval has passed');
+      advance(sweeperDefaults.vacuumIntervalMs);
+      await h().refinery.sweeper.runOnce();
+      if (h().backend === 'pglite') assert.notDeepEqual(await lastVacuum(), before);
+      else assert.deepEqual(await lastVacuum(), before, 'PostgreSQL has autovacuum for that');
+    });
+  },
+  { manualClock: true },
+);
+
+describeEachBackend('operations endpoints', (h) => {
+  it('answers health, readiness, metrics and the OpenAPI document, each with a request id', async () => {
+    const health = await h().api('GET', '/healthz', { key: null });
+    assert.equal(health.status, 200);
+    assert.match(health.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal((await h().api('GET', '/readyz', { key: null })).status, 200);
+    const metrics = await h().api('GET', '/metrics', { key: null });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /refinery_items\{status="pending"\}/);
+    assert.match(metrics.body, /refinery_http_request_duration_seconds_bucket/);
+    const openapi = await h().api('GET', '/openapi.json', { key: null });
+    assert.equal(openapi.body.openapi.slice(0, 2), '3.');
+    for (const path of ['/v1/records', '/v1/robots', '/v1/requests', '/v1/requests/{id}/items', '/v1/batches/lease', '/v1/batches/{id}/results']) {
+      assert.ok(openapi.body.paths[path], `${path} is documented`);
+    }
+    assert.equal((await fetch(`${h().url}/docs`)).status, 200);
+  });
+});

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type { Queryable } from '../src/db/db.ts';
+import { describeEachBackend, references } from './support/harness.ts';
+
+describeEachBackend('requests', (h) => {
+  it('denies items whose record is missing, of a type the robot does not accept, or hidden, with the reason', async () => {
+    const robot = await h().createRobot({ accepts: ['reference'] });
+    const [ok] = await h().importRecords(references(1));
+    const [photo] = await h().importRecords([{ type: 'photo', identifiers: [{ type: 'asset', value: `a-${Date.now()}` }] }]);
+    const [hidden] = await h().importRecords([{ type: 'reference', visibility: 'hidden', identifiers: [{ type: 'doi', value: `10.2/hidden-${Date.now()}` }] }]);
+    const missing = '01900000-0000-7000-8000-0000000000aa';
+    const res = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: [ok, photo, hidden, missing, ok] } });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.total, 4, 'a record named twice counts once');
+    assert.deepEqual({ pending: res.body.counts.pending, denied: res.body.counts.denied }, { pending: 1, denied: 3 });
+    const items = await h().api('GET', `/v1/requests/${res.body.id}/items?status=denied`);
+    const byRecord = Object.fromEntries(items.body.data.map((i: { record_id: string; error: { code: string; message: string } }) => [i.record_id, i.error]));
+    assert.equal(byRecord[missing].code, 'record_not_found');
+    assert.match(byRecord[missing].message, /does not exist/);
+    assert.equal(byRecord[photo].code, 'type_not_accepted');
+    assert.match(byRecord[photo].message, /accepts reference.*photo/);
+    assert.equal(byRecord[hidden].code, 'record_hidden');
+  });
+
+  it('fails at once a request whose every item is denied, and writes its manifest', async () => {
+    const robot = await h().createRobot();
+    const res = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: ['01900000-0000-7000-8000-0000000000bb'] } });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.status, 'failed');
+    assert.ok(res.body.finished_at);
+  });
+
+  it('refuses an unknown robot with 422', async () => {
+    const res = await h().api('POST', '/v1/requests', { body: { robot_id: '01900000-0000-7000-8000-0000000000cc', record_ids: ['01900000-0000-7000-8000-0000000000bb'] } });
+    assert.equal(res.status, 422);
+    assert.equal(res.body.error.code, 'unknown_robot');
+  });
+
+  it('creates 100,000 items in a constant number of statements and pages through all of them', async () => {
+    const robot = await h().createRobot();
+    const ids: string[] = [];
+    for (let part = 0; part < 4; part++) ids.push(...(await h().importRecords(references(25_000))));
+
+    // Count every statement the database sees while the request is created.
+    const db = h().refinery.ctx.db;
+    let statements = 0;
+    const counting = (q: Queryable): Queryable => ({ ...q, query: (sql, params) => (statements++, q.query(sql, params)) });
+    const { query, transaction } = db;
+    db.query = (sql, params) => (statements++, query.call(db, sql, params)) as never;
+    db.transaction = ((fn: (tx: Queryable) => Promise<unknown>) => transaction.call(db, (tx) => fn(counting(tx)))) as typeof db.transaction;
+    let res;
+    try {
+      res = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: ids } });
+    } finally {
+      db.query = query;
+      db.transaction = transaction;
+    }
+    assert.equal(res.status, 202);
+    assert.equal(res.body.counts.pending, 100_000);
+    assert.ok(statements <= 12, `creating the request took ${statements} statements`);
+
+    let seen = 0;
+    let cursor: string | null = null;
+    do {
+      const page: { body: { data: unknown[]; next_cursor: string | null } } = await h().api('GET', `/v1/requests/${res.body.id}/items?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      seen += page.body.data.length;
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    assert.equal(seen, 100_000);
+  });
+});

@@ -1,0 +1,132 @@
+import { after, before, describe } from 'node:test';
+import pino from 'pino';
+import { signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
+import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createRefinery, type Refinery } from '../../src/refinery.ts';
+import { availableBackends, tempDir, type Backend, type BackendName } from './backends.ts';
+
+export interface Harness {
+  backend: BackendName;
+  refinery: Refinery;
+  /** The base URL when listening (real HTTP over loopback). */
+  url: string;
+  adminKey: string;
+  clock: Clock;
+  databaseUrl: string | null;
+  dataDir: string;
+  /** JSON over real HTTP with the admin key (or `key`). */
+  api(method: string, path: string, options?: { body?: unknown; key?: string | null; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any; headers: Headers }>;
+  /** A signed robot call over real HTTP, `created` from the harness clock unless given (unix seconds). */
+  robotCall(robot: { id: string; secret: string }, method: string, path: string, body?: unknown, options?: { headers?: Record<string, string>; created?: number }): Promise<{ status: number; body: any }>;
+  createRobot(input?: Partial<RobotIn>): Promise<ProvisionedRobot>;
+  importRecords(records: unknown[]): Promise<string[]>;
+}
+
+export interface HarnessOptions {
+  /** Use a clock the test moves (default: the system clock). */
+  manualClock?: boolean;
+}
+
+/** A fresh database of `backend`, a temporary data directory and a Refinery listening on loopback; `close` undoes all. */
+export async function openHarness(backend: Backend, options: HarnessOptions = {}): Promise<{ harness: Harness; close(): Promise<void> }> {
+  const opened = await backend.open();
+  const dir = await tempDir();
+  const clock = options.manualClock ? manualClock() : systemClock;
+  const adminKey = 'test-admin-key-0123456789';
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent' }, {});
+  const refinery = await createRefinery({ config, db: opened.db, clock, log: pino({ level: process.env.TEST_LOG ?? 'silent' }), sweep: false });
+  const url = await refinery.listen();
+  return {
+    harness: makeHarness({ backend: backend.name, refinery, url, adminKey, clock, databaseUrl: opened.databaseUrl, dataDir: dir.path }),
+    async close() {
+      for (const step of [() => refinery.close(), opened.drop, dir.remove]) await step();
+    },
+  };
+}
+
+/**
+ * Runs `suite` once per backend (PGlite, and PostgreSQL when it answers; always in CI), each with
+ * a fresh database, a temporary data directory and a Refinery listening on a loopback port.
+ */
+export function describeEachBackend(title: string, suite: (h: () => Harness) => void, options: HarnessOptions = {}): void {
+  describe(title, async () => {
+    for (const backend of await availableBackends()) {
+      describe(backend.name, () => {
+        let opened: Awaited<ReturnType<typeof openHarness>>;
+        before(async () => {
+          opened = await openHarness(backend, options);
+        });
+        after(async () => {
+          await opened?.close();
+        });
+        suite(() => opened.harness);
+      });
+    }
+  });
+}
+
+let robotCounter = 0;
+
+export function makeHarness(base: Omit<Harness, 'api' | 'robotCall' | 'createRobot' | 'importRecords'>): Harness {
+  const h: Harness = {
+    ...base,
+    async api(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      const key = options.key === undefined ? base.adminKey : options.key;
+      if (key) headers.authorization = `Bearer ${key}`;
+      let body: string | undefined = options.raw;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(base.url + path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        // not JSON
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async robotCall(robot, method, path, body, options = {}) {
+      const url = base.url + path;
+      const text = body === undefined ? '' : JSON.stringify(body);
+      const headers: Record<string, string> = { ...signRequest({ method, url, body: text, keyId: robot.id, secret: robot.secret, created: options.created ?? Math.floor(base.clock.now().getTime() / 1000) }), ...options.headers };
+      if (text) headers['content-type'] = 'application/json';
+      const res = await fetch(url, { method, headers, body: text || undefined });
+      const raw = await res.text();
+      return { status: res.status, body: raw ? JSON.parse(raw) : null };
+    },
+    async createRobot(input = {}) {
+      const res = await h.api('POST', '/v1/robots', {
+        body: { name: `robot-${++robotCounter}-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], ...input },
+      });
+      if (res.status !== 201) throw new Error(`creating a robot failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    async importRecords(records) {
+      const res = await h.api('POST', '/v1/records', { body: records });
+      if (res.status !== 200) throw new Error(`importing records failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.ids;
+    },
+  };
+  return h;
+}
+
+/** n reference records with distinct DOIs. */
+export function references(n: number, prefix = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`): Array<{ type: string; identifiers: Array<{ type: string; value: string }>; content: unknown }> {
+  return Array.from({ length: n }, (_, i) => ({ type: 'reference', identifiers: [{ type: 'doi', value: `10.1000/${prefix}/${i}` }], content: { title: `Reference ${i}` } }));
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
