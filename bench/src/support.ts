@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pino from 'pino';
 import { RefineryClient } from '@refinery/sdk';
+import { profiledDb } from './profile.ts';
 import { createRefinery, loadConfig, openPglite, openPostgres, type Db, type Refinery } from '@refinery/server';
 
 export const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -45,7 +46,9 @@ export interface RunningRefinery {
 export async function startRefinery(backend: Backend): Promise<RunningRefinery> {
   const dir = await mkdtemp(join(tmpdir(), 'refinery-bench-'));
   const database = backend === 'postgres' ? await freshPostgresDatabase() : null;
-  const db = database ? await openPostgres({ connectionString: database.url, log: pino({ level: 'silent' }) }) : await openPglite(join(dir, 'pgdata'));
+  const opened = database ? await openPostgres({ connectionString: database.url, log: pino({ level: 'silent' }) }) : await openPglite(join(dir, 'pgdata'));
+  const profile = process.env.BENCH_PROFILE ? profiledDb(opened) : null;
+  const db = profile?.db ?? opened;
   const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir, adminKey, logLevel: 'warn' }, {});
   const refinery = await createRefinery({ config, db, log: pino({ level: 'warn' }) });
   const url = await refinery.listen();
@@ -55,6 +58,7 @@ export async function startRefinery(backend: Backend): Promise<RunningRefinery> 
     db,
     client: new RefineryClient({ url, apiKey: adminKey }),
     async close() {
+      if (profile) console.error(`# profile (${backend})\n${profile.report()}`);
       await refinery.close();
       await db.close();
       await database?.drop();

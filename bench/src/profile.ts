@@ -1,0 +1,57 @@
+/**
+ * BENCH_PROFILE=1: where Refinery's database time goes. Wraps the Db handed to Refinery and adds
+ * up, per query file (the caller in packages/server/src), how many statements ran and how long
+ * they took from send to answer (lock waits included); printed to stderr when the run closes.
+ */
+import type { Db } from '@refinery/server';
+
+type Queryable = Pick<Db, 'query' | 'exec' | 'copyRows'>;
+interface Tally {
+  count: number;
+  ms: number;
+  maxMs: number;
+}
+
+export function profiledDb(db: Db): { db: Db; report(): string } {
+  const tallies = new Map<string, Tally>();
+  const callerOf = () => {
+    const frames = (new Error().stack ?? '').split('\n').slice(2);
+    const frame = frames.find((f) => f.includes('/packages/server/src/') && !f.includes('/db/')) ?? frames[0] ?? '';
+    return frame.match(/\/packages\/server\/src\/([^:]+)/)?.[1] ?? frame.trim();
+  };
+  const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await work();
+    } finally {
+      const ms = performance.now() - t;
+      const tally = tallies.get(label) ?? { count: 0, ms: 0, maxMs: 0 };
+      tally.count++;
+      tally.ms += ms;
+      tally.maxMs = Math.max(tally.maxMs, ms);
+      tallies.set(label, tally);
+    }
+  };
+  const wrap = <Q extends Queryable>(q: Q): Q =>
+    ({
+      ...q,
+      query: (sql: string, params?: readonly unknown[]) => timed(callerOf(), () => q.query(sql, params)),
+      exec: (sql: string) => q.exec(sql),
+      copyRows: (table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>) => timed(`copyRows ${table}`, () => q.copyRows(table, columns, rows)),
+    }) as Q;
+  const wrapped: Db = {
+    ...wrap(db),
+    kind: db.kind,
+    transaction: (fn) => timed(`transaction (${callerOf()})`, () => db.transaction((tx) => fn(wrap(tx)))),
+    listen: (channel, onNotify) => db.listen(channel, onNotify),
+    close: () => db.close(),
+  };
+  return {
+    db: wrapped,
+    report() {
+      const rows = [...tallies.entries()].sort((a, b) => b[1].ms - a[1].ms);
+      const lines = rows.map(([label, t]) => `${t.ms.toFixed(0).padStart(9)} ms ${String(t.count).padStart(7)} × ${(t.ms / t.count).toFixed(1).padStart(7)} ms avg ${t.maxMs.toFixed(0).padStart(6)} ms max  ${label}`);
+      return ['# database time by caller (send to answer, waits included)', ...lines].join('\n');
+    },
+  };
+}
