@@ -26,6 +26,8 @@ create table records (
 );
 create index records_type_id on records (type, id);
 create index records_expires_at on records (expires_at) where expires_at is not null;
+-- The cleanup walks each type's records oldest first.
+create index records_type_created_at on records (type, created_at);
 
 -- Each (type, value) pair belongs to one record: the key records are upserted by.
 create table record_identifiers (
@@ -97,12 +99,19 @@ create table requests (
   started_at timestamptz,
   finished_at timestamptz,
   manifest_key text,
-  manifest_claimed_until timestamptz
+  manifest_claimed_until timestamptz,
+  -- When the request's last started or progress event was written (docs/events.md).
+  progress_at timestamptz,
+  -- Its counts moved since, while the throttle held the event back: the sender's trailing pass writes it.
+  progress_due boolean not null default false
 );
 create unique index requests_idempotency_key on requests (requested_by, idempotency_key) where idempotency_key is not null;
 create index requests_requested_by on requests (requested_by, id);
 create index requests_robot_id on requests (robot_id, id);
 create index requests_unwritten_manifest on requests (finished_at) where finished_at is not null and manifest_key is null;
+-- The sweeper finds the open requests whose deadline has passed.
+create index requests_open_deadline on requests (expires_at) where expires_at is not null and status in ('received', 'processing');
+create index requests_progress_due on requests (progress_at) where progress_due;
 
 create table items (
   id bigint generated always as identity primary key,
@@ -123,6 +132,11 @@ create table items (
 create index items_pending on items (robot_id, priority desc, id) where status = 'pending';
 create index items_request_id on items (request_id, id);
 create index items_batch_id on items (batch_id) where batch_id is not null;
+-- The lease query's second pass walks this: a robot's pending items by how long they have
+-- been available, oldest first (docs/priorities.md).
+create index items_pending_since on items (robot_id, available_at, id) where status = 'pending';
+-- The cleanup expires the pending items of the records it removes.
+create index items_pending_record_id on items (record_id) where status = 'pending';
 
 create table batches (
   id uuid primary key,
@@ -168,75 +182,39 @@ create table events (
   created_at timestamptz not null
 );
 create index events_request_id on events (request_id, id);
+-- One request.started per request, found without walking its progress events.
+create unique index events_started on events (request_id) where type = 'request.started';
 
--- Request counts follow their items: one statement-level trigger per kind of change,
--- set-based over the transition tables, so a 100,000-item statement updates each request once.
+-- Webhook deliveries, one per event of a request with a callback_url, sent in event order per
+-- request: only the earliest undelivered event of a request is ever claimed.
+create table webhook_deliveries (
+  event_id bigint primary key references events (id) on delete cascade,
+  request_id uuid not null,
+  attempts int not null default 0,
+  next_attempt_at timestamptz not null,
+  -- A sender holds a claimed delivery until then; past it, another process may take it over.
+  claimed_until timestamptz,
+  delivered_at timestamptz,
+  last_error text
+);
+create index webhook_deliveries_undelivered on webhook_deliveries (request_id, event_id) where delivered_at is null;
 
-create function items_counts_insert() returns trigger language plpgsql as $$
-begin
-  with delta as (select request_id, status, count(*)::int as n from new_items group by 1, 2),
-  per_request as (
-    select request_id,
-      coalesce(sum(n) filter (where status = 'pending'), 0) as pending,
-      coalesce(sum(n) filter (where status = 'denied'), 0) as denied,
-      coalesce(sum(n) filter (where status = 'expired'), 0) as expired,
-      sum(n) as total
-    from delta group by request_id
-  )
-  update requests r set
-    n_pending = r.n_pending + d.pending,
-    n_denied = r.n_denied + d.denied,
-    n_expired = r.n_expired + d.expired,
-    total = r.total + d.total
-  from per_request d
-  where r.id = d.request_id;
-  return null;
-end $$;
+-- The Standard Webhooks signing secret of each API key (`whsec_…`), made when first needed.
+create table webhook_secrets (
+  key_id uuid primary key references api_keys (id) on delete cascade,
+  secret text not null,
+  created_at timestamptz not null
+);
 
-create trigger items_counts_on_insert after insert on items
-  referencing new table as new_items
-  for each statement execute function items_counts_insert();
-
-create function items_counts_update() returns trigger language plpgsql as $$
-begin
-  with moved as (
-    select n.request_id, n.status as to_status, o.status as from_status
-    from new_items n join old_items o on o.id = n.id
-    where n.status <> o.status
-  ),
-  delta as (
-    select request_id, to_status as status, count(*)::int as n from moved group by 1, 2
-    union all
-    select request_id, from_status, -count(*)::int from moved group by 1, 2
-  ),
-  per_request as (
-    select request_id,
-      coalesce(sum(n) filter (where status = 'pending'), 0) as pending,
-      coalesce(sum(n) filter (where status = 'leased'), 0) as leased,
-      coalesce(sum(n) filter (where status = 'importing'), 0) as importing,
-      coalesce(sum(n) filter (where status = 'completed'), 0) as completed,
-      coalesce(sum(n) filter (where status = 'discarded'), 0) as discarded,
-      coalesce(sum(n) filter (where status = 'failed'), 0) as failed,
-      coalesce(sum(n) filter (where status = 'denied'), 0) as denied,
-      coalesce(sum(n) filter (where status = 'expired'), 0) as expired,
-      coalesce(sum(n) filter (where status = 'cancelled'), 0) as cancelled
-    from delta group by request_id
-  )
-  update requests r set
-    n_pending = r.n_pending + d.pending,
-    n_leased = r.n_leased + d.leased,
-    n_importing = r.n_importing + d.importing,
-    n_completed = r.n_completed + d.completed,
-    n_discarded = r.n_discarded + d.discarded,
-    n_failed = r.n_failed + d.failed,
-    n_denied = r.n_denied + d.denied,
-    n_expired = r.n_expired + d.expired,
-    n_cancelled = r.n_cancelled + d.cancelled
-  from (select * from per_request order by request_id) d
-  where r.id = d.request_id;
-  return null;
-end $$;
-
-create trigger items_counts_on_update after update on items
-  referencing old table as old_items new table as new_items
-  for each statement execute function items_counts_update();
+-- Retention and decay of records by type (docs/retention.md). A record's age is counted from its
+-- created_at: re-sending or enhancing it does not make it younger.
+create table record_types (
+  type text primary key,
+  -- Fully available until this age (ms); with decay, less and less available up to aged_out_ms.
+  full_until_ms bigint not null check (full_until_ms >= 0),
+  -- Aged out from this age (ms): new items for it are expired, and the cleanup removes it.
+  aged_out_ms bigint not null check (aged_out_ms > 0 and aged_out_ms >= full_until_ms),
+  -- Between the two ages, deny new items with probability (age - full) / (aged_out - full).
+  decay boolean not null default false,
+  updated_at timestamptz not null
+);
