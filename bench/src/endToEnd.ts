@@ -2,6 +2,7 @@
  * End to end: one request of `records` records enhanced by `robots` toy robot processes (SDK,
  * pull, batches of 1,000): items per second from POST /v1/requests to the request's final state.
  */
+import { cpuTimer } from './cpuTime.ts';
 import { referenceRecords, sleep, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 export interface EndToEndResult {
@@ -25,11 +26,13 @@ export async function endToEnd(backend: Backend, options: { records: number; rob
     const children = Array.from({ length: options.robots }, () => spawnToyRobot(url, robot, options.batchSize));
     // Let the robots start and wait in their long polls before the clock starts.
     await sleep(3000);
+    const cpu = process.env.BENCH_PROFILE ? cpuTimer() : null;
     t = performance.now();
     const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
     const createSeconds = (performance.now() - t) / 1000;
     const done = await client.waitForRequest(request.id, { intervalMs: 100 });
     const endToEndSeconds = (performance.now() - t) / 1000;
+    if (cpu) console.error(`# CPU time end to end (${backend}, ${endToEndSeconds.toFixed(1)} s): ${cpu()}`);
     await Promise.all(children.map(stopProcess));
     return { backend, records: options.records, importSeconds, createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: done.counts.completed };
   } finally {

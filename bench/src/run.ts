@@ -4,6 +4,8 @@
  * every figure comes from this run. Takes about 15 minutes on a 2-core machine.
  *
  * BENCH_ONLY: a comma list of sections (e2e, peers, floors, latency, scale, small); all by default.
+ * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
+ * BENCH_PROFILE=1: database time by query file and CPU time by process, on stderr.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150).
  */
@@ -15,7 +17,7 @@ import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, ty
 import { pgBossThroughput } from './peers/pgBoss.ts';
 import { scale, type ScaleResult } from './scale.ts';
 import { smallBatches, type SmallBatchesResult } from './smallBatches.ts';
-import { fmt } from './support.ts';
+import { fmt, type Backend } from './support.ts';
 
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
@@ -31,7 +33,12 @@ async function section<T>(name: string, work: () => Promise<T>): Promise<T | nul
   return result;
 }
 
-const e2e = await section('e2e', async () => [await endToEnd('postgres', { records, robots, batchSize }), await endToEnd('pglite', { records, robots, batchSize })]);
+const backends = (process.env.BENCH_BACKENDS ?? 'postgres,pglite').split(',') as Backend[];
+const e2e = await section('e2e', async () => {
+  const results: EndToEndResult[] = [];
+  for (const backend of backends) results.push(await endToEnd(backend, { records, robots, batchSize }));
+  return results;
+});
 const peers = await section('peers', async () => ({
   graphileA: await graphileWorkerThroughput({ items: records, jobSize: 1000 }),
   graphileB: await graphileWorkerThroughput({ items: records, jobSize: 1 }),

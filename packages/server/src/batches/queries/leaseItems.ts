@@ -18,35 +18,41 @@ export async function leaseItems(
   const { rows } = await db.query<BatchRow>(
     `
 with overdue as (
-  select i.id, i.record_id, i.available_at
+  select i.id, i.record_id, i.request_id, i.available_at
   from items i
   where i.robot_id = $1::uuid and i.status = 'pending'
     and i.available_at <= $4::timestamptz - make_interval(secs => $9::int / 1000.0)
-    and not exists (select 1 from requests q where q.id = i.request_id and q.expires_at <= $4::timestamptz)
   order by i.available_at, i.id
   limit $10::int
   for update of i skip locked
 ),
 by_priority as (
-  select i.id, i.record_id, i.priority
+  select i.id, i.record_id, i.request_id, i.priority
   from items i
   where i.robot_id = $1::uuid and i.status = 'pending' and i.available_at <= $4::timestamptz
-    and not exists (select 1 from requests q where q.id = i.request_id and q.expires_at <= $4::timestamptz)
   order by i.priority desc, i.id
   limit $2::int
   for update of i skip locked
 ),
 candidates as (
-  select id, record_id from (
-    select id, record_id, 0 as pass, available_at, 0::smallint as priority from overdue
+  select id, record_id, request_id from (
+    select id, record_id, request_id, 0 as pass, available_at, 0::smallint as priority from overdue
     union all
-    select id, record_id, 1, null, priority from by_priority where id not in (select id from overdue)
+    select id, record_id, request_id, 1, null, priority from by_priority where id not in (select id from overdue)
   ) c
   order by pass, available_at, priority desc, id
   limit $2::int
 ),
+-- Open requests whose deadline has passed but which the sweeper has not expired yet: usually
+-- none. Their items are dropped here, after the walks, so that each walk stays an ordered index
+-- scan stopping after N rows (a join in the walk makes the planner sort every pending item).
+past_deadline as (
+  select id from requests where expires_at <= $4::timestamptz and status in ('received', 'processing')
+),
 chosen as (
-  select distinct on (record_id) id from candidates order by record_id, id
+  select distinct on (record_id) id from candidates
+  where request_id not in (select id from past_deadline)
+  order by record_id, id
 ),
 leased as (
   update items i set status = 'leased', batch_id = $3::uuid, attempts = i.attempts + 1, updated_at = $4::timestamptz

@@ -85,14 +85,18 @@ declare
   moves item_move[];
   bad item_move;
 begin
-  -- The statement's moves, from one join of its old and new rows.
-  select coalesce(array_agg(row(m.request_id, m.from_status, m.to_status, m.n, m.at)::item_move), '{}') into moves
-  from (
-    select ni.request_id, oi.status as from_status, ni.status as to_status, count(*)::int as n, max(ni.updated_at) as at
-    from new_items ni join old_items oi on oi.id = ni.id
-    where ni.status <> oi.status
-    group by 1, 2, 3
-  ) m;
+  -- The statement's moves, from one join of its old and new rows. Planned at every call (execute):
+  -- a cached plan would keep the join chosen for the first statement's size, a nested loop over
+  -- one item costing seconds over thousands.
+  execute $q$
+    select coalesce(array_agg(row(m.request_id, m.from_status, m.to_status, m.n, m.at)::item_move), '{}')
+    from (
+      select ni.request_id, oi.status as from_status, ni.status as to_status, count(*)::int as n, max(ni.updated_at) as at
+      from new_items ni join old_items oi on oi.id = ni.id
+      where ni.status <> oi.status
+      group by 1, 2, 3
+    ) m
+  $q$ into moves;
   if cardinality(moves) = 0 then
     return null;
   end if;
