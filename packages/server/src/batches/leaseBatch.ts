@@ -26,7 +26,7 @@ export async function leaseBatch(ctx: Context, robot: RobotRow, p: { limit: numb
   });
   if (!batch) return null;
   try {
-    await ctx.blobs.put(batch.items_key, itemsFileLines(ctx.db, { batchId, needs: robot.needs }));
+    await ctx.blobs.put(batch.items_key, itemsFileLines(ctx.db, { batchId, itemCount: batch.item_count, needs: robot.needs }));
   } catch (err) {
     await releaseBatch(ctx.db, { id: batchId, now: ctx.clock.now() });
     throw err;

@@ -20,7 +20,7 @@ export async function leaseItems(
 with overdue as (
   select i.id, i.record_id, i.request_id, i.available_at
   from items i
-  where i.robot_id = $1::uuid and i.status = 'pending'
+  where i.robot_id = $1::uuid and i.queued
     and i.available_at <= $4::timestamptz - make_interval(secs => $9::int / 1000.0)
   order by i.available_at, i.id
   limit $10::int
@@ -29,7 +29,7 @@ with overdue as (
 by_priority as (
   select i.id, i.record_id, i.request_id, i.priority
   from items i
-  where i.robot_id = $1::uuid and i.status = 'pending' and i.available_at <= $4::timestamptz
+  where i.robot_id = $1::uuid and i.queued and i.available_at <= $4::timestamptz
   order by i.priority desc, i.id
   limit $2::int
   for update of i skip locked

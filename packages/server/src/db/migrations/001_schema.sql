@@ -120,6 +120,10 @@ create table items (
   robot_id uuid not null,
   priority smallint not null,
   status text not null check (status in ('pending', 'leased', 'importing', 'completed', 'discarded', 'failed', 'denied', 'expired', 'cancelled')),
+  -- The pending indexes are partial on this, not on status, so that no index depends on status:
+  -- moves that change nothing else indexed (leased → importing → final) are HOT updates, with no
+  -- index writes, kept on the same page (hence the fillfactor).
+  queued boolean generated always as (status = 'pending') stored,
   attempts int not null default 0,
   batch_id uuid,
   available_at timestamptz not null,
@@ -127,16 +131,16 @@ create table items (
   error_code text,
   error_message text,
   updated_at timestamptz not null
-);
+) with (fillfactor = 50);
 -- The lease query walks this: highest priority first, then oldest.
-create index items_pending on items (robot_id, priority desc, id) where status = 'pending';
+create index items_pending on items (robot_id, priority desc, id) where queued;
 create index items_request_id on items (request_id, id);
 create index items_batch_id on items (batch_id) where batch_id is not null;
 -- The lease query's second pass walks this: a robot's pending items by how long they have
 -- been available, oldest first (docs/priorities.md).
-create index items_pending_since on items (robot_id, available_at, id) where status = 'pending';
+create index items_pending_since on items (robot_id, available_at, id) where queued;
 -- The cleanup expires the pending items of the records it removes.
-create index items_pending_record_id on items (record_id) where status = 'pending';
+create index items_pending_record_id on items (record_id) where queued;
 
 create table batches (
   id uuid primary key,

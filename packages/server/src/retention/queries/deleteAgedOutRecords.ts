@@ -28,7 +28,7 @@ removed as (
 expired as (
   update items i set status = 'expired', error_code = 'record_aged_out',
     error_message = 'the record aged out and was removed before a robot took it', updated_at = $1::timestamptz
-  where i.record_id in (select id from removed) and i.status = 'pending'
+  where i.record_id in (select id from removed) and i.queued
   returning i.request_id
 )
 select 'record' as kind, id::text, type from removed
