@@ -8,6 +8,7 @@ import { notifyWork } from '../work/signals.ts';
 import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
+import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
 import { insertItems } from './queries/insertItems.ts';
 import { insertRequest } from './queries/insertRequest.ts';
 import type { RequestRow } from './queries/requestRow.ts';
@@ -56,6 +57,7 @@ export async function createRequest(ctx: Context, input: { body: RequestIn; requ
     // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
     if (!inserted) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
     await insertItems(tx, { requestId: id, robotId: robot.id, accepts: robot.accepts, priority: priorityRank[body.priority ?? 'normal'], recordIds: body.record_ids, now });
+    if (body.record_ids.length >= analyzeItemsAfter) await analyzeItems(tx);
     const finished = await finishRequestsIfDone(tx, { requestIds: [id], now });
     if (finished.length === 0) await notifyWork(tx, [robot.id]);
     return { finished };
