@@ -11,12 +11,12 @@ export interface QueryResult<R> {
 
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements (migrations), without parameters. */
+  exec(sql: string): Promise<void>;
   /**
    * Loads rows into a table set-based: `COPY … FROM STDIN` on PostgreSQL, large
    * `jsonb_populate_recordset` inserts on PGlite. Rows are consumed as they come.
    */
-  /** Runs a script of several statements (migrations), without parameters. */
-  exec(sql: string): Promise<void>;
   copyRows(table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>): Promise<number>;
 }
 
