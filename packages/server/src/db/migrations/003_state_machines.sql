@@ -16,23 +16,21 @@ begin
   raise exception '% may not move from % to %', machine, from_status, to_status using errcode = 'P0001';
 end $$;
 
-create function batches_check_move() returns trigger language plpgsql as $$
+-- Batches and requests move one row at a time: a row-level check against the machine's moves
+-- (trigger arguments: the transitions table, the machine's name for the message).
+create function check_status_move() returns trigger language plpgsql as $$
+declare allowed boolean;
 begin
-  if new.status <> old.status and not exists (select 1 from batch_transitions t where t.from_status = old.status and t.to_status = new.status) then
-    perform illegal_move('a batch', old.status, new.status);
+  if new.status <> old.status then
+    execute format('select exists (select 1 from %I where from_status = $1 and to_status = $2)', tg_argv[0]) into allowed using old.status, new.status;
+    if not allowed then
+      perform illegal_move(tg_argv[1], old.status, new.status);
+    end if;
   end if;
   return new;
 end $$;
-create trigger batches_check_move before update of status on batches for each row execute function batches_check_move();
-
-create function requests_check_move() returns trigger language plpgsql as $$
-begin
-  if new.status <> old.status and not exists (select 1 from request_transitions t where t.from_status = old.status and t.to_status = new.status) then
-    perform illegal_move('a request', old.status, new.status);
-  end if;
-  return new;
-end $$;
-create trigger requests_check_move before update of status on requests for each row execute function requests_check_move();
+create trigger batches_check_move before update of status on batches for each row execute function check_status_move('batch_transitions', 'a batch');
+create trigger requests_check_move before update of status on requests for each row execute function check_status_move('request_transitions', 'a request');
 
 -- New items: only in an initial status; the request's total and counts grow with them.
 create function items_after_insert() returns trigger language plpgsql as $$
@@ -66,13 +64,18 @@ create trigger items_on_insert after insert on items
 -- What one statement did to one request's items: `n` items moved from one status to another.
 create type item_move as (request_id uuid, from_status text, to_status text, n int, at timestamptz);
 
+-- A processing request whose `request.started` event is not written yet.
+create function request_started_due(r requests) returns boolean language sql stable as $$
+  select r.status = 'processing' and not exists (select 1 from events e where e.request_id = r.id and e.type = 'request.started')
+$$;
+
 -- Which event items moving at `at` earn an open request: `request.started` the first time its items
 -- move while it is processing (its first lease), `request.progress` once the throttle has passed;
 -- null while the throttle holds (the request is then marked due, see writeDueProgress).
 create function progress_event_earned(r requests, at timestamptz) returns text language sql stable as $$
   select case
     when r.status not in ('received', 'processing') then null
-    when r.status = 'processing' and not exists (select 1 from events e where e.request_id = r.id and e.type = 'request.started') then 'request.started'
+    when request_started_due(r) then 'request.started'
     when r.progress_at is null or r.progress_at <= at - progress_throttle() then 'request.progress'
   end
 $$;
@@ -138,9 +141,7 @@ begin
   )
   insert into events (request_id, type, payload, created_at)
   select (m.req).id,
-    case when (m.req).status = 'processing'
-      and not exists (select 1 from events e where e.request_id = (m.req).id and e.type = 'request.started')
-      then 'request.started' else 'request.progress' end,
+    case when request_started_due(m.req) then 'request.started' else 'request.progress' end,
     request_progress_payload(m.req), m.at
   from moved m
   where (m.req).status in ('received', 'processing') and not (m.req).progress_due and (m.req).progress_at = m.at
