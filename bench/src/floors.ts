@@ -12,9 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import pino from 'pino';
 import copyStreams from 'pg-copy-streams';
-import { migrate, openPostgres } from '@refinery/server';
 import { toyAnnotation } from '../../examples/toy-robot/src/robot.ts';
 import { freshPostgresDatabase } from './support.ts';
 
@@ -34,14 +32,8 @@ const copyText = (s: string) => s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').r
 
 export async function floors(options: { rows?: number } = {}): Promise<FloorsResult> {
   const rows = options.rows ?? 100_000;
-  const database = await freshPostgresDatabase('refinery_bench_floors');
+  const database = await freshPostgresDatabase('refinery_bench_floors', { migrated: true });
   try {
-    const db = await openPostgres({ connectionString: database.url, log: pino({ level: 'silent' }) });
-    try {
-      await migrate(db);
-    } finally {
-      await db.close();
-    }
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {

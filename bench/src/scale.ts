@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RefineryClient } from '@refinery/sdk';
+import { cpuSecondsOfStat } from './cpuTime.ts';
 import { adminKey, freshPostgresDatabase, referenceRecords, sleep, spawnToyRobot, stopProcess } from './support.ts';
 
 export interface ScaleRun {
@@ -40,11 +41,9 @@ export interface ScaleResult {
 
 const cliMain = fileURLToPath(new URL('../../packages/server/src/cli.ts', import.meta.url));
 
-/** utime + stime of a process, seconds (clock ticks of 1/100 s). */
+/** utime + stime of a process, seconds. */
 async function procCpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return cpuSecondsOfStat(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
 }
 
 async function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {

@@ -8,14 +8,17 @@ import pg from 'pg';
 import pino from 'pino';
 import { RefineryClient } from '@refinery/sdk';
 import { profiledDb } from './profile.ts';
-import { createRefinery, loadConfig, openPglite, openPostgres, type Db, type Refinery } from '@refinery/server';
+import { createRefinery, loadConfig, migrate, openPglite, openPostgres, type Db, type Refinery } from '@refinery/server';
 
 export const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const adminKey = 'bench-admin-key-0123456789';
 export type Backend = 'postgres' | 'pglite';
 
-/** A new, empty PostgreSQL database on the benchmark's server; `drop` removes it. */
-export async function freshPostgresDatabase(prefix = 'refinery_bench'): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * A new PostgreSQL database on the benchmark's server, empty or with Refinery's schema
+ * (`migrated`: what the floors and the peers write into); `drop` removes it.
+ */
+export async function freshPostgresDatabase(prefix = 'refinery_bench', options: { migrated?: boolean } = {}): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();
@@ -23,6 +26,14 @@ export async function freshPostgresDatabase(prefix = 'refinery_bench'): Promise<
   await admin.end();
   const url = new URL(databaseUrl);
   url.pathname = `/${name}`;
+  if (options.migrated) {
+    const db = await openPostgres({ connectionString: url.toString(), log: pino({ level: 'silent' }) });
+    try {
+      await migrate(db);
+    } finally {
+      await db.close();
+    }
+  }
   return {
     url: url.toString(),
     async drop() {

@@ -62,7 +62,7 @@ export async function graphileWorkerThroughput(options: GraphileThroughputOption
   const concurrency = options.concurrency ?? (perItem ? 8 : 2);
   const localQueueSize = options.localQueueSize ?? (perItem ? 100 : -1);
   const completeJobBatchDelay = options.completeJobBatchDelay ?? (perItem ? 10 : -1);
-  const database = await freshPostgresDatabase('refinery_bench_graphile');
+  const database = await freshPostgresDatabase('refinery_bench_graphile', { migrated: true });
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   pool.on('error', () => {}); // an idle client ended by the database's drop
   let workers: Awaited<ReturnType<typeof spawnPeerWorkers>> | undefined;

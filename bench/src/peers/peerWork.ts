@@ -11,47 +11,22 @@ import { contentHash } from '@refinery/protocol';
 import { toyAnnotation, toyRobotVersion } from '../../../examples/toy-robot/src/robot.ts';
 
 /**
- * Creates records (Refinery's shape), items (one per record, with a status) and enhancements
- * (Refinery's shape, with its foreign key and unique key), and loads `items` records and items
- * with one bulk insert each. Not timed.
+ * In a database migrated with Refinery's schema (its records and enhancements tables, keys and
+ * foreign key as they are), creates the peers' own item table `peer_items` (one per record, with a
+ * status) and loads `items` records and items with one bulk insert each. Not timed.
  */
 export async function preparePeerTables(url: string, items: number): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(`
-      create table records (
-        id uuid primary key,
-        type text not null,
-        identifiers jsonb not null default '[]',
-        content jsonb not null default 'null',
-        visibility text not null default 'public' check (visibility in ('public', 'restricted', 'hidden')),
-        created_at timestamptz not null,
-        updated_at timestamptz not null,
-        expires_at timestamptz
-      );
-      create index records_type_id on records (type, id);
-      create table items (
+      create table peer_items (
         id bigint generated always as identity primary key,
         record_id uuid not null,
         status text not null default 'pending' check (status in ('pending', 'done')),
         enhancement_id uuid,
         updated_at timestamptz not null default now()
-      );
-      create table enhancements (
-        id uuid primary key,
-        record_id uuid not null references records (id) on delete cascade,
-        robot_id uuid not null,
-        request_id uuid not null,
-        batch_id uuid not null,
-        type text not null,
-        content jsonb not null,
-        content_hash text not null,
-        robot_version text,
-        derived_from uuid[],
-        created_at timestamptz not null,
-        unique (record_id, type, content_hash)
-      );`);
+      )`);
     await client.query(
       `insert into records (id, type, identifiers, content, created_at, updated_at)
        select gen_random_uuid(), 'reference',
@@ -60,8 +35,8 @@ export async function preparePeerTables(url: string, items: number): Promise<voi
        from generate_series(0, $1::int - 1) g`,
       [items],
     );
-    await client.query(`insert into items (record_id) select id from records order by created_at, id`);
-    for (const table of ['records', 'items', 'enhancements']) await client.query(`vacuum analyze ${table}`);
+    await client.query(`insert into peer_items (record_id) select id from records order by created_at, id`);
+    for (const table of ['records', 'peer_items', 'enhancements']) await client.query(`vacuum analyze ${table}`);
   } finally {
     await client.end();
   }
@@ -73,7 +48,7 @@ export async function countDone(url: string): Promise<{ done: number; enhancemen
   await client.connect();
   try {
     const { rows } = await client.query(
-      `select (select count(*) from items where status = 'done')::int as done, (select count(*) from enhancements)::int as enhancements`,
+      `select (select count(*) from peer_items where status = 'done')::int as done, (select count(*) from enhancements)::int as enhancements`,
     );
     return rows[0];
   } finally {
@@ -96,7 +71,7 @@ export async function enhanceItems(pool: pg.Pool, from: number, to: number): Pro
   const { rows } = await pool.query({
     name: 'peer-read-items',
     text: `select i.id::text as item_id, r.id, r.type, r.identifiers, r.content
-     from items i join records r on r.id = i.record_id
+     from peer_items i join records r on r.id = i.record_id
      where i.id between $1 and $2 and i.status = 'pending'`,
     values: [from, to],
   });
@@ -122,7 +97,7 @@ export async function enhanceItems(pool: pg.Pool, from: number, to: number): Pro
        from unnest($5::uuid[], $6::uuid[], $7::text[], $8::text[]) as e(id, record_id, content, content_hash)
        on conflict (record_id, type, content_hash) do nothing
      )
-     update items i set status = 'done', enhancement_id = u.enhancement_id, updated_at = now()
+     update peer_items i set status = 'done', enhancement_id = u.enhancement_id, updated_at = now()
      from unnest($9::bigint[], $5::uuid[]) as u(item_id, enhancement_id)
      where i.id = u.item_id`,
     values: [robotId, requestId, randomUUID(), toyRobotVersion, enhancementIds, recordIds, contents, hashes, itemIds],

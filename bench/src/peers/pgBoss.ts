@@ -31,7 +31,7 @@ export async function pgBossThroughput(options: PgBossThroughputOptions): Promis
   const batchSize = options.batchSize ?? (perItem ? 200 : 1);
   const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 0.5;
   const poolSize = perItem ? 8 : concurrency * batchSize;
-  const database = await freshPostgresDatabase('refinery_bench_pgboss');
+  const database = await freshPostgresDatabase('refinery_bench_pgboss', { migrated: true });
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   pool.on('error', () => {}); // an idle client ended by the database's drop
   const boss = new PgBoss({ connectionString: database.url, max: 4, supervise: false, schedule: false });
