@@ -3,14 +3,11 @@ import { canonicalJson, parseDuration, priorityRank, type RequestIn } from '@ref
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { getRobot } from '../robots/queries/getRobot.ts';
-import { notifyWork } from '../work/signals.ts';
 import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
 import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
-import { insertItems } from './queries/insertItems.ts';
-import { insertRequest } from './queries/insertRequest.ts';
+import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 
 /** Longest `ttl` taken: a year. */
@@ -26,8 +23,8 @@ function deadlineOf(body: RequestIn, now: Date): string | null {
 }
 
 /**
- * Accepts a request: the request row and all its items in one transaction (items in one
- * statement), robots woken at commit. Returns the request and whether it was new.
+ * Accepts a request: the request row, all its items and the robot's wake-up in one statement
+ * (delivered at commit). Returns the request and whether it was new.
  */
 export async function createRequest(ctx: Context, input: { body: RequestIn; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
@@ -39,28 +36,26 @@ export async function createRequest(ctx: Context, input: { body: RequestIn; requ
   const bodyHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
   const id = newId();
   const outcome = await ctx.db.transaction(async (tx) => {
-    const robot = await getRobot(tx, { id: body.robot_id, now });
-    if (!robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
-    if (!robot.active) throw errors.unprocessable('robot_paused', `robot "${robot.name}" is paused; it takes no new requests`);
-    const inserted = await insertRequest(tx, {
+    const inserted = await insertRequestWithItems(tx, {
       id,
-      robotId: robot.id,
+      robotId: body.robot_id,
       requestedBy: input.requestedBy,
       priority: priorityRank[body.priority ?? 'normal'],
       expiresAt,
       callbackUrl: body.callback_url ?? null,
       idempotencyKey: input.idempotencyKey,
       bodyHash,
+      recordIds: body.record_ids,
       now,
     });
+    if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
+    if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
     // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
     // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
-    if (!inserted) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
-    await insertItems(tx, { requestId: id, robotId: robot.id, accepts: robot.accepts, priority: priorityRank[body.priority ?? 'normal'], recordIds: body.record_ids, now });
+    if (!inserted.created) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
     if (body.record_ids.length >= analyzeItemsAfter) await analyzeItems(tx);
-    const finished = await finishRequestsIfDone(tx, { requestIds: [id], now });
-    if (finished.length === 0) await notifyWork(tx, [robot.id]);
-    return { finished };
+    // Every item denied or expired at once: the request is final already.
+    return { finished: inserted.pending === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [] };
   });
   if ('existing' in outcome) {
     const { existing } = outcome;

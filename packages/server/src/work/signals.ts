@@ -1,12 +1,18 @@
 import type { Db, Queryable } from '../db/db.ts';
 
-/** The NOTIFY channel that says "robot X has pending items"; its payload is the robot id. */
+/**
+ * The NOTIFY channel that says "robot X has pending items". Its payload is the robot id, followed
+ * by ` push` for a push robot: only those wake the push dispatcher.
+ */
 export const workChannel = 'refinery_work';
+
+/** SQL sending the wake-up for robot row `r` (a `robots` row alias). */
+export const notifyWorkOf = (r: string) => `pg_notify('${workChannel}', ${r}.id::text || case when ${r}.delivery->>'mode' = 'push' then ' push' else '' end)`;
 
 /** Sends the wake-up inside the caller's transaction, so it is delivered at commit and only then. */
 export async function notifyWork(db: Queryable, robotIds: readonly string[]): Promise<void> {
   if (robotIds.length === 0) return;
-  await db.query(`select pg_notify('${workChannel}', robot_id::text) from unnest($1::uuid[]) as robot_id`, [[...new Set(robotIds)]]);
+  await db.query(`select ${notifyWorkOf('r')} from robots r where r.id = any($1::uuid[])`, [[...new Set(robotIds)]]);
 }
 
 /**
@@ -21,7 +27,7 @@ export class WorkSignals {
   constructor(private readonly db: Db) {}
 
   async start(): Promise<void> {
-    this.unlisten ??= await this.db.listen(workChannel, (robotId) => this.wake(robotId));
+    this.unlisten ??= await this.db.listen(workChannel, (payload) => this.wake(payload));
   }
 
   async stop(): Promise<void> {
@@ -30,12 +36,13 @@ export class WorkSignals {
     for (const set of this.waiters.values()) for (const wake of set) wake();
   }
 
-  private wake(robotId: string): void {
+  private wake(payload: string): void {
+    const [robotId, mode] = payload.split(' ');
     for (const wake of this.waiters.get(robotId) ?? []) wake();
-    for (const listener of this.listeners) listener(robotId);
+    if (mode === 'push') for (const listener of this.listeners) listener(robotId);
   }
 
-  /** Calls `listener` with the robot id of every wake-up, until the returned function is called (the push dispatcher). */
+  /** Calls `listener` with the robot id of every push robot's wake-up, until the returned function is called (the push dispatcher). */
   subscribe(listener: (robotId: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

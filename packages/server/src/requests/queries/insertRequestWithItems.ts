@@ -1,0 +1,100 @@
+import type { Queryable } from '../../db/db.ts';
+import { notifyWorkOf } from '../../work/signals.ts';
+
+export interface RequestInsert {
+  /** The robot's name and whether it takes requests; null when no robot has that id. */
+  robot: { name: string; active: boolean } | null;
+  /** False when this requester already used the idempotency key: nothing was inserted. */
+  created: boolean;
+  /** Items created `pending`; the robot was woken (at commit) when there are any. */
+  pending: number;
+}
+
+/**
+ * Accepts a request in one statement: the request row (unless the robot is unknown or paused, or
+ * the idempotency key was used), its items, and the robot's wake-up. Items are `pending`, or
+ * `denied` / `expired` at once with the reason, by joining the record ids against the records;
+ * duplicate ids count once.
+ * Retention (docs/retention.md): a record older than its type's `aged_out` is `expired`; with
+ * `decay`, one between `full_until` and `aged_out` is `denied` with probability 1 − p, p falling
+ * linearly from 1 to 0 (drawn with `random()`, hence the materialized CTE: one draw per item).
+ */
+export async function insertRequestWithItems(
+  db: Queryable,
+  p: { id: string; robotId: string; requestedBy: string; priority: number; expiresAt: string | null; callbackUrl: string | null; idempotencyKey: string | null; bodyHash: string; recordIds: string[]; now: Date },
+): Promise<RequestInsert> {
+  const { rows } = await db.query<{ name: string; active: boolean; created: boolean; pending: number }>(
+    `
+with robot as (
+  select r.* from robots r where r.id = $3::uuid
+),
+request as (
+  insert into requests (id, robot_id, requested_by, priority, status, expires_at, callback_url, idempotency_key, body_hash, created_at)
+  select $1::uuid, robot.id, $6::uuid, $4::smallint, 'received', $7::timestamptz, $8::text, $9::text, $10::text, $5::timestamptz
+  from robot where robot.active
+  on conflict (requested_by, idempotency_key) where idempotency_key is not null do nothing
+  returning id
+),
+wanted as (
+  select record_id, min(ord) as ord
+  from unnest($2::uuid[]) with ordinality as t(record_id, ord)
+  where exists (select 1 from request)
+  group by record_id
+),
+aged as (
+  select w.record_id, w.ord, r.id, r.type, r.visibility, r.expires_at, rt.full_until_ms, rt.aged_out_ms, rt.decay,
+    extract(epoch from ($5::timestamptz - r.created_at))::float8 * 1000 as age_ms
+  from wanted w
+  left join records r on r.id = w.record_id
+  left join record_types rt on rt.type = r.type
+),
+checked as materialized (
+  select a.record_id, a.ord,
+    case
+      when a.id is null then 'record_not_found'
+      when not (a.type = any(robot.accepts)) then 'type_not_accepted'
+      when a.visibility = 'hidden' then 'record_hidden'
+      when a.expires_at is not null and a.expires_at <= $5::timestamptz then 'record_expired'
+      when a.age_ms >= a.aged_out_ms then 'record_aged_out'
+      when a.decay and a.age_ms > a.full_until_ms and random() >= d.p then 'record_decayed'
+    end as error_code,
+    a.type, a.expires_at, a.age_ms, a.full_until_ms, a.aged_out_ms, d.p, robot.accepts
+  from aged a
+  cross join robot
+  cross join lateral (select 1 - (a.age_ms - a.full_until_ms) / nullif(a.aged_out_ms - a.full_until_ms, 0)::float8 as p) d
+),
+inserted as (
+  insert into items (request_id, record_id, robot_id, priority, status, available_at, error_code, error_message, updated_at)
+  select $1::uuid, c.record_id, $3::uuid, $4::smallint,
+    case when c.error_code is null then 'pending' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end,
+    $5::timestamptz,
+    c.error_code,
+    case c.error_code
+      when 'record_not_found' then 'record ' || c.record_id || ' does not exist'
+      when 'type_not_accepted' then 'the robot accepts ' || array_to_string(c.accepts, ', ') || ' records; this record is a ' || c.type
+      when 'record_hidden' then 'the record is hidden, so no robot may read it'
+      when 'record_expired' then 'the record aged out at ' || to_char(c.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+      when 'record_aged_out' then 'the record aged out: it is ' || refinery_duration_text(c.age_ms) || ' old and ' || c.type
+        || ' records age out at ' || refinery_duration_text(c.aged_out_ms)
+      when 'record_decayed' then 'the record is decaying: it is ' || refinery_duration_text(c.age_ms) || ' old and ' || c.type
+        || ' records decay from ' || refinery_duration_text(c.full_until_ms) || ' to ' || refinery_duration_text(c.aged_out_ms)
+        || '; parsing probability ' || to_char(c.p, 'FM0.00')
+    end,
+    $5::timestamptz
+  from checked c
+  order by c.ord
+  returning status
+),
+counted as (
+  select count(*) filter (where status = 'pending')::int as pending from inserted
+)
+select robot.name, robot.active, exists (select 1 from request) as created, counted.pending,
+  case when counted.pending > 0 then ${notifyWorkOf('robot')} end as woken
+from robot cross join counted
+`,
+    [p.id, p.recordIds, p.robotId, p.priority, p.now.toISOString(), p.requestedBy, p.expiresAt, p.callbackUrl, p.idempotencyKey, p.bodyHash],
+  );
+  const row = rows[0];
+  if (!row) return { robot: null, created: false, pending: 0 };
+  return { robot: { name: row.name, active: row.active }, created: row.created, pending: row.pending };
+}
