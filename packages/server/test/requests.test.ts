@@ -69,4 +69,42 @@ describeEachBackend('requests', (h) => {
     } while (cursor);
     assert.equal(seen, 100_000);
   });
+
+  it('reads a body sent in small chunks without a length, and refuses one that runs past 64 MiB with 413', async () => {
+    const robot = await h().createRobot();
+    const ids = await h().importRecords(references(3));
+    const chunked = (parts: Iterable<string>) =>
+      fetch(`${h().url}/v1/requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h().adminKey}`, 'content-type': 'application/json' },
+        body: new ReadableStream({
+          start(controller) {
+            for (const part of parts) controller.enqueue(new TextEncoder().encode(part));
+            controller.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+
+    // Cut anywhere, even inside an id: the ids arrive whole and in order, a repeat counts once.
+    const text = JSON.stringify({ record_ids: [ids[2], ids[0], ids[2], ids[1]], priority: 'high', robot_id: robot.id });
+    const res = await chunked(text.match(/.{1,7}/gs)!);
+    assert.equal(res.status, 202);
+    const created = await res.json();
+    assert.equal(created.total, 3);
+    assert.equal(created.priority, 'high');
+    const items = await h().api('GET', `/v1/requests/${created.id}/items`);
+    assert.deepEqual(new Set(items.body.data.map((i: { record_id: string }) => i.record_id)), new Set(ids));
+
+    const before = await h().api('GET', '/v1/requests?limit=1000');
+    const huge = await chunked((function* () {
+      yield `{"robot_id":"${robot.id}","record_ids":["${ids[0]}"`;
+      for (let i = 0; i < 65; i++) yield ' '.repeat(1024 * 1024);
+      yield ']}';
+    })());
+    assert.equal(huge.status, 413);
+    assert.equal((await huge.json()).error.code, 'payload_too_large');
+    const after = await h().api('GET', '/v1/requests?limit=1000');
+    assert.equal(after.body.data.length, before.body.data.length, 'nothing was created');
+  });
 });

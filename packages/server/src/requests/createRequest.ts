@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, parseDuration, priorityRank, type RequestIn } from '@refinery/protocol';
+import { canonicalJson, parseDuration, priorityRank } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -9,12 +9,13 @@ import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts'
 import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
 import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
 import type { RequestRow } from './queries/requestRow.ts';
+import type { RequestBody } from './requestBody.ts';
 
 /** Longest `ttl` taken: a year. */
 const maxTtlMs = 366 * 24 * 3600_000;
 
 /** The request's deadline: `expires_at`, or now + `ttl` (never both: 422 `ttl_and_expires_at`). */
-function deadlineOf(body: RequestIn, now: Date): string | null {
+function deadlineOf(body: RequestBody, now: Date): string | null {
   if (body.ttl === undefined) return body.expires_at ?? null;
   if (body.expires_at !== undefined) throw errors.unprocessable('ttl_and_expires_at', 'send expires_at or ttl, not both');
   const ttlMs = parseDuration(body.ttl)!;
@@ -26,14 +27,14 @@ function deadlineOf(body: RequestIn, now: Date): string | null {
  * Accepts a request: the request row, all its items and the robot's wake-up in one statement
  * (delivered at commit). Returns the request and whether it was new.
  */
-export async function createRequest(ctx: Context, input: { body: RequestIn; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
+export async function createRequest(ctx: Context, input: { body: RequestBody; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
   const now = ctx.clock.now();
   if (body.expires_at !== undefined && new Date(body.expires_at).getTime() <= now.getTime()) {
     throw errors.unprocessable('expires_in_past', 'expires_at must be in the future');
   }
   const expiresAt = deadlineOf(body, now);
-  const bodyHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
+  const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
   const outcome = await ctx.db.transaction(async (tx) => {
     const inserted = await insertRequestWithItems(tx, {
@@ -45,7 +46,7 @@ export async function createRequest(ctx: Context, input: { body: RequestIn; requ
       callbackUrl: body.callback_url ?? null,
       idempotencyKey: input.idempotencyKey,
       bodyHash,
-      recordIds: body.record_ids,
+      recordIds: body.record_ids.packed,
       now,
     });
     if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);

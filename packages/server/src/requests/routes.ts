@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, itemFinalStatuses, PageQuery } from '@refinery/protocol';
@@ -5,8 +6,10 @@ import { keyOf, requireKey } from '../auth/authenticate.ts';
 import { signedUrlSeconds, type BlobStore } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
+import { validatorCompiler } from '../http/validation.ts';
 import { checkIntCursor, checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
 import { createRequest } from './createRequest.ts';
+import { parseRequestBody, type RequestBody, type RecordIdList } from './requestBody.ts';
 import { cancelRequest } from './lifecycle.ts';
 import { getRequest } from './queries/getRequest.ts';
 import { listItems, type ItemRow } from './queries/listItems.ts';
@@ -16,6 +19,9 @@ import { priorityOf, type RequestRow } from './queries/requestRow.ts';
 
 /** Bodies of up to a million record ids. */
 const requestBodyLimit = 64 * 1024 * 1024;
+
+/** RequestIn as the route validates it once the parser has checked and packed record_ids. */
+const RequestInPacked = Type.Object({ ...RequestIn.properties, record_ids: Type.Unsafe<RecordIdList>({}) }, { additionalProperties: false });
 
 export async function requestOut(blobs: BlobStore, row: RequestRow) {
   const { body_hash: _hash, manifest_key, counts, priority, ...rest } = row;
@@ -52,25 +58,34 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     return row;
   }
 
-  app.post('/v1/requests', {
-    preHandler: requester,
-    bodyLimit: requestBodyLimit,
-    schema: {
-      tags: ['requests'],
-      summary: 'Ask a robot to enhance records; answers 202 at once',
-      body: RequestIn,
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
-      response: { 202: RequestOut, 200: RequestOut },
-    },
-    handler: async (request, reply) => {
-      const key = keyOf(request);
-      const { request: row, created } = await createRequest(ctx, {
-        body: request.body as RequestIn,
-        requestedBy: key.keyId,
-        idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? null,
-      });
-      return reply.status(created ? 202 : 200).header('location', `/v1/requests/${row.id}`).send(await requestOut(ctx.blobs, row));
-    },
+  // Creation parses its body as it streams in (requestBody.ts), in a scope of its own.
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', (request: FastifyRequest, payload: IncomingMessage) =>
+      parseRequestBody(payload, requestBodyLimit, request.headers['content-length']),
+    );
+    scope.post('/v1/requests', {
+      // The key is checked before the body is read.
+      onRequest: requester,
+      // record_ids is checked and packed by the parser; the schema still documents it.
+      validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: RequestInPacked } : route),
+      schema: {
+        tags: ['requests'],
+        summary: 'Ask a robot to enhance records; answers 202 at once',
+        body: RequestIn,
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+        response: { 202: RequestOut, 200: RequestOut },
+      },
+      handler: async (request, reply) => {
+        const key = keyOf(request);
+        const { request: row, created } = await createRequest(ctx, {
+          body: request.body as RequestBody,
+          requestedBy: key.keyId,
+          idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? null,
+        });
+        return reply.status(created ? 202 : 200).header('location', `/v1/requests/${row.id}`).send(await requestOut(ctx.blobs, row));
+      },
+    });
   });
 
   app.get('/v1/requests', {

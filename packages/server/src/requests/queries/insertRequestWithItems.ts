@@ -13,15 +13,15 @@ export interface RequestInsert {
 /**
  * Accepts a request in one statement: the request row (unless the robot is unknown or paused, or
  * the idempotency key was used), its items, and the robot's wake-up. Items are `pending`, or
- * `denied` / `expired` at once with the reason, by joining the record ids against the records;
- * duplicate ids count once.
+ * `denied` / `expired` at once with the reason, by joining the record ids (16 bytes each, in one
+ * `bytea`: see RecordIdList) against the records; duplicate ids count once.
  * Retention (docs/retention.md): a record older than its type's `aged_out` is `expired`; with
  * `decay`, one between `full_until` and `aged_out` is `denied` with probability 1 − p, p falling
  * linearly from 1 to 0 (drawn with `random()`, hence the materialized CTE: one draw per item).
  */
 export async function insertRequestWithItems(
   db: Queryable,
-  p: { id: string; robotId: string; requestedBy: string; priority: number; expiresAt: string | null; callbackUrl: string | null; idempotencyKey: string | null; bodyHash: string; recordIds: string[]; now: Date },
+  p: { id: string; robotId: string; requestedBy: string; priority: number; expiresAt: string | null; callbackUrl: string | null; idempotencyKey: string | null; bodyHash: string; recordIds: Buffer; now: Date },
 ): Promise<RequestInsert> {
   const { rows } = await db.query<{ name: string; active: boolean; created: boolean; pending: number }>(
     `
@@ -36,10 +36,10 @@ request as (
   returning id
 ),
 wanted as (
-  select record_id, min(ord) as ord
-  from unnest($2::uuid[]) with ordinality as t(record_id, ord)
+  select encode(substr($2::bytea, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, min(ord) as ord
+  from generate_series(1, length($2::bytea) / 16) as ord
   where exists (select 1 from request)
-  group by record_id
+  group by 1
 ),
 aged as (
   select w.record_id, w.ord, r.id, r.type, r.visibility, r.expires_at, rt.full_until_ms, rt.aged_out_ms, rt.decay,
