@@ -6,7 +6,7 @@ import { newId } from '../ids.ts';
 import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
-import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
+import { analyzeItems, analyzeItemsAfter, raiseWorkMem } from './queries/analyzeItems.ts';
 import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
@@ -36,7 +36,9 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
   const expiresAt = deadlineOf(body, now);
   const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
+  const large = body.record_ids.length >= analyzeItemsAfter;
   const outcome = await ctx.db.transaction(async (tx) => {
+    if (large) await raiseWorkMem(tx);
     const inserted = await insertRequestWithItems(tx, {
       id,
       robotId: body.robot_id,
@@ -54,7 +56,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
     // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
     if (!inserted.created) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
-    if (body.record_ids.length >= analyzeItemsAfter) await analyzeItems(tx);
+    if (large) await analyzeItems(tx);
     // Every item denied or expired at once: the request is final already.
     return { finished: inserted.pending === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [] };
   });
