@@ -7,14 +7,12 @@ import { createApiKey } from './auth/apiKeys.ts';
 import { createBackground, type Background } from './background.ts';
 import { createSweeper, type Sweeper, sweeperDefaults } from './batches/sweeper.ts';
 import { FileBlobStore, fileBlobRoot } from './blobs/fileStore.ts';
-import { S3BlobStore } from './blobs/s3Store.ts';
 import type { BlobStore } from './blobs/store.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
-import { openPglite } from './db/pglite.ts';
 import { openPostgres } from './db/postgres.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
 import { createEventSender, type EventSender } from './events/sender.ts';
@@ -56,6 +54,8 @@ export interface RefineryOptions {
 async function openDb(config: Config, log: Logger): Promise<Db> {
   if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl, log });
   await mkdir(config.dataDir, { recursive: true });
+  // PGlite and the S3 client are loaded only when configured: the AWS SDK alone is 20 MB of memory.
+  const { openPglite } = await import('./db/pglite.ts');
   return openPglite(join(config.dataDir, 'pgdata'));
 }
 
@@ -91,7 +91,7 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
   let blobs = options.blobs;
   if (!blobs) {
     blobs = config.blobUrl
-      ? new S3BlobStore(config.blobUrl)
+      ? new (await import('./blobs/s3Store.ts')).S3BlobStore(config.blobUrl)
       : new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
   }
   const work = new WorkSignals(db);
