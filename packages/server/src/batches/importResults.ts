@@ -140,6 +140,7 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
   };
 
   let neverAnswered = 'the robot never answered this record';
+  let unanswered = 0;
   try {
     const results = await ctx.blobs.get(batch.results_key);
     if (results) {
@@ -183,7 +184,9 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
       neverAnswered = `${neverAnswered}; ${lines} rejected without naming a record of this batch (${unattributed.first})`;
     }
     for (const recordId of requestOf.keys()) {
-      if (!answeredOn.has(recordId)) await writeReport({ record_id: recordId, outcome: 'missing', message: neverAnswered });
+      if (answeredOn.has(recordId)) continue;
+      unanswered++;
+      await writeReport({ record_id: recordId, outcome: 'missing', message: neverAnswered });
     }
     report.end();
     await reportWritten;
@@ -196,10 +199,11 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
     const settledRequests = await settleImportedItems(tx, { batchId, outcomes: [...outcomes.values()], reportKey, now });
     const retried = await retryOrFailAnsweredItems(tx, { batchId, errors: retryableErrors, now });
     await notifyWork(tx, retried.retriedRobotIds);
-    // What is still importing was never answered: it retries while attempts remain.
-    const missing = await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
-    await notifyWork(tx, missing.retriedRobotIds);
-    return finishRequestsIfDone(tx, { requestIds: [...settledRequests, ...retried.requestIds, ...missing.requestIds], now });
+    // What is still importing was never answered: it retries while attempts remain. (Skipped
+    // when every item was answered: this transaction holds the request rows' locks.)
+    const missing = unanswered === 0 ? null : await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
+    if (missing) await notifyWork(tx, missing.retriedRobotIds);
+    return finishRequestsIfDone(tx, { requestIds: [...settledRequests, ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
   });
   afterRequestsFinished(ctx, finished);
 }

@@ -6,7 +6,7 @@ import type { Context } from '../context.ts';
 import { AppError, errors } from '../errors.ts';
 import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
-import { createRecordsStaging, stagedRecordColumns, stagedRecordTargets, upsertStagedRecords } from './queries/upsertStagedRecords.ts';
+import { createRecordsStaging, stagedRecordColumns, stagedRecordTargetsJson, upsertStagedRecords } from './queries/upsertStagedRecords.ts';
 
 const require = createRequire(import.meta.url);
 // stream-json is CommonJS.
@@ -67,8 +67,9 @@ export function recordsFromBody(body: Readable, contentType: string): AsyncItera
 /**
  * Upserts records by identifier, all or nothing: they stream into a staging table (COPY on
  * PostgreSQL) inside one transaction and are merged set-based; an invalid record rolls all back.
+ * `json` is the answer (ImportRecordsResult) as JSON text in pieces, the ids a page per piece.
  */
-export async function importRecords(ctx: Context, values: AsyncIterable<unknown>): Promise<{ ids: string[]; created: number; updated: number }> {
+export async function importRecords(ctx: Context, values: AsyncIterable<unknown>): Promise<{ created: number; updated: number; json: string[] }> {
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1::bigint)', [importLockKey]);
@@ -98,8 +99,9 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
     await tx.copyRows('records_in', stagedRecordColumns, rows);
     if (ord === 0) throw errors.invalidRequest('send at least one record');
     const counts = await upsertStagedRecords(tx, { now });
-    const ids: string[] = [];
-    for await (const id of stagedRecordTargets(tx)) ids.push(id);
-    return { ids, ...counts };
+    const json = [`{"created":${counts.created},"updated":${counts.updated},"ids":[`];
+    for await (const page of stagedRecordTargetsJson(tx)) json.push(json.length === 1 ? page : ',' + page);
+    json.push(']}');
+    return { ...counts, json };
   });
 }

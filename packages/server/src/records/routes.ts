@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { IdParams, ImportRecordsResult, ListRecordsQuery, RecordPage, RecordWithEnhancements } from '@refinery/protocol';
 import { requireKey } from '../auth/authenticate.ts';
@@ -25,10 +25,11 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
       summary: 'Upsert records by identifier: a JSON array, or JSONL (application/x-ndjson); all or nothing',
       response: { 200: ImportRecordsResult },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const body = request.body as Readable | undefined;
       if (!body) throw errors.invalidRequest('send a JSON array or JSONL of records');
-      return importRecords(ctx, recordsFromBody(body, request.headers['content-type'] ?? ''));
+      const { json } = await importRecords(ctx, recordsFromBody(body, request.headers['content-type'] ?? ''));
+      return reply.type('application/json; charset=utf-8').send(Readable.from(json));
     },
   });
 
