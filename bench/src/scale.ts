@@ -54,7 +54,7 @@ async function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<numb
 
 /** Refinery in a process of its own; resolves once it is listening. */
 async function startRefineryProcess(databaseUrl: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  // As `npm start` runs it: with V8's heap bounded (see docs/operations.md).
+  // As `npm start` runs it: with V8's heap bounded (README, "Memory").
   const child = spawn(process.execPath, ['--max-old-space-size=192', '--import', 'tsx', cliMain, 'serve'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, REFINERY_ADMIN_KEY: adminKey, PORT: '0', HOST: '127.0.0.1', REFINERY_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -5,10 +5,12 @@ import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { hashApiKey } from './apiKeys.ts';
 import { getApiKeyByHash } from './queries/getApiKeyByHash.ts';
-import { getRobotSecrets } from './queries/getRobotSecrets.ts';
+import type { RobotRow } from '../robots/queries/robotRow.ts';
+import { getSigningRobot } from './queries/getSigningRobot.ts';
 import { insertNonceIfNew } from './queries/insertNonceIfNew.ts';
 
-export type Principal = { kind: 'key'; keyId: string; role: Role; name: string } | { kind: 'robot'; robotId: string };
+/** Who made a request: an API key, or a robot (its row as read when its signature was checked). */
+export type Principal = { kind: 'key'; keyId: string; role: Role; name: string } | { kind: 'robot'; robotId: string; robot: RobotRow };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,8 +41,13 @@ export function keyOf(request: FastifyRequest): Extract<Principal, { kind: 'key'
 }
 
 export function robotOf(request: FastifyRequest): string {
+  return signingRobotOf(request).id;
+}
+
+/** The signing robot's row, read with its secrets when the signature was checked. */
+export function signingRobotOf(request: FastifyRequest): RobotRow {
   if (request.principal?.kind !== 'robot') throw errors.unauthorized();
-  return request.principal.robotId;
+  return request.principal.robot;
 }
 
 function targetUri(ctx: Context, request: FastifyRequest): string {
@@ -80,15 +87,15 @@ export function requireRobotSignature(ctx: Context): preParsingHookHandler {
       throw err;
     }
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(parsed.keyId)) throw errors.badSignature('keyid must be the robot id');
-    const secrets = await getRobotSecrets(ctx.db, { robotId: parsed.keyId, now: ctx.clock.now() });
-    if (!signatureMatches(parsed, secrets)) throw errors.badSignature('the signature does not match this request for that robot and secret');
+    const signer = await getSigningRobot(ctx.db, { robotId: parsed.keyId, now: ctx.clock.now() });
+    if (!signer || !signatureMatches(parsed, signer.secrets)) throw errors.badSignature('the signature does not match this request for that robot and secret');
     const fresh = await insertNonceIfNew(ctx.db, {
       robotId: parsed.keyId,
       nonce: parsed.nonce,
       expiresAt: new Date((parsed.created + 2 * maxClockSkewSeconds) * 1000),
     });
     if (!fresh) throw errors.badSignature('this nonce was used before (replay)');
-    request.principal = { kind: 'robot', robotId: parsed.keyId };
+    request.principal = { kind: 'robot', robotId: parsed.keyId, robot: signer.robot };
     const replay = Readable.from(body.length ? [body] : []);
     (replay as unknown as { receivedEncodedLength: number }).receivedEncodedLength = body.length;
     return replay;

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
-import { requireRobotSignature, robotOf } from '../auth/authenticate.ts';
+import { requireRobotSignature, robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
-import { getRobot } from '../robots/queries/getRobot.ts';
 import { notifyWork } from '../work/signals.ts';
 import { refuseIfItemsClosed } from './closedItems.ts';
 import { importResults } from './importResults.ts';
@@ -53,12 +52,10 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       response: { 200: Batch, 204: { type: 'null', description: 'No work' } },
     },
     handler: async (request, reply) => {
-      const robotId = robotOf(request);
+      const robot = signingRobotOf(request);
       const q = request.query as LeaseQuery;
       const waitMs = q.wait === undefined ? 0 : parseDuration(q.wait)!;
       if (waitMs > maxLeaseWaitSeconds * 1000) throw errors.invalidRequest(`wait may be at most ${maxLeaseWaitSeconds} seconds`);
-      const robot = await getRobot(ctx.db, { id: robotId, now: ctx.clock.now() });
-      if (!robot) throw errors.notFound('robot');
       if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its URL (${robot.delivery.url}); it does not lease them (docs/push.md)`);
       const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
       const limit = Math.min(q.limit ?? robot.max_batch_size, robot.max_batch_size);
@@ -74,7 +71,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
         const remaining = deadline - Date.now();
         if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
         // Woken by NOTIFY; the periodic re-check catches items whose retry backoff ended.
-        await ctx.work.waitFor(robotId, Math.min(remaining, 1000), closed.signal);
+        await ctx.work.waitFor(robot.id, Math.min(remaining, 1000), closed.signal);
       }
     },
   });
@@ -87,10 +84,10 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   app.post('/v1/batches/:id/renew', {
     schema: { tags: ['batches'], summary: 'Extend the lease; 409 once it has expired', params: IdParams, querystring: RenewQuery, response: { 200: RenewOut } },
     handler: async (request) => {
-      const robotId = robotOf(request);
+      const robot = signingRobotOf(request);
+      const robotId = robot.id;
       const { id } = request.params as { id: string };
       const batch = await ownBatch(id, robotId);
-      const robot = (await getRobot(ctx.db, { id: robotId, now: ctx.clock.now() }))!;
       const leaseMs = leaseMsFrom((request.query as { lease?: string }).lease, robot.lease_ms);
       const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id, robotId, leaseMs, now: ctx.clock.now() });
       if (!expiresAt) refusal({ ...batch, status: batch.status === 'leased' ? 'expired' : batch.status }, batch.lease_token);

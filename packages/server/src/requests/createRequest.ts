@@ -6,8 +6,9 @@ import { newId } from '../ids.ts';
 import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
-import { analyzeItems, analyzeItemsAfter, raiseWorkMem } from './queries/analyzeItems.ts';
+import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
 import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
+import { raiseWorkMem } from './queries/raiseWorkMem.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
 

@@ -1,15 +1,7 @@
 import type { Queryable } from '../../db/db.ts';
 
-/** A request this large gets more sort memory, and refreshes the planner's statistics on items before it commits. */
+/** A request this large gets more sort memory (raiseWorkMem) and refreshes the planner's statistics on items before it commits. */
 export const analyzeItemsAfter = 10_000;
-
-/**
- * Lets the creating transaction sort and group its items in memory: PostgreSQL's default (4 MB)
- * spills 100,000 ids to disk.
- */
-export async function raiseWorkMem(db: Queryable): Promise<void> {
-  await db.query(`set local work_mem = '64MB'`);
-}
 
 /**
  * Refreshes the planner's statistics on `items`, inside the transaction that added many (ANALYZE
