@@ -18,7 +18,6 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  */
 export class RecordIdList {
   private buffer = Buffer.allocUnsafe(16 * 1024);
-  private readonly hash = createHash('sha256');
   private hashed: string | null = null;
   length = 0;
 
@@ -28,9 +27,7 @@ export class RecordIdList {
       this.buffer.copy(grown, 0, 0, this.length * 16);
       this.buffer = grown;
     }
-    const hex = id.replaceAll('-', '').toLowerCase();
-    this.buffer.write(hex, this.length * 16, 16, 'hex');
-    this.hash.update(hex);
+    this.buffer.write(id.replaceAll('-', ''), this.length * 16, 16, 'hex');
     this.length++;
   }
 
@@ -41,7 +38,7 @@ export class RecordIdList {
 
   /** SHA-256 of the ids in order (for the idempotency check), once the last is pushed. */
   digest(): string {
-    return (this.hashed ??= this.hash.digest('hex'));
+    return (this.hashed ??= createHash('sha256').update(this.packed).digest('hex'));
   }
 
   static of(ids: readonly string[]): RecordIdList {
