@@ -47,8 +47,13 @@ select input.record_id::text,
   end as outcome
 from input
 left join inserted on inserted.record_id = input.record_id
-left join enhancements existing
-  on inserted.id is null and existing.record_id = input.record_id and existing.type = input.type and existing.content_hash = input.content_hash
+-- Looked up only for what was not inserted, by the unique index ("limit 1" keeps it a per-row
+-- probe): never a scan of every enhancement.
+left join lateral (
+  select e.id, e.batch_id from enhancements e
+  where inserted.id is null and e.record_id = input.record_id and e.type = input.type and e.content_hash = input.content_hash
+  limit 1
+) existing on true
 `,
     [JSON.stringify(p.enhancements), p.robotId, p.batchId, p.now.toISOString()],
   );
