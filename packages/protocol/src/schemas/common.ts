@@ -2,6 +2,8 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { durationPattern } from '../durations.ts';
 
 export const Uuid = Type.String({ format: 'uuid', description: 'A UUID (Refinery makes UUIDv7).' });
+/** A UUID in its text form, for checks outside a schema. */
+export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time.' });
 export const Duration = Type.String({
   pattern: durationPattern,

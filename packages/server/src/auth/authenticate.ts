@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyRequest, preHandlerHookHandler, preParsingHookHandler } from 'fastify';
-import { maxClockSkewSeconds, parseSignedRequest, SignatureError, signatureMatches, type Role } from '@refinery/protocol';
+import { maxClockSkewSeconds, parseSignedRequest, SignatureError, signatureMatches, uuidPattern, type Role } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { hashApiKey } from './apiKeys.ts';
@@ -86,7 +86,7 @@ export function requireRobotSignature(ctx: Context): preParsingHookHandler {
       if (err instanceof SignatureError) throw errors.badSignature(err.message);
       throw err;
     }
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(parsed.keyId)) throw errors.badSignature('keyid must be the robot id');
+    if (!uuidPattern.test(parsed.keyId)) throw errors.badSignature('keyid must be the robot id');
     const signer = await getSigningRobot(ctx.db, { robotId: parsed.keyId, now: ctx.clock.now() });
     if (!signer || !signatureMatches(parsed, signer.secrets)) throw errors.badSignature('the signature does not match this request for that robot and secret');
     const fresh = await insertNonceIfNew(ctx.db, {

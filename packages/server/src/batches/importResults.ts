@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { ValidateFunction } from 'ajv';
-import { contentHash, maxResultLineBytes, type ReportLine } from '@refinery/protocol';
+import { contentHash, maxResultLineBytes, type ReportLine, uuidPattern } from '@refinery/protocol';
 import { blobKeys } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
 import { strictAjv } from '../http/validation.ts';
@@ -18,7 +18,6 @@ import { settleImportedItems, type ItemOutcome } from './queries/settleImportedI
 
 /** Enhancements inserted per statement. */
 const enhancementsPerInsert = 1000;
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const ajv = strictAjv();
 const compiledSchemas = new Map<string, ValidateFunction>();

@@ -22,11 +22,11 @@ import {
   type RequestOut,
   type RobotIn,
   type RobotOut,
+  uuidPattern,
 } from '@refinery/protocol';
 import { allPages, isFinalRequestStatus, messageOf, RefineryClient, RefineryError } from '@refinery/sdk';
 
 const defaultUrl = 'http://localhost:8080';
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function registerClientCommands(program: Command): void {
   const robots = program.command('robots').description('register and list robots (admin key)');

@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { maxRecordsPerRequest, type RequestIn } from '@refinery/protocol';
+import { maxRecordsPerRequest, type RequestIn, uuidPattern } from '@refinery/protocol';
 import { AppError, errors } from '../errors.ts';
 
 const require = createRequire(import.meta.url);
 // stream-json is CommonJS.
 const { parser: jsonParser } = require('stream-json') as typeof import('stream-json');
 const Assembler = require('stream-json/Assembler.js') as typeof import('stream-json/Assembler.js');
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * A request's record ids as they arrived, packed 16 bytes each: a million ids take 16 MB instead
@@ -39,12 +37,6 @@ export class RecordIdList {
   /** SHA-256 of the ids in order (for the idempotency check), once the last is pushed. */
   digest(): string {
     return (this.hashed ??= createHash('sha256').update(this.packed).digest('hex'));
-  }
-
-  static of(ids: readonly string[]): RecordIdList {
-    const list = new RecordIdList();
-    for (const id of ids) list.push(id);
-    return list;
   }
 }
 
