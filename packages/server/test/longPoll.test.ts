@@ -26,4 +26,26 @@ describeEachBackend('long poll', (h) => {
     assert.equal(res.status, 204);
     assert.ok(Date.now() - started >= 900);
   });
+
+  it("wakes the push dispatcher for a push robot's work only, and long polls for a pull robot's", async () => {
+    const pull = await h().createRobot();
+    const push = await h().createRobot({ delivery: { mode: 'push', url: 'http://127.0.0.1:9/unused' } });
+    const ids = await h().importRecords(references(2));
+    const dispatcherWoken: string[] = [];
+    const unsubscribe = h().refinery.ctx.work.subscribe((robotId) => dispatcherWoken.push(robotId));
+    try {
+      const waiting = h().robotCall(pull, 'POST', '/v1/batches/lease?wait=PT20S');
+      await new Promise((r) => setTimeout(r, 300));
+      for (const [robot, recordId] of [[pull, ids[0]], [push, ids[1]]] as const) {
+        const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: [recordId] } });
+        assert.equal(created.status, 202);
+      }
+      assert.equal((await waiting).status, 200);
+      const deadline = Date.now() + 5000;
+      while (!dispatcherWoken.includes(push.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(dispatcherWoken, [push.id]);
+    } finally {
+      unsubscribe();
+    }
+  });
 });
