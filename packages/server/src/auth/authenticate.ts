@@ -10,7 +10,7 @@ import { getSigningRobot } from './queries/getSigningRobot.ts';
 import { insertNonceIfNew } from './queries/insertNonceIfNew.ts';
 
 /** Who made a request: an API key, or a robot (its row as read when its signature was checked). */
-export type Principal = { kind: 'key'; keyId: string; role: Role; name: string } | { kind: 'robot'; robotId: string; robot: RobotRow };
+export type Principal = { kind: 'key'; keyId: string; role: Role; name: string } | { kind: 'robot'; robot: RobotRow };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -95,7 +95,7 @@ export function requireRobotSignature(ctx: Context): preParsingHookHandler {
       expiresAt: new Date((parsed.created + 2 * maxClockSkewSeconds) * 1000),
     });
     if (!fresh) throw errors.badSignature('this nonce was used before (replay)');
-    request.principal = { kind: 'robot', robotId: parsed.keyId, robot: signer.robot };
+    request.principal = { kind: 'robot', robot: signer.robot };
     const replay = Readable.from(body.length ? [body] : []);
     (replay as unknown as { receivedEncodedLength: number }).receivedEncodedLength = body.length;
     return replay;

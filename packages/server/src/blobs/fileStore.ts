@@ -15,13 +15,17 @@ const writeBytes = 64 * 1024;
  */
 async function* inLargeWrites(source: AsyncIterable<string | Uint8Array>): AsyncIterable<Buffer> {
   let parts: Buffer[] = [];
+  // Consecutive string chunks are joined as text and made a Buffer once.
   let text = '';
   let size = 0;
-  const take = () => {
+  const keepText = () => {
     if (text) parts.push(Buffer.from(text));
+    text = '';
+  };
+  const take = () => {
+    keepText();
     const joined = Buffer.concat(parts);
     parts = [];
-    text = '';
     size = 0;
     return joined;
   };
@@ -29,8 +33,7 @@ async function* inLargeWrites(source: AsyncIterable<string | Uint8Array>): Async
     if (typeof chunk === 'string') {
       text += chunk;
     } else {
-      if (text) parts.push(Buffer.from(text));
-      text = '';
+      keepText();
       parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     }
     size += chunk.length;

@@ -56,8 +56,8 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
     const parser = jsonParser({ packKeys: true, packStrings: true, packNumbers: true, streamKeys: false, streamStrings: false, streamNumbers: false });
     // No prototype: a "__proto__" field is then an unknown field like any other.
     const result: Record<string, unknown> = Object.create(null);
-    let depth = 0;
-    let seenObject = false;
+    /** Where the parser is: before the body's object, inside it, or past its end. */
+    let place: 'before' | 'inside' | 'after' = 'before';
     let key: string | null = null;
     let ids: RecordIdList | null = null;
     let value: InstanceType<typeof Assembler> | null = null;
@@ -103,12 +103,11 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
           }
           return;
         }
-        if (depth === 0) {
-          if (token.name !== 'startObject' || seenObject) throw errors.invalidRequest('body must be a JSON object');
-          depth = 1;
-          seenObject = true;
+        if (place !== 'inside') {
+          if (token.name !== 'startObject' || place === 'after') throw errors.invalidRequest('body must be a JSON object');
+          place = 'inside';
         } else if (token.name === 'endObject') {
-          depth = 0;
+          place = 'after';
         } else if (token.name === 'keyValue') {
           key = token.value!;
           if (Object.hasOwn(result, key)) throw invalid('', `has the field "${key}" twice`);
@@ -130,7 +129,7 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
     });
     parser.on('end', () => {
       if (failed) return;
-      if (!seenObject) fail(errors.invalidRequest('body must be a JSON object'));
+      if (place === 'before') fail(errors.invalidRequest('body must be a JSON object'));
       else resolve(result);
     });
     body.pipe(parser);
