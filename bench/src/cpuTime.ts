@@ -4,6 +4,7 @@
  * 2-core machine runs out of.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 const ticksPerSecond = 100;
 
@@ -11,6 +12,11 @@ const ticksPerSecond = 100;
 export function cpuSecondsOfStat(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+/** CPU seconds a process has used so far (0 once it has ended). */
+export async function procCpuSeconds(pid: number): Promise<number> {
+  return cpuSecondsOfStat(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
 }
 
 function snapshot(): Map<number, { name: string; seconds: number }> {

@@ -3,7 +3,7 @@
  * pull, batches of 1,000): items per second from POST /v1/requests to the request's final state.
  */
 import { cpuTimer } from './cpuTime.ts';
-import { referenceRecords, sleep, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
+import { referenceRecords, robotsWaiting, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 export interface EndToEndResult {
   backend: Backend;
@@ -24,8 +24,7 @@ export async function endToEnd(backend: Backend, options: { records: number; rob
     const importSeconds = (performance.now() - t) / 1000;
     const robot = await client.createRobot({ name: `toy-${backend}-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize });
     const children = Array.from({ length: options.robots }, () => spawnToyRobot(url, robot, options.batchSize));
-    // Let the robots start and wait in their long polls before the clock starts.
-    await sleep(3000);
+    await robotsWaiting(children);
     const cpu = process.env.BENCH_PROFILE ? cpuTimer() : null;
     t = performance.now();
     const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RefineryClient } from '@refinery/sdk';
-import { cpuSecondsOfStat } from './cpuTime.ts';
-import { adminKey, freshPostgresDatabase, referenceRecords, sleep, spawnToyRobot, stopProcess } from './support.ts';
+import { procCpuSeconds } from './cpuTime.ts';
+import { adminKey, freshPostgresDatabase, referenceRecords, robotsWaiting, spawnToyRobot, stopProcess } from './support.ts';
 
 export interface ScaleRun {
   items: number;
@@ -42,10 +42,6 @@ export interface ScaleResult {
 const cliMain = fileURLToPath(new URL('../../packages/server/src/cli.ts', import.meta.url));
 
 /** utime + stime of a process, seconds. */
-async function procCpuSeconds(pid: number): Promise<number> {
-  return cpuSecondsOfStat(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
-}
-
 async function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
@@ -103,7 +99,7 @@ export async function scaleRun(items: number, robots = 4, batchSize = 1000): Pro
       const importSeconds = (performance.now() - t) / 1000;
       const robot = await client.createRobot({ name: `toy-scale-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: batchSize });
       for (let i = 0; i < robots; i++) children.push(spawnToyRobot(started.url, robot, batchSize));
-      await sleep(3000);
+      await robotsWaiting(children);
       phase = 'create';
       const cpuBefore = await procCpuSeconds(pid);
       t = performance.now();

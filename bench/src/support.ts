@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pino from 'pino';
 import { RefineryClient } from '@refinery/sdk';
+import { procCpuSeconds } from './cpuTime.ts';
 import { profiledDb } from './profile.ts';
 import { createRefinery, loadConfig, migrate, openPglite, openPostgres, type Db, type Refinery } from '@refinery/server';
 
@@ -103,6 +104,25 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Resolves once the robot processes have started and wait in their long polls: none used more
+ * than 20 ms of CPU in the last half second. Starting a robot under tsx costs seconds of CPU;
+ * four of them on two cores were still starting after a fixed 3 s wait, and the clock counted
+ * that work against Refinery.
+ */
+export async function robotsWaiting(children: ChildProcess[], timeoutMs = 60_000): Promise<void> {
+  const cpu = () => Promise.all(children.map((c) => procCpuSeconds(c.pid!)));
+  const deadline = Date.now() + timeoutMs;
+  let before = await cpu();
+  for (;;) {
+    await sleep(500);
+    const now = await cpu();
+    if (now.every((s, i) => s - before[i] <= 0.02)) return;
+    if (Date.now() > deadline) throw new Error(`the robots were still starting after ${timeoutMs / 1000} s`);
+    before = now;
+  }
+}
 
 /** The p-th percentile (0–100) of a list of numbers. */
 export function percentile(values: number[], p: number): number {

@@ -56,10 +56,11 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
     // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
     // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
-    if (!inserted.created) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
+    if (!inserted.request) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
     if (large) await analyzeItems(tx);
     // Every item denied or expired at once: the request is final already.
-    return { finished: inserted.pending === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [] };
+    const finished = inserted.pending === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [];
+    return { created: inserted.request, finished };
   });
   if ('existing' in outcome) {
     const { existing } = outcome;
@@ -68,6 +69,8 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (existing.body_hash !== bodyHash) throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
     return { request: existing, created: false };
   }
+  if (outcome.finished.length === 0) return { request: outcome.created, created: true };
   afterRequestsFinished(ctx, outcome.finished);
+  // Finished at once: read it again for its final status.
   return { request: (await getRequest(ctx.db, { id }))!, created: true };
 }

@@ -1,6 +1,14 @@
 import type { Queryable } from '../../db/db.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
+import { itemLineSql, itemsPageSize } from './itemsFileLines.ts';
+
+/** A new batch with the first page of its items file (the lines of its first `itemsPageSize` items, by item id). */
+export interface LeasedBatch extends BatchRow {
+  first_page: string;
+  /** The id of the last item in `first_page`: itemsFileLines reads on after it. */
+  first_page_last: string;
+}
 
 /**
  * Leases up to `limit` pending items of one robot into a new batch, in one statement:
@@ -10,12 +18,13 @@ import { batchColumns, type BatchRow } from './batchRow.ts';
  * before the sweeper expired it); `for update of i skip locked` so concurrent leasers never
  * take the same item; at most one item per record in a batch (the rest wait for the next one).
  * Requests whose first item this is move to `processing`. Null when nothing was pending.
+ * The first page of the items file comes back with the batch, saving a round trip.
  */
 export async function leaseItems(
   db: Queryable,
-  p: { robotId: string; limit: number; batchId: string; leaseToken: string; leaseMs: number; itemsKey: string; resultsKey: string; now: Date },
-): Promise<BatchRow | null> {
-  const { rows } = await db.query<BatchRow>(
+  p: { robotId: string; limit: number; batchId: string; leaseToken: string; leaseMs: number; itemsKey: string; resultsKey: string; needs: string[]; now: Date },
+): Promise<LeasedBatch | null> {
+  const { rows } = await db.query<LeasedBatch>(
     `
 with overdue as (
   select i.id, i.record_id, i.request_id, i.available_at
@@ -58,7 +67,7 @@ leased as (
   update items i set status = 'leased', batch_id = $3::uuid, attempts = i.attempts + 1, updated_at = $4::timestamptz
   from chosen
   where i.id = chosen.id
-  returning i.request_id, i.attempts
+  returning i.id, i.record_id, i.request_id, i.attempts
 ),
 started as (
   update requests set status = 'processing', started_at = $4::timestamptz
@@ -72,9 +81,18 @@ b as (
   having count(*) > 0
   returning *
 )
-select ${batchColumns} from b
+select ${batchColumns}, page.text as first_page, page.last as first_page_last
+from b cross join lateral (
+  select string_agg(x.line, E'\n' order by x.id) || E'\n' as text, max(x.id)::text as last
+  from (
+    select l.id, ${itemLineSql(p.needs.length === 0 ? null : '$11::text[]')} as line
+    from leased l join records r on r.id = l.record_id
+    order by l.id
+    limit ${itemsPageSize}
+  ) x
+) page
 `,
-    [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit)],
+    [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit), ...(p.needs.length === 0 ? [] : [p.needs])],
   );
   return rows[0] ?? null;
 }

@@ -1,14 +1,19 @@
+import { itemStatuses } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
+import type { RequestRow } from './requestRow.ts';
 
 export interface RequestInsert {
   /** The robot's name and whether it takes requests; null when no robot has that id. */
   robot: { name: string; active: boolean } | null;
-  /** False when this requester already used the idempotency key: nothing was inserted. */
-  created: boolean;
+  /** The request as inserted, with its items counted; null when nothing was inserted (the idempotency key was used). */
+  request: RequestRow | null;
   /** Items created `pending`; the robot was woken (at commit) when there are any. */
   pending: number;
 }
+
+/** The counts of a new request: its items start pending, denied or expired. */
+const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', ${['pending', 'denied', 'expired'].includes(s) ? `counted.${s}` : 0}`).join(', ')})`;
 
 /**
  * Accepts a request in one statement: the request row (unless the robot is unknown or paused, or
@@ -18,12 +23,13 @@ export interface RequestInsert {
  * Retention (docs/retention.md): a record older than its type's `aged_out` is `expired`; with
  * `decay`, one between `full_until` and `aged_out` is `denied` with probability 1 − p, p falling
  * linearly from 1 to 0 (drawn with `random()`, hence the materialized CTE: one draw per item).
+ * The request comes back as the items trigger leaves it, so no second read is needed.
  */
 export async function insertRequestWithItems(
   db: Queryable,
   p: { id: string; robotId: string; requestedBy: string; priority: number; expiresAt: string | null; callbackUrl: string | null; idempotencyKey: string | null; bodyHash: string; recordIds: Buffer; now: Date },
 ): Promise<RequestInsert> {
-  const { rows } = await db.query<{ name: string; active: boolean; created: boolean; pending: number }>(
+  const { rows } = await db.query<RequestRow & { name: string; active: boolean; pending: number }>(
     `
 with robot as (
   select r.* from robots r where r.id = $3::uuid
@@ -33,7 +39,7 @@ request as (
   select $1::uuid, robot.id, $6::uuid, $4::smallint, 'received', $7::timestamptz, $8::text, $9::text, $10::text, $5::timestamptz
   from robot where robot.active
   on conflict (requested_by, idempotency_key) where idempotency_key is not null do nothing
-  returning id
+  returning *
 ),
 wanted as (
   select encode(substr($2::bytea, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, min(ord) as ord
@@ -86,15 +92,22 @@ inserted as (
   returning status
 ),
 counted as (
-  select count(*) filter (where status = 'pending')::int as pending from inserted
+  select count(*)::int as total,
+    count(*) filter (where status = 'pending')::int as pending,
+    count(*) filter (where status = 'denied')::int as denied,
+    count(*) filter (where status = 'expired')::int as expired
+  from inserted
 )
-select robot.name, robot.active, exists (select 1 from request) as created, counted.pending,
-  case when counted.pending > 0 then ${notifyWorkOf('robot')} end as woken
-from robot cross join counted
+select robot.name, robot.active, counted.pending,
+  case when counted.pending > 0 then ${notifyWorkOf('robot')} end as woken,
+  q.id, q.robot_id, q.requested_by, q.priority, q.status, counted.total, ${newRequestCounts} as counts,
+  q.expires_at, q.callback_url, q.created_at, q.started_at, q.finished_at, q.manifest_key, q.body_hash
+from robot cross join counted left join request q on true
 `,
     [p.id, p.recordIds, p.robotId, p.priority, p.now.toISOString(), p.requestedBy, p.expiresAt, p.callbackUrl, p.idempotencyKey, p.bodyHash],
   );
   const row = rows[0];
-  if (!row) return { robot: null, created: false, pending: 0 };
-  return { robot: { name: row.name, active: row.active }, created: row.created, pending: row.pending };
+  if (!row) return { robot: null, request: null, pending: 0 };
+  const { name, active, pending, woken: _woken, ...request } = row as typeof row & { woken: unknown };
+  return { robot: { name, active }, request: request.id === null ? null : request, pending };
 }
