@@ -2,7 +2,7 @@
  * End to end: one request of `records` records enhanced by `robots` toy robot processes (SDK,
  * pull, batches of 1,000): items per second from POST /v1/requests to the request's final state.
  */
-import { cpuTimer } from './cpuTime.ts';
+import { cpuTimer, describeCpu } from './cpuTime.ts';
 import { referenceRecords, robotsWaiting, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 export interface EndToEndResult {
@@ -13,6 +13,8 @@ export interface EndToEndResult {
   endToEndSeconds: number;
   itemsPerSecond: number;
   completed: number;
+  /** CPU seconds from POST to the final state: PostgreSQL's backends (0 on PGlite, which runs inside Refinery), Refinery's process, the robots. */
+  cpuSeconds: { postgresql: number; refinery: number; robots: number };
 }
 
 export async function endToEnd(backend: Backend, options: { records: number; robots: number; batchSize: number }): Promise<EndToEndResult> {
@@ -25,15 +27,17 @@ export async function endToEnd(backend: Backend, options: { records: number; rob
     const robot = await client.createRobot({ name: `toy-${backend}-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize });
     const children = Array.from({ length: options.robots }, () => spawnToyRobot(url, robot, options.batchSize));
     await robotsWaiting(children);
-    const cpu = process.env.BENCH_PROFILE ? cpuTimer() : null;
+    const cpu = cpuTimer();
     t = performance.now();
     const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
     const createSeconds = (performance.now() - t) / 1000;
     const done = await client.waitForRequest(request.id, { intervalMs: 100 });
     const endToEndSeconds = (performance.now() - t) / 1000;
-    if (cpu) console.error(`# CPU time end to end (${backend}, ${endToEndSeconds.toFixed(1)} s): ${cpu()}`);
+    const used = cpu();
+    if (process.env.BENCH_PROFILE) console.error(`# CPU time end to end (${backend}, ${endToEndSeconds.toFixed(1)} s): ${describeCpu(used)}`);
     await Promise.all(children.map(stopProcess));
-    return { backend, records: options.records, importSeconds, createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: done.counts.completed };
+    const cpuSeconds = { postgresql: used.get('postgresql') ?? 0, refinery: used.get('refinery (bench process)') ?? 0, robots: used.get('robot processes') ?? 0 };
+    return { backend, records: options.records, importSeconds, createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: done.counts.completed, cpuSeconds };
   } finally {
     await running.close();
   }
