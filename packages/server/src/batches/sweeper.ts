@@ -1,6 +1,6 @@
 import { deleteExpiredNonces } from '../auth/queries/deleteExpiredNonces.ts';
 import type { Context } from '../context.ts';
-import { vacuumIfEmbedded } from '../db/vacuum.ts';
+import { vacuumUnlessAutovacuum } from '../db/vacuum.ts';
 import { createLoop } from '../loop.ts';
 import { afterRequestsFinished, writePendingManifests } from '../requests/manifests.ts';
 import { expireOverdueRequests } from '../requests/lifecycle.ts';
@@ -18,7 +18,7 @@ export const sweeperDefaults = {
   importMs: 5 * 60_000,
   /** Batches handled per statement. */
   batchLimit: 500,
-  /** Embedded mode only: time between vacuums of the tables that churn (PGlite has no autovacuum). */
+  /** Time between vacuums of the tables that churn, where no autovacuum runs (PGlite, or `autovacuum = off`). */
   vacuumIntervalMs: 2 * 60_000,
 };
 export type SweeperConfig = typeof sweeperDefaults;
@@ -55,7 +55,7 @@ export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Par
     await deleteExpiredNonces(ctx.db, { now });
     if (now.getTime() - lastVacuum >= settings.vacuumIntervalMs) {
       lastVacuum = now.getTime();
-      await vacuumIfEmbedded(ctx.db);
+      await vacuumUnlessAutovacuum(ctx.db);
     }
     if (finished.batchIds.length > 0) ctx.log.info({ batches: finished.batchIds.length }, 'leases expired');
     return { expiredBatches: finished.batchIds.length, resumedImports: stale.length, manifestsWritten };

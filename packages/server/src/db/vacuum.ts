@@ -4,12 +4,16 @@ import type { Db } from './db.ts';
 const churningTables = ['items', 'batches', 'requests', 'robot_nonces', 'events'];
 
 /**
- * PGlite runs PostgreSQL as a single standalone backend, without the autovacuum workers a
- * server has, so dead row versions would pile up until every lease walks past them. Embedded
- * mode vacuums the tables that churn itself; on PostgreSQL autovacuum does it and this does nothing.
+ * Vacuums the tables that churn when nothing else does: PGlite runs PostgreSQL as a single
+ * standalone backend, without the autovacuum workers a server has, and a server may have
+ * `autovacuum = off`. Without it dead row versions pile up until every lease walks past them.
+ * `skip_locked`: a table another process is vacuuming is left to it.
  */
-export async function vacuumIfEmbedded(db: Db): Promise<boolean> {
-  if (db.kind !== 'pglite') return false;
-  await db.exec(`vacuum (analyze) ${churningTables.join(', ')}`);
+export async function vacuumUnlessAutovacuum(db: Db): Promise<boolean> {
+  if (db.kind === 'postgres') {
+    const { rows } = await db.query<{ on: boolean }>(`select current_setting('autovacuum')::boolean as on`);
+    if (rows[0].on) return false;
+  }
+  await db.exec(`vacuum (analyze, skip_locked) ${churningTables.join(', ')}`);
   return true;
 }
