@@ -1,7 +1,7 @@
 import { itemStatuses } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
-import type { RequestRow } from './requestRow.ts';
+import { requestColumnsOf, type RequestRow } from './requestRow.ts';
 
 export interface RequestInsert {
   /** The robot's name and whether it takes requests; null when no robot has that id. */
@@ -100,8 +100,7 @@ counted as (
 )
 select robot.name, robot.active, counted.pending,
   case when counted.pending > 0 then ${notifyWorkOf('robot')} end as woken,
-  q.id, q.robot_id, q.requested_by, q.priority, q.status, counted.total, ${newRequestCounts} as counts,
-  q.expires_at, q.callback_url, q.created_at, q.started_at, q.finished_at, q.manifest_key, q.body_hash
+  ${requestColumnsOf('q', { total: 'counted.total', counts: newRequestCounts })}
 from robot cross join counted left join request q on true
 `,
     [p.id, p.recordIds, p.robotId, p.priority, p.now.toISOString(), p.requestedBy, p.expiresAt, p.callbackUrl, p.idempotencyKey, p.bodyHash],

@@ -17,8 +17,16 @@ export interface RequestRow {
   body_hash: string | null;
 }
 
-export const requestColumns = `q.id, q.robot_id, q.requested_by, q.priority, q.status, q.total,
-  jsonb_build_object(${itemStatuses.map((s) => `'${s}', q.n_${s}`).join(', ')}) as counts,
-  q.expires_at, q.callback_url, q.created_at, q.started_at, q.finished_at, q.manifest_key, q.body_hash`;
+/**
+ * The RequestRow columns of the requests row aliased `q`. A statement that has just inserted the
+ * request passes its own `total` and `counts` (the items trigger has not run when it returns).
+ */
+export function requestColumnsOf(q: string, counted?: { total: string; counts: string }): string {
+  return `${q}.id, ${q}.robot_id, ${q}.requested_by, ${q}.priority, ${q}.status, ${counted?.total ?? `${q}.total`} as total,
+  ${counted?.counts ?? `jsonb_build_object(${itemStatuses.map((s) => `'${s}', ${q}.n_${s}`).join(', ')})`} as counts,
+  ${q}.expires_at, ${q}.callback_url, ${q}.created_at, ${q}.started_at, ${q}.finished_at, ${q}.manifest_key, ${q}.body_hash`;
+}
+
+export const requestColumns = requestColumnsOf('q');
 
 export const priorityOf = (rank: number): Priority => priorities[rank];
