@@ -32,4 +32,25 @@ where c.contype = 'c' and c.conname in ('items_status_check', 'batches_status_ch
     assert.equal(after.status, 'completed');
     assert.equal(after.counts.completed, 2);
   });
+
+  it('checks each item of a statement that makes several moves, and counts each request by what moved', async () => {
+    const robot = await h().createRobot();
+    const recordIds = await h().importRecords(references(3));
+    const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+    assert.equal((await h().robotCall(robot, 'POST', '/v1/batches/lease?limit=1')).status, 200);
+    const db = h().refinery.ctx.db;
+    const counts = async () => (await h().api('GET', `/v1/requests/${created.body.id}`)).body.counts;
+    // pending → leased and leased → importing are allowed, though pending → importing is not.
+    await db.query(`update items set status = case status when 'pending' then 'leased' else 'importing' end where request_id = $1::uuid`, [created.body.id]);
+    const moved = await counts();
+    assert.deepEqual([moved.pending, moved.leased, moved.importing], [0, 2, 1]);
+    // One illegal move (importing → leased) refuses the whole statement.
+    await assert.rejects(
+      db.query(`update items set status = case status when 'leased' then 'importing' else 'leased' end where request_id = $1::uuid`, [created.body.id]),
+      /an item may not move from importing to leased/,
+    );
+    const after = await counts();
+    assert.equal(after.leased, 2);
+    assert.equal(after.importing, 1);
+  });
 });
