@@ -1,7 +1,7 @@
 /**
  * npm run bench: Refinery against its peers and the machine's limits, through real HTTP, on
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
- * every figure comes from this run. Takes about 15 minutes on a 2-core machine.
+ * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
  * BENCH_ONLY: a comma list of sections (e2e, peers, floors, latency, scale, small); all by default.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
