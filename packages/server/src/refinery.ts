@@ -13,6 +13,7 @@ import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
+import { autovacuumRuns, churningTables } from './db/vacuum.ts';
 import { openPostgres } from './db/postgres.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
 import { createEventSender, type EventSender } from './events/sender.ts';
@@ -85,6 +86,9 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
   const db = options.db ?? (await openDb(config, log));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  if (db.kind === 'postgres' && !(await autovacuumRuns(db))) {
+    log.warn({ tables: churningTables, every_ms: sweeperDefaults.vacuumIntervalMs }, 'autovacuum is off on this PostgreSQL: Refinery vacuums its churning tables itself');
+  }
 
   let boundUrl = `http://localhost:${config.port}`;
   const publicUrl = () => config.publicUrl ?? boundUrl;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
 import { sweeperDefaults } from '../src/batches/sweeper.ts';
+import { autovacuumRuns } from '../src/db/vacuum.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 
 // A process may die at any point; what it left half done is in the database, and the sweeper
@@ -75,7 +76,7 @@ describeEachBackend(
 
     it('vacuums the tables that churn where no autovacuum runs: embedded mode, or a server with autovacuum off', async () => {
       const ctx = h().refinery.ctx;
-      const autovacuum = h().backend === 'postgres' && (await ctx.db.query<{ on: boolean }>(`select current_setting('autovacuum')::boolean as on`)).rows[0].on;
+      const autovacuum = await autovacuumRuns(ctx.db);
       const lastVacuum = async () =>
         (await ctx.db.query<{ last_vacuum: Date | null }>(`select last_vacuum from pg_stat_user_tables where relname = 'items'`)).rows[0].last_vacuum;
       const before = await lastVacuum();

@@ -1,7 +1,14 @@
 import type { Db } from './db.ts';
 
 /** The tables whose rows change state many times; dead versions pile up in them. */
-const churningTables = ['items', 'batches', 'requests', 'robot_nonces', 'events'];
+export const churningTables = ['items', 'batches', 'requests', 'robot_nonces', 'events'];
+
+/** Whether the database has autovacuum workers: a PostgreSQL server with `autovacuum` on. */
+export async function autovacuumRuns(db: Db): Promise<boolean> {
+  if (db.kind === 'pglite') return false;
+  const { rows } = await db.query<{ on: boolean }>(`select current_setting('autovacuum')::boolean as on`);
+  return rows[0].on;
+}
 
 /**
  * Vacuums the tables that churn when nothing else does: PGlite runs PostgreSQL as a single
@@ -10,10 +17,7 @@ const churningTables = ['items', 'batches', 'requests', 'robot_nonces', 'events'
  * `skip_locked`: a table another process is vacuuming is left to it.
  */
 export async function vacuumUnlessAutovacuum(db: Db): Promise<boolean> {
-  if (db.kind === 'postgres') {
-    const { rows } = await db.query<{ on: boolean }>(`select current_setting('autovacuum')::boolean as on`);
-    if (rows[0].on) return false;
-  }
+  if (await autovacuumRuns(db)) return false;
   await db.exec(`vacuum (analyze, skip_locked) ${churningTables.join(', ')}`);
   return true;
 }
