@@ -1,12 +1,13 @@
 import type { Queryable } from '../../db/db.ts';
+import { secretIsLive } from '../../robots/queries/robotRow.ts';
 
 /** The robot's live secrets (the current one, and the previous one during its grace period). */
 export async function getRobotSecrets(db: Queryable, p: { robotId: string; now: Date }): Promise<string[]> {
   const { rows } = await db.query<{ secret: string }>(
     `
-select secret
-from robot_secrets
-where robot_id = $1::uuid and (expires_at is null or expires_at > $2::timestamptz)
+select s.secret
+from robot_secrets s
+where s.robot_id = $1::uuid and ${secretIsLive('$2')}
 `,
     [p.robotId, p.now.toISOString()],
   );

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
-import { robotColumns, type RobotRow } from '../../robots/queries/robotRow.ts';
+import { robotColumns, secretIsLive, type RobotRow } from '../../robots/queries/robotRow.ts';
 
 /**
  * A robot signing a request: its row and its live secrets (the current one, and the previous
@@ -9,7 +9,7 @@ export async function getSigningRobot(db: Queryable, p: { robotId: string; now: 
   const { rows } = await db.query<RobotRow & { live_secrets: string[] }>(
     `
 select ${robotColumns.replaceAll('$now', '$2')},
-  array(select s.secret from robot_secrets s where s.robot_id = r.id and (s.expires_at is null or s.expires_at > $2::timestamptz)) as live_secrets
+  array(select s.secret from robot_secrets s where s.robot_id = r.id and ${secretIsLive('$2')}) as live_secrets
 from robots r
 where r.id = $1::uuid
 `,

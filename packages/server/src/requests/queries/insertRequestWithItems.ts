@@ -1,4 +1,4 @@
-import { itemStatuses } from '@refinery/protocol';
+import { itemInitialStatuses, itemStatuses } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
 import { requestColumnsOf, type RequestRow } from './requestRow.ts';
@@ -13,7 +13,7 @@ export interface RequestInsert {
 }
 
 /** The counts of a new request: its items start pending, denied or expired. */
-const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', ${['pending', 'denied', 'expired'].includes(s) ? `counted.${s}` : 0}`).join(', ')})`;
+const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', ${(itemInitialStatuses as readonly string[]).includes(s) ? `counted.${s}` : 0}`).join(', ')})`;
 
 /**
  * Accepts a request in one statement: the request row (unless the robot is unknown or paused, or
