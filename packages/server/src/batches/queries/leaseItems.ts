@@ -65,8 +65,7 @@ chosen as (
 ),
 leased as (
   update items i set status = 'leased', batch_id = $3::uuid, attempts = i.attempts + 1, updated_at = $4::timestamptz
-  from chosen
-  where i.id = chosen.id
+  where i.id = any(array(select id from chosen))
   returning i.id, i.record_id, i.request_id, i.attempts
 ),
 started as (

@@ -13,7 +13,7 @@ with b as (
   returning id
 )
 update items set status = 'pending', attempts = attempts - 1, updated_at = $2::timestamptz
-where batch_id in (select id from b) and status = 'leased'
+where batch_id = $1::uuid and exists (select 1 from b) and status = 'leased'
 `,
     [p.id, p.now.toISOString()],
   );

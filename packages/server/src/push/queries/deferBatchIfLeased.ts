@@ -17,7 +17,7 @@ with b as (
 moved as (
   update items set status = 'pending', attempts = attempts - 1, available_at = $3::timestamptz,
     error_code = $6::text, error_message = $4::text, updated_at = $5::timestamptz
-  where batch_id in (select id from b) and status = 'leased'
+  where batch_id = $1::uuid and exists (select 1 from b) and status = 'leased'
 )
 select id::text from b
 `,

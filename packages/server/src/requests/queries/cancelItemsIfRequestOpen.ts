@@ -15,8 +15,7 @@ with target as (
 closed as (
   update items i set status = 'cancelled', error_code = 'request_cancelled',
     error_message = 'the request was cancelled before this item finished', updated_at = $2::timestamptz
-  from target
-  where i.request_id = target.id and i.status in ('pending', 'leased', 'importing')
+  where i.request_id = $1::uuid and exists (select 1 from target) and i.status in ('pending', 'leased', 'importing')
 )
 select id::text from target
 `,

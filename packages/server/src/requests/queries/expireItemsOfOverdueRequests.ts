@@ -22,7 +22,7 @@ closed as (
     error_message = 'the request''s deadline (' || to_char(due.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ') passed before this item finished',
     updated_at = $1::timestamptz
   from due
-  where i.request_id = due.id and i.status in ('pending', 'leased', 'importing')
+  where i.request_id = any(array(select id from due)) and i.request_id = due.id and i.status in ('pending', 'leased', 'importing')
 )
 select id::text from due
 `,

@@ -23,12 +23,12 @@ with doomed as (
   limit $2::int
 ),
 removed as (
-  delete from records r where r.id in (select id from doomed) returning r.id, r.type
+  delete from records r where r.id = any(array(select id from doomed)) returning r.id, r.type
 ),
 expired as (
   update items i set status = 'expired', error_code = 'record_aged_out',
     error_message = 'the record aged out and was removed before a robot took it', updated_at = $1::timestamptz
-  where i.record_id in (select id from removed) and i.queued
+  where i.record_id = any(array(select id from removed)) and i.queued
   returning i.request_id
 )
 select 'record' as kind, id::text, type from removed
