@@ -36,6 +36,49 @@ describeEachBackend(
       for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
     });
 
+    it('completes an import whose process died after settling its items, keeping its first report', async () => {
+      const robot = await h().createRobot();
+      const recordIds = await h().importRecords(references(2));
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+      const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
+      const results = [JSON.stringify({ record_id: recordIds[0], type: 'annotation', content: { n: 3 } }), JSON.stringify({ record_id: recordIds[1], type: 'no-such-type', content: {} })].join('\n');
+      assert.equal((await fetch(batch.results_url, { method: 'PUT', body: results })).status, 200);
+      // The process dies between the items' move and the import's last step (its first transaction).
+      const db = h().refinery.ctx.db;
+      const transaction = db.transaction;
+      db.transaction = async () => {
+        db.transaction = transaction;
+        throw new Error('the process died here');
+      };
+      try {
+        assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
+        await h().refinery.background.drain();
+      } finally {
+        db.transaction = transaction;
+      }
+      const halfDone = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      assert.equal(halfDone.status, 'processing');
+      assert.deepEqual([halfDone.counts.completed, halfDone.counts.failed, halfDone.counts.importing], [1, 1, 0]);
+
+      advance(sweeperDefaults.importMs + 1000);
+      assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
+      await h().refinery.background.drain();
+      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      assert.equal(request.status, 'completed_with_errors');
+      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [created.body.id]);
+      assert.equal(finished.rows[0].n, 1);
+      const done = (await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`)).body;
+      assert.equal(done.status, 'completed');
+      const report = (await (await fetch(done.report_url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(
+        report.map((r) => [r.line, r.record_id, r.outcome]).sort((a, b) => a[0] - b[0]),
+        [
+          [1, recordIds[0], 'imported'],
+          [2, recordIds[1], 'rejected'],
+        ],
+      );
+    });
+
     it('imports once even when the import runs twice (a resumed import racing a slow one)', async () => {
       const robot = await h().createRobot();
       const recordIds = await h().importRecords(references(2));

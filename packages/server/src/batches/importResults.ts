@@ -10,8 +10,10 @@ import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.t
 import { notifyWork } from '../work/signals.ts';
 import { readLines } from './lines.ts';
 import { closedItemsOfBatch } from './queries/closedItemsOfBatch.ts';
+import { completeImportedBatch } from './queries/completeImportedBatch.ts';
 import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
 import { insertEnhancements, type NewEnhancement } from './queries/insertEnhancements.ts';
+import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 import { settleImportedItems, type ItemOutcome } from './queries/settleImportedItems.ts';
@@ -99,6 +101,8 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
   const batch = await getImportContext(ctx.db, { batchId });
   if (!batch) return;
   const now = ctx.clock.now();
+  // Resumed after its items were settled: only the last step is left.
+  if (batch.report_key) return completeImport(ctx, { batchId, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
   const requestOf = new Map(batch.items.map((i) => [i.record_id, i.request_id]));
   /** Items cancelled or expired with their request while the robot held them: reported, not imported. */
   const closed = new Map((await closedItemsOfBatch(ctx.db, { batchId })).map((i) => [i.record_id, i]));
@@ -194,15 +198,33 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
     throw err;
   }
 
+  const settle = { batchId, outcomes: [...outcomes.values()], reportKey, now };
+  if (retryableErrors.length === 0 && unanswered === 0) {
+    // Every item answered for good, the common case: the items settle in a statement of their own,
+    // so the request rows' locks (taken by the count trigger) are held for that statement only,
+    // not across round trips to this process. A crash after it leaves the batch `importing` with
+    // its report recorded: the resumed import only completes it.
+    const settledRequests = await settleImportedItems(ctx.db, settle);
+    return completeImport(ctx, { batchId, requestIds: settledRequests, now });
+  }
   const finished = await ctx.db.transaction(async (tx) => {
-    const settledRequests = await settleImportedItems(tx, { batchId, outcomes: [...outcomes.values()], reportKey, now });
+    const settledRequests = await settleImportedItems(tx, settle);
     const retried = await retryOrFailAnsweredItems(tx, { batchId, errors: retryableErrors, now });
     await notifyWork(tx, retried.retriedRobotIds);
-    // What is still importing was never answered: it retries while attempts remain. (Skipped
-    // when every item was answered: this transaction holds the request rows' locks.)
+    // What is still importing was never answered: it retries while attempts remain.
     const missing = unanswered === 0 ? null : await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
     if (missing) await notifyWork(tx, missing.retriedRobotIds);
+    await completeImportedBatch(tx, { batchId, now });
     return finishRequestsIfDone(tx, { requestIds: [...settledRequests, ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
+  });
+  afterRequestsFinished(ctx, finished);
+}
+
+/** An import's last step, once its items are settled: the batch completes, and the requests whose items are all final finish. */
+async function completeImport(ctx: Context, p: { batchId: string; requestIds: string[]; now: Date }): Promise<void> {
+  const finished = await ctx.db.transaction(async (tx) => {
+    await completeImportedBatch(tx, { batchId: p.batchId, now: p.now });
+    return finishRequestsIfDone(tx, { requestIds: p.requestIds, now: p.now });
   });
   afterRequestsFinished(ctx, finished);
 }

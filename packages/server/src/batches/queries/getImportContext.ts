@@ -5,6 +5,8 @@ export interface ImportContext {
   id: string;
   robot_id: string;
   results_key: string;
+  /** Set once the import settled the batch's items (settleImportedItems). */
+  report_key: string | null;
   produces: Produces[];
   robot_updated_at: Date;
   items: Array<{ record_id: string; request_id: string }>;
@@ -14,7 +16,7 @@ export interface ImportContext {
 export async function getImportContext(db: Queryable, p: { batchId: string }): Promise<ImportContext | null> {
   const { rows } = await db.query<ImportContext>(
     `
-select b.id, b.robot_id, b.results_key, r.produces, r.updated_at as robot_updated_at,
+select b.id, b.robot_id, b.results_key, b.report_key, r.produces, r.updated_at as robot_updated_at,
   coalesce((select jsonb_agg(jsonb_build_object('record_id', i.record_id, 'request_id', i.request_id))
     from items i where i.batch_id = b.id and i.status = 'importing'), '[]') as items
 from batches b join robots r on r.id = b.robot_id

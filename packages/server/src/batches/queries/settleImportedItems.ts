@@ -10,8 +10,8 @@ export interface ItemOutcome {
 
 /**
  * Moves the batch's answered items from `importing` to their final state, from parallel arrays
- * (one statement for the whole batch), and the batch to `completed` with its report.
- * Returns the requests touched.
+ * (one statement for the whole batch), and records the batch's report, which marks its items
+ * settled (the batch stays `importing` until completeImportedBatch). Returns the requests touched.
  */
 export async function settleImportedItems(db: Queryable, p: { batchId: string; outcomes: ItemOutcome[]; reportKey: string; now: Date }): Promise<string[]> {
   const o = p.outcomes;
@@ -28,7 +28,7 @@ settled as (
   returning i.request_id
 ),
 batch as (
-  update batches set status = 'completed', report_key = $8::text, import_expires_at = null, updated_at = $7::timestamptz
+  update batches set report_key = $8::text, updated_at = $7::timestamptz
   where id = $1::uuid and status = 'importing'
 )
 select distinct request_id::text from settled
