@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { contentHash, type ProvisionedRobot } from '@refinery/protocol';
 import { blobKeys } from '../src/blobs/store.ts';
 import type { Queryable } from '../src/db/db.ts';
@@ -13,6 +12,7 @@ import { finishRequestsIfDone } from '../src/requests/queries/finishRequestsIfDo
 import type { Refinery } from '../src/refinery.ts';
 import { availableBackends } from './support/backends.ts';
 import { eventually, openHarness, references, type Harness } from './support/harness.ts';
+import { session } from './support/session.ts';
 
 // Fan-in exactly once (issue 3, point 9), made deterministic: two PostgreSQL sessions (what two
 // Refinery processes are to the database) each settle the last batch of the same request in their
@@ -23,20 +23,6 @@ import { eventually, openHarness, references, type Harness } from './support/har
 
 const postgres = (await availableBackends()).find((b) => b.name === 'postgres');
 const skip = postgres ? false : 'PostgreSQL does not answer (never skipped in CI)';
-
-/** A session of its own: a transaction on it is invisible to the others until it commits. */
-async function session(databaseUrl: string): Promise<{ q: Queryable; pid: number; client: pg.Client }> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  const q = {
-    async query<R>(sql: string, params?: readonly unknown[]) {
-      const r = await client.query(sql, params as unknown[]);
-      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-    },
-  } as Queryable;
-  const { rows } = await client.query('select pg_backend_pid() as pid');
-  return { q, pid: rows[0].pid, client };
-}
 
 describe('fan-in exactly once', { skip }, () => {
   let h: Harness;

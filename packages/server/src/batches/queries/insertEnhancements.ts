@@ -21,6 +21,9 @@ export interface EnhancementOutcome {
  * Inserts enhancements set-based. An exact duplicate (same record, type and content hash) is
  * discarded, unless it came from this same batch (an import resumed after a crash): then it
  * counts as imported, so resuming gives the same outcome as the first run would have.
+ * The records are locked (KEY SHARE) in one step and only those still there get enhancements:
+ * the retention cleanup locks the records it deletes before deleting their enhancements, so none
+ * is left without its record (migration 007).
  */
 export async function insertEnhancements(db: Queryable, p: { robotId: string; batchId: string; enhancements: NewEnhancement[]; now: Date }): Promise<EnhancementOutcome[]> {
   const { rows } = await db.query<EnhancementOutcome>(
@@ -29,11 +32,14 @@ with input as (
   select * from jsonb_to_recordset($1::jsonb)
     as x(id uuid, record_id uuid, request_id uuid, type text, content jsonb, content_hash text, robot_version text, derived_from uuid[])
 ),
+live as (
+  select r.id from records r where r.id in (select record_id from input) for key share
+),
 inserted as (
   insert into enhancements (id, record_id, robot_id, request_id, batch_id, type, content, content_hash, robot_version, derived_from, created_at)
   select input.id, input.record_id, $2::uuid, input.request_id, $3::uuid, input.type, input.content, input.content_hash, input.robot_version, input.derived_from, $4::timestamptz
   from input
-  where exists (select 1 from records r where r.id = input.record_id)
+  where input.record_id in (select id from live)
   on conflict (record_id, type, content_hash) do nothing
   returning id, record_id
 )
@@ -42,7 +48,7 @@ select input.record_id::text,
   case
     when inserted.id is not null or existing.batch_id = $3::uuid then 'imported'
     when existing.id is not null then 'discarded'
-    when not exists (select 1 from records r where r.id = input.record_id) then 'record_gone'
+    when input.record_id not in (select id from live) then 'record_gone'
     else 'conflict'
   end as outcome
 from input

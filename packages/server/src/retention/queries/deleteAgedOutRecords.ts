@@ -2,15 +2,20 @@ import type { Queryable } from '../../db/db.ts';
 
 /**
  * Deletes up to `limit` records that aged out — older than their type's `aged_out`, or past their
- * own `expires_at` — with their identifiers and enhancements (foreign keys cascade), and expires
- * the pending items that named them, in one statement. Returns the records removed and the
- * requests whose items moved. Items already handed to a robot are left to their batch: its import
- * fails them with `record_gone`.
+ * own `expires_at` — with their identifiers and enhancements, and expires the pending items that
+ * named them. Returns the records removed and the requests whose items moved. Items already
+ * handed to a robot are left to their batch: its import fails them with `record_gone`.
+ *
+ * Two statements, in the caller's transaction. The first locks the records, waiting for imports
+ * that hold them (insertEnhancements locks the records it enhances) and holding off the next ones,
+ * which then find them gone. The second, whose snapshot starts after those imports committed, sees
+ * every enhancement of the records and deletes them with the records: none is left behind.
  */
 export async function deleteAgedOutRecords(db: Queryable, p: { now: Date; limit: number }): Promise<{ removed: Array<{ id: string; type: string }>; requestIds: string[] }> {
-  const { rows } = await db.query<{ kind: 'record' | 'request'; id: string; type: string | null }>(
+  const { rows: doomed } = await db.query<{ id: string }>(
     `
-with doomed as (
+select r.id::text from records r
+where r.id = any(array(
   select old.id from record_types rt
   cross join lateral (
     select r.id from records r
@@ -21,21 +26,32 @@ with doomed as (
   union
   (select r.id from records r where r.expires_at <= $1::timestamptz order by r.expires_at limit $2::int)
   limit $2::int
+))
+order by r.id
+for update
+`,
+    [p.now.toISOString(), p.limit],
+  );
+  if (doomed.length === 0) return { removed: [], requestIds: [] };
+  const { rows } = await db.query<{ kind: 'record' | 'request'; id: string; type: string | null }>(
+    `
+with enhancements_gone as (
+  delete from enhancements e where e.record_id = any($2::uuid[])
 ),
 removed as (
-  delete from records r where r.id = any(array(select id from doomed)) returning r.id, r.type
+  delete from records r where r.id = any($2::uuid[]) returning r.id, r.type
 ),
 expired as (
   update items i set status = 'expired', error_code = 'record_aged_out',
     error_message = 'the record aged out and was removed before a robot took it', updated_at = $1::timestamptz
-  where i.record_id = any(array(select id from removed)) and i.queued
+  where i.record_id = any($2::uuid[]) and i.queued
   returning i.request_id
 )
 select 'record' as kind, id::text, type from removed
 union all
 select distinct 'request', request_id::text, null from expired
 `,
-    [p.now.toISOString(), p.limit],
+    [p.now.toISOString(), doomed.map((d) => d.id)],
   );
   return {
     removed: rows.filter((r) => r.kind === 'record').map((r) => ({ id: r.id, type: r.type! })),
