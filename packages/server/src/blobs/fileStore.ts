@@ -62,12 +62,13 @@ export class FileBlobStore implements BlobStore {
 
   // A blob of one write (a small batch's items, results and report) is written and read with
   // synchronous calls: each asynchronous file call is a hand-off to libuv's thread pool, and with
-  // four of them per file that hand-off cost more than the write (profile of the small-batches
-  // bench: open, mkdir, close and rename took a fifth of the process's time). Larger blobs stream.
+  // five of them per file (mkdir, open, write, close, rename) the hand-offs cost more than the
+  // write (profile of the small-batches bench: open, mkdir, close, rename and read took over a
+  // quarter of the busy main thread's time). Larger blobs stream.
   async put(key: string, body: Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
     const target = this.path(key);
     const temp = `${target}.${randomBytes(6).toString('hex')}.part`;
-    const writes = inLargeWrites(body instanceof Readable ? body : Readable.from(body))[Symbol.asyncIterator]();
+    const writes = inLargeWrites(body)[Symbol.asyncIterator]();
     const first = await writes.next();
     const second = first.done ? first : await writes.next();
     if (second.done) {
