@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RecentKeys } from './auth/recentKeys.ts';
 import type { Background } from './background.ts';
 import type { BlobStore } from './blobs/store.ts';
 import type { Clock } from './clock.ts';
@@ -14,6 +15,8 @@ export interface Context {
   log: Logger;
   config: Config;
   work: WorkSignals;
+  /** API keys looked up in the last few seconds. */
+  recentKeys: RecentKeys;
   /** Work started by a request and finished after the answer (imports, manifests). */
   background: Background;
   /** The scheme and host robots and signed URLs use. */

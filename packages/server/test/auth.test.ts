@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { contentDigest, signRequest } from '@refinery/protocol';
+import { recentKeyDefaults } from '../src/auth/recentKeys.ts';
 import { describeEachBackend, references, type Harness } from './support/harness.ts';
 
 // SPEC.md "Robot signatures, exactly" and the Bearer keys, attacked by hand: every signed
@@ -319,3 +320,22 @@ describeEachBackend('auth: Bearer API keys', (h) => {
     assert.notEqual(other.body.id, keyed.body.id);
   });
 });
+
+describeEachBackend(
+  'auth: recently checked API keys',
+  (h) => {
+    it('a key revoked in the database works at most recentKeyDefaults.ttlMs longer where it was just checked, then 401', async () => {
+      const key = await newKey(h(), 'requester');
+      assert.equal((await h().api('GET', '/v1/requests', { key })).status, 200);
+      const revoked = await h().refinery.ctx.db.query(`update api_keys set revoked_at = now() where key_hash = $1::text`, [createHash('sha256').update(key).digest('hex')]);
+      assert.equal(revoked.rowCount, 1);
+      assert.equal((await h().api('GET', '/v1/requests', { key })).status, 200, 'taken from the keys checked in the last seconds');
+      (h().clock as unknown as { advance(ms: number): void }).advance(recentKeyDefaults.ttlMs);
+      const refused = await h().api('GET', '/v1/requests', { key });
+      assert.equal(refused.status, 401);
+      assert.match(refused.body.error.message, /not valid/);
+      assert.equal((await h().api('GET', '/v1/requests')).status, 200, 'the admin key still works');
+    });
+  },
+  { manualClock: true },
+);

@@ -27,8 +27,13 @@ export function requireKey(ctx: Context, ...roles: Role[]): preHandlerHookHandle
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) throw errors.unauthorized();
-    const key = await getApiKeyByHash(ctx.db, hashApiKey(match[1]));
-    if (!key) throw errors.unauthorized('this API key is not valid');
+    const hash = hashApiKey(match[1]);
+    let key = ctx.recentKeys.get(hash);
+    if (!key) {
+      key = await getApiKeyByHash(ctx.db, hash);
+      if (!key) throw errors.unauthorized('this API key is not valid');
+      ctx.recentKeys.set(hash, key);
+    }
     if (!roles.includes(key.role)) throw errors.forbidden(`this needs a ${roles.join(' or ')} key`);
     request.principal = { kind: 'key', keyId: key.id, role: key.role, name: key.name };
   };
