@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { priorityRank } from '@refinery/protocol';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
 import { sweeperDefaults } from '../src/batches/sweeper.ts';
 import { autovacuumRuns } from '../src/db/vacuum.ts';
+import { newId } from '../src/ids.ts';
+import { insertRequestWithItems } from '../src/requests/queries/insertRequestWithItems.ts';
+import { RecordIdList } from '../src/requests/requestBody.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 
 // A process may die at any point; what it left half done is in the database, and the sweeper
@@ -97,6 +101,42 @@ describeEachBackend(
       const { rows } = await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [created.body.id]);
       assert.equal(rows[0].n, 1);
       for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
+    });
+
+    it('finishes a request whose items were all denied at creation, when its process died before finishing it', async () => {
+      const robot = await h().createRobot();
+      const ctx = h().refinery.ctx;
+      const missing = '01900000-0000-7000-8000-0000000000de';
+      const ids = new RecordIdList();
+      ids.push(missing);
+      const [{ id: requestedBy }] = (await ctx.db.query<{ id: string }>(`select id from api_keys where role = 'admin' limit 1`)).rows;
+      // What POST /v1/requests does for a small request before it finishes one with nothing to do: as if the process died there.
+      const inserted = await insertRequestWithItems(ctx.db, {
+        id: newId(),
+        robotId: robot.id,
+        requestedBy,
+        priority: priorityRank.normal,
+        expiresAt: null,
+        callbackUrl: null,
+        idempotencyKey: null,
+        bodyHash: 'h',
+        recordIds: ids.packed,
+        now: ctx.clock.now(),
+      });
+      const id = inserted.request!.id;
+      assert.equal(inserted.pending, 0);
+      assert.equal((await h().api('GET', `/v1/requests/${id}`)).body.status, 'received');
+
+      await h().refinery.sweeper.runOnce();
+      await h().refinery.background.drain();
+      const request = (await h().api('GET', `/v1/requests/${id}`)).body;
+      assert.equal(request.status, 'failed');
+      assert.equal(request.counts.denied, 1);
+      assert.ok(request.manifest_url, 'its manifest is written');
+      const finished = await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [id]);
+      assert.equal(finished.rows[0].n, 1);
+      await h().refinery.sweeper.runOnce();
+      assert.equal((await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [id])).rows[0].n, 1, 'once');
     });
 
     it('writes the manifest of a request that finished in a process that died before writing it', async () => {

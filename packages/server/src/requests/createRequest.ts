@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, parseDuration, priorityRank } from '@refinery/protocol';
 import type { Context } from '../context.ts';
+import type { Queryable } from '../db/db.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { afterRequestsFinished } from './manifests.ts';
@@ -27,6 +28,10 @@ function deadlineOf(body: RequestBody, now: Date): string | null {
 /**
  * Accepts a request: the request row, all its items and the robot's wake-up in one statement
  * (delivered at commit). Returns the request and whether it was new.
+ * A request of fewer than `analyzeItemsAfter` items is that statement alone, committed on its own:
+ * no BEGIN and COMMIT round trips between the requester and the robot's lease (dispatch latency).
+ * If all its items are final at once (denied, expired), finishing it is a second statement; a
+ * process that dies between the two leaves it to the sweeper (listDoneReceivedRequests).
  */
 export async function createRequest(ctx: Context, input: { body: RequestBody; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
@@ -38,7 +43,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
   const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
   const large = body.record_ids.length >= analyzeItemsAfter;
-  const outcome = await ctx.db.transaction(async (tx) => {
+  const insert = async (tx: Queryable) => {
     if (large) await raiseWorkMem(tx);
     const inserted = await insertRequestWithItems(tx, {
       id,
@@ -61,7 +66,8 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     // Every item denied or expired at once: the request is final already.
     const finished = inserted.pending === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [];
     return { created: inserted.request, finished };
-  });
+  };
+  const outcome = large ? await ctx.db.transaction(insert) : await insert(ctx.db);
   if ('existing' in outcome) {
     const { existing } = outcome;
     // Only if the original was deleted between the two statements: ask again, it inserts this time.
