@@ -37,7 +37,7 @@ describe('retention racing an import', { skip }, () => {
   const enhancementsOf = async (recordIds: string[]) =>
     (await h.refinery.ctx.db.query<{ n: number }>(`select count(*)::int as n from enhancements where record_id = any($1::uuid[])`, [recordIds])).rows[0].n;
 
-  it('waits for an import holding the record, then removes the record with the enhancement it added; a later import finds it gone', async () => {
+  it('waits for an import that added an enhancement, then removes the record with it; a later import finds the record gone', async () => {
     const expiresAt = new Date(h.clock.now().getTime() + 60_000).toISOString();
     const [held, later] = await h.importRecords(
       ['held', 'later'].map((name) => ({ type: 'note', identifiers: [{ type: 'asset', value: `race-${name}-${newId()}` }], content: { name }, expires_at: expiresAt })),

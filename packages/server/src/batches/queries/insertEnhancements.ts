@@ -21,9 +21,11 @@ export interface EnhancementOutcome {
  * Inserts enhancements set-based. An exact duplicate (same record, type and content hash) is
  * discarded, unless it came from this same batch (an import resumed after a crash): then it
  * counts as imported, so resuming gives the same outcome as the first run would have.
- * The records are locked (KEY SHARE) in one step and only those still there get enhancements:
- * the retention cleanup locks the records it deletes before deleting their enhancements, so none
- * is left without its record (migration 007).
+ * Only records this statement sees get enhancements, and no record is locked: the retention
+ * cleanup, the one place records are deleted, waits for every transaction that inserted into
+ * enhancements before it deletes theirs (deleteAgedOutRecords), so none is left without its
+ * record. Locking the 1,000 records of a batch (KEY SHARE, a tuple header and WAL record each) was
+ * 4 ms of a 33 ms insert on PostgreSQL and 11 of 42 on PGlite.
  */
 export async function insertEnhancements(db: Queryable, p: { robotId: string; batchId: string; enhancements: NewEnhancement[]; now: Date }): Promise<EnhancementOutcome[]> {
   const { rows } = await db.query<EnhancementOutcome>(
@@ -33,7 +35,7 @@ with input as (
     as x(id uuid, record_id uuid, request_id uuid, type text, content jsonb, content_hash text, robot_version text, derived_from uuid[])
 ),
 live as (
-  select r.id from records r where r.id in (select record_id from input) for key share
+  select r.id from records r where r.id in (select record_id from input)
 ),
 inserted as (
   insert into enhancements (id, record_id, robot_id, request_id, batch_id, type, content, content_hash, robot_version, derived_from, created_at)

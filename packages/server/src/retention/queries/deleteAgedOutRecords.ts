@@ -6,10 +6,13 @@ import type { Queryable } from '../../db/db.ts';
  * named them. Returns the records removed and the requests whose items moved. Items already
  * handed to a robot are left to their batch: its import fails them with `record_gone`.
  *
- * Two statements, in the caller's transaction. The first locks the records, waiting for imports
- * that hold them (insertEnhancements locks the records it enhances) and holding off the next ones,
- * which then find them gone. The second, whose snapshot starts after those imports committed, sees
- * every enhancement of the records and deletes them with the records: none is left behind.
+ * Three statements, in the caller's transaction. The first picks and locks the records. The second
+ * locks enhancements against writes (SHARE): it waits for every transaction that inserted into it
+ * to end, and holds off the next inserts until this one commits; their statements then start
+ * after the records are gone (a statement takes its table locks before its snapshot), and
+ * insertEnhancements adds nothing to a record it does not see. The third, whose snapshot starts
+ * after those imports committed, sees every enhancement of the records and deletes them with the
+ * records: none is left behind.
  */
 export async function deleteAgedOutRecords(db: Queryable, p: { now: Date; limit: number }): Promise<{ removed: Array<{ id: string; type: string }>; requestIds: string[] }> {
   const { rows: doomed } = await db.query<{ id: string }>(
@@ -33,6 +36,7 @@ for update
     [p.now.toISOString(), p.limit],
   );
   if (doomed.length === 0) return { removed: [], requestIds: [] };
+  await db.query('lock table enhancements in share mode');
   const { rows } = await db.query<{ kind: 'record' | 'request'; id: string; type: string | null }>(
     `
 with enhancements_gone as (
