@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import { priorityRank } from '@refinery/protocol';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
 import { sweeperDefaults } from '../src/batches/sweeper.ts';
+import type { Db } from '../src/db/db.ts';
 import { autovacuumRuns } from '../src/db/vacuum.ts';
 import { newId } from '../src/ids.ts';
 import { insertRequestWithItems } from '../src/requests/queries/insertRequestWithItems.ts';
@@ -11,6 +12,21 @@ import { describeEachBackend, references } from './support/harness.ts';
 
 // A process may die at any point; what it left half done is in the database, and the sweeper
 // (of any process) finishes it. These tests leave work half done on purpose, then sweep.
+
+/** Runs `work` with the first statement matching `sql` failing, as if the process died there. */
+async function diesAt(db: Db, sql: RegExp, work: () => Promise<void>): Promise<void> {
+  const query = db.query;
+  db.query = (async (text: string, params?: readonly unknown[]) => {
+    if (!sql.test(text.trim())) return query.call(db, text, params);
+    db.query = query;
+    throw new Error('the process died here');
+  }) as Db['query'];
+  try {
+    await work();
+  } finally {
+    db.query = query;
+  }
+}
 describeEachBackend(
   'crash recovery',
   (h) => {
@@ -47,19 +63,12 @@ describeEachBackend(
       const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
       const results = [JSON.stringify({ record_id: recordIds[0], type: 'annotation', content: { n: 3 } }), JSON.stringify({ record_id: recordIds[1], type: 'no-such-type', content: {} })].join('\n');
       assert.equal((await fetch(batch.results_url, { method: 'PUT', body: results })).status, 200);
-      // The process dies between the items' move and the import's last step (its first transaction).
+      // The process dies between the items' move and the import's last step (the batch's completion).
       const db = h().refinery.ctx.db;
-      const transaction = db.transaction;
-      db.transaction = async () => {
-        db.transaction = transaction;
-        throw new Error('the process died here');
-      };
-      try {
+      await diesAt(db, /^update batches set status = 'completed'/, async () => {
         assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
         await h().refinery.background.drain();
-      } finally {
-        db.transaction = transaction;
-      }
+      });
       const halfDone = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
       assert.equal(halfDone.status, 'processing');
       assert.deepEqual([halfDone.counts.completed, halfDone.counts.failed, halfDone.counts.importing], [1, 1, 0]);
@@ -81,6 +90,32 @@ describeEachBackend(
           [2, recordIds[1], 'rejected'],
         ],
       );
+    });
+
+    it('finishes a request whose last batch completed in a process that died before finishing the request', async () => {
+      const robot = await h().createRobot();
+      const recordIds = await h().importRecords(references(2));
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+      const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
+      const results = recordIds.map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 4 } })).join('\n');
+      assert.equal((await fetch(batch.results_url, { method: 'PUT', body: results })).status, 200);
+      const db = h().refinery.ctx.db;
+      await diesAt(db, /with finished as/, async () => {
+        assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
+        await h().refinery.background.drain();
+      });
+      assert.equal((await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`)).body.status, 'completed');
+      const halfDone = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      assert.deepEqual([halfDone.status, halfDone.counts.completed], ['processing', 2]);
+
+      await h().refinery.sweeper.runOnce();
+      await h().refinery.background.drain();
+      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      assert.equal(request.status, 'completed');
+      assert.ok(request.manifest_url, 'its manifest is written');
+      await h().refinery.sweeper.runOnce();
+      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [created.body.id]);
+      assert.equal(finished.rows[0].n, 1);
     });
 
     it('imports once even when the import runs twice (a resumed import racing a slow one)', async () => {

@@ -220,11 +220,13 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
   afterRequestsFinished(ctx, finished);
 }
 
-/** An import's last step, once its items are settled: the batch completes, and the requests whose items are all final finish. */
+/**
+ * An import's last step, once its items are settled: the batch completes, then the requests whose
+ * items are all final finish. Two statements, each committed on its own (on PGlite a transaction
+ * would hold the one connection across round trips to this thread): a process that dies between
+ * them leaves the requests to the sweeper (listOpenRequestsWithoutOpenItems).
+ */
 async function completeImport(ctx: Context, p: { batchId: string; requestIds: string[]; now: Date }): Promise<void> {
-  const finished = await ctx.db.transaction(async (tx) => {
-    await completeImportedBatch(tx, { batchId: p.batchId, now: p.now });
-    return finishRequestsIfDone(tx, { requestIds: p.requestIds, now: p.now });
-  });
-  afterRequestsFinished(ctx, finished);
+  await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now });
+  afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: p.requestIds, now: p.now }));
 }

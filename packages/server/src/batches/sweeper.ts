@@ -5,7 +5,7 @@ import { createLoop } from '../loop.ts';
 import { afterRequestsFinished, writePendingManifests } from '../requests/manifests.ts';
 import { expireOverdueRequests } from '../requests/lifecycle.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
-import { listDoneReceivedRequests } from '../requests/queries/listDoneReceivedRequests.ts';
+import { listOpenRequestsWithoutOpenItems } from '../requests/queries/listOpenRequestsWithoutOpenItems.ts';
 import { notifyWork } from '../work/signals.ts';
 import { importResults } from './importResults.ts';
 import { claimStaleImports } from './queries/claimStaleImports.ts';
@@ -32,8 +32,8 @@ export interface SweepResult {
 
 /**
  * The lease sweeper and its chores: lapsed leases give their items back (attempt + 1, after a
- * backoff) or fail them with `lease_expired`; requests whose items were all final at creation
- * but which were left unfinished are finished; stalled imports resume; missing manifests are written.
+ * backoff) or fail them with `lease_expired`; open requests whose items are all final (their
+ * process died before it finished them) are finished; stalled imports resume; missing manifests are written.
  * Every step is guarded, so any number of processes may sweep at once.
  */
 export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Partial<SweeperConfig> }) {
@@ -46,8 +46,8 @@ export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Par
       const batchIds = await expireLapsedLeases(tx, { now, limit: settings.batchLimit });
       const released = await retryOrFailItems(tx, { batchIds, fromStatus: 'leased', code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
       await notifyWork(tx, released.retriedRobotIds);
-      const doneAtCreation = await listDoneReceivedRequests(tx, { limit: settings.batchLimit });
-      const done = await finishRequestsIfDone(tx, { requestIds: [...released.requestIds, ...doneAtCreation], now });
+      const leftOpen = await listOpenRequestsWithoutOpenItems(tx, { limit: settings.batchLimit });
+      const done = await finishRequestsIfDone(tx, { requestIds: [...released.requestIds, ...leftOpen], now });
       return { batchIds, done };
     });
     afterRequestsFinished(ctx, finished.done);

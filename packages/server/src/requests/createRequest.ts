@@ -31,7 +31,7 @@ function deadlineOf(body: RequestBody, now: Date): string | null {
  * A request of fewer than `analyzeItemsAfter` items is that statement alone, committed on its own:
  * no BEGIN and COMMIT round trips between the requester and the robot's lease (dispatch latency).
  * If all its items are final at once (denied, expired), finishing it is a second statement; a
- * process that dies between the two leaves it to the sweeper (listDoneReceivedRequests).
+ * process that dies between the two leaves it to the sweeper (listOpenRequestsWithoutOpenItems).
  */
 export async function createRequest(ctx: Context, input: { body: RequestBody; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
