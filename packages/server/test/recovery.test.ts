@@ -31,54 +31,54 @@ describeEachBackend(
   'crash recovery',
   (h) => {
     const advance = (ms: number) => (h().clock as unknown as { advance(ms: number): void }).advance(ms);
-
-    it('resumes an import whose process died after answering 202', async () => {
+    /** A robot's request for `n` new records, leased as one batch, with `lines(recordIds)` uploaded as its results file. */
+    const leasedWithResults = async (n: number, lines: (recordIds: string[]) => object[]) => {
       const robot = await h().createRobot();
-      const recordIds = await h().importRecords(references(3));
+      const recordIds = await h().importRecords(references(n));
       const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
       const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
-      const results = recordIds.map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 1 } })).join('\n');
+      const results = lines(recordIds).map((line) => JSON.stringify(line)).join('\n');
       assert.equal((await fetch(batch.results_url, { method: 'PUT', body: results })).status, 200);
+      return { robot, recordIds, requestId: created.body.id as string, batch };
+    };
+
+    it('resumes an import whose process died after answering 202', async () => {
+      const { robot, recordIds, requestId, batch } = await leasedWithResults(3, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 1 } })));
       // What POST /results does before it answers, without the import that would follow: as if the process died there.
       const ctx = h().refinery.ctx;
       assert.equal(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() }), true);
 
       await h().refinery.sweeper.runOnce();
-      assert.equal((await h().api('GET', `/v1/requests/${created.body.id}`)).body.counts.importing, 3, 'an import still within its time is left alone');
+      assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 3, 'an import still within its time is left alone');
 
       advance(sweeperDefaults.importMs + 1000);
       const swept = await h().refinery.sweeper.runOnce();
       assert.equal(swept.resumedImports, 1);
       await h().refinery.background.drain();
-      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed');
       assert.equal(request.counts.completed, 3);
       for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
     });
 
     it('completes an import whose process died after settling its items, keeping its first report', async () => {
-      const robot = await h().createRobot();
-      const recordIds = await h().importRecords(references(2));
-      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
-      const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
-      const results = [JSON.stringify({ record_id: recordIds[0], type: 'annotation', content: { n: 3 } }), JSON.stringify({ record_id: recordIds[1], type: 'no-such-type', content: {} })].join('\n');
-      assert.equal((await fetch(batch.results_url, { method: 'PUT', body: results })).status, 200);
+      const { robot, recordIds, requestId, batch } = await leasedWithResults(2, (ids) => [{ record_id: ids[0], type: 'annotation', content: { n: 3 } }, { record_id: ids[1], type: 'no-such-type', content: {} }]);
       // The process dies between the items' move and the import's last step (the batch's completion).
       const db = h().refinery.ctx.db;
       await diesAt(db, /^update batches set status = 'completed'/, async () => {
         assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
         await h().refinery.background.drain();
       });
-      const halfDone = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      const halfDone = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(halfDone.status, 'processing');
       assert.deepEqual([halfDone.counts.completed, halfDone.counts.failed, halfDone.counts.importing], [1, 1, 0]);
 
       advance(sweeperDefaults.importMs + 1000);
       assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
       await h().refinery.background.drain();
-      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed_with_errors');
-      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [created.body.id]);
+      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [requestId]);
       assert.equal(finished.rows[0].n, 1);
       const done = (await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`)).body;
       assert.equal(done.status, 'completed');
@@ -93,47 +93,37 @@ describeEachBackend(
     });
 
     it('finishes a request whose last batch completed in a process that died before finishing the request', async () => {
-      const robot = await h().createRobot();
-      const recordIds = await h().importRecords(references(2));
-      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
-      const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
-      const results = recordIds.map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 4 } })).join('\n');
-      assert.equal((await fetch(batch.results_url, { method: 'PUT', body: results })).status, 200);
+      const { robot, requestId, batch } = await leasedWithResults(2, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 4 } })));
       const db = h().refinery.ctx.db;
       await diesAt(db, /with finished as/, async () => {
         assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
         await h().refinery.background.drain();
       });
       assert.equal((await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`)).body.status, 'completed');
-      const halfDone = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      const halfDone = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.deepEqual([halfDone.status, halfDone.counts.completed], ['processing', 2]);
 
       await h().refinery.sweeper.runOnce();
       await h().refinery.background.drain();
-      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed');
       assert.ok(request.manifest_url, 'its manifest is written');
       await h().refinery.sweeper.runOnce();
-      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [created.body.id]);
+      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [requestId]);
       assert.equal(finished.rows[0].n, 1);
     });
 
     it('imports once even when the import runs twice (a resumed import racing a slow one)', async () => {
-      const robot = await h().createRobot();
-      const recordIds = await h().importRecords(references(2));
-      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
-      const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease')).body;
-      const results = recordIds.map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 2 } })).join('\n');
-      await fetch(batch.results_url, { method: 'PUT', body: results });
+      const { robot, recordIds, requestId, batch } = await leasedWithResults(2, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 2 } })));
       const { importResults } = await import('../src/batches/importResults.ts');
       const ctx = h().refinery.ctx;
       await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
       await Promise.all([importResults(ctx, batch.id), importResults(ctx, batch.id)]);
       await h().refinery.background.drain();
-      const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
+      const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed');
       assert.equal(request.counts.completed, 2);
-      const { rows } = await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [created.body.id]);
+      const { rows } = await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [requestId]);
       assert.equal(rows[0].n, 1);
       for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
     });
