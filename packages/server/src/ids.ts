@@ -3,8 +3,8 @@ import { V7Generator } from 'uuidv7';
 
 /**
  * Random bits for ids, fetched 4 KB at a time: uuidv7's own buffer holds 32 bytes, so every few
- * ids cost a `getrandom` system call (0.8 s of Refinery's CPU per 100,000 enhancements in the
- * end-to-end benchmark's profile).
+ * ids cost a `getrandom` system call (`randomFillSync`, 0.78 s of the benchmark process's CPU in
+ * an end-to-end run: importing the records, then their enhancements).
  */
 class BufferedRandom {
   private readonly buffer = new Uint32Array(1024);

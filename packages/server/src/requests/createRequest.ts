@@ -43,9 +43,9 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
   const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
   const large = body.record_ids.length >= analyzeItemsAfter;
-  const insert = async (tx: Queryable) => {
-    if (large) await raiseWorkMem(tx);
-    const inserted = await insertRequestWithItems(tx, {
+  const insert = async (db: Queryable) => {
+    if (large) await raiseWorkMem(db);
+    const inserted = await insertRequestWithItems(db, {
       id,
       robotId: body.robot_id,
       requestedBy: input.requestedBy,
@@ -61,10 +61,10 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
     // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
     // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
-    if (!inserted.request) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
-    if (large) await analyzeItems(tx);
+    if (!inserted.request) return { existing: await getRequestByIdempotencyKey(db, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
+    if (large) await analyzeItems(db);
     // Every item denied or expired at once: the request is final already.
-    const finished = inserted.pending === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [];
+    const finished = inserted.pending === 0 ? await finishRequestsIfDone(db, { requestIds: [id], now }) : [];
     return { created: inserted.request, finished };
   };
   const outcome = large ? await ctx.db.transaction(insert) : await insert(ctx.db);
