@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { priorityRank } from '@refinery/protocol';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
 import { sweeperDefaults } from '../src/batches/sweeper.ts';
 import type { Db } from '../src/db/db.ts';
 import { autovacuumRuns } from '../src/db/vacuum.ts';
-import { newId } from '../src/ids.ts';
-import { insertRequestWithItems } from '../src/requests/queries/insertRequestWithItems.ts';
-import { RecordIdList } from '../src/requests/requestBody.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 
 // A process may die at any point; what it left half done is in the database, and the sweeper
@@ -31,6 +27,9 @@ describeEachBackend(
   'crash recovery',
   (h) => {
     const advance = (ms: number) => (h().clock as unknown as { advance(ms: number): void }).advance(ms);
+    /** How many `request.finished` events the request has. */
+    const finishedEvents = async (requestId: string) =>
+      (await h().refinery.ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [requestId])).rows[0].n;
     /** A robot's request for `n` new records, leased as one batch, with `lines(recordIds)` uploaded as its results file. */
     const leasedWithResults = async (n: number, lines: (recordIds: string[]) => object[]) => {
       const robot = await h().createRobot();
@@ -78,8 +77,7 @@ describeEachBackend(
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed_with_errors');
-      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [requestId]);
-      assert.equal(finished.rows[0].n, 1);
+      assert.equal(await finishedEvents(requestId), 1);
       const done = (await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`)).body;
       assert.equal(done.status, 'completed');
       const report = (await (await fetch(done.report_url)).text()).trim().split('\n').map((l) => JSON.parse(l));
@@ -109,8 +107,7 @@ describeEachBackend(
       assert.equal(request.status, 'completed');
       assert.ok(request.manifest_url, 'its manifest is written');
       await h().refinery.sweeper.runOnce();
-      const finished = await db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [requestId]);
-      assert.equal(finished.rows[0].n, 1);
+      assert.equal(await finishedEvents(requestId), 1);
     });
 
     it('imports once even when the import runs twice (a resumed import racing a slow one)', async () => {
@@ -123,33 +120,18 @@ describeEachBackend(
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed');
       assert.equal(request.counts.completed, 2);
-      const { rows } = await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [requestId]);
-      assert.equal(rows[0].n, 1);
+      assert.equal(await finishedEvents(requestId), 1);
       for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
     });
 
     it('finishes a request whose items were all denied at creation, when its process died before finishing it', async () => {
       const robot = await h().createRobot();
       const ctx = h().refinery.ctx;
-      const missing = '01900000-0000-7000-8000-0000000000de';
-      const ids = new RecordIdList();
-      ids.push(missing);
-      const [{ id: requestedBy }] = (await ctx.db.query<{ id: string }>(`select id from api_keys where role = 'admin' limit 1`)).rows;
-      // What POST /v1/requests does for a small request before it finishes one with nothing to do: as if the process died there.
-      const inserted = await insertRequestWithItems(ctx.db, {
-        id: newId(),
-        robotId: robot.id,
-        requestedBy,
-        priority: priorityRank.normal,
-        expiresAt: null,
-        callbackUrl: null,
-        idempotencyKey: null,
-        bodyHash: 'h',
-        recordIds: ids.packed,
-        now: ctx.clock.now(),
+      await diesAt(ctx.db, /with finished as/, async () => {
+        const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: ['01900000-0000-7000-8000-0000000000de'] } });
+        assert.equal(created.status, 500, 'the process died before answering');
       });
-      const id = inserted.request!.id;
-      assert.equal(inserted.pending, 0);
+      const [{ id }] = (await ctx.db.query<{ id: string }>(`select id::text from requests where robot_id = $1::uuid`, [robot.id])).rows;
       assert.equal((await h().api('GET', `/v1/requests/${id}`)).body.status, 'received');
 
       await h().refinery.sweeper.runOnce();
@@ -158,10 +140,9 @@ describeEachBackend(
       assert.equal(request.status, 'failed');
       assert.equal(request.counts.denied, 1);
       assert.ok(request.manifest_url, 'its manifest is written');
-      const finished = await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [id]);
-      assert.equal(finished.rows[0].n, 1);
+      assert.equal(await finishedEvents(id), 1);
       await h().refinery.sweeper.runOnce();
-      assert.equal((await ctx.db.query<{ n: number }>(`select count(*)::int as n from events where request_id = $1::uuid and type = 'request.finished'`, [id])).rows[0].n, 1, 'once');
+      assert.equal(await finishedEvents(id), 1, 'once');
     });
 
     it('writes the manifest of a request that finished in a process that died before writing it', async () => {
