@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { it } from 'node:test';
+import { fileBlobRoot } from '../src/blobs/fileStore.ts';
 import { describeEachBackend, eventually, references } from './support/harness.ts';
 
 // The items file a robot downloads: the first page comes back with the lease statement, the rest
@@ -50,5 +53,26 @@ describeEachBackend('items file', (h) => {
       assert.equal(enhancements[0].content.of.startsWith('Reference '), true);
     }
     assert.deepEqual(byRecord.get(recordIds[2]), []);
+  });
+
+  it("keeps a batch's files side by side, named for the batch, in a folder shared with the batches leased about the same minute", async () => {
+    const robot = await h().createRobot({ max_batch_size: 1 });
+    const recordIds = await h().importRecords(references(5));
+    const batches: Array<{ id: string; lease_token: string; results_url: string }> = [];
+    for (const recordId of recordIds) {
+      const { batch } = await leaseItemsFile(robot, [recordId]);
+      batches.push(batch);
+      const put = await fetch(batch.results_url, { method: 'PUT', body: `${JSON.stringify({ record_id: recordId, type: 'annotation', content: { n: 1 } })}\n` });
+      assert.equal(put.status, 200);
+      assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
+    }
+    const root = join(fileBlobRoot(h().dataDir), 'batches');
+    const filesOf = async (batch: { id: string }) =>
+      // A UUIDv7 begins with its time: its first 8 hex digits change every 65.5 s.
+      (await readdir(join(root, batch.id.slice(0, 8)))).filter((f) => f.startsWith(batch.id)).sort();
+    await eventually(async () => ((await Promise.all(batches.map(filesOf))).every((files) => files.length === 3) ? true : undefined), 15_000, 'the reports');
+    for (const batch of batches) assert.deepEqual(await filesOf(batch), ['items', 'report', 'results'].map((f) => `${batch.id}.${f}.jsonl`));
+    // Five batches in a few seconds: one folder, two if they straddle a boundary; not one each.
+    assert.ok((await readdir(root)).length <= 2);
   });
 });
