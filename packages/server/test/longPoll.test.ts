@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeEachBackend, references } from './support/harness.ts';
+import { describeEachBackend, eventually, references } from './support/harness.ts';
 
 describeEachBackend('long poll', (h) => {
   it('answers a waiting lease as soon as work arrives, not when the wait ends', async () => {
@@ -17,6 +17,42 @@ describeEachBackend('long poll', (h) => {
     assert.equal(leased.body.item_count, 1);
     // Woken by NOTIFY; the wait was 20 s.
     assert.ok(elapsed < 5000, `the lease took ${elapsed} ms`);
+  });
+
+  it('does not lose work that arrives while the lease is looking for it', async () => {
+    const robot = await h().createRobot();
+    const [recordId] = await h().importRecords(references(1));
+    const { db, work } = h().refinery.ctx;
+    const query = db.query;
+    // The lease statement finds nothing (its snapshot predates the request), and the request's
+    // wake-up reaches this process before the lease goes back to waiting.
+    let armed = true;
+    db.query = (async (sql: string, params?: readonly unknown[]) => {
+      const result = await query.call(db, sql, params);
+      if (!armed || !sql.includes('skip locked')) return result;
+      armed = false;
+      const seen = work.wakeups(robot.id);
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: [recordId] } });
+      assert.equal(created.status, 202);
+      await eventually(async () => (work.wakeups(robot.id) > seen ? true : undefined), 10_000, 'the wake-up');
+      return result;
+    }) as typeof db.query;
+    // Only the wake-up can answer the lease within the test: the re-check would come after a minute.
+    const recheckMs = work.recheckMs;
+    work.recheckMs = 60_000;
+    try {
+      const leasing = h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S');
+      let timer: NodeJS.Timeout | undefined;
+      const leased = await Promise.race([leasing, new Promise<null>((r) => (timer = setTimeout(() => r(null), 15_000)))]);
+      clearTimeout(timer);
+      assert.equal(armed, false);
+      assert.ok(leased, 'the lease was still waiting 15 s later: the wake-up was lost');
+      assert.equal(leased.status, 200);
+      assert.equal(leased.body.item_count, 1);
+    } finally {
+      db.query = query;
+      work.recheckMs = recheckMs;
+    }
   });
 
   it('answers 204 once the wait is over with nothing to do', async () => {

@@ -64,14 +64,14 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       reply.raw.once('close', () => closed.abort());
       const deadline = Date.now() + waitMs;
       for (;;) {
+        const seen = ctx.work.wakeups(robot.id);
         if (robot.active) {
           const batch = await leaseBatch(ctx, robot, { limit, leaseMs });
           if (batch) return reply.status(200).send(await batchOut(ctx, batch));
         }
         const remaining = deadline - Date.now();
         if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
-        // Woken by NOTIFY; the periodic re-check catches items whose retry backoff ended.
-        await ctx.work.waitFor(robot.id, Math.min(remaining, 1000), closed.signal);
+        await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal);
       }
     },
   });

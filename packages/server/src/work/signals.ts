@@ -22,6 +22,9 @@ export async function notifyWork(db: Queryable, robotIds: readonly string[]): Pr
 export class WorkSignals {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly listeners = new Set<(robotId: string) => void>();
+  private readonly wakeCounts = new Map<string, number>();
+  /** How long a long poll waits without a wake-up before it looks again: a retry's backoff ending sends none. */
+  recheckMs = 1000;
   private unlisten: (() => Promise<void>) | null = null;
 
   constructor(private readonly db: Db) {}
@@ -38,6 +41,7 @@ export class WorkSignals {
 
   private wake(payload: string): void {
     const [robotId, mode] = payload.split(' ');
+    this.wakeCounts.set(robotId, (this.wakeCounts.get(robotId) ?? 0) + 1);
     for (const wake of this.waiters.get(robotId) ?? []) wake();
     if (mode === 'push') for (const listener of this.listeners) listener(robotId);
   }
@@ -48,8 +52,18 @@ export class WorkSignals {
     return () => this.listeners.delete(listener);
   }
 
-  /** Resolves when work for `robotId` may have arrived, after `ms`, or when `signal` aborts. */
-  waitFor(robotId: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /** How many wake-ups for `robotId` this process has seen: read before looking for work, then handed to `waitFor`. */
+  wakeups(robotId: string): number {
+    return this.wakeCounts.get(robotId) ?? 0;
+  }
+
+  /**
+   * Resolves when work for `robotId` may have arrived, after `ms`, or when `signal` aborts; at once
+   * if a wake-up came since the count `seen` was read: one that arrived while the caller was
+   * looking for work (its statement's snapshot taken before the work was committed) is not lost.
+   */
+  waitFor(robotId: string, ms: number, seen: number, signal?: AbortSignal): Promise<void> {
+    if (this.wakeups(robotId) !== seen) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.waiters.get(robotId);
       if (!set) this.waiters.set(robotId, (set = new Set()));
