@@ -8,7 +8,7 @@ import { newId } from '../ids.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { notifyWork } from '../work/signals.ts';
-import { readLines } from './lines.ts';
+import { readLines, type Line } from './lines.ts';
 import { closedItemsOfBatch } from './queries/closedItemsOfBatch.ts';
 import { completeImportedBatch } from './queries/completeImportedBatch.ts';
 import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
@@ -20,6 +20,8 @@ import { settleImportedItems, type ItemOutcome } from './queries/settleImportedI
 
 /** Enhancements inserted per statement. */
 const enhancementsPerInsert = 1000;
+/** The report is written in pieces of about this many characters. */
+const reportWriteChars = 64 * 1024;
 
 const ajv = strictAjv();
 const compiledSchemas = new Map<string, ValidateFunction>();
@@ -39,6 +41,8 @@ function contentValidators(ctx: ImportContext): Map<string, ValidateFunction | n
   }
   return validators;
 }
+
+const resultFields = new Set(['record_id', 'type', 'content', 'robot_version', 'derived_from']);
 
 type Verdict = { accept: Omit<NewEnhancement, 'id' | 'request_id'> } | { reject: string; recordId?: string } | { robotError: string; recordId: string; retryable: boolean };
 
@@ -63,8 +67,7 @@ function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<s
     if (typeof retryable !== 'boolean') return { reject: 'error.retryable must be true or false', recordId: id };
     return { robotError: message, recordId: id, retryable };
   }
-  const allowed = new Set(['record_id', 'type', 'content', 'robot_version', 'derived_from']);
-  const unknown = Object.keys(line).find((k) => !allowed.has(k));
+  const unknown = Object.keys(line).find((k) => !resultFields.has(k));
   if (unknown) return { reject: `unknown field "${unknown}"`, recordId: id };
   if (typeof line.type !== 'string') return { reject: 'type must be the enhancement type, a string', recordId: id };
   if (!validators.has(line.type)) {
@@ -112,85 +115,108 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
   const retryableErrors: Array<{ record_id: string; message: string }> = [];
   const answeredOn = new Map<string, number>();
   /** Rejected lines that name no record of this batch: the never-answered items point at them. */
-  let unattributed: { count: number; first: string } | null = null;
+  const unattributed = { count: 0, first: '' };
 
   const report = new PassThrough();
   const reportKey = blobKeys.report(batchId);
   const reportWritten = ctx.blobs.put(reportKey, report);
   reportWritten.catch(() => {});
-  const writeReport = async (line: ReportLine) => {
-    if (!report.write(JSON.stringify(line) + '\n')) await new Promise((r) => report.once('drain', r));
+  // Report lines are gathered into writes of about 64 KB, which wait only when the file lags.
+  let reportText = '';
+  const sendReport = async () => {
+    const text = reportText;
+    reportText = '';
+    if (text && !report.write(text)) await new Promise((r) => report.once('drain', r));
+  };
+  const writeReport = (line: ReportLine) => {
+    reportText += JSON.stringify(line) + '\n';
   };
 
-  let pending: Array<NewEnhancement & { line: number }> = [];
+  let pending: NewEnhancement[] = [];
+  /** The results line of each pending enhancement. */
+  let pendingLines: number[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
     const chunk = pending;
+    const lines = pendingLines;
     pending = [];
-    const results = await insertEnhancements(ctx.db, { robotId: batch.robot_id, batchId, enhancements: chunk.map(({ line: _line, ...e }) => e), now });
+    pendingLines = [];
+    const results = await insertEnhancements(ctx.db, { robotId: batch.robot_id, batchId, enhancements: chunk, now });
     const byRecord = new Map(results.map((r) => [r.record_id, r]));
-    for (const e of chunk) {
+    chunk.forEach((e, i) => {
       const r = byRecord.get(e.record_id)!;
       if (r.outcome === 'record_gone') {
         outcomes.set(e.record_id, { record_id: e.record_id, status: 'failed', enhancement_id: null, error_code: 'record_gone', error_message: 'the record was deleted before its enhancement could be imported' });
-        await writeReport({ line: e.line, record_id: e.record_id, outcome: 'rejected', message: 'the record no longer exists' });
-        continue;
+        writeReport({ line: lines[i], record_id: e.record_id, outcome: 'rejected', message: 'the record no longer exists' });
+        return;
       }
       const discarded = r.outcome === 'discarded';
       outcomes.set(e.record_id, { record_id: e.record_id, status: discarded ? 'discarded' : 'completed', enhancement_id: r.enhancement_id, error_code: null, error_message: null });
-      await writeReport({ line: e.line, record_id: e.record_id, outcome: discarded ? 'discarded' : 'imported', ...(discarded && { message: 'an identical enhancement is already stored' }) });
-    }
+      writeReport({ line: lines[i], record_id: e.record_id, outcome: discarded ? 'discarded' : 'imported', ...(discarded && { message: 'an identical enhancement is already stored' }) });
+    });
   };
 
   let neverAnswered = 'the robot never answered this record';
   let unanswered = 0;
+  /** Judges one results line: its enhancement waits in `pending`, anything else is settled and reported at once. */
+  const take = (line: Line) => {
+    if (!line.tooLong && line.text.trim() === '') return;
+    const verdict: Verdict = line.tooLong ? { reject: `this line is longer than the limit of ${maxResultLineBytes} bytes` } : judgeLine(line.text, requestOf, validators);
+    const recordId = 'accept' in verdict ? verdict.accept.record_id : verdict.recordId;
+    if (recordId && requestOf.has(recordId)) {
+      const first = answeredOn.get(recordId);
+      if (first !== undefined) {
+        writeReport({ line: line.number, record_id: recordId, outcome: 'rejected', message: `record ${recordId} was answered twice; line ${first} stands` });
+        return;
+      }
+      answeredOn.set(recordId, line.number);
+    }
+    if ('accept' in verdict) {
+      const enhancement = verdict.accept as NewEnhancement;
+      enhancement.id = newId();
+      enhancement.request_id = requestOf.get(enhancement.record_id)!;
+      pending.push(enhancement);
+      pendingLines.push(line.number);
+    } else if ('robotError' in verdict) {
+      if (verdict.retryable) retryableErrors.push({ record_id: verdict.recordId, message: verdict.robotError });
+      else outcomes.set(verdict.recordId, { record_id: verdict.recordId, status: 'failed', enhancement_id: null, error_code: 'robot_error', error_message: verdict.robotError });
+      writeReport({ line: line.number, record_id: verdict.recordId, outcome: 'robot_error', message: verdict.robotError });
+    } else if (verdict.recordId && closed.has(verdict.recordId)) {
+      const item = closed.get(verdict.recordId)!;
+      writeReport({ line: line.number, record_id: verdict.recordId, outcome: 'rejected', message: `not imported: this item was ${item.status} (${item.error_message ?? item.status})` });
+    } else {
+      if (verdict.recordId && requestOf.has(verdict.recordId)) {
+        outcomes.set(verdict.recordId, { record_id: verdict.recordId, status: 'failed', enhancement_id: null, error_code: 'rejected', error_message: `line ${line.number}: ${verdict.reject}` });
+      } else {
+        if (unattributed.count++ === 0) unattributed.first = `line ${line.number}: ${verdict.reject}`;
+      }
+      writeReport({ line: line.number, ...(verdict.recordId && { record_id: verdict.recordId }), outcome: 'rejected', message: verdict.reject });
+    }
+  };
   try {
     const results = await ctx.blobs.get(batch.results_key);
     if (results) {
-      for await (const line of readLines(results, maxResultLineBytes)) {
-        if (!line.tooLong && line.text.trim() === '') continue;
-        const verdict: Verdict = line.tooLong ? { reject: `this line is longer than the limit of ${maxResultLineBytes} bytes` } : judgeLine(line.text, requestOf, validators);
-        const recordId = 'accept' in verdict ? verdict.accept.record_id : verdict.recordId;
-        if (recordId && requestOf.has(recordId)) {
-          const first = answeredOn.get(recordId);
-          if (first !== undefined) {
-            await writeReport({ line: line.number, record_id: recordId, outcome: 'rejected', message: `record ${recordId} was answered twice; line ${first} stands` });
-            continue;
-          }
-          answeredOn.set(recordId, line.number);
-        }
-        if ('accept' in verdict) {
-          pending.push({ ...verdict.accept, id: newId(), request_id: requestOf.get(verdict.accept.record_id)!, line: line.number });
+      for await (const lines of readLines(results, maxResultLineBytes)) {
+        for (const line of lines) {
+          take(line);
           if (pending.length >= enhancementsPerInsert) await flush();
-        } else if ('robotError' in verdict) {
-          if (verdict.retryable) retryableErrors.push({ record_id: verdict.recordId, message: verdict.robotError });
-          else outcomes.set(verdict.recordId, { record_id: verdict.recordId, status: 'failed', enhancement_id: null, error_code: 'robot_error', error_message: verdict.robotError });
-          await writeReport({ line: line.number, record_id: verdict.recordId, outcome: 'robot_error', message: verdict.robotError });
-        } else if (verdict.recordId && closed.has(verdict.recordId)) {
-          const item = closed.get(verdict.recordId)!;
-          await writeReport({ line: line.number, record_id: verdict.recordId, outcome: 'rejected', message: `not imported: this item was ${item.status} (${item.error_message ?? item.status})` });
-        } else {
-          if (verdict.recordId && requestOf.has(verdict.recordId)) {
-            outcomes.set(verdict.recordId, { record_id: verdict.recordId, status: 'failed', enhancement_id: null, error_code: 'rejected', error_message: `line ${line.number}: ${verdict.reject}` });
-          } else {
-            unattributed ??= { count: 0, first: `line ${line.number}: ${verdict.reject}` };
-            unattributed.count++;
-          }
-          await writeReport({ line: line.number, ...(verdict.recordId && { record_id: verdict.recordId }), outcome: 'rejected', message: verdict.reject });
         }
+        if (reportText.length >= reportWriteChars) await sendReport();
       }
     }
     await flush();
     if (!results) neverAnswered = 'the robot uploaded no results file';
-    else if (unattributed) {
+    else if (unattributed.count > 0) {
       const lines = unattributed.count === 1 ? 'a line of its results was' : `${unattributed.count} lines of its results were`;
       neverAnswered = `${neverAnswered}; ${lines} rejected without naming a record of this batch (${unattributed.first})`;
     }
     for (const recordId of requestOf.keys()) {
       if (answeredOn.has(recordId)) continue;
       unanswered++;
-      await writeReport({ record_id: recordId, outcome: 'missing', message: neverAnswered });
+      writeReport({ record_id: recordId, outcome: 'missing', message: neverAnswered });
+      if (reportText.length >= reportWriteChars) await sendReport();
     }
+    await sendReport();
     report.end();
     await reportWritten;
   } catch (err) {

@@ -8,23 +8,26 @@ export interface Line {
 }
 
 /**
- * Lines of a UTF-8 stream, one at a time, holding at most `maxBytes` of any line: an over-long
- * line is reported and skipped rather than ending the stream (split2 would stop at it).
+ * Lines of a UTF-8 stream, the lines each chunk completes at a time (one asynchronous step per
+ * chunk, not per line), holding at most `maxBytes` of any line: an over-long line is reported and
+ * skipped rather than ending the stream (split2 would stop at it).
  */
-export async function* readLines(stream: Readable, maxBytes: number): AsyncIterable<Line> {
+export async function* readLines(stream: Readable, maxBytes: number): AsyncIterable<Line[]> {
   let parts: Buffer[] = [];
   let size = 0;
   let tooLong = false;
   let number = 0;
   const finish = (): Line => {
     number++;
-    const line = { number, text: tooLong ? '' : Buffer.concat(parts).toString('utf8').replace(/\r$/, ''), tooLong };
+    const text = tooLong ? '' : parts.length === 1 ? parts[0].toString('utf8') : Buffer.concat(parts).toString('utf8');
+    const line = { number, text: text.endsWith('\r') ? text.slice(0, -1) : text, tooLong };
     parts = [];
     size = 0;
     tooLong = false;
     return line;
   };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const lines: Line[] = [];
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(10, start);
@@ -37,9 +40,10 @@ export async function* readLines(stream: Readable, maxBytes: number): AsyncItera
         } else if (end > start) parts.push(chunk.subarray(start, end));
       }
       if (nl === -1) break;
-      yield finish();
+      lines.push(finish());
       start = nl + 1;
     }
+    if (lines.length > 0) yield lines;
   }
-  if (size > 0 || tooLong) yield finish();
+  if (size > 0 || tooLong) yield [finish()];
 }
