@@ -19,11 +19,13 @@ export interface AnswerOptions {
   onRecordError?: () => void;
 }
 
-async function* downloadRecords(o: AnswerOptions, batch: Batch, signal: AbortSignal): AsyncGenerator<BatchRecord> {
+/** The batch's records, a network chunk's worth at a time; a failed download becomes a retryable BatchError. */
+async function* downloadRecordChunks(o: AnswerOptions, batch: Batch, signal: AbortSignal): AsyncGenerator<BatchRecord[]> {
   try {
-    for await (const line of o.client.downloadItems(batch, { signal })) {
-      o.onRecord?.();
-      yield line.record;
+    for await (const lines of o.client.downloadItemChunks(batch, { signal })) {
+      const records = lines.map((line) => line.record);
+      if (o.onRecord) for (let i = 0; i < records.length; i++) o.onRecord();
+      yield records;
     }
   } catch (err) {
     if (signal.aborted) throw err;
@@ -31,29 +33,57 @@ async function* downloadRecords(o: AnswerOptions, batch: Batch, signal: AbortSig
   }
 }
 
-async function answerRecord(handler: RecordHandler, record: BatchRecord, ctx: BatchContext): Promise<ResultLine[]> {
-  try {
-    const enhancement = await handler(record, ctx);
-    return enhancement == null ? [] : [{ record_id: record.id, ...enhancement }];
-  } catch (err) {
+async function* downloadRecords(o: AnswerOptions, batch: Batch, signal: AbortSignal): AsyncGenerator<BatchRecord> {
+  for await (const records of downloadRecordChunks(o, batch, signal)) yield* records;
+}
+
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T> | null)?.then === 'function';
+
+/** One record's results lines; synchronous when the handler is (no promise per record then). */
+function answerRecord(handler: RecordHandler, record: BatchRecord, ctx: BatchContext): ResultLine[] | Promise<ResultLine[]> {
+  const linesOf = (enhancement: Awaited<ReturnType<RecordHandler>>): ResultLine[] => (enhancement == null ? [] : [{ record_id: record.id, ...enhancement }]);
+  const failed = (err: unknown): ResultLine[] => {
     if (err instanceof BatchError) throw err;
     const retryable = err instanceof RecordError && err.retryable;
     return [{ record_id: record.id, error: { message: messageOf(err), ...(retryable && { retryable }) } }];
+  };
+  try {
+    const answered = handler(record, ctx);
+    return isPromise(answered) ? answered.then(linesOf, failed) : linesOf(answered);
+  } catch (err) {
+    return failed(err);
   }
 }
 
-async function* flatten<T>(arrays: AsyncIterable<T[]>): AsyncGenerator<T> {
-  for await (const array of arrays) yield* array;
-}
-
-/** The results file's lines of one batch, as they come; a handler's crash becomes a retryable BatchError. */
+/**
+ * The results file's lines of one batch, as they come; a handler's crash becomes a retryable
+ * BatchError. Records answered one at a time (the default) are taken a network chunk at a time,
+ * so a record costs one asynchronous step on its way through rather than one per stage.
+ */
 export async function* batchResultLines(o: AnswerOptions, batch: Batch, ctx: BatchContext): AsyncGenerator<ResultLine> {
-  const records = downloadRecords(o, batch, ctx.signal);
-  const lines = o.handleBatch ? o.handleBatch(records, ctx) : flatten(mapConcurrent(records, o.recordConcurrency, (record) => answerRecord(o.handler!, record, ctx)));
+  const finished = (line: ResultLine): ResultLine => {
+    if ('error' in line) {
+      o.onRecordError?.();
+      return line;
+    }
+    return line.robot_version !== undefined || o.robotVersion === undefined ? line : { ...line, robot_version: o.robotVersion };
+  };
   try {
-    for await (const line of lines) {
-      if ('error' in line) o.onRecordError?.();
-      yield 'error' in line || line.robot_version !== undefined || o.robotVersion === undefined ? line : { ...line, robot_version: o.robotVersion };
+    if (o.handleBatch) {
+      for await (const line of o.handleBatch(downloadRecords(o, batch, ctx.signal), ctx)) yield finished(line);
+    } else if (o.recordConcurrency > 1) {
+      const handler = o.handler!;
+      for await (const lines of mapConcurrent(downloadRecords(o, batch, ctx.signal), o.recordConcurrency, async (record) => answerRecord(handler, record, ctx))) {
+        for (const line of lines) yield finished(line);
+      }
+    } else {
+      const handler = o.handler!;
+      for await (const records of downloadRecordChunks(o, batch, ctx.signal)) {
+        for (const record of records) {
+          const answered = answerRecord(handler, record, ctx);
+          for (const line of isPromise(answered) ? await answered : answered) yield finished(line);
+        }
+      }
     }
   } catch (err) {
     if (err instanceof BatchError || ctx.signal.aborted) throw err;

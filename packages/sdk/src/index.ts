@@ -28,7 +28,7 @@ export type { PushRobotHandle, PushRobotStats, ServePushRobotCommonOptions, Serv
 export { RefineryError, LeaseLostError, BatchError, RecordError, isTransient, messageOf } from './errors.ts';
 export { jsonLogger, silentLogger, withFields } from './logger.ts';
 export type { RobotLogger, LogLevel } from './logger.ts';
-export { parseJsonLines, encodeJsonLines, JsonLinesError } from './jsonl.ts';
+export { parseJsonLines, parseJsonLineChunks, encodeJsonLines, JsonLinesError } from './jsonl.ts';
 export { mapConcurrent } from './concurrent.ts';
 export { Backoff, retryTransient, sleep } from './retry.ts';
 export type { RetryOptions } from './retry.ts';

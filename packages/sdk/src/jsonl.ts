@@ -17,6 +17,15 @@ export class JsonLinesError extends Error {
  * that is not JSON.
  */
 export async function* parseJsonLines<T = unknown>(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<T> {
+  for await (const values of parseJsonLineChunks<T>(chunks)) yield* values;
+}
+
+/**
+ * The same as parseJsonLines, but yields the values each chunk of the stream completes together:
+ * one asynchronous step per chunk rather than per line, for readers that handle many small lines.
+ * Holds at most one chunk's values.
+ */
+export async function* parseJsonLineChunks<T = unknown>(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<T[]> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let pending = '';
   let lineNumber = 0;
@@ -32,17 +41,19 @@ export async function* parseJsonLines<T = unknown>(chunks: AsyncIterable<Uint8Ar
   };
   for await (const chunk of chunks) {
     pending += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    const values: T[] = [];
     let start = 0;
     for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n', start)) {
       const value = parse(pending.slice(start, end));
       start = end + 1;
-      if (value !== undefined) yield value;
+      if (value !== undefined) values.push(value);
     }
     pending = pending.slice(start);
+    if (values.length > 0) yield values;
   }
   pending += decoder.decode();
   const last = parse(pending);
-  if (last !== undefined) yield last;
+  if (last !== undefined) yield [last];
 }
 
 /** Default size of the chunks `encodeJsonLines` yields: 64 KiB. */

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
 import { LeaseLostError, RefineryError } from './errors.ts';
 import { buildUrl, durationParam, errorFrom, fetchOk, jsonOf, pathOf, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
-import { encodeJsonLines, parseJsonLines } from './jsonl.ts';
+import { encodeJsonLines, parseJsonLineChunks } from './jsonl.ts';
 
 export interface RobotClientOptions {
   /** Refinery's base URL as the robot sees it, e.g. `http://localhost:8080`. */
@@ -101,9 +101,14 @@ export class RobotClient {
    * held whole in memory). The URL carries its own authorisation.
    */
   async *downloadItems(batch: Pick<Batch, 'items_url'>, options: { signal?: AbortSignal } = {}): AsyncGenerator<ItemsLine> {
+    for await (const lines of this.downloadItemChunks(batch, options)) yield* lines;
+  }
+
+  /** The same as downloadItems, the lines each network chunk completes at a time (one asynchronous step per chunk, not per record). */
+  async *downloadItemChunks(batch: Pick<Batch, 'items_url'>, options: { signal?: AbortSignal } = {}): AsyncGenerator<ItemsLine[]> {
     const response = await fetchOk(this.#fetch, batch.items_url, { signal: options.signal });
     if (!response.body) return;
-    yield* parseJsonLines<ItemsLine>(response.body);
+    yield* parseJsonLineChunks<ItemsLine>(response.body);
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import type { ResultLine } from '@refinery/protocol';
-import { BatchError, jsonLogger, runRobot, silentLogger, type RunRobotOptions } from '../src/index.ts';
+import { BatchError, jsonLogger, RecordError, runRobot, silentLogger, type RunRobotOptions } from '../src/index.ts';
 import { errorReply } from './http-server.ts';
 import { records, robotId, secret, startRobotApi, type RobotApi } from './robot-api.ts';
 
@@ -48,6 +48,30 @@ test('records stream through the handler into the results; a thrown error fails 
   assert.equal(b!.results!.length, 2, 'an empty answer leaves the record unanswered');
   assert.deepEqual(robot.stats, { batches: 2, records: 8, recordErrors: 1, batchErrors: 0, leasesLost: 0 });
 });
+
+for (const recordConcurrency of [1, 3]) {
+  test(`an asynchronous handler, ${recordConcurrency} record(s) at a time: every record answered, a rejected RecordError fails only its record`, async () => {
+    api.queue(records(6, 'g'));
+    const robot = start(
+      {
+        handler: async (record) => {
+          await new Promise((r) => setTimeout(r, 1));
+          if (record.id === 'g-1') throw new RecordError('rate limited', { retryable: true });
+          if (record.id === 'g-4') return undefined;
+          return { type: 'annotation', content: { of: record.id } };
+        },
+      },
+      { robotVersion: '2.0.0', recordConcurrency },
+    );
+    await api.posted(1);
+    await robot.stop();
+    const results = api.leased[0]!.results!;
+    assert.deepEqual(results.map((l) => l.record_id).sort(), ['g-0', 'g-1', 'g-2', 'g-3', 'g-5']);
+    assert.deepEqual(results.find((l) => l.record_id === 'g-1'), { record_id: 'g-1', error: { message: 'rate limited', retryable: true } });
+    assert.deepEqual(results.find((l) => l.record_id === 'g-5'), { record_id: 'g-5', type: 'annotation', content: { of: 'g-5' }, robot_version: '2.0.0' });
+    assert.deepEqual(robot.stats, { batches: 1, records: 6, recordErrors: 1, batchErrors: 0, leasesLost: 0 });
+  });
+}
 
 test('a batch handler sees the records as a stream and yields lines', async () => {
   api.queue(records(4, 'c'));
