@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { ProvisionedRobot, RobotIn } from '@refinery/protocol';
 import { retryBackoff } from '../src/batches/backoff.ts';
+import { leaseItems } from '../src/batches/queries/leaseItems.ts';
+import type { Queryable } from '../src/db/db.ts';
+import { newId } from '../src/ids.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 
 const minute = 60_000;
@@ -51,6 +54,25 @@ describeEachBackend(
     const request = async (l: Leased) => (await h().api('GET', `/v1/requests/${l.requestId}`)).body;
     const batchStatus = async (l: Leased) => (await h().robotCall(l.robot, 'GET', `/v1/batches/${l.batch.id}`)).body.status;
     const enhancementCount = async (recordId: string) => (await h().api('GET', `/v1/records/${recordId}`)).body.enhancements.length;
+
+    it("a lease commits without waiting for the disk, and only the lease: the next transaction's commits are durable again", async () => {
+      const robot = await h().createRobot();
+      const recordIds = await h().importRecords(references(1));
+      assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } })).status, 202);
+      const db = h().refinery.ctx.db;
+      const setting = async (q: Queryable) => (await q.query<{ synchronous_commit: string }>('show synchronous_commit')).rows[0].synchronous_commit;
+      let inLease = '';
+      // Rolled back, so that no batch is left for the sweeps of the tests after this one.
+      const rolledBack = db.transaction(async (tx) => {
+        const batch = await leaseItems(tx, { robotId: robot.id, limit: 10, batchId: newId(), leaseToken: 't', leaseMs: minute, itemsKey: 'i', resultsKey: 'r', needs: [], now: h().clock.now() });
+        assert.equal(batch?.item_count, 1);
+        inLease = await setting(tx);
+        throw new Error('roll back');
+      });
+      await assert.rejects(rolledBack, /roll back/);
+      assert.equal(inLease, 'off');
+      assert.equal(await db.transaction(setting), 'on');
+    });
 
     it('renew extends the lease, and a renewed lease outlives its first expiry through a sweep', async () => {
       const l = await leased();

@@ -19,6 +19,12 @@ export interface LeasedBatch extends BatchRow {
  * take the same item; at most one item per record in a batch (the rest wait for the next one).
  * Requests whose first item this is move to `processing`. Null when nothing was pending.
  * The first page of the items file comes back with the batch, saving a round trip.
+ *
+ * Its commit does not wait for the WAL to reach disk (`synchronous_commit` off for this statement's
+ * transaction only): a lease lost in a database crash loses nothing, since its items are still
+ * pending and are leased again, and the robot's later calls for the batch get 404. The results
+ * post's fence commits durably, and with it everything logged before, this lease included. The
+ * flush was a third of the time PostgreSQL spent on a dispatch's statements (bench/RESULTS.md).
  */
 export async function leaseItems(
   db: Queryable,
@@ -81,7 +87,8 @@ b as (
   returning *
 )
 select ${batchColumns}, page.text as first_page, page.last as first_page_last
-from b cross join lateral (
+from b cross join (select set_config('synchronous_commit', 'off', true)) unflushed
+cross join lateral (
   select string_agg(x.line, E'\n' order by x.id) || E'\n' as text, max(x.id)::text as last
   from (
     select l.id, ${itemLineSql(p.needs.length === 0 ? null : '$11::text[]')} as line
