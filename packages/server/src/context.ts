@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { RecentKeys } from './auth/recentKeys.ts';
+import type { Recent } from './auth/recent.ts';
+import type { ApiKeyRow } from './auth/queries/insertApiKey.ts';
+import type { SigningRobot } from './auth/queries/getSigningRobot.ts';
 import type { Background } from './background.ts';
 import type { BlobStore } from './blobs/store.ts';
 import type { Clock } from './clock.ts';
@@ -15,8 +17,10 @@ export interface Context {
   log: Logger;
   config: Config;
   work: WorkSignals;
-  /** API keys looked up in the last few seconds. */
-  recentKeys: RecentKeys;
+  /** API keys looked up in the last few seconds, by hash. */
+  recentKeys: Recent<ApiKeyRow>;
+  /** Signing robots looked up in the last few seconds, by id. */
+  recentRobots: Recent<SigningRobot>;
   /** Work started by a request and finished after the answer (imports, manifests). */
   background: Background;
   /** The scheme and host robots and signed URLs use. */

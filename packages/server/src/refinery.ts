@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { createApiKey } from './auth/apiKeys.ts';
-import { RecentKeys } from './auth/recentKeys.ts';
+import { Recent } from './auth/recent.ts';
 import { createBackground, type Background } from './background.ts';
 import { createSweeper, type Sweeper, sweeperDefaults } from './batches/sweeper.ts';
 import { FileBlobStore, fileBlobRoot } from './blobs/fileStore.ts';
@@ -102,7 +102,7 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
   const work = new WorkSignals(db);
   await work.start();
   const background = createBackground(log);
-  const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new RecentKeys(clock), publicUrl, background };
+  const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background };
   const sweeper = createSweeper({ ctx, config: { intervalMs: options.sweepIntervalMs ?? sweeperDefaults.intervalMs } });
   // The background loops: started together, stopped together.
   const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs } });

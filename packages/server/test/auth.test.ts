@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { contentDigest, signRequest } from '@refinery/protocol';
-import { recentKeyDefaults } from '../src/auth/recentKeys.ts';
+import { recentDefaults } from '../src/auth/recent.ts';
 import { describeEachBackend, references, type Harness } from './support/harness.ts';
 import { advance } from './support/lifecycle.ts';
 
@@ -327,17 +327,35 @@ describeEachBackend(
       assert.equal((await send(url, 'POST', signed(robot, 'POST', url, '', { created: now + 300 }))).status, 204);
     });
 
-    it('a key revoked in the database works at most recentKeyDefaults.ttlMs longer where it was just checked, then 401', async () => {
+    it('a key revoked in the database works at most recentDefaults.ttlMs longer where it was just checked, then 401', async () => {
       const key = await newKey(h(), 'requester');
       assert.equal((await h().api('GET', '/v1/requests', { key })).status, 200);
       const revoked = await h().refinery.ctx.db.query(`update api_keys set revoked_at = now() where key_hash = $1::text`, [createHash('sha256').update(key).digest('hex')]);
       assert.equal(revoked.rowCount, 1);
       assert.equal((await h().api('GET', '/v1/requests', { key })).status, 200, 'taken from the keys checked in the last seconds');
-      advance(h(), recentKeyDefaults.ttlMs);
+      advance(h(), recentDefaults.ttlMs);
       const refused = await h().api('GET', '/v1/requests', { key });
       assert.equal(refused.status, 401);
       assert.match(refused.body.error.message, /not valid/);
       assert.equal((await h().api('GET', '/v1/requests')).status, 200, 'the admin key still works');
+    });
+
+    it('a robot secret ended in the database works at most recentDefaults.ttlMs longer where the robot just signed; a new one works at once', async () => {
+      const robot = await h().createRobot();
+      const url = h().url + '/v1/batches/lease';
+      const status = async (secret: string) => (await send(url, 'POST', signed({ id: robot.id, secret }, 'POST', url))).status;
+      const db = h().refinery.ctx.db;
+      assert.equal(await status(robot.secret), 204);
+      // As another Refinery process would change it: straight in the database.
+      const ended = await db.query(`update robot_secrets set expires_at = $2::timestamptz where robot_id = $1::uuid`, [robot.id, h().clock.now().toISOString()]);
+      assert.equal(ended.rowCount, 1);
+      assert.equal(await status(robot.secret), 204, 'taken from the robot read in the last seconds');
+      advance(h(), recentDefaults.ttlMs);
+      assert.equal(await status(robot.secret), 401);
+      const issued = 'rs_issued_elsewhere_0123456789abcdef';
+      await db.query(`insert into robot_secrets (id, robot_id, secret, created_at) values (gen_random_uuid(), $1::uuid, $2::text, $3::timestamptz)`, [robot.id, issued, h().clock.now().toISOString()]);
+      assert.equal(await status(issued), 204, 'a secret this process has not read is looked up before refusing');
+      assert.equal(await status(robot.secret), 401);
     });
   },
   { manualClock: true },

@@ -125,6 +125,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
         },
       });
       if (outcome === 'missing') throw errors.notFound('robot');
+      ctx.recentRobots.forget(id);
       if (outcome === 'name_taken') throw errors.conflict('name_taken', `a robot named "${body.name}" exists already`);
       return robotOut((await getRobot(ctx.db, { id, now }))!);
     },
@@ -152,6 +153,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       const now = ctx.clock.now();
       const rotated = await rotateRobotSecret(ctx.db, { robotId: id, secretId: newId(), secret, graceMs, now });
       if (!rotated) throw errors.notFound('robot');
+      ctx.recentRobots.forget(id);
       return reply.status(201).send({ ...robotOut((await getRobot(ctx.db, { id, now }))!), secret });
     },
   });
