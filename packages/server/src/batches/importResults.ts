@@ -9,7 +9,6 @@ import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { notifyWork } from '../work/signals.ts';
 import { readLines, type Line } from './lines.ts';
-import { closedItemsOfBatch } from './queries/closedItemsOfBatch.ts';
 import { completeImportedBatch } from './queries/completeImportedBatch.ts';
 import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
 import { insertEnhancements, type NewEnhancement } from './queries/insertEnhancements.ts';
@@ -108,7 +107,7 @@ export async function importResults(ctx: Context, batchId: string): Promise<void
   if (batch.report_key) return completeImport(ctx, { batchId, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
   const requestOf = new Map(batch.items.map((i) => [i.record_id, i.request_id]));
   /** Items cancelled or expired with their request while the robot held them: reported, not imported. */
-  const closed = new Map((await closedItemsOfBatch(ctx.db, { batchId })).map((i) => [i.record_id, i]));
+  const closed = new Map(batch.closed.map((i) => [i.record_id, i]));
   const validators = contentValidators(batch);
   const outcomes = new Map<string, ItemOutcome>();
   /** Per-record errors the robot marked retryable: back to pending while attempts remain. */

@@ -10,16 +10,25 @@ export interface ImportContext {
   produces: Produces[];
   robot_updated_at: Date;
   items: Array<{ record_id: string; request_id: string }>;
+  /**
+   * Its items closed with their request (cancelled, or expired at its deadline) while the robot
+   * held them: the import reports what the robot sent for them and imports nothing.
+   */
+  closed: Array<{ record_id: string; status: 'cancelled' | 'expired'; error_message: string | null }>;
 }
 
-/** What validating a batch's results needs: the robot's declared output and the batch's items. */
+/** What validating a batch's results needs: the robot's declared output and the batch's items, importing and closed. */
 export async function getImportContext(db: Queryable, p: { batchId: string }): Promise<ImportContext | null> {
   const { rows } = await db.query<ImportContext>(
     `
 select b.id, b.robot_id, b.results_key, b.report_key, r.produces, r.updated_at as robot_updated_at,
-  coalesce((select jsonb_agg(jsonb_build_object('record_id', i.record_id, 'request_id', i.request_id))
-    from items i where i.batch_id = b.id and i.status = 'importing'), '[]') as items
+  coalesce(i.importing, '[]') as items, coalesce(i.closed, '[]') as closed
 from batches b join robots r on r.id = b.robot_id
+cross join lateral (
+  select jsonb_agg(jsonb_build_object('record_id', i.record_id, 'request_id', i.request_id)) filter (where i.status = 'importing') as importing,
+    jsonb_agg(jsonb_build_object('record_id', i.record_id, 'status', i.status, 'error_message', i.error_message)) filter (where i.status <> 'importing') as closed
+  from items i where i.batch_id = b.id and i.status in ('importing', 'cancelled', 'expired')
+) i
 where b.id = $1::uuid and b.status = 'importing'
 `,
     [p.batchId],
