@@ -49,7 +49,8 @@ wanted as (
 ),
 aged as (
   select w.record_id, w.ord, r.id, r.type, r.visibility, r.expires_at, rt.full_until_ms, rt.aged_out_ms, rt.decay,
-    extract(epoch from ($5::timestamptz - r.created_at))::float8 * 1000 as age_ms
+    -- Only for types with a retention rule; date_part's float8, not extract's numeric (PostgreSQL 14+).
+    case when rt.type is not null then date_part('epoch', $5::timestamptz - r.created_at) * 1000 end as age_ms
   from wanted w
   left join records r on r.id = w.record_id
   left join record_types rt on rt.type = r.type
@@ -64,7 +65,7 @@ checked as materialized (
       when a.age_ms >= a.aged_out_ms then 'record_aged_out'
       when a.decay and a.age_ms > a.full_until_ms and random() >= d.p then 'record_decayed'
     end as error_code,
-    a.type, a.expires_at, a.age_ms, a.full_until_ms, a.aged_out_ms, d.p, robot.accepts
+    a.type, a.expires_at, a.age_ms, a.full_until_ms, a.aged_out_ms, d.p
   from aged a
   cross join robot
   cross join lateral (select 1 - (a.age_ms - a.full_until_ms) / nullif(a.aged_out_ms - a.full_until_ms, 0)::float8 as p) d
@@ -77,7 +78,7 @@ inserted as (
     c.error_code,
     case c.error_code
       when 'record_not_found' then 'record ' || c.record_id || ' does not exist'
-      when 'type_not_accepted' then 'the robot accepts ' || array_to_string(c.accepts, ', ') || ' records; this record is a ' || c.type
+      when 'type_not_accepted' then 'the robot accepts ' || array_to_string(robot.accepts, ', ') || ' records; this record is a ' || c.type
       when 'record_hidden' then 'the record is hidden, so no robot may read it'
       when 'record_expired' then 'the record aged out at ' || to_char(c.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
       when 'record_aged_out' then 'the record aged out: it is ' || refinery_duration_text(c.age_ms) || ' old and ' || c.type
@@ -87,7 +88,7 @@ inserted as (
         || '; parsing probability ' || to_char(c.p, 'FM0.00')
     end,
     $5::timestamptz
-  from checked c
+  from checked c cross join robot
   order by c.ord
   returning status
 ),
