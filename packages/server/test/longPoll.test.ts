@@ -55,6 +55,31 @@ describeEachBackend('long poll', (h) => {
     }
   });
 
+  it('answers a waiting lease for a request created through the same process without waiting for its NOTIFY', async () => {
+    const robot = await h().createRobot();
+    const [recordId] = await h().importRecords(references(1));
+    const { work } = h().refinery.ctx;
+    // No NOTIFY reaches this process, and the re-check would come after a minute.
+    await work.stop();
+    const recheckMs = work.recheckMs;
+    work.recheckMs = 60_000;
+    try {
+      const leasing = h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S');
+      await new Promise((r) => setTimeout(r, 300));
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: [recordId] } });
+      assert.equal(created.status, 202);
+      let timer: NodeJS.Timeout | undefined;
+      const leased = await Promise.race([leasing, new Promise<null>((r) => (timer = setTimeout(() => r(null), 10_000)))]);
+      clearTimeout(timer);
+      assert.ok(leased, 'the lease was still waiting 10 s after the request was created');
+      assert.equal(leased.status, 200);
+      assert.equal(leased.body.item_count, 1);
+    } finally {
+      work.recheckMs = recheckMs;
+      await work.start();
+    }
+  });
+
   it('answers 204 once the wait is over with nothing to do', async () => {
     const robot = await h().createRobot();
     const started = Date.now();

@@ -65,7 +65,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (large) await analyzeItems(db);
     // Every item denied or expired at once: the request is final already.
     const finished = inserted.pending === 0 ? await finishRequestsIfDone(db, { requestIds: [id], now }) : [];
-    return { created: inserted.request, finished };
+    return { created: inserted.request, finished, pending: inserted.pending };
   };
   const outcome = large ? await ctx.db.transaction(insert) : await insert(ctx.db);
   if ('existing' in outcome) {
@@ -75,6 +75,8 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (existing.body_hash !== bodyHash) throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
     return { request: existing, created: false };
   }
+  // Committed: this process's long polls for the robot look at once, not when the NOTIFY comes back.
+  if (outcome.pending > 0) ctx.work.wakeHere(body.robot_id);
   if (outcome.finished.length === 0) return { request: outcome.created, created: true };
   afterRequestsFinished(ctx, outcome.finished);
   // Finished at once: read it again for its final status.

@@ -46,6 +46,14 @@ export class WorkSignals {
     if (mode === 'push') for (const listener of this.listeners) listener(robotId);
   }
 
+  /**
+   * Wakes this process's long polls for `robotId` without waiting for the NOTIFY (sent too, for
+   * the other processes) to come back from the database: for work this process just committed.
+   */
+  wakeHere(robotId: string): void {
+    this.wake(robotId);
+  }
+
   /** Calls `listener` with the robot id of every push robot's wake-up, until the returned function is called (the push dispatcher). */
   subscribe(listener: (robotId: string) => void): () => void {
     this.listeners.add(listener);
