@@ -2,6 +2,16 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeEachBackend, eventually, references } from './support/harness.ts';
 
+/** What `promise` gives within `ms`, or null when it is still waiting then. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describeEachBackend('long poll', (h) => {
   it('answers a waiting lease as soon as work arrives, not when the wait ends', async () => {
     const robot = await h().createRobot();
@@ -41,10 +51,7 @@ describeEachBackend('long poll', (h) => {
     const recheckMs = work.recheckMs;
     work.recheckMs = 60_000;
     try {
-      const leasing = h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S');
-      let timer: NodeJS.Timeout | undefined;
-      const leased = await Promise.race([leasing, new Promise<null>((r) => (timer = setTimeout(() => r(null), 15_000)))]);
-      clearTimeout(timer);
+      const leased = await within(h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S'), 15_000);
       assert.equal(armed, false);
       assert.ok(leased, 'the lease was still waiting 15 s later: the wake-up was lost');
       assert.equal(leased.status, 200);
@@ -68,9 +75,7 @@ describeEachBackend('long poll', (h) => {
       await new Promise((r) => setTimeout(r, 300));
       const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: [recordId] } });
       assert.equal(created.status, 202);
-      let timer: NodeJS.Timeout | undefined;
-      const leased = await Promise.race([leasing, new Promise<null>((r) => (timer = setTimeout(() => r(null), 10_000)))]);
-      clearTimeout(timer);
+      const leased = await within(leasing, 10_000);
       assert.ok(leased, 'the lease was still waiting 10 s after the request was created');
       assert.equal(leased.status, 200);
       assert.equal(leased.body.item_count, 1);
