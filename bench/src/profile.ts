@@ -3,7 +3,7 @@
  * up, per query file (the caller in packages/server/src), how many statements ran and how long
  * they took from send to answer (lock waits included); printed to stderr when the run closes.
  */
-import type { Db } from '@refinery/server';
+import type { Db, QueryOptions } from '@refinery/server';
 
 type Queryable = Pick<Db, 'query' | 'exec' | 'copyRows'>;
 interface Tally {
@@ -35,7 +35,7 @@ export function profiledDb(db: Db): { db: Db; report(): string } {
   const wrap = <Q extends Queryable>(q: Q): Q =>
     ({
       ...q,
-      query: (sql: string, params?: readonly unknown[]) => timed(callerOf(), () => q.query(sql, params)),
+      query: (sql: string, params?: readonly unknown[], options?: QueryOptions) => timed(callerOf(), () => q.query(sql, params, options)),
       exec: (sql: string) => q.exec(sql),
       copyRows: (table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>) => timed(`copyRows ${table}`, () => q.copyRows(table, columns, rows)),
     }) as Q;

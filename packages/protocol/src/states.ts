@@ -28,8 +28,12 @@ export type ItemStatus = (typeof itemStatuses)[number];
 
 export const itemFinalStatuses = ['completed', 'discarded', 'failed', 'denied', 'expired', 'cancelled'] as const satisfies readonly ItemStatus[];
 export const itemOpenStatuses = ['pending', 'leased', 'importing'] as const satisfies readonly ItemStatus[];
-/** The states an item may be created in. */
-export const itemInitialStatuses = ['pending', 'denied', 'expired'] as const satisfies readonly ItemStatus[];
+/**
+ * The states an item may be created in. `leased`: pending and leased at the same instant, when the
+ * request is created while its robot waits in a long poll in the same process (the lease is made in
+ * the create's own statement: docs/dispatch.md).
+ */
+export const itemInitialStatuses = ['pending', 'leased', 'denied', 'expired'] as const satisfies readonly ItemStatus[];
 
 export const itemTransitions: Readonly<Record<ItemStatus, readonly ItemStatus[]>> = {
   pending: ['leased', 'cancelled', 'expired'],

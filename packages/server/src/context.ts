@@ -3,6 +3,8 @@ import type { Recent } from './auth/recent.ts';
 import type { ApiKeyRow } from './auth/queries/insertApiKey.ts';
 import type { SigningRobot } from './auth/queries/getSigningRobot.ts';
 import type { Background } from './background.ts';
+import type { LeaseTerms } from './batches/handoff.ts';
+import type { LeasedBatch } from './batches/queries/leaseItems.ts';
 import type { BlobStore } from './blobs/store.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -16,7 +18,8 @@ export interface Context {
   clock: Clock;
   log: Logger;
   config: Config;
-  work: WorkSignals;
+  /** Long-poll wake-ups; a waiting poll takes a batch made for it by a request's create. */
+  work: WorkSignals<LeaseTerms, LeasedBatch>;
   /** API keys looked up in the last few seconds, by hash. */
   recentKeys: Recent<ApiKeyRow>;
   /** Signing robots looked up in the last few seconds, by id. */

@@ -4,4 +4,4 @@ export { manualClock, systemClock, type Clock } from './clock.ts';
 export { openPglite } from './db/pglite.ts';
 export { openPostgres } from './db/postgres.ts';
 export { migrate } from './db/migrate.ts';
-export type { Db } from './db/db.ts';
+export type { Db, QueryOptions } from './db/db.ts';

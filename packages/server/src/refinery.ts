@@ -99,7 +99,7 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
       ? new (await import('./blobs/s3Store.ts')).S3BlobStore(config.blobUrl)
       : new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
   }
-  const work = new WorkSignals(db);
+  const work: Context['work'] = new WorkSignals(db);
   await work.start();
   const background = createBackground(log);
   const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background };

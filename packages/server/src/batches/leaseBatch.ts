@@ -4,38 +4,38 @@ import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { itemsFileLines, itemsPageSize } from './queries/itemsFileLines.ts';
-import { leaseItems } from './queries/leaseItems.ts';
+import { leaseItems, type LeasedBatch } from './queries/leaseItems.ts';
 import { releaseBatch } from './queries/releaseBatch.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 
-/**
- * Leases a batch and streams its items file to blob storage; null when nothing is pending.
- * If the file cannot be written the lease is undone, so the items are not stuck until it lapses.
- */
-export async function leaseBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<BatchRow | null> {
+/** What a new batch is known by before it is leased: its id, its lease token and its files' blob keys. */
+export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey: string; resultsKey: string } {
   const batchId = newId();
-  const leased = await leaseItems(ctx.db, {
-    robotId: robot.id,
-    limit: p.limit,
-    batchId,
-    leaseToken: randomBytes(24).toString('base64url'),
-    leaseMs: p.leaseMs,
-    itemsKey: blobKeys.items(batchId),
-    resultsKey: blobKeys.results(batchId),
-    needs: robot.needs,
-    now: ctx.clock.now(),
-  });
-  if (!leased) return null;
+  return { batchId, leaseToken: randomBytes(24).toString('base64url'), itemsKey: blobKeys.items(batchId), resultsKey: blobKeys.results(batchId) };
+}
+
+/** Leases a batch and streams its items file to blob storage; null when nothing is pending. */
+export async function leaseBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<BatchRow | null> {
+  const leased = await leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, now: ctx.clock.now() });
+  return leased && writeItemsFile(ctx, leased, robot.needs);
+}
+
+/**
+ * Streams a new batch's items file to blob storage: the first page came with the lease, the rest
+ * is read page by page. If the file cannot be written the lease is undone, so the items are not
+ * stuck until it lapses.
+ */
+export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[]): Promise<BatchRow> {
   const { first_page, first_page_last, ...batch } = leased;
   async function* lines() {
     yield first_page;
-    const rest = batch.item_count - itemsPageSize;
-    if (rest > 0) yield* itemsFileLines(ctx.db, { batchId, itemCount: rest, needs: robot.needs, after: first_page_last });
+    yield* itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count - itemsPageSize, needs, after: first_page_last });
   }
   try {
-    await ctx.blobs.put(batch.items_key, lines());
+    // A batch of one page is written whole, without a turn of the event loop in between (dispatch latency).
+    await ctx.blobs.put(batch.items_key, batch.item_count <= itemsPageSize ? first_page : lines());
   } catch (err) {
-    await releaseBatch(ctx.db, { id: batchId, now: ctx.clock.now() });
+    await releaseBatch(ctx.db, { id: batch.id, reason: 'the items file could not be written', now: ctx.clock.now() });
     throw err;
   }
   return batch;

@@ -9,7 +9,7 @@ import { notifyWork } from '../work/signals.ts';
 import { refuseIfItemsClosed } from './closedItems.ts';
 import { importResults } from './importResults.ts';
 import { batchOut } from './batchOut.ts';
-import { leaseBatch } from './leaseBatch.ts';
+import { leaseBatch, writeItemsFile } from './leaseBatch.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 import { failBatchIfLeased } from './queries/failBatchIfLeased.ts';
 import { getBatch } from './queries/getBatch.ts';
@@ -71,7 +71,9 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
         }
         const remaining = deadline - Date.now();
         if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
-        await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal);
+        // A request created in this process meanwhile may hand its items over in a batch already leased.
+        const handed = await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal, { limit, leaseMs, needs: robot.needs });
+        if (handed) return reply.status(200).send(await batchOut(ctx, await writeItemsFile(ctx, handed, robot.needs)));
       }
     },
   });

@@ -42,6 +42,27 @@ async function* inLargeWrites(source: AsyncIterable<string | Uint8Array>): Async
   if (size > 0) yield take();
 }
 
+const tempPathOf = (target: string) => `${target}.${randomBytes(6).toString('hex')}.part`;
+
+/** Writes a blob of one write under a temporary name, then renames it: it appears whole or not at all. */
+function writeWhole(target: string, data: Buffer): number {
+  const temp = tempPathOf(target);
+  try {
+    try {
+      writeFileSync(temp, data);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(temp, data);
+    }
+    renameSync(temp, target);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+  return data.length;
+}
+
 /**
  * The embedded blob store: files under `root`, served by Refinery itself at
  * `/v1/blobs/<key>?method=&expires=&signature=` (HMAC-SHA256 with a key kept in the database).
@@ -65,29 +86,14 @@ export class FileBlobStore implements BlobStore {
   // five of them per file (mkdir, open, write, close, rename) the hand-offs cost more than the
   // write (profile of the small-batches bench: open, mkdir, close, rename and read took over a
   // quarter of the busy main thread's time). Larger blobs stream.
-  async put(key: string, body: Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
+  async put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
     const target = this.path(key);
-    const temp = `${target}.${randomBytes(6).toString('hex')}.part`;
+    if (typeof body === 'string') return writeWhole(target, Buffer.from(body));
     const writes = inLargeWrites(body)[Symbol.asyncIterator]();
     const first = await writes.next();
     const second = first.done ? first : await writes.next();
-    if (second.done) {
-      const data = first.done ? Buffer.alloc(0) : first.value;
-      try {
-        try {
-          writeFileSync(temp, data);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          mkdirSync(dirname(target), { recursive: true });
-          writeFileSync(temp, data);
-        }
-        renameSync(temp, target);
-      } catch (err) {
-        rmSync(temp, { force: true });
-        throw err;
-      }
-      return data.length;
-    }
+    if (second.done) return writeWhole(target, first.done ? Buffer.alloc(0) : first.value);
+    const temp = tempPathOf(target);
     await mkdir(dirname(target), { recursive: true });
     const out = createWriteStream(temp);
     try {

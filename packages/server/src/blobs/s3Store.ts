@@ -21,7 +21,11 @@ export class S3BlobStore implements BlobStore {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
-  async put(key: string, body: Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
+  async put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
+    if (typeof body === 'string') {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: 'application/x-ndjson' }));
+      return Buffer.byteLength(body);
+    }
     let bytes = 0;
     const counted = Readable.from(
       (async function* () {

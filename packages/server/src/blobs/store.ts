@@ -2,8 +2,11 @@ import type { Readable } from 'node:stream';
 
 /** Where batch files, results, reports and manifests live. Keys look like `batches/<time>/<id>.items.jsonl`. */
 export interface BlobStore {
-  /** Streams `body` to `key`; the blob appears whole or not at all. Returns the bytes written. */
-  put(key: string, body: Readable | AsyncIterable<string | Uint8Array>): Promise<number>;
+  /**
+   * Streams `body` to `key` (or writes it, when it is a string: a blob that is one page, made in
+   * memory already); the blob appears whole or not at all. Returns the bytes written.
+   */
+  put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>): Promise<number>;
   /** A stream of the blob, or null when there is none. */
   get(key: string): Promise<Readable | null>;
   delete(key: string): Promise<void>;

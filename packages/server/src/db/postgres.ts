@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { ident, type Db, type Queryable, type QueryResult } from './db.ts';
+import { ident, type Db, type Queryable, type QueryOptions, type QueryResult } from './db.ts';
 
 // PostgreSQL's COPY text format: backslash escapes, \N for null.
 function copyField(value: unknown): string {
@@ -33,10 +34,20 @@ async function copyRowsWith(client: pg.PoolClient | pg.Client, table: string, co
   return count;
 }
 
+const statementNames = new Map<string, string>();
+
+/** The query as pg takes it: a named statement, named after its text, when it is to be kept parsed. */
+function statement(sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
+  if (!options?.prepared) return { text: sql, values: params as unknown[] };
+  let name = statementNames.get(sql);
+  if (!name) statementNames.set(sql, (name = `refinery_${createHash('sha1').update(sql).digest('hex')}`));
+  return { name, text: sql, values: params as unknown[] };
+}
+
 function wrap(client: pg.PoolClient): Queryable {
   return {
-    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const result = await client.query(sql, params as unknown[]);
+    async query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+      const result = await client.query(statement(sql, params, options));
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async exec(sql: string) {
@@ -55,6 +66,10 @@ export interface PostgresOptions {
 export async function openPostgres(options: PostgresOptions): Promise<Db> {
   const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 20 });
   pool.on('error', (err) => options.log.warn({ err }, 'idle PostgreSQL connection failed'));
+  // A statement kept parsed would switch to a generic plan after five calls: one plan made for
+  // any values and kept while the tables it reads grow by orders of magnitude. Every call is
+  // planned for its own values instead (the plans of the triggers' statements too).
+  pool.on('connect', (client) => void client.query('set plan_cache_mode = force_custom_plan').catch((err) => options.log.warn({ err }, 'could not set plan_cache_mode')));
   await pool.query('select 1');
 
   // One connection per process carries every LISTEN; it reconnects after a failure.
@@ -79,8 +94,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
 
   const db: Db = {
     kind: 'postgres',
-    async query<R>(sql: string, params?: readonly unknown[]) {
-      const result = await pool.query(sql, params as unknown[]);
+    async query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
+      const result = await pool.query(statement(sql, params, options));
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async exec(sql: string) {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, parseDuration, priorityRank } from '@refinery/protocol';
+import { claimWaitingPoll } from '../batches/handoff.ts';
+import type { LeasedBatch } from '../batches/queries/leaseItems.ts';
 import type { Context } from '../context.ts';
 import type { Queryable } from '../db/db.ts';
 import { errors } from '../errors.ts';
@@ -29,7 +31,9 @@ function deadlineOf(body: RequestBody, now: Date): string | null {
  * Accepts a request: the request row, all its items and the robot's wake-up in one statement
  * (delivered at commit). Returns the request and whether it was new.
  * A request of fewer than `analyzeItemsAfter` items is that statement alone, committed on its own:
- * no BEGIN and COMMIT round trips between the requester and the robot's lease (dispatch latency).
+ * no BEGIN and COMMIT round trips between the requester and the robot's lease (dispatch latency);
+ * when a long poll of the robot waits in this process, the same statement leases it a batch of
+ * the new items, handed to it at commit (docs/dispatch.md).
  * If all its items are final at once (denied, expired), finishing it is a second statement; a
  * process that dies between the two leaves it to the sweeper (listOpenRequestsWithoutOpenItems).
  */
@@ -43,6 +47,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
   const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
   const large = body.record_ids.length >= analyzeItemsAfter;
+  const handoff = large ? null : claimWaitingPoll(ctx, body.robot_id);
   const insert = async (db: Queryable) => {
     if (large) await raiseWorkMem(db);
     const inserted = await insertRequestWithItems(db, {
@@ -56,6 +61,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
       bodyHash,
       recordIds: body.record_ids.packed,
       now,
+      handoff: handoff?.lease ?? null,
     });
     if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
     if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
@@ -64,10 +70,17 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (!inserted.request) return { existing: await getRequestByIdempotencyKey(db, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
     if (large) await analyzeItems(db);
     // Every item denied or expired at once: the request is final already.
-    const finished = inserted.pending === 0 ? await finishRequestsIfDone(db, { requestIds: [id], now }) : [];
-    return { created: inserted.request, finished, pending: inserted.pending };
+    const finished = inserted.pending === 0 && !inserted.batch ? await finishRequestsIfDone(db, { requestIds: [id], now }) : [];
+    return { created: inserted.request, finished, pending: inserted.pending, batch: inserted.batch };
   };
-  const outcome = large ? await ctx.db.transaction(insert) : await insert(ctx.db);
+  let outcome: Awaited<ReturnType<typeof insert>>;
+  let handed: LeasedBatch | null = null;
+  try {
+    outcome = large ? await ctx.db.transaction(insert) : await insert(ctx.db);
+    if ('batch' in outcome) handed = outcome.batch ?? null;
+  } finally {
+    await handoff?.finish(handed);
+  }
   if ('existing' in outcome) {
     const { existing } = outcome;
     // Only if the original was deleted between the two statements: ask again, it inserts this time.

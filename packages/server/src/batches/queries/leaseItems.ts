@@ -99,6 +99,7 @@ cross join lateral (
 ) page
 `,
     [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit), ...(p.needs.length === 0 ? [] : [p.needs])],
+    { prepared: true },
   );
   return rows[0] ?? null;
 }

@@ -1,20 +1,21 @@
 import type { Queryable } from '../../db/db.ts';
 
 /**
- * Undoes a lease whose items file could not be written: the items go back to `pending`
- * without losing an attempt, and the batch is marked `expired`.
+ * Undoes a lease that never reached its robot (its items file could not be written, or the long
+ * poll it was made for had ended): the items go back to `pending` without losing an attempt, and
+ * the batch is marked `expired` with `reason`.
  */
-export async function releaseBatch(db: Queryable, p: { id: string; now: Date }): Promise<void> {
+export async function releaseBatch(db: Queryable, p: { id: string; reason: string; now: Date }): Promise<void> {
   await db.query(
     `
 with b as (
-  update batches set status = 'expired', error_message = 'the items file could not be written', updated_at = $2::timestamptz
+  update batches set status = 'expired', error_message = $3::text, updated_at = $2::timestamptz
   where id = $1::uuid and status = 'leased'
   returning id
 )
 update items set status = 'pending', attempts = attempts - 1, updated_at = $2::timestamptz
 where batch_id = $1::uuid and exists (select 1 from b) and status = 'leased'
 `,
-    [p.id, p.now.toISOString()],
+    [p.id, p.now.toISOString(), p.reason],
   );
 }

@@ -1,4 +1,7 @@
 import { itemInitialStatuses, itemStatuses } from '@refinery/protocol';
+import type { HandoffLease } from '../../batches/handoff.ts';
+import { itemLineSql, itemsPageSize } from '../../batches/queries/itemsFileLines.ts';
+import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
 import { requestColumnsOf, type RequestRow } from './requestRow.ts';
@@ -10,6 +13,8 @@ export interface RequestInsert {
   request: RequestRow | null;
   /** Items created `pending`; the robot was woken (at commit) when there are any. */
   pending: number;
+  /** The batch leased in the same statement for the waiting long poll (`handoff`), if any item went to it. */
+  batch: LeasedBatch | null;
 }
 
 /** The counts of a new request: its items start pending, denied or expired. */
@@ -24,12 +29,32 @@ const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', 
  * `decay`, one between `full_until` and `aged_out` is `denied` with probability 1 − p, p falling
  * linearly from 1 to 0 (drawn with `random()`, hence the materialized CTE: one draw per item).
  * The request comes back as the items trigger leaves it, so no second read is needed.
+ *
+ * With `handoff` (a long poll of the robot waits in this process: docs/dispatch.md) the first
+ * `limit` pending items are created `leased` instead, in a new batch, whose first page of the
+ * items file comes back as leaseItems' does; the items trigger starts the request. Not when other
+ * items of the robot's are available: a lease would take those first (priorities, fairness).
  */
 export async function insertRequestWithItems(
   db: Queryable,
-  p: { id: string; robotId: string; requestedBy: string; priority: number; expiresAt: string | null; callbackUrl: string | null; idempotencyKey: string | null; bodyHash: string; recordIds: Buffer; now: Date },
+  p: {
+    id: string;
+    robotId: string;
+    requestedBy: string;
+    priority: number;
+    expiresAt: string | null;
+    callbackUrl: string | null;
+    idempotencyKey: string | null;
+    bodyHash: string;
+    recordIds: Buffer;
+    now: Date;
+    handoff: HandoffLease | null;
+  },
 ): Promise<RequestInsert> {
-  const { rows } = await db.query<RequestRow & { name: string; active: boolean; pending: number }>(
+  const h = p.handoff;
+  // Whether checked item `c` goes to the waiting poll's batch (the `handed` CTE).
+  const leased = h ? 'hd.record_id is not null' : 'false';
+  const { rows } = await db.query<RequestRow & { name: string; active: boolean; pending: number; batch_item_count: number | null; batch_lease_expires_at: Date | null; first_page: string | null; first_page_last: string | null }>(
     `
 with robot as (
   select r.* from robots r where r.id = $3::uuid
@@ -69,11 +94,24 @@ checked as materialized (
   from aged a
   cross join robot
   cross join lateral (select 1 - (a.age_ms - a.full_until_ms) / nullif(a.aged_out_ms - a.full_until_ms, 0)::float8 as p) d
-),
+),${
+      h
+        ? `
+handed as (
+  select c.record_id from checked c
+  where c.error_code is null
+    and not exists (select 1 from items i where i.robot_id = $3::uuid and i.queued and i.available_at <= $5::timestamptz)
+  order by c.ord
+  limit $12::int
+),`
+        : ''
+    }
 inserted as (
-  insert into items (request_id, record_id, robot_id, priority, status, available_at, error_code, error_message, updated_at)
+  insert into items (request_id, record_id, robot_id, priority, status, attempts, batch_id, available_at, error_code, error_message, updated_at)
   select $1::uuid, c.record_id, $3::uuid, $4::smallint,
-    case when c.error_code is null then 'pending' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end,
+    case when ${leased} then 'leased' when c.error_code is null then 'pending' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end,
+    case when ${leased} then 1 else 0 end,
+    ${h ? `case when ${leased} then $11::uuid end` : 'null::uuid'},
     $5::timestamptz,
     c.error_code,
     case c.error_code
@@ -88,26 +126,80 @@ inserted as (
         || '; parsing probability ' || to_char(c.p, 'FM0.00')
     end,
     $5::timestamptz
-  from checked c cross join robot
+  from checked c cross join robot${h ? ' left join handed hd on hd.record_id = c.record_id' : ''}
   order by c.ord
-  returning status
+  returning id, record_id, status
 ),
 counted as (
   select count(*)::int as total,
     count(*) filter (where status = 'pending')::int as pending,
+    count(*) filter (where status = 'leased')::int as leased,
     count(*) filter (where status = 'denied')::int as denied,
     count(*) filter (where status = 'expired')::int as expired
   from inserted
-)
+)${
+      h
+        ? `,
+b as (
+  insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, created_at, updated_at)
+  select $11::uuid, $3::uuid, 'leased', 1, count(*), $13::text, $5::timestamptz + make_interval(secs => $14::int / 1000.0), $15::text, $16::text, $5::timestamptz, $5::timestamptz
+  from inserted where status = 'leased'
+  having count(*) > 0
+  returning item_count, lease_expires_at
+),
+page as (
+  select string_agg(x.line, E'\\n' order by x.id) || E'\\n' as text, max(x.id)::text as last
+  from (
+    select l.id, ${itemLineSql(h.needs.length === 0 ? null : '$17::text[]')} as line
+    from inserted l join records r on r.id = l.record_id
+    where l.status = 'leased'
+    order by l.id
+    limit ${itemsPageSize}
+  ) x
+)`
+        : ''
+    }
 select robot.name, robot.active, counted.pending,
   case when counted.pending > 0 then ${notifyWorkOf('robot')} end as woken,
-  ${requestColumnsOf('q', { total: 'counted.total', counts: newRequestCounts })}
-from robot cross join counted left join request q on true
+  ${h ? 'b.item_count as batch_item_count, b.lease_expires_at as batch_lease_expires_at, page.text as first_page, page.last as first_page_last,' : ''}
+  ${requestColumnsOf('q', { total: 'counted.total', counts: newRequestCounts, started: 'counted.leased > 0' })}
+from robot cross join counted left join request q on true${h ? ' left join b on true cross join page' : ''}
 `,
-    [p.id, p.recordIds, p.robotId, p.priority, p.now.toISOString(), p.requestedBy, p.expiresAt, p.callbackUrl, p.idempotencyKey, p.bodyHash],
+    [
+      p.id,
+      p.recordIds,
+      p.robotId,
+      p.priority,
+      p.now.toISOString(),
+      p.requestedBy,
+      p.expiresAt,
+      p.callbackUrl,
+      p.idempotencyKey,
+      p.bodyHash,
+      ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
+    ],
+    { prepared: true },
   );
   const row = rows[0];
-  if (!row) return { robot: null, request: null, pending: 0 };
-  const { name, active, pending, woken: _woken, ...request } = row as typeof row & { woken: unknown };
-  return { robot: { name, active }, request: request.id === null ? null : request, pending };
+  if (!row) return { robot: null, request: null, pending: 0, batch: null };
+  const { name, active, pending, woken: _woken, batch_item_count, batch_lease_expires_at, first_page, first_page_last, ...request } = row as typeof row & { woken: unknown };
+  const batch: LeasedBatch | null =
+    h && batch_item_count
+      ? {
+          id: h.batchId,
+          robot_id: p.robotId,
+          status: 'leased',
+          attempt: 1,
+          item_count: batch_item_count,
+          lease_token: h.leaseToken,
+          lease_expires_at: batch_lease_expires_at!,
+          items_key: h.itemsKey,
+          results_key: h.resultsKey,
+          report_key: null,
+          error_message: null,
+          first_page: first_page!,
+          first_page_last: first_page_last!,
+        }
+      : null;
+  return { robot: { name, active }, request: request.id === null ? null : request, pending, batch };
 }
