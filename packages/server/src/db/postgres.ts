@@ -63,13 +63,27 @@ export interface PostgresOptions {
   log: Logger;
 }
 
+/**
+ * A statement kept parsed would switch to a generic plan after five calls: one plan made for any
+ * values and kept while the tables it reads grow by orders of magnitude. So every connection plans
+ * every call for its own values (the triggers' statements too): `plan_cache_mode` is set in the
+ * connection's startup `options`, added to any the connection string has.
+ */
+function withCustomPlans(connectionString: string): pg.PoolConfig {
+  const setting = '-c plan_cache_mode=force_custom_plan';
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return { connectionString, options: setting };
+  }
+  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} ${setting}`.trim());
+  return { connectionString: url.href };
+}
+
 export async function openPostgres(options: PostgresOptions): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 20 });
+  const pool = new pg.Pool({ ...withCustomPlans(options.connectionString), max: options.maxConnections ?? 20 });
   pool.on('error', (err) => options.log.warn({ err }, 'idle PostgreSQL connection failed'));
-  // A statement kept parsed would switch to a generic plan after five calls: one plan made for
-  // any values and kept while the tables it reads grow by orders of magnitude. Every call is
-  // planned for its own values instead (the plans of the triggers' statements too).
-  pool.on('connect', (client) => void client.query('set plan_cache_mode = force_custom_plan').catch((err) => options.log.warn({ err }, 'could not set plan_cache_mode')));
   await pool.query('select 1');
 
   // One connection per process carries every LISTEN; it reconnects after a failure.
