@@ -17,7 +17,7 @@ export interface RequestInsert {
   batch: LeasedBatch | null;
 }
 
-/** The counts of a new request: its items start pending, denied or expired. */
+/** The counts of a new request: its items start pending (or leased: `handoff`), denied or expired. */
 const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', ${(itemInitialStatuses as readonly string[]).includes(s) ? `counted.${s}` : 0}`).join(', ')})`;
 
 /**
