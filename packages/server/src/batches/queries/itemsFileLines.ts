@@ -23,6 +23,21 @@ export function itemLineSql(needsParam: string | null): string {
 }
 
 /**
+ * SQL for the first page of a new batch's items file, from `items` (a relation of the batch's
+ * `id, record_id`): one row, `text` (its lines, by item id) and `last` (the last item id in it),
+ * which itemsFileLines reads on after. `needsParam` as in itemLineSql.
+ */
+export function firstPageSql(items: string, needsParam: string | null): string {
+  return `select string_agg(x.line, E'\\n' order by x.id) || E'\\n' as text, max(x.id)::text as last
+  from (
+    select l.id, ${itemLineSql(needsParam)} as line
+    from ${items} l join records r on r.id = l.record_id
+    order by l.id
+    limit ${itemsPageSize}
+  ) x`;
+}
+
+/**
  * The items file of a batch (or its items after item id `after`), as JSONL text, a page of
  * records at a time (itemLineSql).
  */

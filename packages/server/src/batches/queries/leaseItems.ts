@@ -1,7 +1,7 @@
 import type { Queryable } from '../../db/db.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
-import { itemLineSql, itemsPageSize } from './itemsFileLines.ts';
+import { firstPageSql } from './itemsFileLines.ts';
 
 /** A new batch with the first page of its items file (the lines of its first `itemsPageSize` items, by item id). */
 export interface LeasedBatch extends BatchRow {
@@ -89,13 +89,7 @@ b as (
 select ${batchColumns}, page.text as first_page, page.last as first_page_last
 from b cross join (select set_config('synchronous_commit', 'off', true)) unflushed
 cross join lateral (
-  select string_agg(x.line, E'\n' order by x.id) || E'\n' as text, max(x.id)::text as last
-  from (
-    select l.id, ${itemLineSql(p.needs.length === 0 ? null : '$11::text[]')} as line
-    from leased l join records r on r.id = l.record_id
-    order by l.id
-    limit ${itemsPageSize}
-  ) x
+  ${firstPageSql('leased', p.needs.length === 0 ? null : '$11::text[]')}
 ) page
 `,
     [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit), ...(p.needs.length === 0 ? [] : [p.needs])],

@@ -1,6 +1,6 @@
 import { itemInitialStatuses, itemStatuses } from '@refinery/protocol';
 import type { HandoffLease } from '../../batches/handoff.ts';
-import { itemLineSql, itemsPageSize } from '../../batches/queries/itemsFileLines.ts';
+import { firstPageSql } from '../../batches/queries/itemsFileLines.ts';
 import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
@@ -148,14 +148,7 @@ b as (
   returning item_count, lease_expires_at
 ),
 page as (
-  select string_agg(x.line, E'\\n' order by x.id) || E'\\n' as text, max(x.id)::text as last
-  from (
-    select l.id, ${itemLineSql(h.needs.length === 0 ? null : '$17::text[]')} as line
-    from inserted l join records r on r.id = l.record_id
-    where l.status = 'leased'
-    order by l.id
-    limit ${itemsPageSize}
-  ) x
+  ${firstPageSql("(select id, record_id from inserted where status = 'leased')", h.needs.length === 0 ? null : '$17::text[]')}
 )`
         : ''
     }
