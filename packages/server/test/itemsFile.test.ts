@@ -6,7 +6,8 @@ import { fileBlobRoot } from '../src/blobs/fileStore.ts';
 import { describeEachBackend, eventually, references } from './support/harness.ts';
 
 // The items file a robot downloads: the first page comes back with the lease statement, the rest
-// is read page by page after it (batches/leaseBatch.ts).
+// is read page by page after it (batches/leaseBatch.ts). A one-page file is written just after
+// the lease is answered (batches/routes.ts, answerWithBatch).
 describeEachBackend('items file', (h) => {
   async function leaseItemsFile(robot: { id: string; secret: string }, recordIds: string[]) {
     const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
@@ -53,6 +54,81 @@ describeEachBackend('items file', (h) => {
       assert.equal(enhancements[0].content.of.startsWith('Reference '), true);
     }
     assert.deepEqual(byRecord.get(recordIds[2]), []);
+  });
+
+  /**
+   * Makes the next put of an items file fail, as a full or broken disk would (the one fault here
+   * that only a stand-in can cause); returns the key it refused, once it has.
+   */
+  function failNextItemsFile(): Promise<string> {
+    const blobs = h().refinery.ctx.blobs;
+    const put = blobs.put;
+    return new Promise((refused) => {
+      blobs.put = async (key, body) => {
+        if (!key.endsWith('.items.jsonl')) return put.call(blobs, key, body);
+        blobs.put = put;
+        refused(key);
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      };
+    });
+  }
+
+  /** A robot's items and batches as stored: what a lease that was undone must leave. */
+  async function stored(requestId: string) {
+    const { db } = h().refinery.ctx;
+    const items = await db.query<{ status: string; attempts: number }>(`select status, attempts from items where request_id = $1::uuid order by id`, [requestId]);
+    const batches = await db.query<{ status: string; error_message: string | null }>(
+      `select distinct b.status, b.error_message from batches b join items i on i.batch_id = b.id where i.request_id = $1::uuid`,
+      [requestId],
+    );
+    return { items: items.rows, batches: batches.rows };
+  }
+
+  /** The next lease takes the same items, as their first attempt, with their file. */
+  async function assertLeasedAgain(robot: { id: string; secret: string }, recordIds: string[]) {
+    const again = await h().robotCall(robot, 'POST', '/v1/batches/lease');
+    assert.equal(again.status, 200);
+    assert.equal(again.body.attempt, 1);
+    const lines = (await (await fetch(again.body.items_url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.record.id),
+      recordIds,
+    );
+  }
+
+  it('a one-page items file that cannot be written after the lease was answered gives the batch back: items pending, no attempt spent, its results refused', async () => {
+    const robot = await h().createRobot();
+    const recordIds = await h().importRecords(references(2));
+    const refused = failNextItemsFile();
+    const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+    const leased = await h().robotCall(robot, 'POST', '/v1/batches/lease');
+    // Answered before the write: the robot holds a batch whose file is missing.
+    assert.equal(leased.status, 200);
+    assert.ok((await refused).includes(leased.body.id));
+    await eventually(async () => ((await stored(created.body.id)).batches[0]?.status === 'expired' ? true : undefined), 10_000, 'the batch given back');
+    assert.deepEqual(await stored(created.body.id), {
+      items: [{ status: 'pending', attempts: 0 }, { status: 'pending', attempts: 0 }],
+      batches: [{ status: 'expired', error_message: 'the items file could not be written' }],
+    });
+    assert.equal((await fetch(leased.body.items_url)).status, 404);
+    const late = await h().robotCall(robot, 'POST', `/v1/batches/${leased.body.id}/results`, { lease_token: leased.body.lease_token });
+    assert.equal(late.status, 409);
+    assert.equal(late.body.error.code, 'lease_expired');
+    await assertLeasedAgain(robot, recordIds);
+  });
+
+  it('a larger items file that cannot be written fails the lease before it is answered and gives the batch back', async () => {
+    const robot = await h().createRobot({ max_batch_size: 1500 });
+    const recordIds = await h().importRecords(references(1500));
+    const refused = failNextItemsFile();
+    const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+    const leased = await h().robotCall(robot, 'POST', '/v1/batches/lease');
+    assert.equal(leased.status, 500);
+    await refused;
+    const after = await stored(created.body.id);
+    assert.deepEqual(after.batches, [{ status: 'expired', error_message: 'the items file could not be written' }]);
+    assert.ok(after.items.every((i) => i.status === 'pending' && i.attempts === 0));
+    await assertLeasedAgain(robot, recordIds);
   });
 
   it("keeps a batch's files side by side, named for the batch, in a folder shared with the batches leased about the same minute", async () => {

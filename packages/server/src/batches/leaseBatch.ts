@@ -14,16 +14,29 @@ export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey:
   return { batchId, leaseToken: randomBytes(24).toString('base64url'), itemsKey: blobKeys.items(batchId), resultsKey: blobKeys.results(batchId) };
 }
 
+/** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. */
+export function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<LeasedBatch | null> {
+  return leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, now: ctx.clock.now() });
+}
+
 /** Leases a batch and streams its items file to blob storage; null when nothing is pending. */
 export async function leaseBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<BatchRow | null> {
-  const leased = await leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, now: ctx.clock.now() });
+  const leased = await leaseNewBatch(ctx, robot, p);
   return leased && writeItemsFile(ctx, leased, robot.needs);
+}
+
+/**
+ * Whether a new batch's items file may be written just after the batch is answered: it is one
+ * page, made already, and the store writes it before anything reads it (BlobStore.writesStringsAtOnce).
+ */
+export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boolean {
+  return ctx.blobs.writesStringsAtOnce && leased.item_count <= itemsPageSize;
 }
 
 /**
  * Streams a new batch's items file to blob storage: the first page came with the lease, the rest
  * is read page by page. If the file cannot be written the lease is undone, so the items are not
- * stuck until it lapses.
+ * stuck until it lapses, and the robot's polls in this process are woken for them.
  */
 export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[]): Promise<BatchRow> {
   const { first_page, first_page_last, ...batch } = leased;
@@ -36,6 +49,7 @@ export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: s
     await ctx.blobs.put(batch.items_key, batch.item_count <= itemsPageSize ? first_page : lines());
   } catch (err) {
     await releaseBatch(ctx.db, { id: batch.id, reason: 'the items file could not be written', now: ctx.clock.now() });
+    ctx.work.wakeHere(batch.robot_id);
     throw err;
   }
   return batch;

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
 import { requireRobotSignature, robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
@@ -9,8 +9,9 @@ import { notifyWork } from '../work/signals.ts';
 import { refuseIfItemsClosed } from './closedItems.ts';
 import { importResults } from './importResults.ts';
 import { batchOut } from './batchOut.ts';
-import { leaseBatch, writeItemsFile } from './leaseBatch.ts';
+import { itemsFileCanFollowAnswer, leaseNewBatch, writeItemsFile } from './leaseBatch.ts';
 import type { BatchRow } from './queries/batchRow.ts';
+import type { LeasedBatch } from './queries/leaseItems.ts';
 import { failBatchIfLeased } from './queries/failBatchIfLeased.ts';
 import { getBatch } from './queries/getBatch.ts';
 import { startBatchImportIfLeased } from './queries/startBatchImport.ts';
@@ -44,6 +45,20 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     throw errors.conflict('results_already_posted', `results for this batch were posted already (it is ${batch.status}); nothing was imported`);
   }
 
+  /**
+   * Answers a lease with its new batch. The items file is written first, or, when it can follow
+   * the answer (itemsFileCanFollowAnswer), just after the answer is sent, in the same run of the
+   * event loop: the robot's request for the file cannot be read before the write, and the write
+   * is off the dispatch path. If that write fails the batch is given back (its items pending, the
+   * robot's calls for it refused as for a lapsed lease).
+   */
+  async function answerWithBatch(reply: FastifyReply, leased: LeasedBatch, needs: string[]) {
+    if (!itemsFileCanFollowAnswer(ctx, leased)) return reply.status(200).send(await batchOut(ctx, await writeItemsFile(ctx, leased, needs)));
+    reply.status(200).send(await batchOut(ctx, leased));
+    await writeItemsFile(ctx, leased, needs).catch((err) => ctx.log.error({ err, batch_id: leased.id }, 'the items file of a batch just leased could not be written; the batch was given back'));
+    return reply;
+  }
+
   app.post('/v1/batches/lease', {
     schema: {
       tags: ['batches'],
@@ -66,14 +81,14 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       for (;;) {
         const seen = ctx.work.wakeups(robot.id);
         if (robot.active) {
-          const batch = await leaseBatch(ctx, robot, { limit, leaseMs });
-          if (batch) return reply.status(200).send(await batchOut(ctx, batch));
+          const leased = await leaseNewBatch(ctx, robot, { limit, leaseMs });
+          if (leased) return answerWithBatch(reply, leased, robot.needs);
         }
         const remaining = deadline - Date.now();
         if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
         // A request created in this process meanwhile may hand its items over in a batch already leased.
         const handed = await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal, { limit, leaseMs, needs: robot.needs });
-        if (handed) return reply.status(200).send(await batchOut(ctx, await writeItemsFile(ctx, handed, robot.needs)));
+        if (handed) return answerWithBatch(reply, handed, robot.needs);
       }
     },
   });

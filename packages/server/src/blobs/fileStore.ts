@@ -68,6 +68,8 @@ function writeWhole(target: string, data: Buffer): number {
  * `/v1/blobs/<key>?method=&expires=&signature=` (HMAC-SHA256 with a key kept in the database).
  */
 export class FileBlobStore implements BlobStore {
+  readonly writesStringsAtOnce = true;
+
   constructor(
     private readonly root: string,
     private readonly publicUrl: () => string,

@@ -7,6 +7,14 @@ export interface BlobStore {
    * memory already); the blob appears whole or not at all. Returns the bytes written.
    */
   put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>): Promise<number>;
+  /**
+   * True when a string `put` has written its blob by the time the call returns (the promise only
+   * reports how that went) and the blob can be read only through this process (the embedded
+   * store's own route). A blob named in an answer can then be written just after the answer is
+   * sent, in the same run of the event loop: no request for it is read before the write. False
+   * for S3.
+   */
+  readonly writesStringsAtOnce: boolean;
   /** A stream of the blob, or null when there is none. */
   get(key: string): Promise<Readable | null>;
   delete(key: string): Promise<void>;

@@ -1,9 +1,9 @@
 import type { Queryable } from '../../db/db.ts';
 
 /**
- * Undoes a lease that never reached its robot (its items file could not be written, or the long
- * poll it was made for had ended): the items go back to `pending` without losing an attempt, and
- * the batch is marked `expired` with `reason`.
+ * Undoes a lease its robot cannot work (its items file could not be written) or that never reached
+ * it (the long poll it was made for had ended): the items go back to `pending` without losing an
+ * attempt, and the batch is marked `expired` with `reason`.
  */
 export async function releaseBatch(db: Queryable, p: { id: string; reason: string; now: Date }): Promise<void> {
   await db.query(
