@@ -5,10 +5,14 @@
  * For each: the time from sending `POST /v1/requests` to the lease response arriving in the
  * robot's process (both clocks are `performance.timeOrigin + performance.now()`). Each request is
  * created once the previous one was leased and the robot had `settleMs` to re-enter its poll.
+ * With BENCH_PROFILE=1 it also prints where that time goes, step by step (dispatchTimeline).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { adminKey, percentile, referenceRecords, sleep, startRefinery, type Backend } from './support.ts';
+import type { ProfiledDb } from './profile.ts';
+import { adminKey, fmt, percentile, referenceRecords, sleep, startRefinery, type Backend } from './support.ts';
 
 export interface DispatchLatencyResult {
   backend: Backend;
@@ -64,6 +68,92 @@ function childWithInbox(main: string, env: Record<string, string>): { child: Chi
   };
 }
 
+/** The moments of one dispatch, `performance.timeOrigin + performance.now()` in each process. */
+interface DispatchMarks {
+  /** The requester sends `POST /v1/requests`. */
+  sent: number;
+  /** Refinery's HTTP server has its headers. */
+  received?: number;
+  /** Its route handler starts: the key checked, the body parsed and validated. */
+  handled?: number;
+  /** The create's statement is sent, and its answer is back (its commit included). */
+  statementSent?: number;
+  statementDone?: number;
+  /** The lease's 200 is handed to the socket (`end` called). */
+  answered?: number;
+  /** The robot's process has the answer. */
+  arrived?: number;
+}
+
+/**
+ * BENCH_PROFILE=1: where each dispatch's time goes, from marks taken in Refinery's process (this
+ * one) without touching its code: Node's HTTP server diagnostics channel, Fastify's handler
+ * tracing channel (which also hands over each lease's response, whose `end` is then timed) and the
+ * profiled database's statement times. Dispatches run one at a time, so each mark belongs to the
+ * dispatch under way.
+ */
+function dispatchTimeline(profile: ProfiledDb) {
+  const wall = (t = performance.now()) => performance.timeOrigin + t;
+  const done: DispatchMarks[] = [];
+  let current: DispatchMarks | null = null;
+  const isCreate = (request: { method?: string; url?: string }) => request.method === 'POST' && request.url === '/v1/requests';
+  const onRequest = (m: unknown) => {
+    const { request } = m as { request: IncomingMessage };
+    if (current && current.received === undefined && isCreate(request)) current.received = wall();
+  };
+  const onHandler = (m: unknown) => {
+    const { request, reply } = m as { request: { method: string; url: string }; reply: { raw: ServerResponse } };
+    if (current && current.handled === undefined && isCreate(request)) current.handled = wall();
+    if (request.url.startsWith('/v1/batches/lease')) {
+      const response = reply.raw;
+      const end = response.end;
+      response.end = function (this: ServerResponse, ...args: unknown[]) {
+        if (current && current.answered === undefined && response.statusCode === 200) current.answered = wall();
+        return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['end'];
+    }
+  };
+  const handler = diagnostics.tracingChannel('fastify.request.handler');
+  diagnostics.subscribe('http.server.request.start', onRequest);
+  handler.start.subscribe(onHandler);
+  profile.onStatement = (label, start, end) => {
+    if (current && current.statementSent === undefined && label.endsWith('insertRequestWithItems.ts')) {
+      current.statementSent = wall(start);
+      current.statementDone = wall(end);
+    }
+  };
+  const steps: Array<[string, keyof DispatchMarks, keyof DispatchMarks]> = [
+    ['requester sends → Refinery has the request', 'sent', 'received'],
+    ['→ route handler (key, body, validation)', 'received', 'handled'],
+    ['→ create statement sent', 'handled', 'statementSent'],
+    ['create statement (commit included)', 'statementSent', 'statementDone'],
+    ['→ lease answer handed to the socket', 'statementDone', 'answered'],
+    ['→ robot has it', 'answered', 'arrived'],
+    ['in all', 'sent', 'arrived'],
+  ];
+  return {
+    /** A dispatch starts: the marks until `end` are its. */
+    begin() {
+      current = { sent: NaN };
+    },
+    /** It ended: when the requester sent it and when the robot had it. */
+    end(sent: number, arrived: number) {
+      if (current) done.push({ ...current, sent, arrived });
+      current = null;
+    },
+    report(): string {
+      diagnostics.unsubscribe('http.server.request.start', onRequest);
+      handler.start.unsubscribe(onHandler);
+      profile.onStatement = null;
+      const lines = steps.map(([name, from, to]) => {
+        const ms = done.filter((d) => d[from] !== undefined && d[to] !== undefined).map((d) => d[to]! - d[from]!);
+        return ms.length === 0 ? `  ${name}: no marks` : `  ${name}: ${fmt(percentile(ms, 50), 2)} / ${fmt(percentile(ms, 99), 2)} ms (${ms.length})`;
+      });
+      return [`# dispatch timeline, p50 / p99 (the first and last steps cross processes)`, ...lines].join('\n');
+    },
+  };
+}
+
 export async function dispatchLatency(backend: Backend, options: { requests?: number; settleMs?: number } = {}): Promise<DispatchLatencyResult> {
   const requests = options.requests ?? 500;
   const settleMs = options.settleMs ?? 20;
@@ -79,13 +169,17 @@ export async function dispatchLatency(backend: Backend, options: { requests?: nu
       await sleep(1000); // the robot is in its long poll
       const latencies: number[] = [];
       const creates: number[] = [];
+      const timeline = running.profile && dispatchTimeline(running.profile);
       for (let i = 0; i < requests; i++) {
+        timeline?.begin();
         requester.child.send({ i, recordId: imported.ids[i] });
         const [created, leased] = await Promise.all([requester.next(), robotProcess.next()]);
         creates.push(created.createMs!);
         latencies.push(leased.at! - created.sent!);
+        timeline?.end(created.sent!, leased.at!);
         await sleep(settleMs);
       }
+      if (timeline) console.error(timeline.report());
       return {
         backend,
         requests,

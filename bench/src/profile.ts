@@ -2,6 +2,7 @@
  * BENCH_PROFILE=1: where Refinery's database time goes. Wraps the Db handed to Refinery and adds
  * up, per query file (the caller in packages/server/src), how many statements ran and how long
  * they took from send to answer (lock waits included); printed to stderr when the run closes.
+ * `onStatement`, when set, hears of each statement as it ends (the dispatch timeline).
  */
 import type { Db, QueryOptions } from '@refinery/server';
 
@@ -12,7 +13,14 @@ interface Tally {
   maxMs: number;
 }
 
-export function profiledDb(db: Db): { db: Db; report(): string } {
+export interface ProfiledDb {
+  db: Db;
+  report(): string;
+  /** Each statement's caller and its start and end (`performance.now()`), once it has ended. */
+  onStatement: ((label: string, startMs: number, endMs: number) => void) | null;
+}
+
+export function profiledDb(db: Db): ProfiledDb {
   const tallies = new Map<string, Tally>();
   const callerOf = () => {
     const frames = (new Error().stack ?? '').split('\n').slice(2);
@@ -30,6 +38,7 @@ export function profiledDb(db: Db): { db: Db; report(): string } {
       tally.ms += ms;
       tally.maxMs = Math.max(tally.maxMs, ms);
       tallies.set(label, tally);
+      profiled.onStatement?.(label, t, t + ms);
     }
   };
   const wrap = <Q extends Queryable>(q: Q): Q =>
@@ -46,12 +55,14 @@ export function profiledDb(db: Db): { db: Db; report(): string } {
     listen: (channel, onNotify) => db.listen(channel, onNotify),
     close: () => db.close(),
   };
-  return {
+  const profiled: ProfiledDb = {
     db: wrapped,
+    onStatement: null,
     report() {
       const rows = [...tallies.entries()].sort((a, b) => b[1].ms - a[1].ms);
       const lines = rows.map(([label, t]) => `${t.ms.toFixed(0).padStart(9)} ms ${String(t.count).padStart(7)} × ${(t.ms / t.count).toFixed(1).padStart(7)} ms avg ${t.maxMs.toFixed(0).padStart(6)} ms max  ${label}`);
       return ['# database time by caller (send to answer, waits included)', ...lines].join('\n');
     },
   };
+  return profiled;
 }

@@ -5,7 +5,7 @@
  *
  * BENCH_ONLY: a comma list of sections (e2e, peers, floors, latency, scale, small); all by default.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
- * BENCH_PROFILE=1: database time by query file and CPU time by process, on stderr.
+ * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150).

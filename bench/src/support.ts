@@ -8,7 +8,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { RefineryClient } from '@refinery/sdk';
 import { procCpuSeconds } from './cpuTime.ts';
-import { profiledDb } from './profile.ts';
+import { profiledDb, type ProfiledDb } from './profile.ts';
 import { createRefinery, loadConfig, migrate, openPglite, openPostgres, type Db, type Refinery } from '@refinery/server';
 
 export const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -51,6 +51,8 @@ export interface RunningRefinery {
   url: string;
   client: RefineryClient;
   db: Db;
+  /** With BENCH_PROFILE: the profiled database Refinery runs on. */
+  profile: ProfiledDb | null;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startRefinery(backend: Backend): Promise<RunningRefinery> 
     refinery,
     url,
     db,
+    profile,
     client: new RefineryClient({ url, apiKey: adminKey }),
     async close() {
       if (profile) console.error(`# profile (${backend})\n${profile.report()}`);
