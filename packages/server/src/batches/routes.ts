@@ -55,7 +55,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   async function answerWithBatch(reply: FastifyReply, leased: LeasedBatch, needs: string[]) {
     if (!itemsFileCanFollowAnswer(ctx, leased)) return reply.status(200).send(await batchOut(ctx, await writeItemsFile(ctx, leased, needs)));
     reply.status(200).send(await batchOut(ctx, leased));
-    await writeItemsFile(ctx, leased, needs).catch((err) => ctx.log.error({ err, batch_id: leased.id }, 'the items file of a batch just leased could not be written; the batch was given back'));
+    await writeItemsFile(ctx, leased, needs).catch((err) => ctx.log.error({ err, batch_id: leased.id }, 'could not write the items file of a batch already answered (its lease is undone, or lapses if that failed too)'));
     return reply;
   }
 
