@@ -25,12 +25,15 @@ export async function leaseBatch(ctx: Context, robot: RobotRow, p: { limit: numb
   return leased && writeItemsFile(ctx, leased, robot.needs);
 }
 
+/** A batch whose items file is the lease's first page alone: written whole, as a string. */
+const itemsFileIsOnePage = (batch: { item_count: number }) => batch.item_count <= itemsPageSize;
+
 /**
  * Whether a new batch's items file may be written just after the batch is answered: it is one
  * page, made already, and the store writes it before anything reads it (BlobStore.writesStringsAtOnce).
  */
 export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boolean {
-  return ctx.blobs.writesStringsAtOnce && leased.item_count <= itemsPageSize;
+  return ctx.blobs.writesStringsAtOnce && itemsFileIsOnePage(leased);
 }
 
 /**
@@ -46,7 +49,7 @@ export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: s
   }
   try {
     // A batch of one page is written whole, without a turn of the event loop in between (dispatch latency).
-    await ctx.blobs.put(batch.items_key, batch.item_count <= itemsPageSize ? first_page : lines());
+    await ctx.blobs.put(batch.items_key, itemsFileIsOnePage(batch) ? first_page : lines());
   } catch (err) {
     await releaseBatch(ctx.db, { id: batch.id, reason: 'the items file could not be written', now: ctx.clock.now() });
     ctx.work.wakeHere(batch.robot_id);
