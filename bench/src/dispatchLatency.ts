@@ -4,7 +4,9 @@
  * and the requester (SDK RefineryClient) in another process, as in any deployment.
  * For each: the time from sending `POST /v1/requests` to the lease response arriving in the
  * robot's process (both clocks are `performance.timeOrigin + performance.now()`). Each request is
- * created once the previous one was leased and the robot had `settleMs` to re-enter its poll.
+ * created once the previous one was leased and the robot's next long poll is parked in Refinery,
+ * at once (`idleMs` 0, as graphileWorkerLatency adds each job once the previous completed) or
+ * after `idleMs` of nothing happening.
  * With BENCH_PROFILE=1 it also prints where that time goes, step by step (dispatchTimeline).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -12,6 +14,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { ProfiledDb } from './profile.ts';
+import type { Refinery } from '@refinery/server';
 import { adminKey, fmt, percentile, referenceRecords, sleep, startRefinery, type Backend } from './support.ts';
 
 export interface DispatchLatencyResult {
@@ -141,7 +144,7 @@ function dispatchTimeline(profile: ProfiledDb) {
       if (current) done.push({ ...current, sent, arrived });
       current = null;
     },
-    report(): string {
+    report(title: string): string {
       diagnostics.unsubscribe('http.server.request.start', onRequest);
       handler.start.unsubscribe(onHandler);
       profile.onStatement = null;
@@ -149,14 +152,30 @@ function dispatchTimeline(profile: ProfiledDb) {
         const ms = done.filter((d) => d[from] !== undefined && d[to] !== undefined).map((d) => d[to]! - d[from]!);
         return ms.length === 0 ? `  ${name}: no marks` : `  ${name}: ${fmt(percentile(ms, 50), 2)} / ${fmt(percentile(ms, 99), 2)} ms (${ms.length})`;
       });
-      return [`# dispatch timeline, p50 / p99 (the first and last steps cross processes)`, ...lines].join('\n');
+      return [`# dispatch timeline${title}, p50 / p99 (the first and last steps cross processes)`, ...lines].join('\n');
     },
   };
 }
 
-export async function dispatchLatency(backend: Backend, options: { requests?: number; settleMs?: number } = {}): Promise<DispatchLatencyResult> {
+/**
+ * Resolves when a long poll of `robotId` is parked in Refinery's `WorkSignals` (its `waitFor`
+ * called, wrapped here without touching Refinery's code), so that each dispatch starts with the
+ * robot waiting, not after a guessed pause.
+ */
+function pollParked(work: Refinery['ctx']['work'], robotId: string): () => Promise<void> {
+  const parked: Array<() => void> = [];
+  const waitFor = work.waitFor.bind(work);
+  work.waitFor = (id, ...rest) => {
+    const waiting = waitFor(id, ...rest);
+    if (id === robotId && work.waiting(id) > 0) for (const resolve of parked.splice(0)) resolve();
+    return waiting;
+  };
+  return () => (work.waiting(robotId) > 0 ? Promise.resolve() : new Promise((resolve) => parked.push(resolve)));
+}
+
+export async function dispatchLatency(backend: Backend, options: { requests?: number; idleMs?: number } = {}): Promise<DispatchLatencyResult> {
   const requests = options.requests ?? 500;
-  const settleMs = options.settleMs ?? 20;
+  const idleMs = options.idleMs ?? 0;
   const running = await startRefinery(backend);
   const { client, url } = running;
   try {
@@ -165,8 +184,9 @@ export async function dispatchLatency(backend: Backend, options: { requests?: nu
     const robotProcess = childWithInbox(robotMain, { REFINERY_URL: url, ROBOT_ID: robot.id, ROBOT_SECRET: robot.secret });
     const requester = childWithInbox(requesterMain, { REFINERY_URL: url, API_KEY: adminKey, ROBOT_ID: robot.id });
     try {
+      const robotParked = pollParked(running.refinery.ctx.work, robot.id);
       await Promise.all([robotProcess.next(), requester.next()]); // ready
-      await sleep(1000); // the robot is in its long poll
+      await robotParked();
       const latencies: number[] = [];
       const creates: number[] = [];
       const timeline = running.profile && dispatchTimeline(running.profile);
@@ -177,9 +197,10 @@ export async function dispatchLatency(backend: Backend, options: { requests?: nu
         creates.push(created.createMs!);
         latencies.push(leased.at! - created.sent!);
         timeline?.end(created.sent!, leased.at!);
-        await sleep(settleMs);
+        await robotParked();
+        if (idleMs > 0) await sleep(idleMs);
       }
-      if (timeline) console.error(timeline.report());
+      if (timeline) console.error(timeline.report(idleMs > 0 ? `, each after ${idleMs} ms idle` : ''));
       return {
         backend,
         requests,

@@ -5,11 +5,12 @@
  *   of `concurrency` each. Items per second from the first addJobs (bulk enqueue, timed) to
  *   the last item done and the job queue empty.
  * - graphileWorkerLatency: `jobs` jobs added one after another, each once the previous has
- *   completed, with one worker process waiting (LISTEN/NOTIFY): enqueue-to-start p50 and p99.
+ *   completed (and `idleMs` passed), with one worker process waiting (LISTEN/NOTIFY):
+ *   enqueue-to-start p50 and p99.
  */
 import pg from 'pg';
 import { Logger, makeWorkerUtils, runMigrations, type AddJobsJobSpec } from 'graphile-worker';
-import { freshPostgresDatabase, percentile } from '../support.ts';
+import { freshPostgresDatabase, percentile, sleep } from '../support.ts';
 import { countDone, preparePeerTables, spawnPeerWorkers, waitForZero, wallClock } from './peerWork.ts';
 
 const workerScript = new URL('./graphileWorkerProcess.ts', import.meta.url);
@@ -100,8 +101,9 @@ export interface LatencyResult {
   maxMs: number;
 }
 
-export async function graphileWorkerLatency(options: { jobs: number; warmup?: number }): Promise<LatencyResult> {
+export async function graphileWorkerLatency(options: { jobs: number; warmup?: number; idleMs?: number }): Promise<LatencyResult> {
   const warmup = options.warmup ?? 20;
+  const idleMs = options.idleMs ?? 0;
   const database = await freshPostgresDatabase('refinery_bench_graphile');
   let workers: Awaited<ReturnType<typeof spawnPeerWorkers>> | undefined;
   try {
@@ -129,6 +131,7 @@ export async function graphileWorkerLatency(options: { jobs: number; warmup?: nu
         await completed;
         waiters.delete(i);
         if (i >= warmup) latencies.push(started.get(i)! - t);
+        if (idleMs > 0) await sleep(idleMs);
       }
       return { jobs: options.jobs, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies) };
     } finally {

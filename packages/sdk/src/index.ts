@@ -32,4 +32,5 @@ export { parseJsonLines, parseJsonLineChunks, encodeJsonLines, JsonLinesError } 
 export { mapConcurrent } from './concurrent.ts';
 export { Backoff, retryTransient, sleep } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
+export { requestFetch } from './http.ts';
 export type { Duration, Fetch } from './http.ts';

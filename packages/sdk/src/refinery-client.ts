@@ -23,7 +23,7 @@ import {
   type RobotPatch,
 } from '@refinery/protocol';
 import { isTransient } from './errors.ts';
-import { buildUrl, durationParam, fetchOk, jsonOf, pathOf, sniffJsonBody, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
+import { buildUrl, durationParam, fetchOk, jsonOf, pathOf, requestFetch, sniffJsonBody, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
 import { encodeJsonLines } from './jsonl.ts';
 import { Backoff, sleep } from './retry.ts';
 import { parseServerSentEvents } from './sse.ts';
@@ -50,7 +50,7 @@ export interface RefineryClientOptions {
   url: string;
   /** An API key (role `admin` or `requester`), sent as `Authorization: Bearer <key>`. */
   apiKey: string;
-  /** Defaults to the global fetch. */
+  /** Defaults to `requestFetch` (fetch's contract over undici's `request`). */
   fetch?: Fetch;
 }
 
@@ -87,7 +87,7 @@ export class RefineryClient {
   constructor(options: RefineryClientOptions) {
     this.url = options.url;
     this.#apiKey = options.apiKey;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#fetch = options.fetch ?? requestFetch;
   }
 
   // ── records ────────────────────────────────────────────────────────────────

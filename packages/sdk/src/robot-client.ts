@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
 import { LeaseLostError, RefineryError } from './errors.ts';
-import { buildUrl, durationParam, errorFrom, fetchOk, jsonOf, pathOf, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
+import { buildUrl, durationParam, errorFrom, fetchOk, jsonOf, pathOf, requestFetch, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
 import { encodeJsonLines, parseJsonLineChunks } from './jsonl.ts';
 
 export interface RobotClientOptions {
@@ -16,7 +16,7 @@ export interface RobotClientOptions {
   robotId: string;
   /** One of the robot's live secrets. */
   secret: string;
-  /** Defaults to the global fetch. */
+  /** Defaults to `requestFetch` (fetch's contract over undici's `request`). */
   fetch?: Fetch;
 }
 
@@ -60,7 +60,7 @@ export class RobotClient {
     this.url = options.url;
     this.robotId = options.robotId;
     this.#secret = options.secret;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#fetch = options.fetch ?? requestFetch;
   }
 
   /**
