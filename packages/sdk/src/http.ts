@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { parseDuration } from '@refinery/protocol';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { RefineryError } from './errors.ts';
 
 /** The fetch function the clients call; `requestFetch` unless a test or a proxy gives another. */
@@ -13,14 +13,14 @@ const bodilessStatuses = new Set([101, 103, 204, 205, 304]);
 /**
  * The clients' default Fetch: fetch's contract (a WHATWG Response, redirects followed) over
  * undici's `request`, which skips fetch's Request object and header guards. A loopback round trip
- * takes about half as long as with Node's global fetch (0.5–0.7 ms against 0.9–1.8 here), on the
- * dispatch path twice and on every call a robot makes (bench/RESULTS.md).
+ * takes about half as long as with Node's global fetch (0.5–1.0 ms p50 against 0.9–1.8 on the
+ * bench's machine): on the dispatch path and on every call a robot makes (bench/RESULTS.md).
  */
 export const requestFetch: Fetch = async (input, init = {}) => {
   if (input instanceof Request) throw new TypeError('requestFetch takes a URL, not a Request');
   const method = init.method ?? 'GET';
   const answer = await request(String(input), {
-    method: method as 'GET',
+    method: method as Dispatcher.HttpMethod,
     headers: init.headers === undefined ? undefined : Object.fromEntries(new Headers(init.headers)),
     body: (init.body ?? null) as string | Readable | null,
     signal: init.signal ?? undefined,
