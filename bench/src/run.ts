@@ -7,6 +7,8 @@
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
  * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
+ *   Each PostgreSQL run is a round with the peers' (a) and the floors measured right after it (when
+ *   those sections run): their ratios are the median of the rounds' own.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150).
  */
@@ -18,7 +20,7 @@ import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, ty
 import { pgBossThroughput } from './peers/pgBoss.ts';
 import { scale, type ScaleResult } from './scale.ts';
 import { smallBatches, type SmallBatchesResult } from './smallBatches.ts';
-import { fmt, type Backend } from './support.ts';
+import { fmt, percentile, type Backend } from './support.ts';
 
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
@@ -38,23 +40,55 @@ const backends = (process.env.BENCH_BACKENDS ?? 'postgres,pglite').split(',') as
 const e2eRuns = Number(process.env.BENCH_E2E_RUNS ?? 3);
 /** A backend's median run, and the items per second of every run (single runs spread widely on a 2-core machine). */
 type EndToEndFigure = EndToEndResult & { runs: number[] };
+const medianRun = (runs: EndToEndResult[]): EndToEndFigure => {
+  const sorted = [...runs].sort((a, b) => a.itemsPerSecond - b.itemsPerSecond);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], runs: runs.map((r) => Math.round(r.itemsPerSecond)) };
+};
+/**
+ * One end-to-end run on PostgreSQL and, right after it, what it is compared with: the peers' (a)
+ * and the floors, when those sections run. This machine's speed drifts by half within a run, so
+ * each ratio is taken within a round and the table shows the median of the rounds' ratios.
+ */
+interface Round {
+  refinery: EndToEndResult;
+  graphileA?: PeerThroughputResult;
+  pgBossA?: PeerThroughputResult;
+  floor?: FloorsResult;
+}
+const rounds: Round[] = [];
 const e2e = await section('e2e', async () => {
   const results: EndToEndFigure[] = [];
   for (const backend of backends) {
     const runs: EndToEndResult[] = [];
-    for (let i = 0; i < e2eRuns; i++) runs.push(await endToEnd(backend, { records, robots, batchSize }));
-    const sorted = [...runs].sort((a, b) => a.itemsPerSecond - b.itemsPerSecond);
-    results.push({ ...sorted[Math.floor((sorted.length - 1) / 2)], runs: runs.map((r) => Math.round(r.itemsPerSecond)) });
+    for (let i = 0; i < e2eRuns; i++) {
+      const refinery = await endToEnd(backend, { records, robots, batchSize });
+      runs.push(refinery);
+      if (backend !== 'postgres') continue;
+      const round: Round = { refinery };
+      if (only.has('peers')) {
+        round.graphileA = await graphileWorkerThroughput({ items: records, jobSize: 1000 });
+        round.pgBossA = await pgBossThroughput({ items: records, jobSize: 1000 });
+      }
+      if (only.has('floors')) round.floor = await floors({ rows: records });
+      rounds.push(round);
+    }
+    results.push(medianRun(runs));
   }
   return results;
 });
+/** The median of a figure over the rounds that have it; null when none has. */
+function medianOf(figure: (r: Round) => number | undefined): number | null {
+  const values = rounds.map(figure).filter((v): v is number => v !== undefined);
+  return values.length === 0 ? null : percentile(values, 50);
+}
 const peers = await section('peers', async () => ({
-  graphileA: await graphileWorkerThroughput({ items: records, jobSize: 1000 }),
+  // Measured in the rounds beside Refinery's runs; alone only without them.
+  graphileA: rounds.length > 0 ? null : await graphileWorkerThroughput({ items: records, jobSize: 1000 }),
+  pgBossA: rounds.length > 0 ? null : await pgBossThroughput({ items: records, jobSize: 1000 }),
   graphileB: await graphileWorkerThroughput({ items: records, jobSize: 1 }),
-  pgBossA: await pgBossThroughput({ items: records, jobSize: 1000 }),
   pgBossB: await pgBossThroughput({ items: records, jobSize: 1 }),
 }));
-const floor = await section('floors', () => floors({ rows: records }));
+const floor = await section('floors', async () => (rounds.length > 0 ? null : floors({ rows: records })));
 /** The dispatches after a pause, for both: everything on the path runs slower after the machine idled. */
 const idleMs = 20;
 const latency = await section('latency', async () => ({
@@ -72,7 +106,7 @@ printTable({ e2e, peers, floor, latency, scaled, small });
 
 function printTable(r: {
   e2e: EndToEndFigure[] | null;
-  peers: Record<'graphileA' | 'graphileB' | 'pgBossA' | 'pgBossB', PeerThroughputResult> | null;
+  peers: { graphileA: PeerThroughputResult | null; pgBossA: PeerThroughputResult | null; graphileB: PeerThroughputResult; pgBossB: PeerThroughputResult } | null;
   floor: FloorsResult | null;
   latency: { refinery: DispatchLatencyResult; graphile: LatencyResult; refineryAfterIdle: DispatchLatencyResult; graphileAfterIdle: LatencyResult } | null;
   scaled: ScaleResult | null;
@@ -101,17 +135,42 @@ function printTable(r: {
     row(`end to end, PGlite: the same`, `${fmt(lite.itemsPerSecond)} items/s`, runsOf(lite), '', `≥ 5,000/s: ${verdict(lite.itemsPerSecond >= 5000)}`);
     row(`end to end, PGlite: CPU seconds per 100,000 items (median run)`, cpuOf(lite), `${fmt(lite.endToEndSeconds, 1)} s on ${cpus().length} cores`, '', '');
   }
+  /**
+   * A figure Refinery's PostgreSQL run is compared with: the median of the rounds' when it was
+   * measured in them (the ratio is then the median of the rounds' own ratios), else its single run
+   * against the median run.
+   */
+  const against = (perRound: (x: Round) => number | undefined, alone: number | undefined) => {
+    const inRounds = rounds.filter((x) => perRound(x) !== undefined);
+    if (inRounds.length > 0) {
+      const ratios = inRounds.map((x) => x.refinery.itemsPerSecond / perRound(x)!);
+      return { figure: percentile(inRounds.map((x) => perRound(x)!), 50), ratio: percentile(ratios, 50), rounds: ratios };
+    }
+    if (alone === undefined) return null;
+    return { figure: alone, ratio: pg ? pg.itemsPerSecond / alone : null, rounds: [] };
+  };
+  type Compared = NonNullable<ReturnType<typeof against>>;
+  const ratioCell = (c: Compared) => (c.ratio === null ? '' : `${fmt(c.ratio, 2)}x`);
+  const againstCell = (c: Compared) =>
+    c.rounds.length > 1 ? `Refinery PostgreSQL, each round's run beside it: ${c.rounds.map((x) => `${fmt(x, 2)}x`).join(', ')}` : 'Refinery PostgreSQL';
+  const graphileA = against((x) => x.graphileA?.itemsPerSecond, r.peers?.graphileA?.itemsPerSecond);
+  const pgBossA = against((x) => x.pgBossA?.itemsPerSecond, r.peers?.pgBossA?.itemsPerSecond);
+  if (graphileA && pgBossA) {
+    row('graphile-worker 0.17.3 (a): one job per 1,000 items', `${fmt(graphileA.figure)} items/s`, againstCell(graphileA), ratioCell(graphileA), '');
+    // Against the better peer of each round.
+    const bestA = against((x) => (x.graphileA && x.pgBossA ? Math.max(x.graphileA.itemsPerSecond, x.pgBossA.itemsPerSecond) : undefined), Math.max(graphileA.figure, pgBossA.figure));
+    row('pg-boss 10.4.2 (a): one job per 1,000 items', `${fmt(pgBossA.figure)} items/s`, againstCell(pgBossA), ratioCell(pgBossA), bestA?.ratio != null ? `≥ best (a): ${verdict(bestA.ratio >= 1)}` : '');
+  }
   if (r.peers) {
-    const bestA = Math.max(r.peers.graphileA.itemsPerSecond, r.peers.pgBossA.itemsPerSecond);
     const bestB = Math.max(r.peers.graphileB.itemsPerSecond, r.peers.pgBossB.itemsPerSecond);
-    row('graphile-worker 0.17.3 (a): one job per 1,000 items', `${fmt(r.peers.graphileA.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.graphileA.itemsPerSecond) : '', '');
-    row('pg-boss 10.4.2 (a): one job per 1,000 items', `${fmt(r.peers.pgBossA.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.pgBossA.itemsPerSecond) : '', pg ? `≥ best (a): ${verdict(pg.itemsPerSecond >= bestA)}` : '');
     row('graphile-worker 0.17.3 (b): one job per item', `${fmt(r.peers.graphileB.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.graphileB.itemsPerSecond) : '', '');
     row('pg-boss 10.4.2 (b): one job per item', `${fmt(r.peers.pgBossB.itemsPerSecond)} items/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.peers.pgBossB.itemsPerSecond) : '', pg ? `≥ 3x best (b): ${verdict(pg.itemsPerSecond >= 3 * bestB)}` : '');
   }
-  if (r.floor) {
-    row(`floor: COPY of ${fmt(r.floor.rows)} enhancement rows (write limit)`, `${fmt(r.floor.copyInRowsPerSecond)} rows/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.floor.copyInRowsPerSecond) : '', pg ? `≥ 0.30x: ${verdict(pg.itemsPerSecond >= 0.3 * r.floor.copyInRowsPerSecond)}` : '');
-    row(`floor: streaming SELECT of ${fmt(r.floor.rows)} records to JSONL (read limit)`, `${fmt(r.floor.copyOutRowsPerSecond)} rows/s`, 'Refinery PostgreSQL', pg ? ratio(pg.itemsPerSecond, r.floor.copyOutRowsPerSecond) : '', '');
+  const copyIn = against((x) => x.floor?.copyInRowsPerSecond, r.floor?.copyInRowsPerSecond);
+  const copyOut = against((x) => x.floor?.copyOutRowsPerSecond, r.floor?.copyOutRowsPerSecond);
+  if (copyIn && copyOut) {
+    row(`floor: COPY of ${fmt(records)} enhancement rows (write limit)`, `${fmt(copyIn.figure)} rows/s`, againstCell(copyIn), ratioCell(copyIn), copyIn.ratio === null ? '' : `≥ 0.30x: ${verdict(copyIn.ratio >= 0.3)}`);
+    row(`floor: streaming SELECT of ${fmt(records)} records to JSONL (read limit)`, `${fmt(copyOut.figure)} rows/s`, againstCell(copyOut), ratioCell(copyOut), '');
   }
   if (r.latency) {
     const { refinery: l, graphile: g, refineryAfterIdle: li, graphileAfterIdle: gi } = r.latency;
