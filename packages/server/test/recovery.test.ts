@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { getImportContext, type ImportContext } from '../src/batches/queries/getImportContext.ts';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
 import { sweeperDefaults } from '../src/batches/sweeper.ts';
 import type { Db } from '../src/db/db.ts';
@@ -45,7 +46,7 @@ describeEachBackend(
       const { robot, recordIds, requestId, batch } = await leasedWithResults(3, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 1 } })));
       // What POST /results does before it answers, without the import that would follow: as if the process died there.
       const ctx = h().refinery.ctx;
-      assert.equal(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() }), true);
+      assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() }));
 
       await h().refinery.sweeper.runOnce();
       assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 3, 'an import still within its time is left alone');
@@ -58,6 +59,37 @@ describeEachBackend(
       assert.equal(request.status, 'completed');
       assert.equal(request.counts.completed, 3);
       for (const id of recordIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 1);
+    });
+
+    it("the fence reads the import's context in its own statement, as a resumed import reads it; not when some of the batch's items closed", async () => {
+      const { robot, batch } = await leasedWithResults(3, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 1 } })));
+      const ctx = h().refinery.ctx;
+      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
+      assert.ok(started?.context);
+      const byRecord = (c: ImportContext) => ({ ...c, items: [...c.items].sort((a, b) => a.record_id.localeCompare(b.record_id)) });
+      assert.deepEqual(byRecord(started.context), byRecord((await getImportContext(ctx.db, { batchId: batch.id }))!));
+      assert.equal(started.context.items.length, 3);
+      const { importResults } = await import('../src/batches/importResults.ts');
+      await importResults(ctx, batch.id, started.context);
+      assert.equal((await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`)).body.status, 'completed');
+
+      // One batch over two requests, one of them cancelled while the robot holds it.
+      const other = await h().createRobot();
+      const [kept, dropped] = [await h().importRecords(references(2)), await h().importRecords(references(1))];
+      const keptRequest = (await h().api('POST', '/v1/requests', { body: { robot_id: other.id, record_ids: kept } })).body.id as string;
+      const droppedRequest = (await h().api('POST', '/v1/requests', { body: { robot_id: other.id, record_ids: dropped } })).body.id as string;
+      const shared = (await h().robotCall(other, 'POST', '/v1/batches/lease')).body;
+      assert.equal(shared.item_count, 3);
+      const lines = [...kept, ...dropped].map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 1 } })).join('\n');
+      assert.equal((await fetch(shared.results_url, { method: 'PUT', body: lines })).status, 200);
+      assert.equal((await h().api('POST', `/v1/requests/${droppedRequest}/cancel`)).body.status, 'cancelled');
+      const partly = await startBatchImportIfLeased(ctx.db, { id: shared.id, robotId: other.id, leaseToken: shared.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
+      assert.ok(partly);
+      assert.equal(partly.context, null, 'the import reads the closed items itself');
+      await importResults(ctx, shared.id, partly.context);
+      await h().refinery.background.drain();
+      assert.equal((await h().api('GET', `/v1/requests/${keptRequest}`)).body.counts.completed, 2);
+      for (const id of dropped) assert.equal((await h().api('GET', `/v1/records/${id}`)).body.enhancements.length, 0);
     });
 
     it('completes an import whose process died after settling its items, keeping its first report', async () => {
@@ -114,8 +146,10 @@ describeEachBackend(
       const { robot, recordIds, requestId, batch } = await leasedWithResults(2, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 2 } })));
       const { importResults } = await import('../src/batches/importResults.ts');
       const ctx = h().refinery.ctx;
-      await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
-      await Promise.all([importResults(ctx, batch.id), importResults(ctx, batch.id)]);
+      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
+      assert.ok(started?.context);
+      // The import POST /results starts (with the fence's context) and one resumed by a sweeper (reading it).
+      await Promise.all([importResults(ctx, batch.id, started.context), importResults(ctx, batch.id)]);
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed');

@@ -97,10 +97,11 @@ function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<s
 /**
  * Validates a batch's results file as a stream, imports what passes set-based, writes the
  * validation report, settles every item and finishes the requests that are done. Idempotent:
- * after a crash it runs again from the start with the same outcome.
+ * after a crash it runs again from the start with the same outcome. `context`: the batch's import
+ * context as the fence just read it (StartedImport); without it, it is read here.
  */
-export async function importResults(ctx: Context, batchId: string): Promise<void> {
-  const batch = await getImportContext(ctx.db, { batchId });
+export async function importResults(ctx: Context, batchId: string, context: ImportContext | null = null): Promise<void> {
+  const batch = context ?? (await getImportContext(ctx.db, { batchId }));
   if (!batch) return;
   const now = ctx.clock.now();
   // Resumed after its items were settled: only the last step is left.

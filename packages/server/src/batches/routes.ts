@@ -148,7 +148,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
         await refuseIfItemsClosed(ctx.db, batch, body.lease_token, now);
         refusal(batch, body.lease_token);
       }
-      void ctx.background.run('import', { batch_id: id }, () => importResults(ctx, id));
+      void ctx.background.run('import', { batch_id: id }, () => importResults(ctx, id, started.context));
       return reply.status(202).send({ id, status: 'importing' });
     },
   });

@@ -170,7 +170,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
         log.warn({}, 'inline results came after the batch had moved on (lease lapsed or request ended); nothing imported');
         return { batchId: batch.id, outcome: 'superseded' };
       }
-      await ctx.background.run('import', { batch_id: batch.id }, () => importResults(ctx, batch.id));
+      await ctx.background.run('import', { batch_id: batch.id }, () => importResults(ctx, batch.id, started.context));
       return { batchId: batch.id, outcome: 'imported' };
     }
     if (response.status >= 200 && response.status < 300) {
