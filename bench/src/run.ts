@@ -76,11 +76,6 @@ const e2e = await section('e2e', async () => {
   }
   return results;
 });
-/** The median of a figure over the rounds that have it; null when none has. */
-function medianOf(figure: (r: Round) => number | undefined): number | null {
-  const values = rounds.map(figure).filter((v): v is number => v !== undefined);
-  return values.length === 0 ? null : percentile(values, 50);
-}
 const peers = await section('peers', async () => ({
   // Measured in the rounds beside Refinery's runs; alone only without them.
   graphileA: rounds.length > 0 ? null : await graphileWorkerThroughput({ items: records, jobSize: 1000 }),
