@@ -76,6 +76,8 @@ const e2e = await section('e2e', async () => {
   }
   return results;
 });
+// The rounds' own peer and floor runs (their seconds and counts), as each section logs its results.
+if (rounds.some((x) => x.graphileA || x.floor)) console.error(`# rounds: ${JSON.stringify(rounds.map(({ graphileA, pgBossA, floor }) => ({ graphileA, pgBossA, floor })))}`);
 const peers = await section('peers', async () => ({
   // Measured in the rounds beside Refinery's runs; alone only without them.
   graphileA: rounds.length > 0 ? null : await graphileWorkerThroughput({ items: records, jobSize: 1000 }),
