@@ -84,6 +84,8 @@ interface DispatchMarks {
   statementDone?: number;
   /** The lease's 200 is handed to the socket (`end` called). */
   answered?: number;
+  /** The create's own 202 is handed to the socket (beside the path: the lease's may go first). */
+  createAnswered?: number;
   /** The robot's process has the answer. */
   arrived?: number;
 }
@@ -104,17 +106,21 @@ function dispatchTimeline(profile: ProfiledDb) {
     const { request } = m as { request: IncomingMessage };
     if (current && current.received === undefined && isCreate(request)) current.received = wall();
   };
+  /** Sets `mark` when `response`'s `end` is first called with `status`. */
+  const markEnd = (response: ServerResponse, mark: 'answered' | 'createAnswered', status: number) => {
+    const end = response.end;
+    response.end = function (this: ServerResponse, ...args: unknown[]) {
+      if (current && current[mark] === undefined && response.statusCode === status) current[mark] = wall();
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['end'];
+  };
   const onHandler = (m: unknown) => {
     const { request, reply } = m as { request: { method: string; url: string }; reply: { raw: ServerResponse } };
-    if (current && current.handled === undefined && isCreate(request)) current.handled = wall();
-    if (request.url.startsWith('/v1/batches/lease')) {
-      const response = reply.raw;
-      const end = response.end;
-      response.end = function (this: ServerResponse, ...args: unknown[]) {
-        if (current && current.answered === undefined && response.statusCode === 200) current.answered = wall();
-        return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
-      } as ServerResponse['end'];
+    if (current && current.handled === undefined && isCreate(request)) {
+      current.handled = wall();
+      markEnd(reply.raw, 'createAnswered', 202);
     }
+    if (request.url.startsWith('/v1/batches/lease')) markEnd(reply.raw, 'answered', 200);
   };
   const handler = diagnostics.tracingChannel('fastify.request.handler');
   diagnostics.subscribe('http.server.request.start', onRequest);
@@ -131,6 +137,7 @@ function dispatchTimeline(profile: ProfiledDb) {
     ['→ create statement sent', 'handled', 'statementSent'],
     ['create statement (commit included)', 'statementSent', 'statementDone'],
     ['→ lease answer handed to the socket', 'statementDone', 'answered'],
+    ['  (beside it: → the create\'s own answer handed to the socket)', 'statementDone', 'createAnswered'],
     ['→ robot has it', 'answered', 'arrived'],
     ['in all', 'sent', 'arrived'],
   ];

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { describeEachBackend } from './support/harness.ts';
+import pino from 'pino';
+import { openPostgres } from '../src/db/postgres.ts';
+import { eventually, describeEachBackend } from './support/harness.ts';
+import { session } from './support/session.ts';
 
 describeEachBackend('database', (h) => {
   it('keeps a prepared statement parsed on its connection, and plans every call of it for its own values', async (t) => {
@@ -14,5 +17,33 @@ describeEachBackend('database', (h) => {
       const { rows } = await tx.query(`select generic_plans::int, custom_plans::int from pg_prepared_statements where statement = $1::text`, [sql]);
       assert.deepEqual(rows, [{ generic_plans: 0, custom_plans: 8 }]);
     });
+  });
+
+  it('plans a lookup once, as index lookups that stay right when the table it was planned on grows a thousandfold', async (t) => {
+    const { databaseUrl } = h();
+    if (!databaseUrl) return t.skip('PGlite keeps no statements');
+    const table = `lookup_probe_${randomUUID().slice(0, 8)}`;
+    const db = await openPostgres({ connectionString: databaseUrl, log: pino({ level: 'silent' }) });
+    const scans = async () => (await h().refinery.ctx.db.query<{ seq: number; idx: number }>(`select seq_scan::int as seq, coalesce(idx_scan, 0)::int as idx from pg_stat_user_tables where relname = $1::text`, [table])).rows[0];
+    // Made by a session that then ends, so that its scans (building the index) are counted before the lookups.
+    const maker = await session(databaseUrl);
+    await maker.client.query(`create table ${table} (id int primary key, label text not null); insert into ${table} values (1, 'one'); analyze ${table}`);
+    await maker.client.end();
+    const before = await eventually(scans);
+    try {
+      const lookup = `select label from ${table} where id = $1::int`;
+      // Planned on every lookup connection while the table holds one row, and its statistics say so: a sequential scan would be cheapest.
+      const planned = await Promise.all(Array.from({ length: 8 }, () => db.query(lookup, [1], { lookup: true })));
+      assert.ok(planned.every((r) => r.rows[0].label === 'one'));
+      await db.exec(`insert into ${table} select n, 'row ' || n from generate_series(2, 2000) n`);
+      for (let id = 2; id <= 2000; id += 100) assert.deepEqual((await db.query(lookup, [id], { lookup: true })).rows, [{ label: `row ${id}` }]);
+    } finally {
+      await db.close(); // its sessions end, and their statistics are written
+    }
+    const counted = await eventually(async () => {
+      const s = await scans();
+      return s.seq + s.idx >= before.seq + before.idx + 28 ? s : undefined;
+    }, 15_000, 'the lookups counted in the statistics');
+    assert.equal(counted.seq, before.seq, 'no lookup scanned the whole table');
   });
 });

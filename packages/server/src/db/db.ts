@@ -17,6 +17,12 @@ export interface QueryOptions {
    * never `*`, so a column added by a later migration does not invalidate them. PGlite ignores it.
    */
   prepared?: boolean;
+  /**
+   * The statement reads and writes a few rows by key, whatever its values. PostgreSQL runs it on
+   * connections of their own that keep it parsed and plan it once, for index lookups, whatever
+   * the tables' sizes then. Outside a transaction only (in one, it is `prepared`). PGlite ignores it.
+   */
+  lookup?: boolean;
 }
 
 export interface Queryable {

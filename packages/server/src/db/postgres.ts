@@ -38,7 +38,7 @@ const statementNames = new Map<string, string>();
 
 /** The query as pg takes it: a named statement, named after its text, when it is to be kept parsed. */
 function statement(sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
-  if (!options?.prepared) return { text: sql, values: params as unknown[] };
+  if (!options?.prepared && !options?.lookup) return { text: sql, values: params as unknown[] };
   let name = statementNames.get(sql);
   if (!name) statementNames.set(sql, (name = `refinery_${createHash('sha1').update(sql).digest('hex')}`));
   return { name, text: sql, values: params as unknown[] };
@@ -66,24 +66,35 @@ export interface PostgresOptions {
 /**
  * A statement kept parsed would switch to a generic plan after five calls: one plan made for any
  * values and kept while the tables it reads grow by orders of magnitude. So every connection plans
- * every call for its own values (the triggers' statements too): `plan_cache_mode` is set in the
- * connection's startup `options`, added to any the connection string has.
+ * every call for its own values (the triggers' statements too).
  */
-function withCustomPlans(connectionString: string): pg.PoolConfig {
-  const setting = '-c plan_cache_mode=force_custom_plan';
+const customPlans = ['plan_cache_mode=force_custom_plan'];
+
+/**
+ * The connections that run `lookup` statements (QueryOptions) plan each statement once, at its
+ * first call, for index lookups joined by nested loops: the choice any table size gets right for
+ * a few rows by key, so a plan made when a table held ten rows stays right at ten million. (Planned
+ * for its values, a one-item create spends as long planning as running: dispatch latency.)
+ */
+const lookupPlans = ['plan_cache_mode=force_generic_plan', 'enable_seqscan=off', 'enable_hashjoin=off', 'enable_mergejoin=off'];
+
+/** A pool's connection string with `settings` in the connection's startup `options`, added to any the string has. */
+function withSettings(connectionString: string, settings: string[]): pg.PoolConfig {
+  const options = settings.map((s) => `-c ${s}`).join(' ');
   let url: URL;
   try {
     url = new URL(connectionString);
   } catch {
-    return { connectionString, options: setting };
+    return { connectionString, options };
   }
-  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} ${setting}`.trim());
+  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} ${options}`.trim());
   return { connectionString: url.href };
 }
 
 export async function openPostgres(options: PostgresOptions): Promise<Db> {
-  const pool = new pg.Pool({ ...withCustomPlans(options.connectionString), max: options.maxConnections ?? 20 });
-  pool.on('error', (err) => options.log.warn({ err }, 'idle PostgreSQL connection failed'));
+  const pool = new pg.Pool({ ...withSettings(options.connectionString, customPlans), max: options.maxConnections ?? 20 });
+  const lookups = new pg.Pool({ ...withSettings(options.connectionString, lookupPlans), max: 4 });
+  for (const p of [pool, lookups]) p.on('error', (err) => options.log.warn({ err }, 'idle PostgreSQL connection failed'));
   await pool.query('select 1');
 
   // One connection per process carries every LISTEN; it reconnects after a failure.
@@ -109,7 +120,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
   const db: Db = {
     kind: 'postgres',
     async query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
-      const result = await pool.query(statement(sql, params, options));
+      const result = await (options?.lookup ? lookups : pool).query(statement(sql, params, options));
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async exec(sql: string) {
@@ -153,7 +164,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     async close() {
       closed = true;
       await listener?.end().catch(() => {});
-      await pool.end();
+      await Promise.all([pool.end(), lookups.end()]);
     },
   };
   return db;

@@ -17,6 +17,9 @@ export interface RequestInsert {
   batch: LeasedBatch | null;
 }
 
+/** Creates of at most this many items run as lookups (QueryOptions): their plan, made once, is index lookups throughout. */
+const lookupItemsAtMost = 100;
+
 /** The counts of a new request: its items start pending (or leased: `handoff`), denied or expired. */
 const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', ${(itemInitialStatuses as readonly string[]).includes(s) ? `counted.${s}` : 0}`).join(', ')})`;
 
@@ -171,7 +174,7 @@ from robot cross join counted left join request q on true${h ? ' left join b on 
       p.bodyHash,
       ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
     ],
-    { prepared: true },
+    { prepared: true, lookup: p.recordIds.length / 16 <= lookupItemsAtMost },
   );
   const row = rows[0];
   if (!row) return { robot: null, request: null, pending: 0, batch: null };
