@@ -59,6 +59,7 @@ function wrap(client: pg.PoolClient): Queryable {
 
 export interface PostgresOptions {
   connectionString: string;
+  /** Connections in all, besides the one that listens (20): a fifth of them, at most four, run lookups (QueryOptions). */
   maxConnections?: number;
   log: Logger;
 }
@@ -92,8 +93,10 @@ function withSettings(connectionString: string, settings: string[]): pg.PoolConf
 }
 
 export async function openPostgres(options: PostgresOptions): Promise<Db> {
-  const pool = new pg.Pool({ ...withSettings(options.connectionString, customPlans), max: options.maxConnections ?? 20 });
-  const lookups = new pg.Pool({ ...withSettings(options.connectionString, lookupPlans), max: 4 });
+  const connections = Math.max(2, options.maxConnections ?? 20);
+  const lookupConnections = Math.min(4, Math.ceil(connections / 5));
+  const pool = new pg.Pool({ ...withSettings(options.connectionString, customPlans), max: connections - lookupConnections });
+  const lookups = new pg.Pool({ ...withSettings(options.connectionString, lookupPlans), max: lookupConnections });
   for (const p of [pool, lookups]) p.on('error', (err) => options.log.warn({ err }, 'idle PostgreSQL connection failed'));
   await pool.query('select 1');
 
