@@ -20,7 +20,8 @@ export interface QueryOptions {
   /**
    * The statement reads and writes a few rows by key, whatever its values. PostgreSQL runs it on
    * connections of their own that keep it parsed and plan it once, for index lookups, whatever
-   * the tables' sizes then. Outside a transaction only (in one, it is `prepared`). PGlite ignores it.
+   * the tables' sizes then (when all of those are busy, as `prepared`). Outside a transaction only
+   * (in one, it is `prepared`). PGlite ignores it.
    */
   lookup?: boolean;
 }

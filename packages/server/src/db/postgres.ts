@@ -98,6 +98,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
   const pool = new pg.Pool({ ...withSettings(options.connectionString, customPlans), max: connections - lookupConnections });
   const lookups = new pg.Pool({ ...withSettings(options.connectionString, lookupPlans), max: lookupConnections });
   for (const p of [pool, lookups]) p.on('error', (err) => options.log.warn({ err }, 'idle PostgreSQL connection failed'));
+  // With every lookup connection busy, a lookup runs on the other pool, planned for its values there, rather than wait.
+  const lookupPool = () => (lookups.idleCount > 0 || lookups.totalCount < lookupConnections ? lookups : pool);
   await pool.query('select 1');
 
   // One connection per process carries every LISTEN; it reconnects after a failure.
@@ -123,7 +125,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
   const db: Db = {
     kind: 'postgres',
     async query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
-      const result = await (options?.lookup ? lookups : pool).query(statement(sql, params, options));
+      const result = await (options?.lookup ? lookupPool() : pool).query(statement(sql, params, options));
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async exec(sql: string) {
