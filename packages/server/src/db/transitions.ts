@@ -1,4 +1,4 @@
-import { batchTransitions, itemInitialStatuses, itemTransitions, requestTransitions } from '@refinery/protocol';
+import { batchTransitions, itemTransitions, requestTransitions } from '@refinery/protocol';
 import type { Queryable } from './db.ts';
 
 function pairs(transitions: Readonly<Record<string, readonly string[]>>): [string[], string[]] {
@@ -17,6 +17,4 @@ export async function syncTransitions(tx: Queryable): Promise<void> {
     await tx.query(`delete from ${table}`);
     await tx.query(`insert into ${table} (from_status, to_status) select * from unnest($1::text[], $2::text[])`, [from, to]);
   }
-  await tx.query(`delete from item_initial_statuses`);
-  await tx.query(`insert into item_initial_statuses (status) select unnest($1::text[])`, [[...itemInitialStatuses]]);
 }

@@ -1,10 +1,9 @@
-import { itemInitialStatuses, itemStatuses } from '@refinery/protocol';
 import type { HandoffLease } from '../../batches/handoff.ts';
 import { firstPageSql } from '../../batches/queries/itemsFileLines.ts';
 import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
-import { requestColumnsOf, type RequestRow } from './requestRow.ts';
+import { requestColumns, type RequestRow } from './requestRow.ts';
 
 export interface RequestInsert {
   /** The robot's name and whether it takes requests; null when no robot has that id. */
@@ -20,9 +19,6 @@ export interface RequestInsert {
 /** Creates of at most this many items run as lookups (QueryOptions): their plan, made once, is index lookups throughout. */
 const lookupItemsAtMost = 100;
 
-/** The counts of a new request: its items start pending (or leased: `handoff`), denied or expired. */
-const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', ${(itemInitialStatuses as readonly string[]).includes(s) ? `counted.${s}` : 0}`).join(', ')})`;
-
 /**
  * Accepts a request in one statement: the request row (unless the robot is unknown or paused, or
  * the idempotency key was used), its items, and the robot's wake-up. Items are `pending`, or
@@ -31,11 +27,14 @@ const newRequestCounts = `jsonb_build_object(${itemStatuses.map((s) => `'${s}', 
  * Retention (docs/retention.md): a record older than its type's `aged_out` is `expired`; with
  * `decay`, one between `full_until` and `aged_out` is `denied` with probability 1 − p, p falling
  * linearly from 1 to 0 (drawn with `random()`, hence the materialized CTE: one draw per item).
- * The request comes back as the items trigger leaves it, so no second read is needed.
+ * The request is inserted counted, after its items' fates are known and before the items
+ * themselves: this statement is the only one that creates items, so the counts start here, and
+ * the items triggers move them from then on (003_state_machines.sql, 011_items_created_counted.sql).
  *
  * With `handoff` (a long poll of the robot waits in this process: docs/dispatch.md) the first
  * `limit` pending items are created `leased` instead, in a new batch, whose first page of the
- * items file comes back as leaseItems' does; the items trigger starts the request. Not when other
+ * items file comes back as leaseItems' does, and the request starts (`processing`, its
+ * `request.started` event) as at a first lease. Not when other
  * items of the robot's are available: a lease would take those first (priorities, fairness).
  */
 export async function insertRequestWithItems(
@@ -62,17 +61,13 @@ export async function insertRequestWithItems(
 with robot as (
   select r.* from robots r where r.id = $3::uuid
 ),
-request as (
-  insert into requests (id, robot_id, requested_by, priority, status, expires_at, callback_url, idempotency_key, body_hash, created_at)
-  select $1::uuid, robot.id, $6::uuid, $4::smallint, 'received', $7::timestamptz, $8::text, $9::text, $10::text, $5::timestamptz
-  from robot where robot.active
-  on conflict (requested_by, idempotency_key) where idempotency_key is not null do nothing
-  returning *
-),
 wanted as (
   select encode(substr($2::bytea, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, min(ord) as ord
   from generate_series(1, length($2::bytea) / 16) as ord
-  where exists (select 1 from request)
+  -- Not for a paused robot, nor for a key used already (the insert's ON CONFLICT below is what
+  -- settles a race between two requests with one key; this spares the retry its records' join).
+  where exists (select 1 from robot where robot.active)
+    and ($9::text is null or not exists (select 1 from requests x where x.requested_by = $6::uuid and x.idempotency_key = $9::text))
   group by 1
 ),
 aged as (
@@ -109,29 +104,11 @@ handed as (
 ),`
         : ''
     }
-inserted as (
-  insert into items (request_id, record_id, robot_id, priority, status, attempts, batch_id, available_at, error_code, error_message, updated_at)
-  select $1::uuid, c.record_id, $3::uuid, $4::smallint,
-    case when ${leased} then 'leased' when c.error_code is null then 'pending' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end,
-    case when ${leased} then 1 else 0 end,
-    ${h ? `case when ${leased} then $11::uuid end` : 'null::uuid'},
-    $5::timestamptz,
-    c.error_code,
-    case c.error_code
-      when 'record_not_found' then 'record ' || c.record_id || ' does not exist'
-      when 'type_not_accepted' then 'the robot accepts ' || array_to_string(robot.accepts, ', ') || ' records; this record is a ' || c.type
-      when 'record_hidden' then 'the record is hidden, so no robot may read it'
-      when 'record_expired' then 'the record aged out at ' || to_char(c.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-      when 'record_aged_out' then 'the record aged out: it is ' || refinery_duration_text(c.age_ms) || ' old and ' || c.type
-        || ' records age out at ' || refinery_duration_text(c.aged_out_ms)
-      when 'record_decayed' then 'the record is decaying: it is ' || refinery_duration_text(c.age_ms) || ' old and ' || c.type
-        || ' records decay from ' || refinery_duration_text(c.full_until_ms) || ' to ' || refinery_duration_text(c.aged_out_ms)
-        || '; parsing probability ' || to_char(c.p, 'FM0.00')
-    end,
-    $5::timestamptz
-  from checked c cross join robot${h ? ' left join handed hd on hd.record_id = c.record_id' : ''}
-  order by c.ord
-  returning id, record_id, status
+-- Each item's first status: one of itemInitialStatuses.
+fated as (
+  select c.*,
+    case when ${leased} then 'leased' when c.error_code is null then 'pending' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end as status
+  from checked c${h ? ' left join handed hd on hd.record_id = c.record_id' : ''}
 ),
 counted as (
   select count(*)::int as total,
@@ -139,7 +116,48 @@ counted as (
     count(*) filter (where status = 'leased')::int as leased,
     count(*) filter (where status = 'denied')::int as denied,
     count(*) filter (where status = 'expired')::int as expired
-  from inserted
+  from fated
+),
+-- The request, counted already; started as at a first lease if any item went to the waiting poll.
+request as (
+  insert into requests (id, robot_id, requested_by, priority, status, total, n_pending, n_leased, n_denied, n_expired,
+    expires_at, callback_url, idempotency_key, body_hash, created_at, started_at, progress_at)
+  select $1::uuid, robot.id, $6::uuid, $4::smallint, case when counted.leased > 0 then 'processing' else 'received' end,
+    counted.total, counted.pending, counted.leased, counted.denied, counted.expired,
+    $7::timestamptz, $8::text, $9::text, $10::text, $5::timestamptz,
+    case when counted.leased > 0 then $5::timestamptz end, case when counted.leased > 0 then $5::timestamptz end
+  from robot cross join counted where robot.active
+  on conflict (requested_by, idempotency_key) where idempotency_key is not null do nothing
+  returning *
+),
+started as (
+  insert into events (request_id, type, payload, created_at)
+  select q.id, 'request.started', request_progress_payload(row(q.*)::requests), q.created_at
+  from request q where q.status = 'processing'
+),
+inserted as (
+  insert into items (request_id, record_id, robot_id, priority, status, attempts, batch_id, available_at, error_code, error_message, updated_at)
+  select $1::uuid, f.record_id, $3::uuid, $4::smallint, f.status,
+    case when f.status = 'leased' then 1 else 0 end,
+    ${h ? `case when f.status = 'leased' then $11::uuid end` : 'null::uuid'},
+    $5::timestamptz,
+    f.error_code,
+    case f.error_code
+      when 'record_not_found' then 'record ' || f.record_id || ' does not exist'
+      when 'type_not_accepted' then 'the robot accepts ' || array_to_string(robot.accepts, ', ') || ' records; this record is a ' || f.type
+      when 'record_hidden' then 'the record is hidden, so no robot may read it'
+      when 'record_expired' then 'the record aged out at ' || to_char(f.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+      when 'record_aged_out' then 'the record aged out: it is ' || refinery_duration_text(f.age_ms) || ' old and ' || f.type
+        || ' records age out at ' || refinery_duration_text(f.aged_out_ms)
+      when 'record_decayed' then 'the record is decaying: it is ' || refinery_duration_text(f.age_ms) || ' old and ' || f.type
+        || ' records decay from ' || refinery_duration_text(f.full_until_ms) || ' to ' || refinery_duration_text(f.aged_out_ms)
+        || '; parsing probability ' || to_char(f.p, 'FM0.00')
+    end,
+    $5::timestamptz
+  from fated f cross join robot
+  where exists (select 1 from request)
+  order by f.ord
+  returning id, record_id, status
 )${
       h
         ? `,
@@ -155,11 +173,11 @@ page as (
 )`
         : ''
     }
-select robot.name, robot.active, counted.pending,
-  case when counted.pending > 0 then ${notifyWorkOf('robot')} end as woken,
+select robot.name, robot.active, coalesce(q.n_pending, 0) as pending,
+  case when q.n_pending > 0 then ${notifyWorkOf('robot')} end as woken,
   ${h ? 'b.item_count as batch_item_count, b.lease_expires_at as batch_lease_expires_at, page.text as first_page, page.last as first_page_last,' : ''}
-  ${requestColumnsOf('q', { total: 'counted.total', counts: newRequestCounts, started: 'counted.leased > 0' })}
-from robot cross join counted left join request q on true${h ? ' left join b on true cross join page' : ''}
+  ${requestColumns}
+from robot left join request q on true${h ? ' left join b on true cross join page' : ''}
 `,
     [
       p.id,
