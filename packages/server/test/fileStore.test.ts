@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,17 @@ describe('file blob store', () => {
     await store.put('batches/again/results.jsonl', lines(1, 8));
     assert.equal(await text((await store.get('batches/again/results.jsonl'))!), '00000000\n');
     assert.equal(await store.get('batches/never/results.jsonl'), null);
+  });
+
+  it('writes a blob put `soon` after the current turn of the event loop, and holds a read of it until then', async () => {
+    const key = 'batches/soon/items.jsonl';
+    const written = store.put(key, '{"a":1}\n', { soon: true });
+    // Nothing on disk yet: the caller's answer goes out first.
+    assert.equal(existsSync(join(root, key)), false);
+    const read = await store.get(key);
+    assert.ok(read, 'the read waited for the write instead of finding nothing');
+    assert.equal(await text(read), '{"a":1}\n');
+    assert.equal(await written, 8);
   });
 
   it('keeps the old blob and no partial file when the body fails midway', async () => {

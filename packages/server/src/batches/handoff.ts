@@ -1,3 +1,4 @@
+import { setImmediate as afterThisTurn } from 'node:timers/promises';
 import type { Context } from '../context.ts';
 import { newBatchKeys } from './leaseBatch.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
@@ -20,6 +21,8 @@ export interface Handoff {
    * Gives the poll the batch the statement leased for it, or nothing (it then looks for work
    * itself). A batch the poll can no longer take (its robot went away meanwhile) is released:
    * its items go back to pending and the robot's other polls are woken. Never throws.
+   * Resolves once the poll that took a batch has had its turn to answer: the robot waits on that
+   * answer, the requester only on a receipt, so the create answers after it.
    */
   finish(batch: LeasedBatch | null): Promise<void>;
 }
@@ -35,7 +38,11 @@ export function claimWaitingPoll(ctx: Context, robotId: string): Handoff | null 
   return {
     lease: { ...newBatchKeys(), ...poll.terms },
     async finish(batch) {
-      if (poll.hand(batch) || !batch) return;
+      if (poll.hand(batch)) {
+        if (batch) await afterThisTurn();
+        return;
+      }
+      if (!batch) return;
       try {
         await releaseBatch(ctx.db, { id: batch.id, reason: 'the long poll it was leased to had ended', now: ctx.clock.now() });
         ctx.work.wakeHere(robotId);

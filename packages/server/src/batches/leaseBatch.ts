@@ -30,10 +30,10 @@ const itemsFileIsOnePage = (batch: { item_count: number }) => batch.item_count <
 
 /**
  * Whether a new batch's items file may be written just after the batch is answered: it is one
- * page, made already, and the store writes it before anything reads it (BlobStore.writesStringsAtOnce).
+ * page, made already, and the store holds any read of it until it is written (BlobStore.writesSoon).
  */
 export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boolean {
-  return ctx.blobs.writesStringsAtOnce && itemsFileIsOnePage(leased);
+  return ctx.blobs.writesSoon && itemsFileIsOnePage(leased);
 }
 
 /**
@@ -41,15 +41,16 @@ export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boo
  * is read page by page. If the file cannot be written the lease is undone, so the items are not
  * stuck until it lapses, and the robot's polls in this process are woken for them.
  */
-export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[]): Promise<BatchRow> {
+export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[], options: { afterAnswer?: boolean } = {}): Promise<BatchRow> {
   const { first_page, first_page_last, ...batch } = leased;
   async function* lines() {
     yield first_page;
     yield* itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count - itemsPageSize, needs, after: first_page_last });
   }
   try {
-    // A batch of one page is written whole, without a turn of the event loop in between (dispatch latency).
-    await ctx.blobs.put(batch.items_key, itemsFileIsOnePage(batch) ? first_page : lines());
+    // A batch of one page is written whole, without a turn of the event loop in between (dispatch
+    // latency), or once the answer naming it has gone (`afterAnswer`: itemsFileCanFollowAnswer).
+    await ctx.blobs.put(batch.items_key, itemsFileIsOnePage(batch) ? first_page : lines(), { soon: options.afterAnswer });
   } catch (err) {
     await releaseBatch(ctx.db, { id: batch.id, reason: 'the items file could not be written', now: ctx.clock.now() });
     ctx.work.wakeHere(batch.robot_id);

@@ -47,15 +47,18 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
 
   /**
    * Answers a lease with its new batch. The items file is written first, or, when it can follow
-   * the answer (itemsFileCanFollowAnswer), just after the answer is sent, in the same run of the
-   * event loop: the robot's request for the file cannot be read before the write, and the write
-   * is off the dispatch path. If that write fails the batch is given back (its items pending, the
-   * robot's calls for it refused as for a lapsed lease).
+   * the answer (itemsFileCanFollowAnswer), once the answer has gone: the store holds the robot's
+   * request for the file until then, and the write is off the dispatch path. If that write fails
+   * the batch is given back (its items pending, the robot's calls for it refused as for a lapsed
+   * lease).
    */
   async function answerWithBatch(reply: FastifyReply, leased: LeasedBatch, needs: string[]) {
     if (!itemsFileCanFollowAnswer(ctx, leased)) return reply.status(200).send(await batchOut(ctx, await writeItemsFile(ctx, leased, needs)));
+    const written = writeItemsFile(ctx, leased, needs, { afterAnswer: true }).catch((err) =>
+      ctx.log.error({ err, batch_id: leased.id }, 'could not write the items file of a batch already answered (its lease is undone, or lapses if that failed too)'),
+    );
     reply.status(200).send(await batchOut(ctx, leased));
-    await writeItemsFile(ctx, leased, needs).catch((err) => ctx.log.error({ err, batch_id: leased.id }, 'could not write the items file of a batch already answered (its lease is undone, or lapses if that failed too)'));
+    await written;
     return reply;
   }
 

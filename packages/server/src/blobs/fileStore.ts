@@ -68,7 +68,9 @@ function writeWhole(target: string, data: Buffer): number {
  * `/v1/blobs/<key>?method=&expires=&signature=` (HMAC-SHA256 with a key kept in the database).
  */
 export class FileBlobStore implements BlobStore {
-  readonly writesStringsAtOnce = true;
+  readonly writesSoon = true;
+  /** The blobs put `soon` and not written yet: a `get` of one waits for its write. */
+  readonly #writing = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly root: string,
@@ -88,9 +90,9 @@ export class FileBlobStore implements BlobStore {
   // five of them per file (mkdir, open, write, close, rename) the hand-offs cost more than the
   // write (profile of the small-batches bench: open, mkdir, close, rename and read took over a
   // quarter of the busy main thread's time). Larger blobs stream.
-  async put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
+  async put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>, options: { soon?: boolean } = {}): Promise<number> {
     const target = this.path(key);
-    if (typeof body === 'string') return writeWhole(target, Buffer.from(body));
+    if (typeof body === 'string') return options.soon ? this.#writeSoon(key, target, body) : writeWhole(target, Buffer.from(body));
     const writes = inLargeWrites(body)[Symbol.asyncIterator]();
     const first = await writes.next();
     const second = first.done ? first : await writes.next();
@@ -115,7 +117,27 @@ export class FileBlobStore implements BlobStore {
     return out.bytesWritten;
   }
 
+  #writeSoon(key: string, target: string, body: string): Promise<number> {
+    const written = new Promise<number>((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          resolve(writeWhole(target, Buffer.from(body)));
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    const forget = () => {
+      if (this.#writing.get(key) === done) this.#writing.delete(key);
+    };
+    const done: Promise<unknown> = written.then(forget, forget);
+    this.#writing.set(key, done);
+    return written;
+  }
+
   async get(key: string): Promise<Readable | null> {
+    const writing = this.#writing.get(key);
+    if (writing) await writing;
     let fd: number;
     try {
       fd = openSync(this.path(key), 'r');

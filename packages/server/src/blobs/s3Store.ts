@@ -7,7 +7,7 @@ import type { BlobStore } from './store.ts';
 /** Blobs in an S3-compatible store (`s3://bucket/prefix`, credentials and region from the usual AWS settings). */
 export class S3BlobStore implements BlobStore {
   /** A put is an upload, and robots read the object from S3 directly. */
-  readonly writesStringsAtOnce = false;
+  readonly writesSoon = false;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;

@@ -5,16 +5,16 @@ export interface BlobStore {
   /**
    * Streams `body` to `key` (or writes it, when it is a string: a blob that is one page, made in
    * memory already); the blob appears whole or not at all. Returns the bytes written.
+   * `soon` (only where `writesSoon`): a string is written once the event loop has finished what it
+   * is doing now, so that an answer naming the blob goes out first; a `get` of it waits meanwhile.
    */
-  put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>): Promise<number>;
+  put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>, options?: { soon?: boolean }): Promise<number>;
   /**
-   * True when a string `put` has written its blob by the time the call returns (the promise only
-   * reports how that went) and the blob can be read only through this process (the embedded
-   * store's own route). A blob named in an answer can then be written just after the answer is
-   * sent, in the same run of the event loop: no request for it is read before the write. False
-   * for S3.
+   * True when `put` takes `soon`: the blob can be read only through this process (the embedded
+   * store's own route), which can hold a read until the write is done. False for S3, whose blobs
+   * robots read directly.
    */
-  readonly writesStringsAtOnce: boolean;
+  readonly writesSoon: boolean;
   /** A stream of the blob, or null when there is none. */
   get(key: string): Promise<Readable | null>;
   delete(key: string): Promise<void>;
