@@ -2,9 +2,10 @@ import { getRandomValues, randomBytes } from 'node:crypto';
 import { V7Generator } from 'uuidv7';
 
 /**
- * Random bits for ids, fetched 4 KB at a time: uuidv7's own buffer holds 32 bytes, so every few
- * ids cost a `getrandom` system call (`randomFillSync`, 0.78 s of the benchmark process's CPU in
- * an end-to-end run: importing the records, then their enhancements).
+ * Random bits for ids and lease tokens, fetched 4 KB at a time: uuidv7's own buffer holds 32
+ * bytes, so every few ids cost a `getrandom` system call (`randomFillSync`, 0.78 s of the
+ * benchmark process's CPU in an end-to-end run: importing the records, then their enhancements),
+ * and `randomBytes` for each lease token took 0.03 ms of every dispatch (bench/RESULTS.md).
  */
 class BufferedRandom {
   private readonly buffer = new Uint32Array(1024);
@@ -17,11 +18,25 @@ class BufferedRandom {
     }
     return this.buffer[this.cursor++]!;
   }
+
+  /** `words` × 4 random bytes, copied out. */
+  nextBytes(words: number): Buffer {
+    if (this.cursor + words > this.buffer.length) {
+      getRandomValues(this.buffer);
+      this.cursor = 0;
+    }
+    const start = this.cursor * 4;
+    this.cursor += words;
+    return Buffer.from(this.buffer.buffer.slice(start, start + words * 4));
+  }
 }
 
-const ids = new V7Generator(new BufferedRandom());
+const random = new BufferedRandom();
+const ids = new V7Generator(random);
 
 /** A new UUIDv7: time-ordered, so rows inserted together sit together in their indexes. */
 export const newId = (): string => ids.generate().toString();
+/** A lease token: 24 random bytes in base64url. */
+export const newLeaseToken = (): string => random.nextBytes(6).toString('base64url');
 /** A random secret or token, `prefix_` + 32 random bytes in base64url. */
 export const newSecret = (prefix: string): string => `${prefix}_${randomBytes(32).toString('base64url')}`;

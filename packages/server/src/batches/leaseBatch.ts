@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { blobKeys } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
-import { newId } from '../ids.ts';
+import { newId, newLeaseToken } from '../ids.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { itemsFileLines, itemsPageSize } from './queries/itemsFileLines.ts';
 import { leaseItems, type LeasedBatch } from './queries/leaseItems.ts';
@@ -11,7 +10,7 @@ import type { BatchRow } from './queries/batchRow.ts';
 /** What a new batch is known by before it is leased: its id, its lease token and its files' blob keys. */
 export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey: string; resultsKey: string } {
   const batchId = newId();
-  return { batchId, leaseToken: randomBytes(24).toString('base64url'), itemsKey: blobKeys.items(batchId), resultsKey: blobKeys.results(batchId) };
+  return { batchId, leaseToken: newLeaseToken(), itemsKey: blobKeys.items(batchId), resultsKey: blobKeys.results(batchId) };
 }
 
 /** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. */
