@@ -14,7 +14,8 @@ const bodilessStatuses = new Set([101, 103, 204, 205, 304]);
  * The clients' default Fetch: fetch's contract (a WHATWG Response, redirects followed) over
  * undici's `request`, which skips fetch's Request object and header guards. A loopback round trip
  * takes about half as long as with Node's global fetch (0.5–1.0 ms p50 against 0.9–1.8 on the
- * bench's machine): on the dispatch path and on every call a robot makes (bench/RESULTS.md).
+ * bench's machine). The clients' JSON calls skip even the Response when it is the fetch in use
+ * (callJson); files and streams go through it.
  */
 export const requestFetch: Fetch = async (input, init = {}) => {
   if (input instanceof Request) throw new TypeError('requestFetch takes a URL, not a Request');
@@ -26,18 +27,50 @@ export const requestFetch: Fetch = async (input, init = {}) => {
     signal: init.signal ?? undefined,
     maxRedirections: 20,
   });
+  const bodiless = method === 'HEAD' || bodilessStatuses.has(answer.statusCode);
+  if (bodiless) await answer.body.dump();
+  return responseOf(answer, bodiless ? null : (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>));
+};
+
+/** undici's answer as a WHATWG Response, with `body` for its body. */
+function responseOf(answer: Dispatcher.ResponseData, body: BodyInit | null): Response {
   const headers = new Headers();
   for (const [name, value] of Object.entries(answer.headers)) {
     for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) headers.append(name, v);
   }
-  const bodiless = method === 'HEAD' || bodilessStatuses.has(answer.statusCode);
-  if (bodiless) await answer.body.dump();
-  return new Response(bodiless ? null : (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>), {
-    status: answer.statusCode,
-    statusText: STATUS_CODES[answer.statusCode],
-    headers,
-  });
-};
+  return new Response(body, { status: answer.statusCode, statusText: STATUS_CODES[answer.statusCode], headers });
+}
+
+/** A call whose answer is JSON, or nothing. */
+export interface JsonCall {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Makes a call whose answer is JSON (or has no body: `null`), throwing a RefineryError unless it
+ * is 2xx. With `requestFetch` it goes to undici's `request` and reads the body with its `json()`:
+ * building a WHATWG Response and reading it as a web stream took about 0.3 ms of a robot's lease
+ * answer on the bench's machine, against 0.05 in a warm loop (bench/RESULTS.md). Any other fetch
+ * is called as a fetch.
+ */
+export async function callJson<T>(fetchImpl: Fetch, url: string, call: JsonCall): Promise<T | null> {
+  if (fetchImpl !== requestFetch) {
+    const response = await fetchOk(fetchImpl, url, call);
+    const bodiless = call.method === 'HEAD' || bodilessStatuses.has(response.status);
+    return bodiless ? null : ((await response.json()) as T);
+  }
+  const answer = await request(url, { method: call.method as Dispatcher.HttpMethod, headers: call.headers, body: call.body ?? null, signal: call.signal, maxRedirections: 20 });
+  const bodiless = call.method === 'HEAD' || bodilessStatuses.has(answer.statusCode);
+  if (answer.statusCode < 200 || answer.statusCode > 299) throw await errorFrom(responseOf(answer, bodiless ? null : await answer.body.text()));
+  if (bodiless) {
+    await answer.body.dump();
+    return null;
+  }
+  return (await answer.body.json()) as T;
+}
 
 /** Query parameters; `undefined` ones are left out. */
 export type Query = Record<string, string | number | boolean | undefined>;

@@ -23,7 +23,7 @@ import {
   type RobotPatch,
 } from '@refinery/protocol';
 import { isTransient } from './errors.ts';
-import { buildUrl, durationParam, fetchOk, jsonOf, pathOf, requestFetch, sniffJsonBody, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
+import { buildUrl, callJson, durationParam, fetchOk, jsonOf, pathOf, requestFetch, sniffJsonBody, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
 import { encodeJsonLines } from './jsonl.ts';
 import { Backoff, sleep } from './retry.ts';
 import { parseServerSentEvents } from './sse.ts';
@@ -297,13 +297,13 @@ export class RefineryClient {
   ): Promise<T> {
     const headers = { ...this.#auth(), ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetchOk(this.#fetch, buildUrl(this.url, path, options.query), {
+    const json = await callJson<T>(this.#fetch, buildUrl(this.url, path, options.query), {
       method,
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal: options.signal,
     });
-    return jsonOf<T>(response);
+    return json as T;
   }
 }
 

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
 import { LeaseLostError, RefineryError } from './errors.ts';
-import { buildUrl, durationParam, errorFrom, fetchOk, jsonOf, pathOf, requestFetch, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
+import { buildUrl, callJson, durationParam, fetchOk, pathOf, requestFetch, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
 import { encodeJsonLines, parseJsonLineChunks } from './jsonl.ts';
 
 export interface RobotClientOptions {
@@ -73,14 +73,12 @@ export class RobotClient {
       lease: options.lease === undefined ? undefined : durationParam(options.lease),
       wait: options.wait === undefined ? undefined : durationParam(options.wait),
     };
-    const response = await this.#signed('POST', '/v1/batches/lease', { query, signal: options.signal });
-    if (response.status === 204) return null;
-    return jsonOf<Batch>(response);
+    return this.#signed<Batch>('POST', '/v1/batches/lease', { query, signal: options.signal });
   }
 
   /** The batch, with its URLs signed afresh (the old ones may have expired). */
   async getBatch(id: string, options: { signal?: AbortSignal } = {}): Promise<Batch> {
-    return jsonOf<Batch>(await this.#signed('GET', pathOf('v1', 'batches', id), { signal: options.signal }));
+    return (await this.#signed<Batch>('GET', pathOf('v1', 'batches', id), { signal: options.signal }))!;
   }
 
   /**
@@ -90,7 +88,7 @@ export class RobotClient {
   async renew(id: string, lease?: Duration, options: { signal?: AbortSignal } = {}): Promise<Renewal> {
     const query = { lease: lease === undefined ? undefined : durationParam(lease) };
     try {
-      return jsonOf<Renewal>(await this.#signed('POST', pathOf('v1', 'batches', id, 'renew'), { query, signal: options.signal }));
+      return (await this.#signed<Renewal>('POST', pathOf('v1', 'batches', id, 'renew'), { query, signal: options.signal }))!;
     } catch (err) {
       throw leaseLostOn409(err);
     }
@@ -153,21 +151,19 @@ export class RobotClient {
    */
   async postResults(id: string, results: ResultsIn, options: { signal?: AbortSignal } = {}): Promise<{ id: string; status: string }> {
     try {
-      return jsonOf(await this.#signed('POST', pathOf('v1', 'batches', id, 'results'), { json: results, signal: options.signal }));
+      return (await this.#signed<{ id: string; status: string }>('POST', pathOf('v1', 'batches', id, 'results'), { json: results, signal: options.signal }))!;
     } catch (err) {
       throw leaseLostOn409(err);
     }
   }
 
-  /** One signed call: the URL signed is exactly the URL fetched, query string included. */
-  async #signed(method: string, path: string, options: { query?: Query; json?: unknown; signal?: AbortSignal }): Promise<Response> {
+  /** One signed call answered with JSON (null: no body): the URL signed is exactly the URL fetched, query string included. */
+  async #signed<T>(method: string, path: string, options: { query?: Query; json?: unknown; signal?: AbortSignal }): Promise<T | null> {
     const url = buildUrl(this.url, path, options.query);
     const body = options.json === undefined ? undefined : JSON.stringify(options.json);
     const headers: Record<string, string> = signRequest({ method, url, body, keyId: this.robotId, secret: this.#secret });
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await this.#fetch(url, { method, headers, body, signal: options.signal });
-    if (!response.ok) throw await errorFrom(response);
-    return response;
+    return callJson<T>(this.#fetch, url, { method, headers, body, signal: options.signal });
   }
 }
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requestFetch } from '../src/index.ts';
-import { isTransient } from '../src/errors.ts';
-import { startServer } from './http-server.ts';
+import { isTransient, RefineryError } from '../src/errors.ts';
+import { callJson } from '../src/http.ts';
+import { startServer, type Reply } from './http-server.ts';
 
 test('requestFetch sends method, headers and body, and answers as fetch does', async () => {
   const server = await startServer((req) => ({ status: 201, json: { method: req.method, type: req.headers['content-type'], body: req.body.toString() }, headers: { 'x-request-id': 'r-1' } }));
@@ -72,4 +73,30 @@ test('requestFetch rejects on abort, and a refused connection is a transient fai
   );
   assert.ok(refused instanceof Error);
   assert.equal(isTransient(refused), true);
+});
+
+test('callJson gives the same answers through undici directly as through any other fetch: JSON, null for no body, RefineryError for an error', async () => {
+  const server = await startServer((req): Reply => {
+    if (req.url.pathname === '/empty') return { status: 204 };
+    if (req.url.pathname === '/moved') return { status: 302, headers: { location: '/here' } };
+    if (req.url.pathname === '/here') return { status: 200, json: { arrived: true } };
+    if (req.url.pathname === '/echo') return { status: 201, json: { method: req.method, type: req.headers['content-type'], body: req.body.toString() } };
+    return { status: 409, json: { error: { code: 'lease_expired', message: 'gone' } }, headers: { 'x-request-id': 'r-9' } };
+  });
+  try {
+    const otherFetch: typeof fetch = (input, init) => requestFetch(input, init);
+    for (const fetchImpl of [requestFetch, otherFetch]) {
+      const echo = await callJson(fetchImpl, `${server.url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+      assert.deepEqual(echo, { method: 'POST', type: 'application/json', body: '{"a":1}' });
+      assert.equal(await callJson(fetchImpl, `${server.url}/empty`, { method: 'POST', headers: {} }), null);
+      assert.deepEqual(await callJson(fetchImpl, `${server.url}/moved`, { method: 'GET', headers: {} }), { arrived: true });
+      await assert.rejects(callJson(fetchImpl, `${server.url}/other`, { method: 'GET', headers: {} }), (err: unknown) => {
+        assert.ok(err instanceof RefineryError);
+        assert.deepEqual([err.status, err.code, err.message, err.requestId], [409, 'lease_expired', 'gone', 'r-9']);
+        return true;
+      });
+    }
+  } finally {
+    await server.close();
+  }
 });
