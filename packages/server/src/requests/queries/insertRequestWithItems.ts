@@ -1,3 +1,4 @@
+import { itemInitialStatuses } from '@refinery/protocol';
 import type { HandoffLease } from '../../batches/handoff.ts';
 import { firstPageSql } from '../../batches/queries/itemsFileLines.ts';
 import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
@@ -15,6 +16,9 @@ export interface RequestInsert {
   /** The batch leased in the same statement for the waiting long poll (`handoff`), if any item went to it. */
   batch: LeasedBatch | null;
 }
+
+/** A new request's counts are of the statuses an item may be created in (its other counts start at 0). */
+const initialCounts = itemInitialStatuses.map((s) => `count(*) filter (where status = '${s}')::int as ${s}`).join(',\n    ');
 
 /** Creates of at most this many items run as lookups (QueryOptions): their plan, made once, is index lookups throughout. */
 const lookupItemsAtMost = 100;
@@ -112,18 +116,15 @@ fated as (
 ),
 counted as (
   select count(*)::int as total,
-    count(*) filter (where status = 'pending')::int as pending,
-    count(*) filter (where status = 'leased')::int as leased,
-    count(*) filter (where status = 'denied')::int as denied,
-    count(*) filter (where status = 'expired')::int as expired
+    ${initialCounts}
   from fated
 ),
 -- The request, counted already; started as at a first lease if any item went to the waiting poll.
 request as (
-  insert into requests (id, robot_id, requested_by, priority, status, total, n_pending, n_leased, n_denied, n_expired,
+  insert into requests (id, robot_id, requested_by, priority, status, total, ${itemInitialStatuses.map((s) => `n_${s}`).join(', ')},
     expires_at, callback_url, idempotency_key, body_hash, created_at, started_at, progress_at)
   select $1::uuid, robot.id, $6::uuid, $4::smallint, case when counted.leased > 0 then 'processing' else 'received' end,
-    counted.total, counted.pending, counted.leased, counted.denied, counted.expired,
+    counted.total, ${itemInitialStatuses.map((s) => `counted.${s}`).join(', ')},
     $7::timestamptz, $8::text, $9::text, $10::text, $5::timestamptz,
     case when counted.leased > 0 then $5::timestamptz end, case when counted.leased > 0 then $5::timestamptz end
   from robot cross join counted where robot.active
