@@ -12,22 +12,24 @@ class BufferedRandom {
   private cursor = this.buffer.length;
 
   nextUint32(): number {
-    if (this.cursor >= this.buffer.length) {
-      getRandomValues(this.buffer);
-      this.cursor = 0;
-    }
-    return this.buffer[this.cursor++]!;
+    return this.buffer[this.take(1)]!;
   }
 
   /** `words` × 4 random bytes, copied out. */
   nextBytes(words: number): Buffer {
+    const start = this.take(words) * 4;
+    return Buffer.from(this.buffer.buffer.slice(start, start + words * 4));
+  }
+
+  /** Where `words` unused random words start, the buffer refilled first when too few are left. */
+  private take(words: number): number {
     if (this.cursor + words > this.buffer.length) {
       getRandomValues(this.buffer);
       this.cursor = 0;
     }
-    const start = this.cursor * 4;
+    const start = this.cursor;
     this.cursor += words;
-    return Buffer.from(this.buffer.buffer.slice(start, start + words * 4));
+    return start;
   }
 }
 
