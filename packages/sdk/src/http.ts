@@ -10,6 +10,9 @@ export type Fetch = typeof fetch;
 /** Statuses whose answer has no body, which a Response cannot be built with. */
 const bodilessStatuses = new Set([101, 103, 204, 205, 304]);
 
+/** Whether an answer to `method` with `status` has no body. */
+const isBodiless = (method: string, status: number) => method === 'HEAD' || bodilessStatuses.has(status);
+
 /**
  * The clients' default Fetch: fetch's contract (a WHATWG Response, redirects followed) over
  * undici's `request`, which skips fetch's Request object and header guards. A loopback round trip
@@ -27,7 +30,7 @@ export const requestFetch: Fetch = async (input, init = {}) => {
     signal: init.signal ?? undefined,
     maxRedirections: 20,
   });
-  const bodiless = method === 'HEAD' || bodilessStatuses.has(answer.statusCode);
+  const bodiless = isBodiless(method, answer.statusCode);
   if (bodiless) await answer.body.dump();
   return responseOf(answer, bodiless ? null : (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>));
 };
@@ -59,11 +62,10 @@ export interface JsonCall {
 export async function callJson<T>(fetchImpl: Fetch, url: string, call: JsonCall): Promise<T | null> {
   if (fetchImpl !== requestFetch) {
     const response = await fetchOk(fetchImpl, url, call);
-    const bodiless = call.method === 'HEAD' || bodilessStatuses.has(response.status);
-    return bodiless ? null : ((await response.json()) as T);
+    return isBodiless(call.method, response.status) ? null : ((await response.json()) as T);
   }
   const answer = await request(url, { method: call.method as Dispatcher.HttpMethod, headers: call.headers, body: call.body ?? null, signal: call.signal, maxRedirections: 20 });
-  const bodiless = call.method === 'HEAD' || bodilessStatuses.has(answer.statusCode);
+  const bodiless = isBodiless(call.method, answer.statusCode);
   if (answer.statusCode < 200 || answer.statusCode > 299) throw await errorFrom(responseOf(answer, bodiless ? null : await answer.body.text()));
   if (bodiless) {
     await answer.body.dump();
