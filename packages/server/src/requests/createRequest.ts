@@ -59,7 +59,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
       callbackUrl: body.callback_url ?? null,
       idempotencyKey: input.idempotencyKey,
       bodyHash,
-      recordIds: body.record_ids.packed,
+      recordIds: body.record_ids,
       now,
       handoff: handoff?.lease ?? null,
     });

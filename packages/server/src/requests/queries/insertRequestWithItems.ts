@@ -4,6 +4,7 @@ import { firstPageSql } from '../../batches/queries/itemsFileLines.ts';
 import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
+import type { RecordIdList } from '../requestBody.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';
 
 export interface RequestInsert {
@@ -52,7 +53,7 @@ export async function insertRequestWithItems(
     callbackUrl: string | null;
     idempotencyKey: string | null;
     bodyHash: string;
-    recordIds: Buffer;
+    recordIds: RecordIdList;
     now: Date;
     handoff: HandoffLease | null;
   },
@@ -182,7 +183,7 @@ from robot left join request q on true${h ? ' left join b on true cross join pag
 `,
     [
       p.id,
-      p.recordIds,
+      p.recordIds.packed,
       p.robotId,
       p.priority,
       p.now.toISOString(),
@@ -193,7 +194,7 @@ from robot left join request q on true${h ? ' left join b on true cross join pag
       p.bodyHash,
       ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
     ],
-    { prepared: true, lookup: p.recordIds.length / 16 <= lookupItemsAtMost },
+    { prepared: true, lookup: p.recordIds.length <= lookupItemsAtMost },
   );
   const row = rows[0];
   if (!row) return { robot: null, request: null, pending: 0, batch: null };
