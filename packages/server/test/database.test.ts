@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import pino from 'pino';
+import { flushWal } from '../src/db/flushWal.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { eventually, describeEachBackend } from './support/harness.ts';
 import { session } from './support/session.ts';
@@ -59,6 +60,26 @@ describeEachBackend('database', (h) => {
       assert.equal(ran.filter((r) => r.plans === 'force_custom_plan').length, 8);
     } finally {
       await db.close();
+    }
+  });
+
+  it('puts on disk, with flushWal, what another session committed without waiting for the flush', async (t) => {
+    const { databaseUrl } = h();
+    if (!databaseUrl) return t.skip('PGlite has no WAL positions to compare across sessions');
+    const other = await session(databaseUrl);
+    try {
+      await other.client.query(`create table if not exists flush_probe (id uuid primary key)`);
+      await other.client.query('begin');
+      await other.client.query(`set local synchronous_commit = off`);
+      await other.client.query(`insert into flush_probe values ($1::uuid)`, [randomUUID()]);
+      await other.client.query('commit');
+      // The end of its commit record, or a little past it.
+      const { rows } = await other.client.query(`select pg_current_wal_insert_lsn()::text as lsn`);
+      await flushWal(h().refinery.ctx.db);
+      const flushed = await other.client.query(`select pg_current_wal_flush_lsn() >= $1::pg_lsn as on_disk`, [rows[0].lsn]);
+      assert.equal(flushed.rows[0].on_disk, true);
+    } finally {
+      await other.client.end();
     }
   });
 });

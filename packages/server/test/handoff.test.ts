@@ -59,6 +59,35 @@ describeEachBackend('lease in the create', (h) => {
     assert.equal(done.counts.completed, 3);
   });
 
+  it('answers the create only once its commit, which the robot did not wait for, is on disk', async () => {
+    const robot = await h().createRobot();
+    const recordIds = await h().importRecords(references(1));
+    const { work, db } = h().refinery.ctx;
+    // What reaches the database, and when each statement ended.
+    const ended: Array<{ sql: string; at: number }> = [];
+    const query = db.query;
+    db.query = (async (...args: Parameters<typeof query>) => {
+      const result = await query.apply(db, args);
+      ended.push({ sql: args[0], at: performance.now() });
+      return result;
+    }) as typeof query;
+    try {
+      const waiting = h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT20S');
+      await eventually(async () => (work.waiting(robot.id) > 0 ? true : undefined), 10_000, 'the long poll');
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+      const answeredAt = performance.now();
+      assert.equal(created.status, 202);
+      assert.equal((await waiting).body.item_count, 1);
+      const create = ended.findIndex((s) => s.sql.includes('insert into items'));
+      const flush = ended.findIndex((s) => s.sql.includes('pg_logical_emit_message'));
+      assert.ok(create >= 0 && ended[create].sql.includes(`set_config('synchronous_commit', 'off', true)`), 'the create commits without waiting for the flush');
+      assert.ok(flush > create, 'a flush follows the create');
+      assert.ok(ended[flush].at < answeredAt, 'the flush is done before the 202 arrives');
+    } finally {
+      db.query = query;
+    }
+  });
+
   it("leaves the items pending when the robot has other work available: a lease takes that first", async () => {
     const robot = await h().createRobot();
     const [older, newer] = await h().importRecords(references(2));

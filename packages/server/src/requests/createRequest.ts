@@ -4,6 +4,7 @@ import { claimWaitingPoll } from '../batches/handoff.ts';
 import type { LeasedBatch } from '../batches/queries/leaseItems.ts';
 import type { Context } from '../context.ts';
 import type { Queryable } from '../db/db.ts';
+import { flushWal } from '../db/flushWal.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { afterRequestsFinished } from './manifests.ts';
@@ -33,7 +34,8 @@ function deadlineOf(body: RequestBody, now: Date): string | null {
  * A request of fewer than `analyzeItemsAfter` items is that statement alone, committed on its own:
  * no BEGIN and COMMIT round trips between the requester and the robot's lease (dispatch latency);
  * when a long poll of the robot waits in this process, the same statement leases it a batch of
- * the new items, handed to it at commit (docs/dispatch.md).
+ * the new items, handed to it at commit, before the commit is flushed to disk; the request is
+ * answered once it is (docs/dispatch.md).
  * If all its items are final at once (denied, expired), finishing it is a second statement; a
  * process that dies between the two leaves it to the sweeper (listOpenRequestsWithoutOpenItems).
  */
@@ -81,6 +83,11 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
   } finally {
     await handoff?.finish(handed);
   }
+  // The statement committed without waiting for its WAL flush, so that the robot had its batch
+  // sooner: a crash now would lose the request, which is why the requester hears of it only after
+  // the flush. The robot's batch would then be unknown to its later calls (404), as a lease lost
+  // in a crash (leaseItems).
+  if (handoff) await flushWal(ctx.db);
   if ('existing' in outcome) {
     const { existing } = outcome;
     // Only if the original was deleted between the two statements: ask again, it inserts this time.

@@ -41,6 +41,8 @@ const lookupItemsAtMost = 100;
  * items file comes back as leaseItems' does, and the request starts (`processing`, its
  * `request.started` event) as at a first lease. Not when other
  * items of the robot's are available: a lease would take those first (priorities, fairness).
+ * Its commit then does not wait for the WAL flush, so that the batch reaches the robot sooner: the
+ * caller must flushWal before it tells the requester the request is accepted.
  */
 export async function insertRequestWithItems(
   db: Queryable,
@@ -179,7 +181,7 @@ select robot.name, robot.active, coalesce(q.n_pending, 0) as pending,
   case when q.n_pending > 0 then ${notifyWorkOf('robot')} end as woken,
   ${h ? 'b.item_count as batch_item_count, b.lease_expires_at as batch_lease_expires_at, page.text as first_page, page.last as first_page_last,' : ''}
   ${requestColumns}
-from robot left join request q on true${h ? ' left join b on true cross join page' : ''}
+from robot left join request q on true${h ? " left join b on true cross join page cross join (select set_config('synchronous_commit', 'off', true)) unflushed" : ''}
 `,
     [
       p.id,
