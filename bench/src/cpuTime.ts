@@ -1,7 +1,8 @@
 /**
- * BENCH_PROFILE=1: CPU seconds spent by each kind of process on this machine during a measurement
- * (Linux /proc): the Refinery process, robot processes, PostgreSQL backends. Shows which one a
- * 2-core machine runs out of.
+ * CPU seconds spent by each kind of process on this machine during a measurement (Linux /proc):
+ * the bench's own process (Refinery, or a peer's enqueuing), robot processes, a peer's worker
+ * processes, PostgreSQL backends. Shows which one a 2-core machine runs out of, and how much work
+ * each system needs for the same items.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -19,6 +20,9 @@ export async function procCpuSeconds(pid: number): Promise<number> {
   return cpuSecondsOfStat(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
 }
 
+/** The command line of a peer's worker process (bench/src/peers/*Process.ts). */
+const peerWorker = /\/peers\/\w+Process\.ts/;
+
 function snapshot(): Map<number, { name: string; seconds: number }> {
   const seen = new Map<number, { name: string; seconds: number }>();
   for (const entry of readdirSync('/proc')) {
@@ -27,7 +31,16 @@ function snapshot(): Map<number, { name: string; seconds: number }> {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const close = stat.lastIndexOf(')');
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const name = Number(entry) === process.pid ? 'refinery (bench process)' : cmdline.includes('toy-robot') ? 'robot processes' : cmdline.startsWith('postgres') ? 'postgresql' : stat.slice(stat.indexOf('(') + 1, close);
+      const name =
+        Number(entry) === process.pid
+          ? 'refinery (bench process)'
+          : cmdline.includes('toy-robot')
+            ? 'robot processes'
+            : peerWorker.test(cmdline)
+              ? 'peer worker processes'
+              : cmdline.startsWith('postgres')
+                ? 'postgresql'
+                : stat.slice(stat.indexOf('(') + 1, close);
       seen.set(Number(entry), { name, seconds: cpuSecondsOfStat(stat) });
     } catch {
       // the process ended meanwhile

@@ -101,6 +101,11 @@ const small = await section('small', () =>
 
 printTable({ e2e, peers, floor, latency, scaled, small });
 
+const per100k = (seconds: number, items: number) => (seconds * 100_000) / items;
+/** CPU seconds per 100,000 items of an end-to-end run, all processes together. */
+const refineryCpu = (e: EndToEndResult) => per100k(e.cpuSeconds.postgresql + e.cpuSeconds.refinery + e.cpuSeconds.robots, e.records);
+const peerCpu = (p: PeerThroughputResult) => per100k(p.cpuSeconds.postgresql + p.cpuSeconds.workers + p.cpuSeconds.enqueuing, p.items);
+
 function printTable(r: {
   e2e: EndToEndFigure[] | null;
   peers: { graphileA: PeerThroughputResult | null; pgBossA: PeerThroughputResult | null; graphileB: PeerThroughputResult; pgBossB: PeerThroughputResult } | null;
@@ -121,7 +126,7 @@ function printTable(r: {
   const lite = r.e2e?.find((e) => e.backend === 'pglite');
   const runsOf = (e: EndToEndFigure) => (e.runs.length > 1 ? `median of ${e.runs.length} runs: ${e.runs.map((x) => fmt(x)).join(', ')}` : '');
   const cpuOf = (e: EndToEndFigure) => {
-    const per = (s: number) => fmt((s * 100_000) / e.records, 1);
+    const per = (s: number) => fmt(per100k(s, e.records), 1);
     return `${e.backend === 'postgres' ? `PostgreSQL ${per(e.cpuSeconds.postgresql)}, ` : ''}Refinery ${per(e.cpuSeconds.refinery)}, robots ${per(e.cpuSeconds.robots)}`;
   };
   if (pg) {
@@ -157,6 +162,28 @@ function printTable(r: {
     // Against the better peer of each round.
     const bestA = against((x) => (x.graphileA && x.pgBossA ? Math.max(x.graphileA.itemsPerSecond, x.pgBossA.itemsPerSecond) : undefined), Math.max(graphileA.figure, pgBossA.figure));
     row('pg-boss 10.4.2 (a): one job per 1,000 items', `${fmt(pgBossA.figure)} items/s`, againstCell(pgBossA), ratioCell(pgBossA), bestA?.ratio != null ? `≥ best (a): ${verdict(bestA.ratio >= 1)}` : '');
+    cpuRow('graphile-worker 0.17.3 (a)', (x) => x.graphileA, r.peers?.graphileA);
+    cpuRow('pg-boss 10.4.2 (a)', (x) => x.pgBossA, r.peers?.pgBossA);
+  }
+  /**
+   * The CPU a peer's (a) used for the same items, against Refinery's: the round with the median
+   * total for the peer, and the median of the rounds' ratios (Refinery's total over the peer's).
+   */
+  function cpuRow(name: string, ofRound: (x: Round) => PeerThroughputResult | undefined, alone: PeerThroughputResult | null | undefined): void {
+    const paired = rounds.flatMap((x) => (ofRound(x) ? [{ peer: ofRound(x)!, refinery: x.refinery }] : []));
+    if (paired.length === 0 && alone && pg) paired.push({ peer: alone, refinery: pg });
+    if (paired.length === 0) return;
+    const byTotal = [...paired].sort((a, b) => peerCpu(a.peer) - peerCpu(b.peer));
+    const { peer } = byTotal[Math.floor((byTotal.length - 1) / 2)];
+    const per = (seconds: number) => fmt(per100k(seconds, peer.items), 1);
+    const ratios = paired.map((x) => refineryCpu(x.refinery) / peerCpu(x.peer));
+    row(
+      `${name}: CPU seconds per 100,000 items (median round)`,
+      `PostgreSQL ${per(peer.cpuSeconds.postgresql)}, workers ${per(peer.cpuSeconds.workers)}, enqueuing ${per(peer.cpuSeconds.enqueuing)}: ${fmt(peerCpu(peer), 1)} in all`,
+      `Refinery PostgreSQL's in all, each round's: ${paired.map((x) => fmt(refineryCpu(x.refinery), 1)).join(', ')} (Refinery's over the peer's: ${ratios.map((x) => `${fmt(x, 2)}x`).join(', ')})`,
+      `${fmt(percentile(ratios, 50), 2)}x`,
+      '',
+    );
   }
   if (r.peers) {
     const bestB = Math.max(r.peers.graphileB.itemsPerSecond, r.peers.pgBossB.itemsPerSecond);

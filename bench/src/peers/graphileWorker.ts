@@ -10,6 +10,7 @@
  */
 import pg from 'pg';
 import { Logger, makeWorkerUtils, runMigrations, type AddJobsJobSpec } from 'graphile-worker';
+import { cpuTimer } from '../cpuTime.ts';
 import { freshPostgresDatabase, percentile, sleep } from '../support.ts';
 import { countDone, preparePeerTables, spawnPeerWorkers, waitForZero, wallClock } from './peerWork.ts';
 
@@ -49,6 +50,19 @@ export interface PeerThroughputResult {
   /** Items marked done and enhancements inserted, counted after the clock stopped. */
   done: number;
   enhancements: number;
+  /** CPU seconds while the clock ran: PostgreSQL's backends, the worker processes, the enqueuing (this process). */
+  cpuSeconds: PeerCpuSeconds;
+}
+
+export interface PeerCpuSeconds {
+  postgresql: number;
+  workers: number;
+  enqueuing: number;
+}
+
+/** The CPU a peer's run used (cpuTimer's, by kind of process). */
+export function peerCpuSeconds(used: Map<string, number>): PeerCpuSeconds {
+  return { postgresql: used.get('postgresql') ?? 0, workers: used.get('peer worker processes') ?? 0, enqueuing: used.get('refinery (bench process)') ?? 0 };
 }
 
 const enqueueChunk = 10_000;
@@ -75,15 +89,17 @@ export async function graphileWorkerThroughput(options: GraphileThroughputOption
       workers = await spawnPeerWorkers(workerScript, processes, { url: database.url, concurrency, localQueueSize, completeJobBatchDelay, mode: 'enhance' });
       const specs: AddJobsJobSpec[] = [];
       for (let from = 1; from <= items; from += jobSize) specs.push({ identifier: 'enhance', payload: { from, to: Math.min(items, from + jobSize - 1) } });
+      const cpu = cpuTimer();
       const t0 = performance.now();
       for (let i = 0; i < specs.length; i += enqueueChunk) await utils.addJobs(specs.slice(i, i + enqueueChunk));
       const enqueueSeconds = (performance.now() - t0) / 1000;
       await workers.waitForDone(items, 170_000);
       await waitForZero(pool, 'select count(*) as n from graphile_worker.jobs', [], 30_000);
       const seconds = (performance.now() - t0) / 1000;
+      const cpuSeconds = peerCpuSeconds(cpu());
       const counted = await countDone(database.url);
       const settings = `${processes} processes × concurrency ${concurrency}, localQueue ${localQueueSize > 1 ? localQueueSize : 'off'}, completeJobBatchDelay ${completeJobBatchDelay < 0 ? 'off' : `${completeJobBatchDelay} ms`}, addJobs in chunks of ${enqueueChunk}`;
-      return { peer: 'graphile-worker 0.17.3', items, jobSize, jobs: specs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted };
+      return { peer: 'graphile-worker 0.17.3', items, jobSize, jobs: specs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted, cpuSeconds };
     } finally {
       await utils.release();
     }

@@ -7,8 +7,9 @@
  */
 import PgBoss from 'pg-boss';
 import pg from 'pg';
+import { cpuTimer } from '../cpuTime.ts';
 import { freshPostgresDatabase } from '../support.ts';
-import type { PeerThroughputOptions, PeerThroughputResult } from './graphileWorker.ts';
+import { peerCpuSeconds, type PeerThroughputOptions, type PeerThroughputResult } from './graphileWorker.ts';
 import { countDone, preparePeerTables, spawnPeerWorkers, waitForZero } from './peerWork.ts';
 
 const workerScript = new URL('./pgBossProcess.ts', import.meta.url);
@@ -44,15 +45,17 @@ export async function pgBossThroughput(options: PgBossThroughputOptions): Promis
     workers = await spawnPeerWorkers(workerScript, processes, { url: database.url, queue, workers: concurrency, batchSize, pollingIntervalSeconds, poolSize });
     const jobs: PgBoss.JobInsert[] = [];
     for (let from = 1; from <= items; from += jobSize) jobs.push({ name: queue, data: { from, to: Math.min(items, from + jobSize - 1) } });
+    const cpu = cpuTimer();
     const t0 = performance.now();
     for (let i = 0; i < jobs.length; i += enqueueChunk) await boss.insert(jobs.slice(i, i + enqueueChunk));
     const enqueueSeconds = (performance.now() - t0) / 1000;
     await workers.waitForDone(items, 170_000);
     await waitForZero(pool, `select count(*) as n from pgboss.job where name = $1 and state < 'completed'`, [queue], 30_000);
     const seconds = (performance.now() - t0) / 1000;
+    const cpuSeconds = peerCpuSeconds(cpu());
     const counted = await countDone(database.url);
     const settings = `${processes} processes × ${concurrency} work() × batchSize ${batchSize}, ${poolSize} statements at once per process, polling ${pollingIntervalSeconds} s, insert() in chunks of ${enqueueChunk}`;
-    return { peer: 'pg-boss 10.4.2', items, jobSize, jobs: jobs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted };
+    return { peer: 'pg-boss 10.4.2', items, jobSize, jobs: jobs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted, cpuSeconds };
   } finally {
     await workers?.stop();
     await boss.stop({ graceful: false, close: true }).catch(() => {});
