@@ -101,10 +101,18 @@ const small = await section('small', () =>
 
 printTable({ e2e, peers, floor, latency, scaled, small });
 
-const per100k = (seconds: number, items: number) => (seconds * 100_000) / items;
+function per100k(seconds: number, items: number): number {
+  return (seconds * 100_000) / items;
+}
+
 /** CPU seconds per 100,000 items of an end-to-end run, all processes together. */
-const refineryCpu = (e: EndToEndResult) => per100k(e.cpuSeconds.postgresql + e.cpuSeconds.refinery + e.cpuSeconds.robots, e.records);
-const peerCpu = (p: PeerThroughputResult) => per100k(p.cpuSeconds.postgresql + p.cpuSeconds.workers + p.cpuSeconds.enqueuing, p.items);
+function refineryCpu(e: EndToEndResult): number {
+  return per100k(e.cpuSeconds.postgresql + e.cpuSeconds.refinery + e.cpuSeconds.robots, e.records);
+}
+
+function peerCpu(p: PeerThroughputResult): number {
+  return per100k(p.cpuSeconds.postgresql + p.cpuSeconds.workers + p.cpuSeconds.enqueuing, p.items);
+}
 
 function printTable(r: {
   e2e: EndToEndFigure[] | null;
