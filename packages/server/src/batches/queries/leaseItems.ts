@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { commitUnflushed } from '../../db/flushWal.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
 import { firstPageSql } from './itemsFileLines.ts';
@@ -87,7 +88,7 @@ b as (
   returning *
 )
 select ${batchColumns}, page.text as first_page, page.last as first_page_last
-from b cross join (select set_config('synchronous_commit', 'off', true)) unflushed
+from b cross join ${commitUnflushed}
 cross join lateral (
   ${firstPageSql('leased', p.needs.length === 0 ? null : '$11::text[]')}
 ) page

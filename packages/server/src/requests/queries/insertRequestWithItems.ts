@@ -3,6 +3,7 @@ import type { HandoffLease } from '../../batches/handoff.ts';
 import { firstPageSql } from '../../batches/queries/itemsFileLines.ts';
 import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
 import type { Queryable } from '../../db/db.ts';
+import { commitUnflushed } from '../../db/flushWal.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
 import type { RecordIdList } from '../requestBody.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';
@@ -181,7 +182,7 @@ select robot.name, robot.active, coalesce(q.n_pending, 0) as pending,
   case when q.n_pending > 0 then ${notifyWorkOf('robot')} end as woken,
   ${h ? 'b.item_count as batch_item_count, b.lease_expires_at as batch_lease_expires_at, page.text as first_page, page.last as first_page_last,' : ''}
   ${requestColumns}
-from robot left join request q on true${h ? " left join b on true cross join page cross join (select set_config('synchronous_commit', 'off', true)) unflushed" : ''}
+from robot left join request q on true${h ? ` left join b on true cross join page cross join ${commitUnflushed}` : ''}
 `,
     [
       p.id,
