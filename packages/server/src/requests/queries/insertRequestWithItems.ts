@@ -69,14 +69,20 @@ export async function insertRequestWithItems(
 with robot as (
   select r.* from robots r where r.id = $3::uuid
 ),
+-- Each id once, at its first place, in id order: the records are then looked up in the order of
+-- their index (and, ids being time-ordered, of their table), so that each page is read once. In
+-- the order of a hash, a 1,000,000-item create whose records outgrew shared_buffers read and wrote
+-- back 535,000 pages for them (hint bits) against 29,000: its statement took 18.3 s against 11.7.
 wanted as (
-  select encode(substr($2::bytea, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, min(ord) as ord
-  from generate_series(1, length($2::bytea) / 16) as ord
-  -- Not for a paused robot, nor for a key used already (the insert's ON CONFLICT below is what
-  -- settles a race between two requests with one key; this spares the retry its records' join).
-  where exists (select 1 from robot where robot.active)
-    and ($9::text is null or not exists (select 1 from requests x where x.requested_by = $6::uuid and x.idempotency_key = $9::text))
-  group by 1
+  select distinct on (record_id) record_id, ord from (
+    select encode(substr($2::bytea, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, ord
+    from generate_series(1, length($2::bytea) / 16) as ord
+    -- Not for a paused robot, nor for a key used already (the insert's ON CONFLICT below is what
+    -- settles a race between two requests with one key; this spares the retry its records' join).
+    where exists (select 1 from robot where robot.active)
+      and ($9::text is null or not exists (select 1 from requests x where x.requested_by = $6::uuid and x.idempotency_key = $9::text))
+  ) ids
+  order by record_id, ord
 ),
 aged as (
   select w.record_id, w.ord, r.id, r.type, r.visibility, r.expires_at, rt.full_until_ms, rt.aged_out_ms, rt.decay,
