@@ -6,6 +6,8 @@ import type { Context } from '../context.ts';
 import { AppError, errors } from '../errors.ts';
 import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
+import { raiseWorkMem } from '../db/raiseWorkMem.ts';
+import { holdImportLock } from './queries/holdImportLock.ts';
 import { createRecordsStaging, stagedRecordColumns, stagedRecordTargetsJson, upsertStagedRecords } from './queries/upsertStagedRecords.ts';
 
 const require = createRequire(import.meta.url);
@@ -16,8 +18,8 @@ const { streamArray } = require('stream-json/streamers/StreamArray.js') as typeo
 /** Longest JSONL line, and most records in one call. */
 export const maxRecordLineBytes = 1024 * 1024;
 export const maxRecordsPerImport = 1_000_000;
-/** Any constant: imports take this advisory lock so two never race for one identifier. */
-const importLockKey = 727_002;
+/** From this many records on, an import gets more memory and the planner statistics of what it staged. */
+const largeImportFrom = 10_000;
 
 const validateRecord = strictAjv().compile(RecordIn);
 
@@ -72,7 +74,7 @@ export function recordsFromBody(body: Readable, contentType: string): AsyncItera
 export async function importRecords(ctx: Context, values: AsyncIterable<unknown>): Promise<{ created: number; updated: number; json: string[] }> {
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
-    await tx.query('select pg_advisory_xact_lock($1::bigint)', [importLockKey]);
+    await holdImportLock(tx);
     await createRecordsStaging(tx);
     let ord = 0;
     const rows = (async function* () {
@@ -98,7 +100,9 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
     })();
     await tx.copyRows('records_in', stagedRecordColumns, rows);
     if (ord === 0) throw errors.invalidRequest('send at least one record');
-    const counts = await upsertStagedRecords(tx, { now });
+    const large = ord >= largeImportFrom;
+    if (large) await raiseWorkMem(tx);
+    const counts = await upsertStagedRecords(tx, { now, analyze: large });
     const json = [`{"created":${counts.created},"updated":${counts.updated},"ids":[`];
     for await (const page of stagedRecordTargetsJson(tx)) json.push(json.length === 1 ? page : ',' + page);
     json.push(']}');

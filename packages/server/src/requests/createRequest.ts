@@ -12,7 +12,7 @@ import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
 import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
 import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
-import { raiseWorkMem } from './queries/raiseWorkMem.ts';
+import { raiseWorkMem } from '../db/raiseWorkMem.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
 

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { holdImportLock } from '../../records/queries/holdImportLock.ts';
 
 /**
  * Deletes up to `limit` records that aged out — older than their type's `aged_out`, or past their
@@ -6,15 +7,17 @@ import type { Queryable } from '../../db/db.ts';
  * named them. Returns the records removed and the requests whose items moved. Items already
  * handed to a robot are left to their batch: its import fails them with `record_gone`.
  *
- * Three statements, in the caller's transaction. The first picks and locks the records. The second
- * locks enhancements against writes (SHARE): it waits for every transaction that inserted into it
- * to end, and holds off the next inserts until this one commits; their statements then start
- * after the records are gone (a statement takes its table locks before its snapshot), and
- * insertEnhancements adds nothing to a record it does not see. The third, whose snapshot starts
- * after those imports committed, sees every enhancement of the records and deletes them with the
- * records: none is left behind.
+ * Three statements, in the caller's transaction, after the import lock (holdImportLock: no
+ * records import runs meanwhile, so none gives identifiers to a record deleted here). The first
+ * picks and locks the records. The second locks enhancements against writes (SHARE): it waits
+ * for every transaction that inserted into it to end, and holds off the next inserts until this
+ * one commits; their statements then start after the records are gone (a statement takes its
+ * table locks before its snapshot), and insertEnhancements adds nothing to a record it does not
+ * see. The third, whose snapshot starts after those imports committed, sees every enhancement and
+ * identifier of the records and deletes them with the records: none is left behind.
  */
 export async function deleteAgedOutRecords(db: Queryable, p: { now: Date; limit: number }): Promise<{ removed: Array<{ id: string; type: string }>; requestIds: string[] }> {
+  await holdImportLock(db);
   const { rows: doomed } = await db.query<{ id: string }>(
     `
 select r.id::text from records r
@@ -41,6 +44,9 @@ for update
     `
 with enhancements_gone as (
   delete from enhancements e where e.record_id = any($2::uuid[])
+),
+identifiers_gone as (
+  delete from record_identifiers ri where ri.record_id = any($2::uuid[])
 ),
 removed as (
   delete from records r where r.id = any($2::uuid[]) returning r.id, r.type
