@@ -216,6 +216,8 @@ function printTable(r: {
     row(`scale: one ${fmt(big.items)}-item request`, `${fmt(big.itemsPerSecond)} items/s`, `${fmt(base.items)} items: ${fmt(base.itemsPerSecond)}/s`, '', '');
     row(`scale: Refinery peak RSS at ${fmt(big.items)} items`, `${fmt(big.peakRssMb)} MB`, '', '', `≤ 300 MB: ${verdict(big.peakRssMb <= 300)}`);
     row(`scale: cost per item at ${fmt(big.items)} / at ${fmt(base.items)}`, `${fmt(r.scaled.costRatio, 2)}x`, '', '', `≤ 1.25x: ${verdict(r.scaled.costRatio <= 1.25)}`);
+    row(`scale: the ${fmt(big.items)}-item create alone (POST /v1/requests to its 202)`, `${fmt(big.createSeconds, 1)} s`, `${fmt(base.items)} items: ${fmt(base.createSeconds, 1)} s`, '', '');
+    row(`scale: the records import before it (POST /v1/records, JSON Lines)`, `${fmt(big.items / big.importSeconds)} records/s`, `${fmt(base.items)} records: ${fmt(base.items / base.importSeconds)}/s`, '', '');
   }
   if (r.small) {
     row(`small batches: ${fmt(r.small.cycles)} one-item batches (lease + GET + PUT + results), ${r.small.concurrency} loops`, `${fmt(r.small.refineryRoundTripsPerSecond)} cycles/s`, `bare Fastify hello-world: ${fmt(r.small.fastifyRoundTripsPerSecond)} req/s`, `${fmt(r.small.ratio, 3)}x`, '');
