@@ -23,6 +23,15 @@ export async function procCpuSeconds(pid: number): Promise<number> {
 /** The command line of a peer's worker process (bench/src/peers/*Process.ts). */
 const peerWorker = /\/peers\/\w+Process\.ts/;
 
+/** The kinds cpuTimer counts by name: its results are read by these. Other processes go by their own name. */
+export const processKind = {
+  /** This process: Refinery in the end-to-end runs, a peer's enqueuing in the peers' runs. */
+  bench: 'refinery (bench process)',
+  robots: 'robot processes',
+  peerWorkers: 'peer worker processes',
+  postgresql: 'postgresql',
+} as const;
+
 function snapshot(): Map<number, { name: string; seconds: number }> {
   const seen = new Map<number, { name: string; seconds: number }>();
   for (const entry of readdirSync('/proc')) {
@@ -33,13 +42,13 @@ function snapshot(): Map<number, { name: string; seconds: number }> {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const name =
         Number(entry) === process.pid
-          ? 'refinery (bench process)'
+          ? processKind.bench
           : cmdline.includes('toy-robot')
-            ? 'robot processes'
+            ? processKind.robots
             : peerWorker.test(cmdline)
-              ? 'peer worker processes'
+              ? processKind.peerWorkers
               : cmdline.startsWith('postgres')
-                ? 'postgresql'
+                ? processKind.postgresql
                 : stat.slice(stat.indexOf('(') + 1, close);
       seen.set(Number(entry), { name, seconds: cpuSecondsOfStat(stat) });
     } catch {

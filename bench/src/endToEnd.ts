@@ -2,7 +2,7 @@
  * End to end: one request of `records` records enhanced by `robots` toy robot processes (SDK,
  * pull, batches of 1,000): items per second from POST /v1/requests to the request's final state.
  */
-import { cpuTimer, describeCpu } from './cpuTime.ts';
+import { cpuTimer, describeCpu, processKind } from './cpuTime.ts';
 import { referenceRecords, robotsWaiting, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 export interface EndToEndResult {
@@ -36,7 +36,7 @@ export async function endToEnd(backend: Backend, options: { records: number; rob
     const used = cpu();
     if (process.env.BENCH_PROFILE) console.error(`# CPU time end to end (${backend}, ${endToEndSeconds.toFixed(1)} s): ${describeCpu(used)}`);
     await Promise.all(children.map(stopProcess));
-    const cpuSeconds = { postgresql: used.get('postgresql') ?? 0, refinery: used.get('refinery (bench process)') ?? 0, robots: used.get('robot processes') ?? 0 };
+    const cpuSeconds = { postgresql: used.get(processKind.postgresql) ?? 0, refinery: used.get(processKind.bench) ?? 0, robots: used.get(processKind.robots) ?? 0 };
     return { backend, records: options.records, importSeconds, createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: done.counts.completed, cpuSeconds };
   } finally {
     await running.close();

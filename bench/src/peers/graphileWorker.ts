@@ -10,7 +10,7 @@
  */
 import pg from 'pg';
 import { Logger, makeWorkerUtils, runMigrations, type AddJobsJobSpec } from 'graphile-worker';
-import { cpuTimer } from '../cpuTime.ts';
+import { cpuTimer, processKind } from '../cpuTime.ts';
 import { freshPostgresDatabase, percentile, sleep } from '../support.ts';
 import { countDone, preparePeerTables, spawnPeerWorkers, waitForZero, wallClock } from './peerWork.ts';
 
@@ -62,7 +62,7 @@ export interface PeerCpuSeconds {
 
 /** The CPU a peer's run used (cpuTimer's, by kind of process). */
 export function peerCpuSeconds(used: Map<string, number>): PeerCpuSeconds {
-  return { postgresql: used.get('postgresql') ?? 0, workers: used.get('peer worker processes') ?? 0, enqueuing: used.get('refinery (bench process)') ?? 0 };
+  return { postgresql: used.get(processKind.postgresql) ?? 0, workers: used.get(processKind.peerWorkers) ?? 0, enqueuing: used.get(processKind.bench) ?? 0 };
 }
 
 const enqueueChunk = 10_000;
