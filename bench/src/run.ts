@@ -11,6 +11,8 @@
  *   those sections run): their ratios are the median of the rounds' own.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150).
+ * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
+ * create written whole (1000000) with the default.
  */
 import { cpus } from 'node:os';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';

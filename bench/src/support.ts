@@ -63,7 +63,7 @@ export async function startRefinery(backend: Backend): Promise<RunningRefinery> 
   const opened = database ? await openPostgres({ connectionString: database.url, log: pino({ level: 'silent' }) }) : await openPglite(join(dir, 'pgdata'));
   const profile = process.env.BENCH_PROFILE ? profiledDb(opened) : null;
   const db = profile?.db ?? opened;
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir, adminKey, logLevel: 'warn' }, {});
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir, adminKey, logLevel: 'warn' }, { REFINERY_CREATE_SLICE: process.env.REFINERY_CREATE_SLICE });
   const refinery = await createRefinery({ config, db, log: pino({ level: 'warn' }) });
   const url = await refinery.listen();
   return {

@@ -19,6 +19,8 @@ export interface Config {
   logLevel: string;
   /** Time a push robot has to begin its answer (`REFINERY_PUSH_TIMEOUT`, seconds or ISO 8601); default 30 s. */
   pushTimeoutMs: number;
+  /** A request of more record ids than this is written in slices of this many (`REFINERY_CREATE_SLICE`, docs/large-requests.md); default 10,000. */
+  createSlice: number;
 }
 
 export class ConfigError extends Error {}
@@ -47,6 +49,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const pushTimeoutText = env.REFINERY_PUSH_TIMEOUT ?? '30';
   const pushTimeoutMs = parseDuration(pushTimeoutText);
   if (pushTimeoutMs === null || pushTimeoutMs < 1000 || pushTimeoutMs > 3600_000) throw new ConfigError(`REFINERY_PUSH_TIMEOUT must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${pushTimeoutText}"`);
+  const createSliceText = env.REFINERY_CREATE_SLICE ?? '10000';
+  const createSlice = Number(createSliceText);
+  if (!/^\d+$/.test(createSliceText) || createSlice < 100 || createSlice > 1_000_000) throw new ConfigError(`REFINERY_CREATE_SLICE must be a whole number from 100 to 1000000, not "${createSliceText}"`);
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -57,5 +62,6 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     adminKey,
     logLevel,
     pushTimeoutMs,
+    createSlice,
   };
 }

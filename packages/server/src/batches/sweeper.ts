@@ -3,6 +3,7 @@ import type { Context } from '../context.ts';
 import { vacuumUnlessAutovacuum } from '../db/vacuum.ts';
 import { createLoop } from '../loop.ts';
 import { afterRequestsFinished, writePendingManifests } from '../requests/manifests.ts';
+import { writeBacklog } from '../requests/backlog.ts';
 import { expireOverdueRequests } from '../requests/lifecycle.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { listOpenRequestsWithoutOpenItems } from '../requests/queries/listOpenRequestsWithoutOpenItems.ts';
@@ -33,7 +34,8 @@ export interface SweepResult {
 /**
  * The lease sweeper and its chores: lapsed leases give their items back (attempt + 1, after a
  * backoff) or fail them with `lease_expired`; open requests whose items are all final (their
- * process died before it finished them) are finished; stalled imports resume; missing manifests are written.
+ * process died before it finished them) are finished; stalled imports resume; backlogs left by a
+ * process that died are written; missing manifests are written.
  * Every step is guarded, so any number of processes may sweep at once.
  */
 export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Partial<SweeperConfig> }) {
@@ -54,6 +56,8 @@ export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Par
     await expireOverdueRequests(ctx);
     const stale = await claimStaleImports(ctx.db, { now, importMs: settings.importMs, limit: settings.batchLimit });
     for (const batchId of stale) await ctx.background.run('import', { batch_id: batchId }, () => importResults(ctx, batchId));
+    // Not awaited: a backlog of a million items takes seconds, and the next sweep's steps do not wait on it.
+    void ctx.background.run('backlog', {}, () => writeBacklog(ctx));
     const manifestsWritten = await writePendingManifests(ctx);
     await deleteExpiredNonces(ctx.db, { now });
     if (now.getTime() - lastVacuum >= settings.vacuumIntervalMs) {

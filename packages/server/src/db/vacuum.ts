@@ -1,7 +1,7 @@
 import type { Db } from './db.ts';
 
 /** The tables whose rows change state many times; dead versions pile up in them. */
-export const churningTables = ['items', 'batches', 'requests', 'robot_nonces', 'events'];
+export const churningTables = ['items', 'batches', 'requests', 'robot_nonces', 'events', 'item_backlog'];
 
 /** Whether the database has autovacuum workers: a PostgreSQL server with `autovacuum` on. */
 export async function autovacuumRuns(db: Db): Promise<boolean> {

@@ -7,6 +7,7 @@ import type { Queryable } from '../db/db.ts';
 import { flushWal } from '../db/flushWal.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { writeBacklog } from './backlog.ts';
 import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
@@ -38,6 +39,8 @@ function deadlineOf(body: RequestBody, now: Date): string | null {
  * answered once it is (docs/dispatch.md).
  * If all its items are final at once (denied, expired), finishing it is a second statement; a
  * process that dies between the two leaves it to the sweeper (listOpenRequestsWithoutOpenItems).
+ * A request of more than `createSlice` ids commits its first slice of items and leaves the rest in
+ * its backlog, which this process then writes while the robot works (docs/large-requests.md).
  */
 export async function createRequest(ctx: Context, input: { body: RequestBody; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
@@ -49,7 +52,8 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
   const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
   const large = body.record_ids.length >= analyzeItemsAfter;
-  const handoff = large ? null : claimWaitingPoll(ctx, body.robot_id);
+  const sliced = body.record_ids.length > ctx.config.createSlice;
+  const handoff = large || sliced ? null : claimWaitingPoll(ctx, body.robot_id);
   const insert = async (db: Queryable) => {
     if (large) await raiseWorkMem(db);
     const inserted = await insertRequestWithItems(db, {
@@ -64,6 +68,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
       recordIds: body.record_ids,
       now,
       handoff: handoff?.lease ?? null,
+      slice: sliced ? ctx.config.createSlice : null,
     });
     if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
     if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
@@ -73,7 +78,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (large) await analyzeItems(db);
     // Every item denied or expired at once: the request is final already.
     const finished = inserted.pending === 0 && !inserted.batch ? await finishRequestsIfDone(db, { requestIds: [id], now }) : [];
-    return { created: inserted.request, finished, pending: inserted.pending, batch: inserted.batch };
+    return { created: inserted.request, finished, pending: inserted.pending, batch: inserted.batch, backlog: inserted.backlog };
   };
   let outcome: Awaited<ReturnType<typeof insert>>;
   let handed: LeasedBatch | null = null;
@@ -97,6 +102,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
   }
   // Committed: this process's long polls for the robot look at once, not when the NOTIFY comes back.
   if (outcome.pending > 0) ctx.work.wakeHere(body.robot_id);
+  if (outcome.backlog) ctx.background.run('backlog', { request_id: id }, () => writeBacklog(ctx));
   if (outcome.finished.length === 0) return { request: outcome.created, created: true };
   afterRequestsFinished(ctx, outcome.finished);
   // Finished at once: read it again for its final status.

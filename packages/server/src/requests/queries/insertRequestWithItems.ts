@@ -5,6 +5,7 @@ import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
 import type { Queryable } from '../../db/db.ts';
 import { commitUnflushed } from '../../db/flushWal.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
+import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql } from './itemFates.ts';
 import type { RecordIdList } from '../requestBody.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';
 
@@ -17,10 +18,16 @@ export interface RequestInsert {
   pending: number;
   /** The batch leased in the same statement for the waiting long poll (`handoff`), if any item went to it. */
   batch: LeasedBatch | null;
+  /** Whether some of its items wait in its backlog (`slice`). */
+  backlog: boolean;
 }
 
-/** A new request's counts are of the statuses an item may be created in (its other counts start at 0). */
-const initialCounts = itemInitialStatuses.map((s) => `count(*) filter (where status = '${s}')::int as ${s}`).join(',\n    ');
+/**
+ * A new request's counts are of the statuses an item may be created in (its other counts start at
+ * 0), with the items left in its backlog (`backlog`: an SQL count) among the pending.
+ */
+const initialCounts = (backlog: string) =>
+  [`count(*)::int + ${backlog} as total`, ...itemInitialStatuses.map((s) => `count(*) filter (where status = '${s}')::int${s === 'pending' ? ` + ${backlog}` : ''} as ${s}`)].join(',\n    ');
 
 /** Creates of at most this many items run as lookups (QueryOptions): their plan, made once, is index lookups throughout. */
 const lookupItemsAtMost = 100;
@@ -29,13 +36,15 @@ const lookupItemsAtMost = 100;
  * Accepts a request in one statement: the request row (unless the robot is unknown or paused, or
  * the idempotency key was used), its items, and the robot's wake-up. Items are `pending`, or
  * `denied` / `expired` at once with the reason, by joining the record ids (16 bytes each, in one
- * `bytea`: see RecordIdList) against the records; duplicate ids count once.
- * Retention (docs/retention.md): a record older than its type's `aged_out` is `expired`; with
- * `decay`, one between `full_until` and `aged_out` is `denied` with probability 1 − p, p falling
- * linearly from 1 to 0 (drawn with `random()`, hence the materialized CTE: one draw per item).
+ * `bytea`: see RecordIdList) against the records (checkedItemsSql); duplicate ids count once.
  * The request is inserted counted, after its items' fates are known and before the items
- * themselves: this statement is the only one that creates items, so the counts start here, and
- * the items triggers move them from then on (003_state_machines.sql, 011_items_created_counted.sql).
+ * themselves: the counts start here, and the items triggers move them from then on
+ * (003_state_machines.sql, 011_items_created_counted.sql).
+ *
+ * With `slice`, a request of more ids than that is written in slices (docs/large-requests.md):
+ * this statement creates the items of the first `slice` distinct ids, in request order, and puts
+ * the rest in the request's backlog, `slice` ids a row, counted pending; writeBacklogSlices
+ * writes those after the commit.
  *
  * With `handoff` (a long poll of the robot waits in this process: docs/dispatch.md) the first
  * `limit` pending items are created `leased` instead, in a new batch, whose first page of the
@@ -59,9 +68,13 @@ export async function insertRequestWithItems(
     recordIds: RecordIdList;
     now: Date;
     handoff: HandoffLease | null;
+    /** Ids a slice (see above); null writes every item now. */
+    slice: number | null;
   },
 ): Promise<RequestInsert> {
   const h = p.handoff;
+  const sliced = p.slice !== null && p.recordIds.length > p.slice;
+  if (sliced && h) throw new Error('a request written in slices is not handed to a waiting poll');
   // Whether checked item `c` goes to the waiting poll's batch (the `handed` CTE).
   const leased = h ? 'hd.record_id is not null' : 'false';
   const { rows } = await db.query<RequestRow & { name: string; active: boolean; pending: number; batch_item_count: number | null; batch_lease_expires_at: Date | null; first_page: string | null; first_page_last: string | null }>(
@@ -73,7 +86,7 @@ with robot as (
 -- their index (and, ids being time-ordered, of their table), so that each page is read once. In
 -- the order of a hash, a 1,000,000-item create whose records outgrew shared_buffers read and wrote
 -- back 535,000 pages for them (hint bits) against 29,000: its statement took 18.3 s against 11.7.
-wanted as (
+${sliced ? 'distinct_ids' : 'wanted'} as (
   select distinct on (record_id) record_id, ord from (
     select encode(substr($2::bytea, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, ord
     from generate_series(1, length($2::bytea) / 16) as ord
@@ -83,30 +96,18 @@ wanted as (
       and ($9::text is null or not exists (select 1 from requests x where x.requested_by = $6::uuid and x.idempotency_key = $9::text))
   ) ids
   order by record_id, ord
-),
-aged as (
-  select w.record_id, w.ord, r.id, r.type, r.visibility, r.expires_at, rt.full_until_ms, rt.aged_out_ms, rt.decay,
-    -- Only for types with a retention rule; date_part's float8, not extract's numeric (PostgreSQL 14+).
-    case when rt.type is not null then date_part('epoch', $5::timestamptz - r.created_at) * 1000 end as age_ms
-  from wanted w
-  left join records r on r.id = w.record_id
-  left join record_types rt on rt.type = r.type
-),
-checked as materialized (
-  select a.record_id, a.ord,
-    case
-      when a.id is null then 'record_not_found'
-      when not (a.type = any(robot.accepts)) then 'type_not_accepted'
-      when a.visibility = 'hidden' then 'record_hidden'
-      when a.expires_at is not null and a.expires_at <= $5::timestamptz then 'record_expired'
-      when a.age_ms >= a.aged_out_ms then 'record_aged_out'
-      when a.decay and a.age_ms > a.full_until_ms and random() >= d.p then 'record_decayed'
-    end as error_code,
-    a.type, a.expires_at, a.age_ms, a.full_until_ms, a.aged_out_ms, d.p
-  from aged a
-  cross join robot
-  cross join lateral (select 1 - (a.age_ms - a.full_until_ms) / nullif(a.aged_out_ms - a.full_until_ms, 0)::float8 as p) d
 ),${
+      sliced
+        ? `
+numbered as (
+  select record_id, ord, (row_number() over (order by ord) - 1) / $11::int as slice from distinct_ids
+),
+wanted as (
+  select record_id, ord from numbered where slice = 0 order by record_id
+),`
+        : ''
+    }
+${checkedItemsSql('$5::timestamptz')},${
       h
         ? `
 handed as (
@@ -121,12 +122,11 @@ handed as (
 -- Each item's first status: one of itemInitialStatuses.
 fated as (
   select c.*,
-    case when ${leased} then 'leased' when c.error_code is null then 'pending' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end as status
+    case when ${leased} then 'leased' else ${checkedStatusSql} end as status
   from checked c${h ? ' left join handed hd on hd.record_id = c.record_id' : ''}
 ),
 counted as (
-  select count(*)::int as total,
-    ${initialCounts}
+  select ${initialCounts(sliced ? '(select count(*) from numbered where slice > 0)::int' : '0')}
   from fated
 ),
 -- The request, counted already; started as at a first lease if any item went to the waiting poll.
@@ -153,23 +153,24 @@ inserted as (
     ${h ? `case when f.status = 'leased' then $11::uuid end` : 'null::uuid'},
     $5::timestamptz,
     f.error_code,
-    case f.error_code
-      when 'record_not_found' then 'record ' || f.record_id || ' does not exist'
-      when 'type_not_accepted' then 'the robot accepts ' || array_to_string(robot.accepts, ', ') || ' records; this record is a ' || f.type
-      when 'record_hidden' then 'the record is hidden, so no robot may read it'
-      when 'record_expired' then 'the record aged out at ' || to_char(f.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-      when 'record_aged_out' then 'the record aged out: it is ' || refinery_duration_text(f.age_ms) || ' old and ' || f.type
-        || ' records age out at ' || refinery_duration_text(f.aged_out_ms)
-      when 'record_decayed' then 'the record is decaying: it is ' || refinery_duration_text(f.age_ms) || ' old and ' || f.type
-        || ' records decay from ' || refinery_duration_text(f.full_until_ms) || ' to ' || refinery_duration_text(f.aged_out_ms)
-        || '; parsing probability ' || to_char(f.p, 'FM0.00')
-    end,
+    ${itemErrorMessageSql},
     $5::timestamptz
   from fated f cross join robot
   where exists (select 1 from request)
   order by f.ord
   returning id, record_id, status
 )${
+      sliced
+        ? `,
+backlog as (
+  insert into item_backlog (request_id, slice, record_ids)
+  select $1::uuid, n.slice, string_agg(uuid_send(n.record_id), ''::bytea order by n.ord)
+  from numbered n
+  where n.slice > 0 and exists (select 1 from request)
+  group by n.slice
+)`
+        : ''
+    }${
       h
         ? `,
 b as (
@@ -202,11 +203,12 @@ from robot left join request q on true${h ? ` left join b on true cross join pag
       p.idempotencyKey,
       p.bodyHash,
       ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
+      ...(sliced ? [p.slice] : []),
     ],
     { prepared: true, lookup: p.recordIds.length <= lookupItemsAtMost },
   );
   const row = rows[0];
-  if (!row) return { robot: null, request: null, pending: 0, batch: null };
+  if (!row) return { robot: null, request: null, pending: 0, batch: null, backlog: false };
   const { name, active, pending, woken: _woken, batch_item_count, batch_lease_expires_at, first_page, first_page_last, ...request } = row as typeof row & { woken: unknown };
   const batch: LeasedBatch | null =
     h && batch_item_count
@@ -226,5 +228,6 @@ from robot left join request q on true${h ? ` left join b on true cross join pag
           first_page_last: first_page_last!,
         }
       : null;
-  return { robot: { name, active }, request: request.id === null ? null : request, pending, batch };
+  const inserted = request.id === null ? null : request;
+  return { robot: { name, active }, request: inserted, pending, batch, backlog: sliced && inserted !== null && inserted.total > p.slice! };
 }

@@ -1,0 +1,44 @@
+import type { Context } from '../context.ts';
+import { afterRequestsFinished } from './manifests.ts';
+import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
+import { writeBacklogSlices } from './queries/writeBacklogSlices.ts';
+
+/** The process's running backlog writer, and whether it was asked to look once more. */
+const writers = new WeakMap<Context, { running: Promise<void>; again: boolean }>();
+
+/**
+ * Writes the backlog of large requests (docs/large-requests.md) a slice at a time, each slice in
+ * a statement of its own, until none is left. One writer per process: a call while it runs makes
+ * it look once more before it stops, so a backlog committed as it finished is not left behind.
+ * Started after a create that left a backlog, and by every sweep (the backlog of a process that
+ * died). Any number of processes may write at once: each slice is written once.
+ */
+export function writeBacklog(ctx: Context): Promise<void> {
+  const current = writers.get(ctx);
+  if (current) {
+    current.again = true;
+    return current.running;
+  }
+  const writer = { running: Promise.resolve(), again: false };
+  writers.set(ctx, writer);
+  writer.running = (async () => {
+    try {
+      for (;;) {
+        const now = ctx.clock.now();
+        const written = await writeBacklogSlices(ctx.db, { now, next: true });
+        if (written.length === 0) {
+          if (!writer.again) return;
+          writer.again = false;
+          continue;
+        }
+        for (const w of written) if (w.pending > 0) ctx.work.wakeHere(w.robotId);
+        // Written denied or expired: the request's last open items may have been among them.
+        const closing = written.filter((w) => w.closed > 0).map((w) => w.requestId);
+        if (closing.length > 0) afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: closing, now }));
+      }
+    } finally {
+      writers.delete(ctx);
+    }
+  })();
+  return writer.running;
+}
