@@ -56,7 +56,7 @@ export interface JsonCall {
  * Makes a call whose answer is JSON (or has no body: `null`), throwing a RefineryError unless it
  * is 2xx. With `requestFetch` it goes to undici's `request` and reads the body with its `json()`:
  * building a WHATWG Response and reading it as a web stream took about 0.3 ms of a robot's lease
- * answer on the bench's machine, against 0.05 in a warm loop (bench/RESULTS.md). Any other fetch
+ * answer on the bench's machine, against 0.05 in a warm loop (bench/HISTORY.md). Any other fetch
  * is called as a fetch.
  */
 export async function callJson<T>(fetchImpl: Fetch, url: string, call: JsonCall): Promise<T | null> {

@@ -5,7 +5,7 @@ import { V7Generator } from 'uuidv7';
  * Random bits for ids and lease tokens, fetched 4 KB at a time: uuidv7's own buffer holds 32
  * bytes, so every few ids cost a `getrandom` system call (`randomFillSync`, 0.78 s of the
  * benchmark process's CPU in an end-to-end run: importing the records, then their enhancements),
- * and `randomBytes` for each lease token took 0.03 ms of every dispatch (bench/RESULTS.md).
+ * and `randomBytes` for each lease token took 0.03 ms of every dispatch (bench/HISTORY.md).
  */
 class BufferedRandom {
   private readonly buffer = new Uint32Array(1024);

@@ -29,7 +29,7 @@ export const signedUrlSeconds = 3600;
  * A batch's files sit side by side in a folder shared with the batches leased around the same
  * time: the first 8 hex digits of a UUIDv7 are the top of its millisecond timestamp, so a new
  * folder every 65.5 s. With a folder per batch every lease made one, and writing a one-item
- * batch's items file took 1.0 ms p50 on the dispatch path instead of 0.45 (bench/RESULTS.md).
+ * batch's items file took 1.0 ms p50 on the dispatch path instead of 0.45 (bench/HISTORY.md).
  */
 const batchKey = (batchId: string, file: string) => `batches/${batchId.slice(0, 8)}/${batchId}.${file}.jsonl`;
 
