@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 /**
  * Work a request starts but does not wait for (importing results, writing manifests). Failures
  * are logged, never lost: what they left undone is in the database, and the sweeper resumes it.
- * `drain` lets a graceful shutdown, or a test, wait for all of it.
+ * `drain` lets a test wait for all of it; `close`, a graceful shutdown, first tells work that
+ * loops (the backlog's writer) to stop after its current step.
  */
 export function createBackground(log: Logger) {
   const running = new Set<Promise<void>>();
-  return {
+  let closing = false;
+  const background = {
     run(what: string, fields: Record<string, unknown>, work: () => Promise<unknown>): Promise<void> {
       const job: Promise<void> = work()
         .then(() => undefined)
@@ -19,6 +21,15 @@ export function createBackground(log: Logger) {
     async drain(): Promise<void> {
       while (running.size > 0) await Promise.allSettled([...running]);
     },
+    /** Whether the process is shutting down: work that loops stops, and another process resumes it. */
+    get closing(): boolean {
+      return closing;
+    },
+    async close(): Promise<void> {
+      closing = true;
+      await background.drain();
+    },
   };
+  return background;
 }
 export type Background = ReturnType<typeof createBackground>;

@@ -137,7 +137,7 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
       for (const loop of loops) await loop.stop();
       await work.stop();
       await app.close();
-      await background.drain();
+      await background.close();
       if (!options.db) await db.close();
     },
   };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
+import pino from 'pino';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { createRefinery } from '../src/refinery.ts';
 import { RecordIdList } from '../src/requests/requestBody.ts';
 import { insertRequestWithItems } from '../src/requests/queries/insertRequestWithItems.ts';
 import { writeBacklogSlices } from '../src/requests/queries/writeBacklogSlices.ts';
@@ -143,6 +145,39 @@ describeEachBackend(
       assert.equal(request.counts.pending, 450);
       await workThrough(h(), robot, 200);
       assert.equal((await getRequest(h(), requestId)).status, 'completed');
+    });
+
+    it('a process shutting down stops writing its backlog after the slice under way; a sweep in another writes the rest (PostgreSQL)', async (t) => {
+      if (!h().databaseUrl) return t.skip('one process only on PGlite');
+      setSlice();
+      const robot = await h().createRobot();
+      const ids = await h().importRecords(references(5000));
+      const other = await createRefinery({
+        config: { ...loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, databaseUrl: h().databaseUrl!, adminKey: h().adminKey, logLevel: 'silent' }, {}), createSlice: slice },
+        clock: h().clock,
+        log: pino({ level: 'silent' }),
+        sweep: false,
+      });
+      let requestId: string;
+      try {
+        const url = await other.listen();
+        const res = await fetch(`${url}/v1/requests`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${h().adminKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ robot_id: robot.id, record_ids: ids }),
+        });
+        assert.equal(res.status, 202);
+        requestId = ((await res.json()) as { id: string }).id;
+      } finally {
+        await other.close();
+      }
+      const written = (await allItems(h(), requestId)).length;
+      assert.ok(written >= slice && written < 5000, `the closing process stopped writing (${written} of 5000 items written)`);
+
+      await h().refinery.sweeper.runOnce();
+      await h().refinery.background.drain();
+      assert.equal((await allItems(h(), requestId)).length, 5000);
+      assert.equal((await getRequest(h(), requestId)).counts.pending, 5000);
     });
 
     it('a request whose backlog is all denied finishes when its last slice is written', async () => {

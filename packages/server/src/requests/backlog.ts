@@ -11,7 +11,8 @@ const writers = new WeakMap<Context, { running: Promise<void>; again: boolean }>
  * a statement of its own, until none is left. One writer per process: a call while it runs makes
  * it look once more before it stops, so a backlog committed as it finished is not left behind.
  * Started after a create that left a backlog, and by every sweep (the backlog of a process that
- * died). Any number of processes may write at once: each slice is written once.
+ * died or shut down: a closing process stops after the slice under way). Any number of processes
+ * may write at once: each slice is written once.
  */
 export function writeBacklog(ctx: Context): Promise<void> {
   const current = writers.get(ctx);
@@ -23,7 +24,7 @@ export function writeBacklog(ctx: Context): Promise<void> {
   writers.set(ctx, writer);
   writer.running = (async () => {
     try {
-      for (;;) {
+      while (!ctx.background.closing) {
         const now = ctx.clock.now();
         const written = await writeBacklogSlices(ctx.db, { now, next: true });
         if (written.length === 0) {
