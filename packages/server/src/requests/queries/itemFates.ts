@@ -51,4 +51,3 @@ export const itemErrorMessageSql = `case f.error_code
         || ' records decay from ' || refinery_duration_text(f.full_until_ms) || ' to ' || refinery_duration_text(f.aged_out_ms)
         || '; parsing probability ' || to_char(f.p, 'FM0.00')
     end`;
-
