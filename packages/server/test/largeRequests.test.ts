@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { newId } from '../src/ids.ts';
 import { createRefinery } from '../src/refinery.ts';
 import { RecordIdList } from '../src/requests/requestBody.ts';
 import { insertRequestWithItems } from '../src/requests/queries/insertRequestWithItems.ts';
@@ -32,15 +33,15 @@ async function getRequest(h: Harness, requestId: string) {
 }
 
 /** A request created as a process would, that then died before it wrote any of its backlog. */
-async function createLeavingBacklog(h: Harness, robotId: string, recordIds: string[], expiresAt: string | null = null): Promise<string> {
+async function createLeavingBacklog(h: Harness, robotId: string, recordIds: string[], expiresAt: string | null = null, priority = 1): Promise<string> {
   const ids = new RecordIdList();
   for (const id of recordIds) ids.push(id);
-  const id = randomUUID();
+  const id = newId();
   const inserted = await insertRequestWithItems(h.refinery.ctx.db, {
     id,
     robotId,
     requestedBy: randomUUID(),
-    priority: 1,
+    priority,
     expiresAt,
     callbackUrl: null,
     idempotencyKey: null,
@@ -178,6 +179,23 @@ describeEachBackend(
       await h().refinery.background.drain();
       assert.equal((await allItems(h(), requestId)).length, 5000);
       assert.equal((await getRequest(h(), requestId)).counts.pending, 5000);
+    });
+
+    it('backlogs are written by priority, then oldest request first, each in order', async () => {
+      setSlice();
+      const robot = await h().createRobot();
+      const ids = await h().importRecords(references(600));
+      const low = await createLeavingBacklog(h(), robot.id, ids.slice(0, 300), null, 0);
+      const critical = await createLeavingBacklog(h(), robot.id, ids.slice(300), null, 3);
+      const order: string[] = [];
+      for (;;) {
+        const written = await writeBacklogSlices(h().refinery.ctx.db, { now: h().clock.now(), next: true });
+        if (written.length === 0) break;
+        order.push(...written.map((w) => w.requestId));
+      }
+      assert.deepEqual(order, [critical, critical, low, low]);
+      const items = await allItems(h(), critical);
+      assert.deepEqual(items.map((i) => i.record_id), ids.slice(300), 'in request order');
     });
 
     it('a request whose backlog is all denied finishes when its last slice is written', async () => {

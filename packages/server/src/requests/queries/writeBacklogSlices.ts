@@ -18,8 +18,8 @@ export interface WrittenSlices {
  * items were all written pending keeps its counts (its backlog was counted pending) and its row
  * is not touched.
  *
- * `next`: the first slice of the oldest request with a backlog that no other transaction holds
- * (`skip locked`: writers in many processes each take their own). `requestIds`: every slice of
+ * `next`: the next slice that no other transaction holds (`skip locked`: writers in many
+ * processes each take their own): of the highest priority, then of the oldest request, in order. `requestIds`: every slice of
  * those requests, whose backlog rows the caller has locked first (lockBacklogs).
  *
  * Locks, in order: the backlog rows, then the request rows whose counts move, at the end, held
@@ -36,7 +36,10 @@ with slice as (
   where ${
     next
       ? `(b.request_id, b.slice) = (
-    select request_id, slice from item_backlog order by request_id, slice limit 1 for update skip locked
+    select n.request_id, n.slice from item_backlog n join requests q on q.id = n.request_id
+    order by q.priority desc, n.request_id, n.slice
+    limit 1
+    for update of n skip locked
   )`
       : 'b.request_id = any($2::uuid[])'
   }
