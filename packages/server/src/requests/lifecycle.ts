@@ -47,9 +47,12 @@ export async function expireOverdueRequests(ctx: Context): Promise<number> {
   const finished = await ctx.db.transaction(async (tx) => {
     const backlogs = await lockBacklogs(tx, { overdueAt: now });
     const due = await expireItemsOfOverdueRequests(tx, { now, limit: expireLimit });
-    if (backlogs.length > 0) await writeBacklogSlices(tx, { now, requestIds: backlogs });
-    const more = backlogs.length > 0 ? await expireItemsOfOverdueRequests(tx, { now, limit: expireLimit }) : [];
-    return finishOpenRequestsAs(tx, { requestIds: [...due, ...more], status: 'expired', now });
+    if (backlogs.length > 0) {
+      // The items just written are expired with the rest.
+      await writeBacklogSlices(tx, { now, requestIds: backlogs });
+      due.push(...(await expireItemsOfOverdueRequests(tx, { now, limit: expireLimit })));
+    }
+    return finishOpenRequestsAs(tx, { requestIds: due, status: 'expired', now });
   });
   afterRequestsFinished(ctx, finished);
   if (finished.length > 0) ctx.log.info({ requests: finished.length }, 'requests expired');

@@ -1,4 +1,12 @@
 /**
+ * The ids packed in the `bytea` `packed` (an SQL expression; RecordIdList's format, 16 bytes an id,
+ * as a request's body and its backlog rows hold them) as rows of `record_id` and its place `ord`,
+ * from 1.
+ */
+export const unpackedIdsSql = (packed: string) => `select encode(substr(${packed}, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, ord
+    from generate_series(1, length(${packed}) / 16) as ord`;
+
+/**
  * The SQL that decides each new item's fate, shared by the two statements that create items (the
  * create, insertRequestWithItems, and the backlog's writer, writeBacklogSlices). From `wanted`
  * (record_id and any other columns, each id once, in record id order, so that the records are

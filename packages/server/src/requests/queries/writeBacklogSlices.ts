@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
-import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql } from './itemFates.ts';
+import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql, unpackedIdsSql } from './itemFates.ts';
 
 export interface WrittenSlices {
   requestId: string;
@@ -52,12 +52,11 @@ robot as (
   select r.* from robots r where r.id in (select robot_id from request)
 ),
 wanted as (
-  select distinct on (ids.request_id, ids.record_id) ids.*, q.robot_id, q.priority from (
-    select s.request_id, s.slice, encode(substr(s.record_ids, (ord - 1) * 16 + 1, 16), 'hex')::uuid as record_id, ord
-    from slice s cross join generate_series(1, length(s.record_ids) / 16) as ord
-  ) ids
-  join request q on q.id = ids.request_id
-  order by ids.request_id, ids.record_id, ids.ord
+  select distinct on (s.request_id, ids.record_id) s.request_id, s.slice, ids.record_id, ids.ord, q.robot_id, q.priority
+  from slice s
+  cross join lateral (${unpackedIdsSql('s.record_ids')}) ids
+  join request q on q.id = s.request_id
+  order by s.request_id, ids.record_id, ids.ord
 ),
 ${checkedItemsSql('$1::timestamptz', 'join robot on robot.id = a.robot_id')},
 fated as (
