@@ -24,6 +24,13 @@ returning id::text
   return rows.map((r) => r.id);
 }
 
-export async function setManifestKey(db: Queryable, p: { requestId: string; key: string }): Promise<void> {
-  await db.query(`update requests set manifest_key = $2::text, manifest_claimed_until = null where id = $1::uuid`, [p.requestId, p.key]);
+/** Records where each written manifest is, and ends its claim: one statement for all of them. */
+export async function setManifestKeys(db: Queryable, p: { written: ReadonlyArray<{ requestId: string; key: string }> }): Promise<void> {
+  if (p.written.length === 0) return;
+  await db.query(
+    `update requests r set manifest_key = w.key, manifest_claimed_until = null
+from unnest($1::uuid[], $2::text[]) as w(id, key)
+where r.id = w.id`,
+    [p.written.map((w) => w.requestId), p.written.map((w) => w.key)],
+  );
 }

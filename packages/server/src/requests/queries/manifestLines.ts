@@ -1,14 +1,23 @@
 import type { ManifestLine } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
 
-/** A request's manifest lines in item order, read a page at a time. */
-export async function* manifestLines(db: Queryable, p: { requestId: string; pageSize?: number }): AsyncIterable<ManifestLine> {
+export interface ManifestRow {
+  request_id: string;
+  line: ManifestLine;
+}
+
+/**
+ * The manifest lines of several requests, by request id then item order, read a page at a time
+ * across them (one statement for many small requests; a large one takes as many pages as it
+ * needs): an ordered scan of `items_request_id` with no sort.
+ */
+export async function* manifestLines(db: Queryable, p: { requestIds: readonly string[]; pageSize?: number }): AsyncIterable<ManifestRow[]> {
   const pageSize = p.pageSize ?? 5000;
-  let after = '0';
+  let after = { requestId: '00000000-0000-0000-0000-000000000000', seq: '0' };
   for (;;) {
-    const { rows } = await db.query<{ seq: string; line: ManifestLine }>(
+    const { rows } = await db.query<ManifestRow & { seq: string }>(
       `
-select i.id::text as seq,
+select i.request_id::text, i.id::text as seq,
   jsonb_strip_nulls(jsonb_build_object(
     'record_id', i.record_id,
     'status', i.status,
@@ -16,14 +25,15 @@ select i.id::text as seq,
     'error', case when i.error_code is null then null else jsonb_build_object('code', i.error_code, 'message', i.error_message) end
   )) as line
 from items i
-where i.request_id = $1::uuid and i.id > $2::bigint
-order by i.id
-limit $3::int
+where i.request_id = any($1::uuid[]) and (i.request_id, i.id) > ($2::uuid, $3::bigint)
+order by i.request_id, i.id
+limit $4::int
 `,
-      [p.requestId, after, pageSize],
+      [p.requestIds, after.requestId, after.seq, pageSize],
     );
-    for (const row of rows) yield row.line;
+    if (rows.length > 0) yield rows;
     if (rows.length < pageSize) return;
-    after = rows[rows.length - 1].seq;
+    const last = rows[rows.length - 1];
+    after = { requestId: last.request_id, seq: last.seq };
   }
 }
