@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, peers, floors, latency, scale, small); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, many, peers, floors, latency, scale, small); all by default.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
  * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
@@ -18,6 +18,7 @@ import { cpus } from 'node:os';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
 import { floors, type FloorsResult } from './floors.ts';
+import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
 import { scale, type ScaleResult } from './scale.ts';
@@ -27,7 +28,9 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,peers,floors,latency,scale,small').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,many,peers,floors,latency,scale,small').split(','));
+/** The many-requests section: the end-to-end records as this many requests. */
+const manyRequestCount = 1000;
 
 async function section<T>(name: string, work: () => Promise<T>): Promise<T | null> {
   if (!only.has(name)) return null;
@@ -78,6 +81,7 @@ const e2e = await section('e2e', async () => {
   }
   return results;
 });
+const many = await section('many', () => manyRequests('postgres', { records, requests: manyRequestCount, robots, batchSize }));
 // The rounds' own peer and floor runs (their seconds and counts), as each section logs its results.
 if (rounds.some((x) => x.graphileA || x.floor)) console.error(`# rounds: ${JSON.stringify(rounds.map(({ graphileA, pgBossA, floor }) => ({ graphileA, pgBossA, floor })))}`);
 const peers = await section('peers', async () => ({
@@ -101,7 +105,7 @@ const small = await section('small', () =>
   smallBatches({ batches: Number(process.env.BENCH_SMALL_BATCHES ?? 10_000), maxSeconds: Number(process.env.BENCH_SMALL_MAX_SECONDS ?? 150) }),
 );
 
-printTable({ e2e, peers, floor, latency, scaled, small });
+printTable({ e2e, many, peers, floor, latency, scaled, small });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -118,6 +122,7 @@ function peerCpu(p: PeerThroughputResult): number {
 
 function printTable(r: {
   e2e: EndToEndFigure[] | null;
+  many: ManyRequestsResult | null;
   peers: { graphileA: PeerThroughputResult | null; pgBossA: PeerThroughputResult | null; graphileB: PeerThroughputResult; pgBossB: PeerThroughputResult } | null;
   floor: FloorsResult | null;
   latency: { refinery: DispatchLatencyResult; graphile: LatencyResult; refineryAfterIdle: DispatchLatencyResult; graphileAfterIdle: LatencyResult } | null;
@@ -142,6 +147,16 @@ function printTable(r: {
   if (pg) {
     row(`end to end, PostgreSQL: ${fmt(pg.records)} items, ${robots} robot processes, batches of ${batchSize}`, `${fmt(pg.itemsPerSecond)} items/s`, runsOf(pg), '', '');
     row(`end to end, PostgreSQL: CPU seconds per 100,000 items (median run)`, cpuOf(pg), `${fmt(pg.endToEndSeconds, 1)} s on ${cpus().length} cores`, '', '');
+  }
+  if (r.many) {
+    const m = r.many;
+    row(
+      `many requests, PostgreSQL: the same ${fmt(m.records)} items as ${fmt(m.requests)} requests of ${fmt(m.records / m.requests)}, created 4 at a time`,
+      `${fmt(m.itemsPerSecond)} items/s`,
+      `one request${pg ? ` (median run): ${fmt(pg.itemsPerSecond)}/s` : ''}; the ${fmt(m.requests)} creates took ${fmt(m.createSeconds, 1)} s of the ${fmt(m.seconds, 1)}`,
+      pg ? ratio(m.itemsPerSecond, pg.itemsPerSecond) : '',
+      '',
+    );
   }
   if (lite) {
     row(`end to end, PGlite: the same`, `${fmt(lite.itemsPerSecond)} items/s`, runsOf(lite), '', `≥ 5,000/s: ${verdict(lite.itemsPerSecond >= 5000)}`);

@@ -8,13 +8,11 @@
  * seconds per item.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { RefineryClient } from '@refinery/sdk';
 import { procCpuSeconds } from './cpuTime.ts';
-import { adminKey, freshPostgresDatabase, referenceRecords, robotsWaiting, spawnToyRobot, stopProcess } from './support.ts';
+import { adminKey, freshPostgresDatabase, referenceRecords, robotsWaiting, runFolder, spawnToyRobot, stopProcess } from './support.ts';
 
 export interface ScaleRun {
   items: number;
@@ -77,7 +75,7 @@ async function startRefineryProcess(databaseUrl: string, dataDir: string): Promi
 
 export async function scaleRun(items: number, robots = 4, batchSize = 1000): Promise<ScaleRun> {
   const database = await freshPostgresDatabase('refinery_bench_scale');
-  const dir = await mkdtemp(join(tmpdir(), 'refinery-bench-scale-'));
+  const dir = await runFolder('refinery-bench-scale-');
   let refinery: ChildProcess | undefined;
   const children: ChildProcess[] = [];
   try {
@@ -130,7 +128,6 @@ export async function scaleRun(items: number, robots = 4, batchSize = 1000): Pro
     await Promise.all(children.map(stopProcess));
     if (refinery) await stopProcess(refinery);
     await database.drop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
