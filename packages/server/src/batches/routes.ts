@@ -20,6 +20,8 @@ import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 import { sweeperDefaults } from './sweeper.ts';
 
 const maxLeaseMs = 24 * 3600_000;
+/** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */
+const connectionClosed = new Error('the connection closed');
 
 function leaseMsFrom(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -78,8 +80,8 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
       const limit = Math.min(q.limit ?? robot.max_batch_size, robot.max_batch_size);
       const closed = new AbortController();
-      request.raw.once('close', () => closed.abort());
-      reply.raw.once('close', () => closed.abort());
+      request.raw.once('close', () => closed.abort(connectionClosed));
+      reply.raw.once('close', () => closed.abort(connectionClosed));
       const deadline = Date.now() + waitMs;
       for (;;) {
         const seen = ctx.work.wakeups(robot.id);
