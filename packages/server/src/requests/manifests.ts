@@ -35,6 +35,8 @@ export async function writePendingManifests(ctx: Context, requestIds?: readonly 
         page = next.value;
         at = 0;
       }
+      // Lines of an earlier request a store left unread are not this one's.
+      while (at < page.length && page[at].request_id < requestId) at++;
       let text = '';
       while (at < page.length && page[at].request_id === requestId) text += JSON.stringify(page[at++].line) + '\n';
       if (text) yield text;
