@@ -2,8 +2,16 @@
  * End to end: one request of `records` records enhanced by `robots` toy robot processes (SDK,
  * pull, batches of 1,000): items per second from POST /v1/requests to the request's final state.
  */
+import type { RefineryClient } from '@refinery/sdk';
 import { cpuTimer, describeCpu, processKind } from './cpuTime.ts';
 import { referenceRecords, robotsWaiting, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
+
+/** CPU seconds while the clock ran: PostgreSQL's backends (0 on PGlite, which runs inside Refinery), Refinery's process, the robots. */
+export interface RunCpuSeconds {
+  postgresql: number;
+  refinery: number;
+  robots: number;
+}
 
 export interface EndToEndResult {
   backend: Backend;
@@ -13,11 +21,27 @@ export interface EndToEndResult {
   endToEndSeconds: number;
   itemsPerSecond: number;
   completed: number;
-  /** CPU seconds from POST to the final state: PostgreSQL's backends (0 on PGlite, which runs inside Refinery), Refinery's process, the robots. */
-  cpuSeconds: { postgresql: number; refinery: number; robots: number };
+  /** From POST to the final state. */
+  cpuSeconds: RunCpuSeconds;
 }
 
-export async function endToEnd(backend: Backend, options: { records: number; robots: number; batchSize: number }): Promise<EndToEndResult> {
+export interface ToyRobotsOptions {
+  records: number;
+  robots: number;
+  batchSize: number;
+}
+
+/**
+ * A Refinery on a fresh `backend` database with `records` reference records imported (untimed)
+ * and `robots` toy robot processes waiting in their long polls; `measured` then runs on the clock,
+ * with the CPU of every process counted (`label` names it in BENCH_PROFILE's output).
+ */
+export async function withToyRobots<T>(
+  backend: Backend,
+  options: ToyRobotsOptions,
+  label: string,
+  measured: (client: RefineryClient, robotId: string, recordIds: string[]) => Promise<T>,
+): Promise<{ importSeconds: number; seconds: number; cpuSeconds: RunCpuSeconds; result: T }> {
   const running = await startRefinery(backend);
   const { client, url } = running;
   try {
@@ -29,16 +53,26 @@ export async function endToEnd(backend: Backend, options: { records: number; rob
     await robotsWaiting(children);
     const cpu = cpuTimer();
     t = performance.now();
-    const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
-    const createSeconds = (performance.now() - t) / 1000;
-    const done = await client.waitForRequest(request.id, { intervalMs: 100 });
-    const endToEndSeconds = (performance.now() - t) / 1000;
+    const result = await measured(client, robot.id, imported.ids);
+    const seconds = (performance.now() - t) / 1000;
     const used = cpu();
-    if (process.env.BENCH_PROFILE) console.error(`# CPU time end to end (${backend}, ${endToEndSeconds.toFixed(1)} s): ${describeCpu(used)}`);
+    if (process.env.BENCH_PROFILE) console.error(`# CPU time ${label} (${backend}, ${seconds.toFixed(1)} s): ${describeCpu(used)}`);
     await Promise.all(children.map(stopProcess));
     const cpuSeconds = { postgresql: used.get(processKind.postgresql) ?? 0, refinery: used.get(processKind.bench) ?? 0, robots: used.get(processKind.robots) ?? 0 };
-    return { backend, records: options.records, importSeconds, createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: done.counts.completed, cpuSeconds };
+    return { importSeconds, seconds, cpuSeconds, result };
   } finally {
     await running.close();
   }
+}
+
+export async function endToEnd(backend: Backend, options: ToyRobotsOptions): Promise<EndToEndResult> {
+  const run = await withToyRobots(backend, options, 'end to end', async (client, robotId, recordIds) => {
+    const t = performance.now();
+    const request = await client.createRequest({ robot_id: robotId, record_ids: recordIds });
+    const createSeconds = (performance.now() - t) / 1000;
+    const done = await client.waitForRequest(request.id, { intervalMs: 100 });
+    return { createSeconds, completed: done.counts.completed };
+  });
+  const { importSeconds, seconds: endToEndSeconds, cpuSeconds } = run;
+  return { backend, records: options.records, importSeconds, createSeconds: run.result.createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: run.result.completed, cpuSeconds };
 }

@@ -151,7 +151,7 @@ function printTable(r: {
   if (r.many) {
     const m = r.many;
     row(
-      `many requests, PostgreSQL: the same ${fmt(m.records)} items as ${fmt(m.requests)} requests of ${fmt(m.records / m.requests)}, created 4 at a time`,
+      `many requests, PostgreSQL: the same ${fmt(m.records)} items as ${fmt(m.requests)} requests of ${fmt(m.records / m.requests)}, created ${m.requesters} at a time`,
       `${fmt(m.itemsPerSecond)} items/s`,
       `one request${pg ? ` (median run): ${fmt(pg.itemsPerSecond)}/s` : ''}; the ${fmt(m.requests)} creates took ${fmt(m.createSeconds, 1)} s of the ${fmt(m.seconds, 1)}`,
       pg ? ratio(m.itemsPerSecond, pg.itemsPerSecond) : '',
