@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { newId } from '../src/ids.ts';
 import { writePendingManifests } from '../src/requests/manifests.ts';
-import { describeEachBackend, references, type Harness } from './support/harness.ts';
+import { countingStatements, describeEachBackend, references, type Harness } from './support/harness.ts';
 import { createRequest, leaseRecords, uploadAnnotations } from './support/lifecycle.ts';
 
 type ManifestLine = { record_id: string; status: string; enhancement_ids: string[]; error?: { code: string; message: string } };
@@ -14,20 +14,6 @@ async function manifestOf(h: Harness, requestId: string): Promise<{ key: string;
   const text = await (await fetch(res.body.manifest_url)).text();
   const { rows } = await h.refinery.ctx.db.query<{ manifest_key: string }>(`select manifest_key from requests where id = $1::uuid`, [requestId]);
   return { key: rows[0].manifest_key, lines: text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
-}
-
-/** Counts the statements `work` sends through the database's `query`. */
-async function countingStatements(h: Harness, work: () => Promise<unknown>): Promise<number> {
-  const db = h.refinery.ctx.db;
-  const { query } = db;
-  let statements = 0;
-  db.query = (sql, params) => (statements++, query.call(db, sql, params)) as never;
-  try {
-    await work();
-  } finally {
-    db.query = query;
-  }
-  return statements;
 }
 
 // Each finished request gets a manifest: one line per item, in the order its record ids were sent.
@@ -73,7 +59,7 @@ describeEachBackend('manifests', (h) => {
     // all their lines in one statement, and records every key in one more.
     const forget = () => h().refinery.ctx.db.query(`update requests set manifest_key = null where id = any($1::uuid[])`, [requestIds]);
     await forget();
-    const statements = await countingStatements(h(), () => writePendingManifests(h().refinery.ctx, requestIds));
+    const { statements } = await countingStatements(h(), () => writePendingManifests(h().refinery.ctx, requestIds));
     assert.equal(statements, 3, 'a claim, the lines of all three requests, their keys');
     for (const [i, requestId] of requestIds.entries()) assert.deepEqual(await manifestOf(h(), requestId), written[i]);
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { Queryable } from '../src/db/db.ts';
-import { describeEachBackend, references } from './support/harness.ts';
+import { countingStatements, describeEachBackend, references } from './support/harness.ts';
 
 describeEachBackend('requests', (h) => {
   it('denies items whose record is missing, of a type the robot does not accept, or hidden, with the reason', async () => {
@@ -43,20 +42,11 @@ describeEachBackend('requests', (h) => {
     for (let part = 0; part < 4; part++) ids.push(...(await h().importRecords(references(25_000))));
 
     // Count every statement the database sees while the request is created and its backlog written.
-    const db = h().refinery.ctx.db;
-    let statements = 0;
-    const counting = (q: Queryable): Queryable => ({ ...q, query: (sql, params) => (statements++, q.query(sql, params)) });
-    const { query, transaction } = db;
-    db.query = (sql, params) => (statements++, query.call(db, sql, params)) as never;
-    db.transaction = ((fn: (tx: Queryable) => Promise<unknown>) => transaction.call(db, (tx) => fn(counting(tx)))) as typeof db.transaction;
-    let res;
-    try {
-      res = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: ids } });
+    const { statements, result: res } = await countingStatements(h(), async () => {
+      const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: ids } });
       await h().refinery.background.drain();
-    } finally {
-      db.query = query;
-      db.transaction = transaction;
-    }
+      return created;
+    });
     assert.equal(res.status, 202);
     assert.equal(res.body.counts.pending, 100_000);
     const slices = 100_000 / h().refinery.ctx.config.createSlice;

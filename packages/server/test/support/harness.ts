@@ -3,6 +3,7 @@ import pino from 'pino';
 import { signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { Queryable } from '../../src/db/db.ts';
 import { createRefinery, type Refinery } from '../../src/refinery.ts';
 import { availableBackends, tempDir, type Backend, type BackendName } from './backends.ts';
 
@@ -128,5 +129,22 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (value !== undefined) return value;
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Runs `work` and counts every statement Refinery's database sees meanwhile, those inside transactions too. */
+export async function countingStatements<T>(h: Harness, work: () => Promise<T>): Promise<{ statements: number; result: T }> {
+  const db = h.refinery.ctx.db;
+  let statements = 0;
+  const counting = (q: Queryable): Queryable => ({ ...q, query: (sql, params) => (statements++, q.query(sql, params)) });
+  const { query, transaction } = db;
+  db.query = (sql, params) => (statements++, query.call(db, sql, params)) as never;
+  db.transaction = ((fn: (tx: Queryable) => Promise<unknown>) => transaction.call(db, (tx) => fn(counting(tx)))) as typeof db.transaction;
+  try {
+    const result = await work();
+    return { statements, result };
+  } finally {
+    db.query = query;
+    db.transaction = transaction;
   }
 }
