@@ -21,6 +21,8 @@ export const errors = {
   forbidden: (message = 'this key may not do that') => new AppError(403, 'forbidden', message),
   notFound: (what: string) => new AppError(404, 'not_found', `${what} not found`),
   conflict: (code: string, message: string) => new AppError(409, code, message),
+  /** A records import names, for one record, identifiers that different stored records hold. */
+  identifierConflict: (message: string, details: unknown) => new AppError(409, 'identifier_conflict', message, details),
   payloadTooLarge: (message: string) => new AppError(413, 'payload_too_large', message),
   unsupportedMediaType: (message: string) => new AppError(415, 'unsupported_media_type', message),
   unprocessable: (code: string, message: string, details?: unknown) => new AppError(422, code, message, details),

@@ -58,6 +58,86 @@ describeEachBackend('records', (h) => {
     assert.deepEqual((await h().api('GET', `/v1/records/${res.body.ids[0]}`)).body.content, { v: 2 });
   });
 
+  it('records sent together that share identifiers, directly or through others, are one record holding all their identifiers', async () => {
+    const tag = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    const id = (type: string, n: number) => ({ type, value: `${tag}-${n}` });
+    const res = await h().api('POST', '/v1/records', {
+      body: [
+        { type: 'reference', identifiers: [id('doi', 1)], content: { v: 1 } },
+        { type: 'reference', identifiers: [id('doi', 2)], content: { v: 'other' } },
+        { type: 'reference', identifiers: [id('doi', 1), id('pmid', 1)], content: { v: 2 } },
+        // Shares nothing with the first, only with the third.
+        { type: 'reference', identifiers: [id('pmid', 1), id('isbn', 1)], content: { v: 3 } },
+      ],
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const [one, other, three, four] = res.body.ids;
+    assert.deepEqual([three, four], [one, one]);
+    assert.notEqual(other, one);
+    assert.equal(res.body.created, 2);
+    const merged = (await h().api('GET', `/v1/records/${one}`)).body;
+    assert.deepEqual(merged.content, { v: 3 }, 'the last one sent wins');
+    assert.deepEqual(merged.identifiers, [id('doi', 1), id('isbn', 1), id('pmid', 1)]);
+    for (const i of merged.identifiers) {
+      const found = await h().api('GET', `/v1/records?identifier=${encodeURIComponent(`${i.type}:${i.value}`)}`);
+      assert.deepEqual(found.body.data.map((r: { id: string }) => r.id), [one]);
+    }
+
+    // Sent again later, each with a new identifier: the stored record gains both.
+    const again = await h().api('POST', '/v1/records', {
+      body: [
+        { type: 'reference', identifiers: [id('doi', 1), id('arxiv', 1)] },
+        { type: 'reference', identifiers: [id('isbn', 1), id('arxiv', 2)] },
+      ],
+    });
+    assert.deepEqual(again.body, { ids: [one, one], created: 0, updated: 1 });
+    const grown = (await h().api('GET', `/v1/records/${one}`)).body;
+    assert.deepEqual(grown.identifiers, [id('arxiv', 1), id('arxiv', 2), id('doi', 1), id('isbn', 1), id('pmid', 1)]);
+    assert.deepEqual(grown.content, { v: 3 });
+  });
+
+  it('refuses a record that names identifiers of two different records: 409 naming them, nothing changed', async () => {
+    const [first, second, fresh] = references(3);
+    const [firstId, secondId] = await h().importRecords([first, second]);
+    const snapshot = async () => [await h().api('GET', `/v1/records/${firstId}`), await h().api('GET', `/v1/records/${secondId}`)].map((r) => r.body);
+    const before = await snapshot();
+
+    const both = { type: 'reference', identifiers: [...first.identifiers, ...second.identifiers], content: { title: 'Both' } };
+    const res = await h().api('POST', '/v1/records', { body: [fresh, both] });
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'identifier_conflict');
+    assert.match(res.body.error.message, /^record 2 /);
+    assert.ok(res.body.error.message.includes(firstId) && res.body.error.message.includes(secondId), res.body.error.message);
+    assert.deepEqual(res.body.error.details, {
+      conflicts: [
+        {
+          records: [2],
+          identifiers: [
+            { ...first.identifiers[0], record_id: firstId },
+            { ...second.identifiers[0], record_id: secondId },
+          ].sort((a, b) => a.value.localeCompare(b.value)),
+        },
+      ],
+    });
+    assert.deepEqual(await snapshot(), before);
+    const freshLookup = await h().api('GET', `/v1/records?identifier=${encodeURIComponent(`doi:${fresh.identifiers[0].value}`)}`);
+    assert.deepEqual(freshLookup.body.data, [], 'the other record of the import was not imported either');
+
+    // Two records of one import that share an identifier, each naming another existing record: the same.
+    const shared = { type: 'isbn', value: `shared-${Date.now()}` };
+    const split = await h().api('POST', '/v1/records', {
+      body: [
+        { type: 'reference', identifiers: [first.identifiers[0], shared] },
+        { type: 'reference', identifiers: [shared, second.identifiers[0]] },
+      ],
+    });
+    assert.equal(split.status, 409, JSON.stringify(split.body));
+    assert.equal(split.body.error.code, 'identifier_conflict');
+    assert.deepEqual(split.body.error.details.conflicts[0].records, [1, 2]);
+    assert.match(split.body.error.message, /^records 1 and 2, which share identifiers, name identifiers of 2 different records/);
+    assert.deepEqual(await snapshot(), before);
+  });
+
   it('streams 100,000 JSONL records in one call', async () => {
     const prefix = `bulk-${Date.now()}`;
     const total = 100_000;
@@ -100,6 +180,35 @@ describeEachBackend('records', (h) => {
     assert.match(res.body.error.message, /record 2 identifiers/);
     const after = await h().refinery.ctx.db.query<{ n: number }>('select count(*)::int as n from records');
     assert.equal(after.rows[0].n, before.rows[0].n);
+  });
+
+  it('refuses a record whose content or identifiers PostgreSQL cannot store (a NUL, a lone surrogate): 400 naming the record and field, nothing imported', async () => {
+    const count = async () => (await h().refinery.ctx.db.query<{ n: number }>('select count(*)::int as n from records')).rows[0].n;
+    const before = await count();
+    const fine = JSON.stringify(references(1)[0]);
+    const doi = (value: string) => `{"type":"reference","identifiers":[{"type":"doi","value":"${value}"}]`;
+    // Raw text: each `\\u…` below is the six characters of a JSON escape.
+    const cases: Array<{ record: string; field: string; problem: RegExp }> = [
+      { record: `${doi(`10.1/nul-${Date.now()}`)},"content":{"title":"a\\u0000b"}}`, field: 'content.title', problem: /NUL character/ },
+      { record: `${doi(`10.1/lone-\\ud800-${Date.now()}`)}}`, field: 'identifiers[0].value', problem: /lone surrogate/ },
+      { record: `${doi(`10.1/nul-\\u0000-${Date.now()}`)}}`, field: 'identifiers[0].value', problem: /NUL character/ },
+      { record: `${doi(`10.1/key-${Date.now()}`)},"content":{"authors":[{"\\udc00":1}]}}`, field: 'content.authors[0]', problem: /key that holds a lone surrogate/ },
+      { record: `${doi(`10.1/big-${Date.now()}`)},"content":{"n":1e999}}`, field: 'content.n', problem: /number too large/ },
+    ];
+    for (const { record, field, problem } of cases) {
+      for (const [contentType, body] of [
+        ['application/json', `[${fine},${record}]`],
+        ['application/x-ndjson', `${fine}\n${record}\n`],
+      ]) {
+        const res = await h().api('POST', '/v1/records', { raw: body, headers: { 'content-type': contentType } });
+        assert.equal(res.status, 400, `${record} as ${contentType}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'invalid_request');
+        assert.match(res.body.error.message, new RegExp(`^record 2 ${field.replace(/[[\].]/g, '\\$&')} `));
+        assert.match(res.body.error.message, problem);
+        assert.deepEqual(res.body.error.details, { record: 2, field });
+      }
+    }
+    assert.equal(await count(), before);
   });
 
   it('lists by type with cursor paging that visits every record once', async () => {

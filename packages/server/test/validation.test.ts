@@ -280,6 +280,46 @@ describeEachBackend('validation of results', (h) => {
     assert.equal(await requestStatus(second), 'completed');
   });
 
+  it('lines PostgreSQL cannot store are rejected each on its own line; the batch finishes and the other lines import', async () => {
+    const l = await leased(10, { max_attempts: 1 });
+    const [fine, ...poisoned] = l.inBatch;
+    const deep = '['.repeat(3000) + ']'.repeat(3000);
+    // Raw text: each `\\u…` below is the six characters of a JSON escape.
+    const bodies: Array<[string, RegExp]> = [
+      ['"type":"annotation","content":{"title":"a\\u0000b"}', /content\.title holds a NUL character/],
+      ['"type":"annotation","content":{"a\\u0000":1}', /content has a key that holds a NUL character/],
+      ['"type":"annotation","content":{"title":"x\\ud800"}', /content\.title holds a lone surrogate/],
+      ['"type":"annotation","content":{"list":[{"\\udc00":1}]}', /content\.list\[0\] has a key that holds a lone surrogate/],
+      ['"type":"annotation","content":{"n":1},"robot_version":"1\\u0000"', /robot_version holds a NUL character/],
+      ['"error":{"message":"gone\\u0000"}', /error\.message holds a NUL character/],
+      ['"type":"annot\\u0000ation","content":{}', /type holds a NUL character/],
+      ['"type":"annotation","content":{"n":1e400}', /content\.n is a number too large to store/],
+      [`"type":"annotation","content":${deep}`, /content(\[0\])+ is nested deeper than \d+ levels/],
+    ];
+    const lines = [...bodies.map(([body], i) => `{"record_id":"${poisoned[i]}",${body}}`), answer(fine)];
+    await handIn(l, jsonl(...lines));
+
+    const report = await reportOf(l);
+    assert.equal(report.length, 10);
+    const items = await itemsOf(l);
+    for (const [i, [, message]] of bodies.entries()) {
+      const line = report.find((r) => r.line === i + 1)!;
+      assert.equal(line.record_id, poisoned[i]);
+      assert.equal(line.outcome, 'rejected');
+      assert.match(line.message!, message);
+      const item = items.get(poisoned[i])!;
+      assert.equal(item.status, 'failed');
+      assert.equal(item.error!.code, 'rejected');
+      assert.match(item.error!.message, message);
+      assert.equal((await enhancementsOf(poisoned[i])).length, 0);
+    }
+    assert.equal(report.find((r) => r.line === 10)?.outcome, 'imported');
+    assert.equal(items.get(fine)!.status, 'completed');
+    assert.equal((await enhancementsOf(fine)).length, 1);
+    assert.equal(await requestStatus(l), 'completed_with_errors');
+    assert.equal((await h().robotCall(l.robot, 'GET', `/v1/batches/${l.batch.id}`)).body.status, 'completed');
+  });
+
   it('posting results before uploading the file is 409 results_missing and changes nothing', async () => {
     const l = await leased(1);
     const [a] = l.inBatch;

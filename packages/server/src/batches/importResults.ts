@@ -3,6 +3,7 @@ import type { ValidateFunction } from 'ajv';
 import { contentHash, maxResultLineBytes, type ReportLine, uuidPattern } from '@refinery/protocol';
 import { blobKeys } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
+import { mayBeUnstorable, whyUnstorable } from '../db/storableJson.ts';
 import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
@@ -59,6 +60,9 @@ function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<s
   if (typeof recordId !== 'string' || !uuidPattern.test(recordId)) return { reject: 'this line has no record_id (a UUID)' };
   const id = recordId.toLowerCase();
   if (!inBatch.has(id)) return { reject: `record ${recordId} is not in this batch`, recordId: id };
+  // First, so that no message below quotes what cannot be stored.
+  const unstorable = mayBeUnstorable(text) ? whyUnstorable(line) : null;
+  if (unstorable) return { reject: `${unstorable.path || 'the line'} ${unstorable.problem}`, recordId: id };
   if ('error' in line) {
     const message = (line.error as { message?: unknown } | null)?.message;
     if (typeof message !== 'string' || message === '') return { reject: 'error must be an object with a message', recordId: id };

@@ -6,7 +6,9 @@ import type { Context } from '../context.ts';
 import { AppError, errors } from '../errors.ts';
 import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
+import { whyUnstorable } from '../db/storableJson.ts';
 import { raiseWorkMem } from '../db/raiseWorkMem.ts';
+import { identifierConflictError } from './identifierConflict.ts';
 import { holdImportLock } from './queries/holdImportLock.ts';
 import { createRecordsStaging, stagedRecordColumns, stagedRecordTargetsJson, upsertStagedRecords } from './queries/upsertStagedRecords.ts';
 
@@ -22,6 +24,12 @@ export const maxRecordsPerImport = 1_000_000;
 const largeImportFrom = 10_000;
 
 const validateRecord = strictAjv().compile(RecordIn);
+
+/** A record that passed the schema but that PostgreSQL could not store (a NUL or a lone surrogate in a string, …): 400 naming the record and field. */
+function refuseUnstorable(record: unknown, ord: number): void {
+  const unstorable = whyUnstorable(record);
+  if (unstorable) throw errors.invalidRequest(`record ${ord} ${unstorable.path} ${unstorable.problem}`, { record: ord, field: unstorable.path });
+}
 
 /** Parsed values from a JSONL body, one per non-blank line. */
 async function* jsonLines(body: Readable): AsyncIterable<unknown> {
@@ -87,6 +95,7 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
           const what = e?.keyword === 'additionalProperties' ? `has an unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"` : (e?.message ?? 'is invalid');
           throw errors.invalidRequest(`${where} ${what}`, { record: ord });
         }
+        refuseUnstorable(value, ord);
         const r = value as RecordIn;
         // content as JSON text: COPY would write a JSON string value bare, which is not JSON.
         let content: string | null;
@@ -102,7 +111,8 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
     if (ord === 0) throw errors.invalidRequest('send at least one record');
     const large = ord >= largeImportFrom;
     if (large) await raiseWorkMem(tx);
-    const counts = await upsertStagedRecords(tx, { now, analyze: large });
+    const { conflicts, ...counts } = await upsertStagedRecords(tx, { now, analyze: large });
+    if (conflicts.length > 0) throw identifierConflictError(conflicts);
     const json = [`{"created":${counts.created},"updated":${counts.updated},"ids":[`];
     for await (const page of stagedRecordTargetsJson(tx)) json.push(json.length === 1 ? page : ',' + page);
     json.push(']}');

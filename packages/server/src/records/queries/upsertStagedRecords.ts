@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { findIdentifierConflicts, type IdentifierConflict } from './findIdentifierConflicts.ts';
 
 /** The staging table a records import is copied into before it is merged, one row per record sent. */
 export const stagedRecordColumns = ['ord', 'id', 'type', 'identifiers', 'content', 'visibility', 'expires_at'] as const;
@@ -18,13 +19,17 @@ create temp table records_in (
 }
 
 /**
- * Merges the staged records into `records`, set-based. A staged record takes the id of the
- * existing record that holds one of its identifiers, or of the first staged record sharing one;
- * otherwise its own new id. The last one sent wins. Identifiers held by another record stay there.
+ * Merges the staged records into `records`, set-based. Records sent together that share an
+ * identifier, directly or through other records sent with them, are one record (a group). A group
+ * takes the id of the existing record that holds any of its identifiers, otherwise the new id of
+ * its first record; the last one of the group sent is what is stored (what it leaves out keeps its
+ * stored value), and the record holds every identifier of the group besides those it had.
+ * A group whose identifiers belong to two or more existing records is a conflict: then nothing
+ * is merged and the conflicts come back (the caller refuses the import).
  * With `analyze`, the staging tables get planner statistics before they are joined: without them
  * the planner takes 1,000,000 staged records for 200 and plans its hashes for that.
  */
-export async function upsertStagedRecords(db: Queryable, p: { now: Date; analyze: boolean }): Promise<{ created: number; updated: number }> {
+export async function upsertStagedRecords(db: Queryable, p: { now: Date; analyze: boolean }): Promise<{ created: number; updated: number; conflicts: IdentifierConflict[] }> {
   if (p.analyze) await db.query('analyze records_in');
   await db.query(`
 create temp table records_in_idents on commit drop as
@@ -32,28 +37,27 @@ select r.ord, x.type, x.value
 from records_in r cross join lateral jsonb_to_recordset(r.identifiers) as x(type text, value text)
 `);
   if (p.analyze) await db.query('analyze records_in_idents');
+  await groupStagedRecords(db);
   await db.query(`
 create temp table records_in_targets on commit drop as
-with first_holder as (
-  select type, value, min(ord) as first_ord from records_in_idents group by type, value
+with grouped as (
+  select r.ord, coalesce(g.grp, r.ord) as grp from records_in r left join records_in_groups g using (ord)
 ),
-representative as (
-  select i.ord, min(f.first_ord) as rep_ord
-  from records_in_idents i join first_holder f using (type, value)
-  group by i.ord
-),
-existing as (
-  select i.ord, min(ri.record_id::text)::uuid as record_id
-  from records_in_idents i join record_identifiers ri on ri.type = i.type and ri.value = i.value
-  group by i.ord
+holders as (
+  select gr.grp, min(ri.record_id::text) as first_holder, max(ri.record_id::text) as last_holder
+  from records_in_idents i
+  join grouped gr using (ord)
+  join record_identifiers ri on ri.type = i.type and ri.value = i.value
+  group by gr.grp
 )
-select rep.ord, coalesce(e_self.record_id, e_rep.record_id, rep_in.id) as target
-from representative rep
-join records_in rep_in on rep_in.ord = rep.rep_ord
-left join existing e_self on e_self.ord = rep.ord
-left join existing e_rep on e_rep.ord = rep.rep_ord
+select gr.ord, gr.grp, coalesce(h.first_holder::uuid, first.id) as target, coalesce(h.first_holder <> h.last_holder, false) as conflicted
+from grouped gr
+join records_in first on first.ord = gr.grp
+left join holders h using (grp)
 `);
   if (p.analyze) await db.query('analyze records_in_targets');
+  const conflicts = await findIdentifierConflicts(db);
+  if (conflicts.length > 0) return { created: 0, updated: 0, conflicts };
   // One row per target: the last record sent for it.
   const { rows } = await db.query<{ created: number; updated: number }>(
     `
@@ -96,21 +100,50 @@ from records_in_idents i join records_in_targets t using (ord)
 order by i.type, i.value, i.ord
 on conflict (type, value) do nothing
 `);
-  // Rare: a record sent with an identifier another record holds. Its identifiers are re-read from
-  // the table, the one source of truth; everywhere else the merge above already got them right.
+  // Rare: a record sent more than once in one import (a group, or two records naming one stored
+  // record). The merge above gave it the last one's identifiers; it holds all of theirs: they are
+  // re-read from the table, the one source of truth.
   await db.query(`
-update records r set identifiers = coalesce(
-  (select jsonb_agg(jsonb_build_object('type', ri.type, 'value', ri.value) order by ri.type, ri.value) from record_identifiers ri where ri.record_id = r.id),
-  '[]')
-where r.id in (
-  select t.target
-  from records_in_idents i
-  join records_in_targets t using (ord)
-  join record_identifiers ri on ri.type = i.type and ri.value = i.value
-  where ri.record_id <> t.target
-)
+update records r set identifiers = (
+  select jsonb_agg(jsonb_build_object('type', ri.type, 'value', ri.value) order by ri.type, ri.value) from record_identifiers ri where ri.record_id = r.id)
+where r.id in (select target from records_in_targets group by target having count(*) > 1)
 `);
-  return rows[0];
+  return { ...rows[0], conflicts: [] };
+}
+
+/**
+ * records_in_groups: for each staged record that shares an identifier with another, the first
+ * (lowest `ord`) record of its group. The lowest `ord` passes along shared identifiers, and from a
+ * record's group to the record, until nothing changes: a round for most groups, a few for long
+ * chains. Only the records that share identifiers take part, usually none.
+ */
+async function groupStagedRecords(db: Queryable): Promise<void> {
+  await db.query(`
+create temp table records_in_links on commit drop as
+select i.ord, i.type, i.value
+from records_in_idents i
+join (select type, value from records_in_idents group by type, value having count(*) > 1) shared using (type, value)
+`);
+  await db.query(`
+create temp table records_in_groups on commit drop as
+select ord, min(first_ord) as grp
+from (select ord, min(ord) over (partition by type, value) as first_ord from records_in_links) l
+group by ord
+`);
+  for (;;) {
+    const { rowCount } = await db.query(`
+with ident_grp as (
+  select l.type, l.value, min(g.grp) as grp from records_in_links l join records_in_groups g using (ord) group by l.type, l.value
+),
+hop as (
+  select l.ord, min(ig.grp) as grp from records_in_links l join ident_grp ig using (type, value) group by l.ord
+)
+update records_in_groups g set grp = least(hop.grp, jump.grp)
+from hop, records_in_groups jump
+where hop.ord = g.ord and jump.ord = g.grp and least(hop.grp, jump.grp) < g.grp
+`);
+    if (!rowCount) return;
+  }
 }
 
 /**
