@@ -21,6 +21,12 @@ export interface Config {
   pushTimeoutMs: number;
   /** A request of more record ids than this is written in slices of this many (`REFINERY_CREATE_SLICE`, docs/large-requests.md); default 10,000. */
   createSlice: number;
+  /**
+   * How long a results import is the process's that runs it (`REFINERY_IMPORT_LEASE`, seconds or
+   * ISO 8601); the process renews it every quarter of that, and once it lapses (the process died)
+   * another resumes the import. Default 20 s.
+   */
+  importLeaseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -52,6 +58,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const createSliceText = env.REFINERY_CREATE_SLICE ?? '10000';
   const createSlice = Number(createSliceText);
   if (!/^\d+$/.test(createSliceText) || createSlice < 100 || createSlice > 1_000_000) throw new ConfigError(`REFINERY_CREATE_SLICE must be a whole number from 100 to 1000000, not "${createSliceText}"`);
+  const importLeaseText = env.REFINERY_IMPORT_LEASE ?? '20';
+  const importLeaseMs = parseDuration(importLeaseText);
+  if (importLeaseMs === null || importLeaseMs < 1000 || importLeaseMs > 3600_000) throw new ConfigError(`REFINERY_IMPORT_LEASE must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${importLeaseText}"`);
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -63,5 +72,6 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     logLevel,
     pushTimeoutMs,
     createSlice,
+    importLeaseMs,
   };
 }

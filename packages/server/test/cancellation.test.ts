@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { RefineryClient } from '@refinery/sdk';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
-import { sweeperDefaults } from '../src/batches/sweeper.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 import { advance, createRequest, enhancementCount, finishedEvents, itemsOf, leaseRecords, reportOf, uploadAnnotations } from './support/lifecycle.ts';
 
@@ -94,14 +93,14 @@ describeEachBackend(
       await uploadAnnotations(batch);
       // Results were accepted (items importing) but the import has not run: as after a crash.
       const ctx = h().refinery.ctx;
-      assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() }));
+      assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() }));
       assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 2);
 
       const cancelled = await h().api('POST', `/v1/requests/${requestId}/cancel`);
       assert.equal(cancelled.body.status, 'cancelled');
       assert.equal(cancelled.body.counts.cancelled, 2);
 
-      advance(h(), sweeperDefaults.importMs + 1000);
+      advance(h(), h().refinery.ctx.config.importLeaseMs + 1000);
       assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
       await h().refinery.background.drain();
       for (const id of ids) assert.equal(await enhancementCount(h(), id), 0);

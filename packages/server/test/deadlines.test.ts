@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
-import { sweeperDefaults } from '../src/batches/sweeper.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 import { advance, createRequest, enhancementCount, finishedEvents, itemsOf, leaseRecords, reportOf, uploadAnnotations } from './support/lifecycle.ts';
 
@@ -103,9 +102,10 @@ describeEachBackend(
       const requestId = await createRequest(h(), { robot_id: robot.id, record_ids: ids, ttl: 'PT2M' });
       const batch = (await leaseRecords(h(), robot, 2))!;
       await uploadAnnotations(batch);
-      // Results were accepted (items importing) but the import has not run: as after a crash.
+      // Results were accepted (items importing) but the import has not run: as after a crash, its
+      // import lease (longer than the request's time left) still running at the deadline.
       const ctx = h().refinery.ctx;
-      assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() }));
+      assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: 5 * minute, now: ctx.clock.now() }));
 
       advance(h(), 2 * minute + 1000);
       await h().refinery.sweeper.runOnce();
@@ -113,7 +113,7 @@ describeEachBackend(
       assert.equal(request.status, 'expired');
       assert.equal(request.counts.expired, 2);
 
-      advance(h(), sweeperDefaults.importMs);
+      advance(h(), 3 * minute);
       assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
       await h().refinery.background.drain();
       for (const id of ids) assert.equal(await enhancementCount(h(), id), 0);

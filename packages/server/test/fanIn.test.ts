@@ -64,7 +64,7 @@ describe('fan-in exactly once', { skip }, () => {
       assert.equal(lease.status, 200);
       assert.equal(lease.body.item_count, 2);
       const lines = (await (await fetch(lease.body.items_url)).text()).trim().split('\n').map((l) => JSON.parse(l));
-      assert.ok(await startBatchImportIfLeased(refinery.ctx.db, { id: lease.body.id, robotId: robot.id, leaseToken: lease.body.lease_token, importMs: 60_000, now: new Date() }));
+      assert.ok(await startBatchImportIfLeased(refinery.ctx.db, { id: lease.body.id, robotId: robot.id, leaseToken: lease.body.lease_token, importLeaseMs: 60_000, now: new Date() }));
       batches.push({ id: lease.body.id, recordIds: lines.map((l) => l.record.id) });
     }
     const request = (await h.api('GET', `/v1/requests/${created.body.id}`)).body;

@@ -42,16 +42,20 @@ describeEachBackend(
       return { robot, recordIds, requestId: created.body.id as string, batch };
     };
 
-    it('resumes an import whose process died after answering 202', async () => {
+    it('resumes an import whose process died after answering 202, once its import lease lapses (within 30 s)', async () => {
       const { robot, recordIds, requestId, batch } = await leasedWithResults(3, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 1 } })));
-      // What POST /results does before it answers, without the import that would follow: as if the process died there.
+      // What POST /results does before it answers, without the import that would follow (nor its
+      // renewals): as if the process died there.
       const ctx = h().refinery.ctx;
-      assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() }));
+      const leaseMs = ctx.config.importLeaseMs;
+      assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: leaseMs, now: ctx.clock.now() }));
 
-      await h().refinery.sweeper.runOnce();
-      assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 3, 'an import still within its time is left alone');
+      advance(leaseMs - 1000);
+      assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 0);
+      assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 3, 'an import within its lease is left alone');
 
-      advance(sweeperDefaults.importMs + 1000);
+      advance(2000);
+      assert.ok(leaseMs + 1000 <= 30_000, `resumed ${leaseMs + 1000} ms after the crash`);
       const swept = await h().refinery.sweeper.runOnce();
       assert.equal(swept.resumedImports, 1);
       await h().refinery.background.drain();
@@ -64,7 +68,7 @@ describeEachBackend(
     it("the fence reads the import's context in its own statement, as a resumed import reads it; not when some of the batch's items closed", async () => {
       const { robot, batch } = await leasedWithResults(3, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 1 } })));
       const ctx = h().refinery.ctx;
-      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
+      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() });
       assert.ok(started?.context);
       const byRecord = (c: ImportContext) => ({ ...c, items: [...c.items].sort((a, b) => a.record_id.localeCompare(b.record_id)) });
       assert.deepEqual(byRecord(started.context), byRecord((await getImportContext(ctx.db, { batchId: batch.id }))!));
@@ -83,7 +87,7 @@ describeEachBackend(
       const lines = [...kept, ...dropped].map((id) => JSON.stringify({ record_id: id, type: 'annotation', content: { n: 1 } })).join('\n');
       assert.equal((await fetch(shared.results_url, { method: 'PUT', body: lines })).status, 200);
       assert.equal((await h().api('POST', `/v1/requests/${droppedRequest}/cancel`)).body.status, 'cancelled');
-      const partly = await startBatchImportIfLeased(ctx.db, { id: shared.id, robotId: other.id, leaseToken: shared.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
+      const partly = await startBatchImportIfLeased(ctx.db, { id: shared.id, robotId: other.id, leaseToken: shared.lease_token, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() });
       assert.ok(partly);
       assert.equal(partly.context, null, 'the import reads the closed items itself');
       await importResults(ctx, shared.id, partly.context);
@@ -104,7 +108,7 @@ describeEachBackend(
       assert.equal(halfDone.status, 'processing');
       assert.deepEqual([halfDone.counts.completed, halfDone.counts.failed, halfDone.counts.importing], [1, 1, 0]);
 
-      advance(sweeperDefaults.importMs + 1000);
+      advance(h().refinery.ctx.config.importLeaseMs + 1000);
       assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
@@ -146,7 +150,7 @@ describeEachBackend(
       const { robot, recordIds, requestId, batch } = await leasedWithResults(2, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 2 } })));
       const { importResults } = await import('../src/batches/importResults.ts');
       const ctx = h().refinery.ctx;
-      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now: ctx.clock.now() });
+      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() });
       assert.ok(started?.context);
       // The import POST /results starts (with the fence's context) and one resumed by a sweeper (reading it).
       await Promise.all([importResults(ctx, batch.id, started.context), importResults(ctx, batch.id)]);

@@ -13,6 +13,7 @@ import { readLines, type Line } from './lines.ts';
 import { completeImportedBatch } from './queries/completeImportedBatch.ts';
 import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
 import { insertEnhancements, type NewEnhancement } from './queries/insertEnhancements.ts';
+import { renewImportLeaseIfImporting } from './queries/renewImportLease.ts';
 import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
@@ -103,8 +104,43 @@ function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<s
  * validation report, settles every item and finishes the requests that are done. Idempotent:
  * after a crash it runs again from the start with the same outcome. `context`: the batch's import
  * context as the fence just read it (StartedImport); without it, it is read here.
+ * While it runs, it renews the batch's import lease every quarter of it: a slow import stays this
+ * process's, and one whose process died is resumed by another once the lease lapses.
  */
 export async function importResults(ctx: Context, batchId: string, context: ImportContext | null = null): Promise<void> {
+  const lease = keepImportLease(ctx, batchId);
+  try {
+    await runImport(ctx, batchId, context);
+  } finally {
+    lease.stop();
+  }
+}
+
+/** Renews the import lease of `batchId` every quarter of it until stopped; a failed renewal is logged and tried again at the next. */
+function keepImportLease(ctx: Context, batchId: string): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const renew = () => {
+    renewImportLeaseIfImporting(ctx.db, { batchId, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() })
+      .catch((err) => ctx.log.warn({ err, batch_id: batchId }, 'could not renew the import lease'))
+      .finally(() => {
+        if (!stopped) schedule();
+      });
+  };
+  const schedule = () => {
+    timer = setTimeout(renew, ctx.config.importLeaseMs / 4);
+    timer.unref();
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function runImport(ctx: Context, batchId: string, context: ImportContext | null): Promise<void> {
   const batch = context ?? (await getImportContext(ctx.db, { batchId }));
   if (!batch) return;
   const now = ctx.clock.now();

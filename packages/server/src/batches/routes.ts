@@ -17,7 +17,6 @@ import { getBatch } from './queries/getBatch.ts';
 import { startBatchImportIfLeased } from './queries/startBatchImport.ts';
 import { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
-import { sweeperDefaults } from './sweeper.ts';
 
 const maxLeaseMs = 24 * 3600_000;
 /** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */
@@ -148,7 +147,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
         if (!uploaded) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
         uploaded.destroy();
       }
-      const started = await startBatchImportIfLeased(ctx.db, { id, robotId, leaseToken: body.lease_token, importMs: sweeperDefaults.importMs, now });
+      const started = await startBatchImportIfLeased(ctx.db, { id, robotId, leaseToken: body.lease_token, importLeaseMs: ctx.config.importLeaseMs, now });
       if (!started) {
         await refuseIfItemsClosed(ctx.db, batch, body.lease_token, now);
         refusal(batch, body.lease_token);

@@ -16,8 +16,6 @@ import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 export const sweeperDefaults = {
   /** Time between sweeps, jittered ±20 %. */
   intervalMs: 1000,
-  /** How long an import may run before another process resumes it. */
-  importMs: 5 * 60_000,
   /** Batches handled per statement. */
   batchLimit: 500,
   /** Time between vacuums of the tables that churn, where no autovacuum runs (PGlite, or `autovacuum = off`). */
@@ -34,7 +32,7 @@ export interface SweepResult {
 /**
  * The lease sweeper and its chores: lapsed leases give their items back (attempt + 1, after a
  * backoff) or fail them with `lease_expired`; open requests whose items are all final (their
- * process died before it finished them) are finished; stalled imports resume; backlogs left by a
+ * process died before it finished them) are finished; imports whose lease lapsed resume; backlogs left by a
  * process that died are written; missing manifests are written.
  * Every step is guarded, so any number of processes may sweep at once.
  */
@@ -54,7 +52,7 @@ export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Par
     });
     afterRequestsFinished(ctx, finished.done);
     await expireOverdueRequests(ctx);
-    const stale = await claimStaleImports(ctx.db, { now, importMs: settings.importMs, limit: settings.batchLimit });
+    const stale = await claimStaleImports(ctx.db, { now, importLeaseMs: ctx.config.importLeaseMs, limit: settings.batchLimit });
     for (const batchId of stale) await ctx.background.run('import', { batch_id: batchId }, () => importResults(ctx, batchId));
     // Not awaited: a backlog of a million items takes seconds, and the next sweep's steps do not wait on it.
     void ctx.background.run('backlog', {}, () => writeBacklog(ctx));

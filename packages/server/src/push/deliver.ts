@@ -10,7 +10,6 @@ import type { BatchRow } from '../batches/queries/batchRow.ts';
 import { failBatchIfLeased } from '../batches/queries/failBatchIfLeased.ts';
 import { retryOrFailItems } from '../batches/queries/retryOrFailItems.ts';
 import { startBatchImportIfLeased } from '../batches/queries/startBatchImport.ts';
-import { sweeperDefaults } from '../batches/sweeper.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
@@ -165,7 +164,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
         return await failDelivery(ctx, batch, message);
       }
       const now = ctx.clock.now();
-      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importMs: sweeperDefaults.importMs, now });
+      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now });
       if (!started) {
         log.warn({}, 'inline results came after the batch had moved on (lease lapsed or request ended); nothing imported');
         return { batchId: batch.id, outcome: 'superseded' };

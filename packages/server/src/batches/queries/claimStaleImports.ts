@@ -1,10 +1,10 @@
 import type { Queryable } from '../../db/db.ts';
 
 /**
- * Claims batches whose import was started but not finished in time (the importing process died),
- * extending their import deadline so one process resumes each.
+ * Claims batches whose import lease lapsed (the importing process died, or stalled past it: the
+ * import is idempotent), taking the lease so that one process resumes each.
  */
-export async function claimStaleImports(db: Queryable, p: { now: Date; importMs: number; limit: number }): Promise<string[]> {
+export async function claimStaleImports(db: Queryable, p: { now: Date; importLeaseMs: number; limit: number }): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `
 update batches set import_expires_at = $1::timestamptz + make_interval(secs => $2::int / 1000.0)
@@ -16,7 +16,7 @@ where id in (
 )
 returning id::text
 `,
-    [p.now.toISOString(), p.importMs, p.limit],
+    [p.now.toISOString(), p.importLeaseMs, p.limit],
   );
   return rows.map((r) => r.id);
 }

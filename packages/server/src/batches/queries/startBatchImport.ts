@@ -13,11 +13,12 @@ export interface StartedImport {
 
 /**
  * The fence: moves a batch from `leased` to `importing`, and its items with it, only while its
- * lease holds and only for the holder of its lease token. Items cancelled or expired with their
+ * lease holds and only for the holder of its lease token; the import is this process's for
+ * `importLeaseMs` (renewImportLeaseIfImporting keeps it). Items cancelled or expired with their
  * request (or past their request's deadline) stay out; a batch with none left open does not
  * move. Null when any of that fails.
  */
-export async function startBatchImportIfLeased(db: Queryable, p: { id: string; robotId: string; leaseToken: string; importMs: number; now: Date }): Promise<StartedImport | null> {
+export async function startBatchImportIfLeased(db: Queryable, p: { id: string; robotId: string; leaseToken: string; importLeaseMs: number; now: Date }): Promise<StartedImport | null> {
   const { rows } = await db.query<Omit<ImportContext, 'report_key' | 'closed'> & { item_count: number }>(
     `
 with past_deadline as (
@@ -41,7 +42,7 @@ select b.id::text, b.robot_id, b.results_key, b.item_count, r.produces, r.update
   (select coalesce(jsonb_agg(jsonb_build_object('record_id', m.record_id, 'request_id', m.request_id)), '[]') from moved m) as items
 from b join robots r on r.id = b.robot_id
 `,
-    [p.id, p.robotId, p.leaseToken, p.now.toISOString(), p.importMs],
+    [p.id, p.robotId, p.leaseToken, p.now.toISOString(), p.importLeaseMs],
   );
   const row = rows[0];
   if (!row) return null;
