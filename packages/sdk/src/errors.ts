@@ -10,6 +10,8 @@ export class RefineryError extends Error {
     readonly details?: unknown,
     /** The request id Refinery gave the call, to quote when asking an operator. */
     readonly requestId?: string,
+    /** How long the answer's `Retry-After` asked to wait, in milliseconds. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -63,6 +65,14 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof TypeError && (err.message === 'fetch failed' || err.message === 'terminated')) return true;
   const code = (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && networkErrorCodes.has(code);
+}
+
+/** Milliseconds a `Retry-After` header asks to wait (seconds, or an HTTP date); undefined when there is none or it cannot be read. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  if (/^\s*\d+\s*$/.test(header)) return Number(header) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The message of anything thrown. */

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { parseDuration } from '@refinery/protocol';
 import { request, type Dispatcher } from 'undici';
-import { RefineryError } from './errors.ts';
+import { RefineryError, retryAfterMs } from './errors.ts';
 
 /** The fetch function the clients call; `requestFetch` unless a test or a proxy gives another. */
 export type Fetch = typeof fetch;
@@ -112,18 +112,19 @@ export function pathOf(...segments: string[]): string {
 /** Turns an answer that is not 2xx into a RefineryError, keeping the server's code and message. */
 export async function errorFrom(response: Response): Promise<RefineryError> {
   const requestId = response.headers.get('x-request-id') ?? response.headers.get('request-id') ?? undefined;
+  const retryAfter = retryAfterMs(response.headers.get('retry-after'));
   const text = await response.text().catch(() => '');
   try {
     const { error } = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
     if (error && typeof error.code === 'string' && typeof error.message === 'string') {
-      return new RefineryError(response.status, error.code, error.message, error.details, requestId);
+      return new RefineryError(response.status, error.code, error.message, error.details, requestId, retryAfter);
     }
   } catch {
     // not Refinery's JSON: a proxy's page, a blob store's XML…
   }
   const excerpt = text.trim().slice(0, 300);
   const message = `HTTP ${response.status} ${response.statusText}${excerpt ? `: ${excerpt}` : ''}`;
-  return new RefineryError(response.status, `http_${response.status}`, message, undefined, requestId);
+  return new RefineryError(response.status, `http_${response.status}`, message, undefined, requestId, retryAfter);
 }
 
 /** fetch, throwing a RefineryError unless the answer is 2xx. */

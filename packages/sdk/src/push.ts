@@ -188,16 +188,22 @@ export async function servePushRobot(options: ServePushRobotOptions): Promise<Pu
     const work = new AbortController();
     const ctx: BatchContext = { batch, signal: work.signal, log: batchLog };
     // Renew the lease every third of it while the work goes on.
-    const leaseLeftMs = Date.parse(batch.lease_expires_at) - Date.now();
+    let expiresAt = Date.parse(batch.lease_expires_at);
     const renewal = setInterval(() => {
-      client.renew(batch.id, undefined, { signal: work.signal }).catch((err) => {
-        if (err instanceof LeaseLostError || (err instanceof RefineryError && err.status === 404)) work.abort(err);
-        else batchLog.warn({ err: messageOf(err) }, 'could not renew the lease');
-      });
-    }, Math.max(1_000, leaseLeftMs / 3));
+      client.renew(batch.id, undefined, { signal: work.signal }).then(
+        (renewed) => void (expiresAt = Date.parse(renewed.lease_expires_at)),
+        (err) => {
+          if (err instanceof LeaseLostError || (err instanceof RefineryError && err.status === 404)) work.abort(err);
+          else batchLog.warn({ err: messageOf(err) }, 'could not renew the lease');
+        },
+      );
+    }, Math.max(1_000, (expiresAt - Date.now()) / 3));
     try {
-      await client.uploadResults(batch, resultLines(batch, ctx), { signal: work.signal });
-      await retryTransient(() => client.postResults(batch.id, { lease_token: batch.lease_token }, { signal: AbortSignal.timeout(defaults.postTimeoutMs) }));
+      // A lost connection (Refinery restarting) sends the file, then the post, again while the lease lasts.
+      const onRetry = (err: unknown, delayMs: number) => batchLog.warn({ err: messageOf(err), retry_in_ms: delayMs }, 'could not hand the results in; retrying');
+      await client.uploadResults(batch, resultLines(batch, ctx), { signal: work.signal, retryUntil: () => expiresAt, onRetry });
+      clearInterval(renewal);
+      await retryTransient(() => client.postResults(batch.id, { lease_token: batch.lease_token }, { signal: AbortSignal.timeout(defaults.postTimeoutMs) }), { until: () => expiresAt, onRetry });
       stats.batches++;
       batchLog.info({}, 'results posted');
     } catch (err) {

@@ -1,4 +1,4 @@
-import { isTransient } from './errors.ts';
+import { isTransient, RefineryError } from './errors.ts';
 
 /** Waits `ms` milliseconds; resolves early (never rejects) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -35,24 +35,37 @@ export class Backoff {
 }
 
 export interface RetryOptions {
-  /** Attempts in all, the first included. Default 5. */
+  /** Attempts in all, the first included. Default 5; without a bound when `until` is given. */
   attempts?: number;
+  /**
+   * Retries until this time (milliseconds since the epoch), read before each wait, so it may move
+   * (a renewed lease). No wait goes past it: the error is thrown once it has passed.
+   */
+  until?: () => number;
   /** Stops retrying (the last error is thrown) once aborted. */
   signal?: AbortSignal;
   /** Called before each wait, with the error and the delay in milliseconds. */
   onRetry?: (err: unknown, delayMs: number) => void;
 }
 
-/** Calls `fn` again after a backoff while it fails transiently (network, 408, 429, 5xx). */
+/**
+ * Calls `fn` again after a backoff while it fails transiently (network, 408, 429, 5xx), waiting at
+ * least as long as an answer's `Retry-After` asks.
+ */
 export async function retryTransient<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 5;
+  const attempts = options.attempts ?? (options.until ? Infinity : 5);
   const backoff = new Backoff();
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       if (attempt >= attempts || !isTransient(err) || options.signal?.aborted) throw err;
-      const delayMs = backoff.next();
+      let delayMs = Math.max(backoff.next(), (err instanceof RefineryError && err.retryAfterMs) || 0);
+      if (options.until) {
+        const leftMs = options.until() - Date.now();
+        if (leftMs <= 0) throw err;
+        delayMs = Math.min(delayMs, leftMs);
+      }
       options.onRetry?.(err, delayMs);
       await sleep(delayMs, options.signal);
       if (options.signal?.aborted) throw err;

@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
-import { LeaseLostError, RefineryError } from './errors.ts';
+import { isTransient, LeaseLostError, RefineryError } from './errors.ts';
+import { retryTransient } from './retry.ts';
 import { buildUrl, callJson, durationParam, fetchOk, pathOf, requestFetch, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
 import { encodeJsonLines, parseJsonLineChunks } from './jsonl.ts';
 
@@ -38,6 +39,15 @@ export interface UploadOptions {
    * refuses chunked uploads. Memory stays flat either way. Default false.
    */
   spool?: boolean;
+  /**
+   * Send the file again after a transient failure (network, 408, 429, 5xx; `Retry-After`
+   * honoured), with backoff, until this time (milliseconds since the epoch; read before each wait,
+   * so it may move, as a renewed lease does). The bytes sent are kept in a temporary file as they
+   * go, so a retry sends the same file without asking `lines` again. Default: one attempt.
+   */
+  retryUntil?: () => number;
+  /** Called before each retry's wait, with the error and the delay in milliseconds. */
+  onRetry?: (err: unknown, delayMs: number) => void;
 }
 
 /** The answer to a renewal. */
@@ -48,7 +58,8 @@ export interface Renewal {
 
 /**
  * A robot's calls to Refinery, each signed with HTTP Message Signatures (RFC 9421). Every
- * method makes one attempt; `runRobot` adds retries, renewal and shutdown around them.
+ * method makes one attempt (uploadResults more when asked); `runRobot` adds retries, renewal and
+ * shutdown around them.
  */
 export class RobotClient {
   readonly url: string;
@@ -111,7 +122,7 @@ export class RobotClient {
 
   /**
    * PUTs the results file (JSONL) to `results_url`, pulling `lines` as it sends them.
-   * If `lines` throws, the upload is abandoned and that error is rethrown.
+   * If `lines` throws, the upload is abandoned and that error is rethrown (never retried).
    */
   async uploadResults(
     batch: Pick<Batch, 'results_url'>,
@@ -128,16 +139,28 @@ export class RobotClient {
       }
     }
     const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
+    const put = (body: { body: BodyInit; duplex: 'half' }, length?: number) =>
+      fetchOk(this.#fetch, batch.results_url, { method: 'PUT', headers: length === undefined ? headers : { ...headers, 'content-length': String(length) }, ...body, signal: options.signal });
     try {
-      if (options.spool) {
-        await withTemporaryFile(async (path) => {
-          await pipeline(Readable.from(recordingFailure()), createWriteStream(path));
-          headers['content-length'] = String((await stat(path)).size);
-          await fetchOk(this.#fetch, batch.results_url, { method: 'PUT', headers, ...streamedBody(createReadStream(path)), signal: options.signal });
-        });
-      } else {
-        await fetchOk(this.#fetch, batch.results_url, { method: 'PUT', headers, ...streamedBody(recordingFailure()), signal: options.signal });
+      if (!options.spool && !options.retryUntil) {
+        await put(streamedBody(recordingFailure()));
+        return;
       }
+      await withTemporaryFile(async (path) => {
+        if (options.spool) await pipeline(Readable.from(recordingFailure()), createWriteStream(path));
+        else {
+          const sent = await sendKeepingCopy(recordingFailure(), path, (body) => put(body), (err) => {
+            if (sourceError !== undefined || !isTransient(err) || Date.now() >= options.retryUntil!()) return true;
+            options.onRetry?.(err, 0);
+            return false;
+          });
+          if (sourceError) throw sourceError.error;
+          if (sent) return;
+        }
+        const length = (await stat(path)).size;
+        const retry = options.retryUntil ? { until: options.retryUntil, signal: options.signal, onRetry: options.onRetry } : { attempts: 1 };
+        await retryTransient(() => put(streamedBody(createReadStream(path)), length), retry);
+      });
     } catch (err) {
       throw sourceError ? sourceError.error : err;
     }
@@ -146,8 +169,9 @@ export class RobotClient {
   /**
    * Tells Refinery the results file is uploaded (no `error`), or that the whole batch
    * failed (`error`; `retryable` puts its items back in the queue). Refinery answers 202
-   * and imports in the background. Throws LeaseLostError (409) when the lease had expired
-   * or results were already posted.
+   * and imports in the background. The same call repeated (its answer lost on the way) is
+   * answered 202 again and changes nothing, so it is safe to retry. Throws LeaseLostError (409)
+   * when the lease had expired, or the batch was handed in otherwise (results after an error).
    */
   async postResults(id: string, results: ResultsIn, options: { signal?: AbortSignal } = {}): Promise<{ id: string; status: string }> {
     try {
@@ -170,9 +194,54 @@ export class RobotClient {
 /** A 409 on a fenced call means the lease is gone. */
 function leaseLostOn409(err: unknown): unknown {
   if (err instanceof RefineryError && err.status === 409) {
-    return new LeaseLostError(err.status, err.code, err.message, err.details, err.requestId);
+    return new LeaseLostError(err.status, err.code, err.message, err.details, err.requestId, err.retryAfterMs);
   }
   return err;
+}
+
+/**
+ * Sends `source` through `send` and writes each chunk to `path` as it goes. True when the send
+ * succeeded. When it fails and `final(err)` says so, the error is thrown; otherwise the rest of
+ * `source` is written to the file (false), for a retry to send it whole. An error of `source`
+ * is thrown as it is.
+ */
+async function sendKeepingCopy(
+  source: AsyncIterable<Uint8Array>,
+  path: string,
+  send: (body: { body: BodyInit; duplex: 'half' }) => Promise<unknown>,
+  final: (err: unknown) => boolean,
+): Promise<boolean> {
+  const file = await open(path, 'w');
+  const chunks = source[Symbol.asyncIterator]();
+  /** The chunk being taken from `source`, written to the file before it is sent. */
+  let taking: Promise<unknown> = Promise.resolve();
+  let sending = true;
+  // Its own generator over `chunks`: a failed send closes this one, not the source.
+  async function* sendAndKeep(): AsyncGenerator<Uint8Array> {
+    while (sending) {
+      const took = chunks.next().then(async (next) => {
+        if (!next.done) await file.write(next.value);
+        return next;
+      });
+      taking = took;
+      const next = await took;
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  try {
+    await send(streamedBody(sendAndKeep()));
+    return true;
+  } catch (err) {
+    sending = false;
+    // Before waiting on `source`: an aborted upload's source may never yield again.
+    if (final(err)) throw err;
+    await taking;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) await file.write(next.value);
+    return false;
+  } finally {
+    await file.close();
+  }
 }
 
 async function withTemporaryFile<T>(use: (path: string) => Promise<T>): Promise<T> {

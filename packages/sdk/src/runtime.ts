@@ -197,8 +197,11 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
   /** The results file's lines: records downloaded, passed through the handler, as they come. */
   const resultLines = (batch: Batch, ctx: BatchContext) => batchResultLines(answers, batch, ctx);
 
-  /** Renews the lease every `renewAt` of it until stopped; aborts `work` once the lease is lost. */
-  function keepLeaseAlive(batch: Batch, work: AbortController, batchLog: RobotLogger): { stop(): void } {
+  /**
+   * Renews the lease every `renewAt` of it until stopped; aborts `work` once the lease is lost.
+   * `expiresAt`: when the lease ends, as last renewed (milliseconds since the epoch).
+   */
+  function keepLeaseAlive(batch: Batch, work: AbortController, batchLog: RobotLogger): { stop(): void; expiresAt(): number } {
     const renewing = new AbortController();
     const stopRenewing = () => renewing.abort();
     work.signal.addEventListener('abort', stopRenewing, { once: true });
@@ -233,13 +236,21 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
         work.signal.removeEventListener('abort', stopRenewing);
         renewing.abort();
       },
+      expiresAt: () => expiresAt,
     };
   }
 
-  /** Posts results (or a batch error), retrying transient failures; false when the lease was lost. */
-  async function post(batch: Batch, results: ResultsIn, batchLog: RobotLogger): Promise<boolean> {
+  /**
+   * Posts results (or a batch error), retrying transient failures (a server restarting, a
+   * connection dropped: a post whose answer was lost is answered 202 again) until `until`, the
+   * lease's end unless given, or until `signal` aborts; false when the lease was lost.
+   */
+  async function post(batch: Batch, results: ResultsIn, batchLog: RobotLogger, retry: { until?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    const until = retry.until ?? Date.parse(batch.lease_expires_at);
     try {
       await retryTransient(() => client.postResults(batch.id, results, { signal: AbortSignal.timeout(defaults.postTimeoutMs) }), {
+        until: () => until,
+        signal: retry.signal,
         onRetry: (err, delayMs) => batchLog.warn({ err: messageOf(err), retry_in_ms: delayMs }, 'could not post results; retrying'),
       });
       return true;
@@ -254,9 +265,11 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
     }
   }
 
+  /** Hands the batch back with an error; retried for `postTimeoutMs` at most, so that a stop is never held up long. */
   async function failBatch(batch: Batch, error: { message: string; retryable: boolean }, batchLog: RobotLogger): Promise<void> {
     batchLog.warn({ err: error.message, retryable: error.retryable }, 'batch failed');
-    if (await post(batch, { lease_token: batch.lease_token, error }, batchLog)) stats.batchErrors++;
+    const until = Math.min(Date.parse(batch.lease_expires_at), Date.now() + defaults.postTimeoutMs);
+    if (await post(batch, { lease_token: batch.lease_token, error }, batchLog, { until })) stats.batchErrors++;
   }
 
   async function workBatch(batch: Batch): Promise<void> {
@@ -270,10 +283,17 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
     const renewal = keepLeaseAlive(batch, work, batchLog);
     const ctx: BatchContext = { batch, signal: work.signal, log: batchLog };
     try {
-      await client.uploadResults(batch, resultLines(batch, ctx), { signal: work.signal, spool: options.spoolResults });
+      // A lost connection (a server restarting) sends the file again, while the lease lasts.
+      await client.uploadResults(batch, resultLines(batch, ctx), {
+        signal: work.signal,
+        spool: options.spoolResults,
+        retryUntil: renewal.expiresAt,
+        onRetry: (err, delayMs) => batchLog.warn({ err: messageOf(err), retry_in_ms: delayMs }, 'could not upload the results; sending them again'),
+      });
       work.signal.throwIfAborted();
+      const leaseEnds = renewal.expiresAt();
       renewal.stop();
-      if (await post(batch, { lease_token: batch.lease_token }, batchLog)) {
+      if (await post(batch, { lease_token: batch.lease_token }, batchLog, { until: leaseEnds, signal: deadline.signal })) {
         stats.batches++;
         batchLog.info({ duration_ms: Date.now() - startedAt }, 'results posted');
       }

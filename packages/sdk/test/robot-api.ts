@@ -30,6 +30,8 @@ export interface RobotApi extends TestServer {
   onRenew?: (leased: LeasedBatch) => Reply | undefined;
   /** Answers lease calls instead of the default (handing out the queue). */
   onLease?: (req: Received) => Reply | undefined;
+  /** Answers results posts instead of the default (202, once). */
+  onResults?: (leased: LeasedBatch) => Reply | undefined;
 }
 
 export function records(count: number, prefix = 'r'): BatchRecord[] {
@@ -66,6 +68,8 @@ export async function startRobotApi(): Promise<RobotApi> {
         return api.onRenew?.(found) ?? { status: 200, json: { id: found.batch.id, lease_expires_at: new Date(Date.now() + 60_000).toISOString() } };
       }
       if (action === 'results') {
+        const reply = api.onResults?.(found);
+        if (reply) return reply;
         if (found.posted) return errorReply(409, 'lease_lost', 'results already posted');
         found.posted = JSON.parse(req.body.toString()) as ResultsIn;
         return { status: 202, json: { id: found.batch.id, status: 'importing' } };

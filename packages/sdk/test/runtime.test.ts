@@ -187,6 +187,25 @@ test('transient lease failures are retried; the loop carries on', async () => {
   assert.equal(api.leased[0]!.results!.length, 1);
 });
 
+test('a results post answered 503 is posted again no sooner than its Retry-After asks', async () => {
+  api.queue(records(1, 'j'));
+  const posts: number[] = [];
+  api.onResults = () => {
+    posts.push(Date.now());
+    return posts.length === 1 ? { ...errorReply(503, 'unavailable', 'restarting'), headers: { 'retry-after': '2' } } : undefined;
+  };
+  try {
+    const robot = start({ handler: () => ({ type: 't', content: {} }) });
+    await api.posted(1);
+    await robot.stop();
+  } finally {
+    api.onResults = undefined;
+  }
+  assert.equal(posts.length, 2);
+  assert.ok(posts[1]! - posts[0]! >= 1_900, `posted again after ${posts[1]! - posts[0]!} ms`);
+  assert.deepEqual(api.leased[0]!.posted, { lease_token: api.leased[0]!.batch.lease_token });
+});
+
 test('aborting the signal option stops the robot', async () => {
   const controller = new AbortController();
   const robot = start({ handler: () => null }, { signal: controller.signal, wait: 'PT5S' });

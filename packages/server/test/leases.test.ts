@@ -188,18 +188,23 @@ describeEachBackend(
       assert.equal(await batchStatus(l), 'expired');
     });
 
-    it('results posted twice: the second is 409 results_already_posted and imports nothing more', async () => {
+    it('results posted twice with the lease token (the first answer lost): the second is answered 202 again and imports nothing more', async () => {
       const l = await leased();
       await upload(l);
       assert.equal((await postResults(l, { lease_token: l.batch.lease_token })).status, 202);
       const again = await postResults(l, { lease_token: l.batch.lease_token });
-      assert.equal(again.status, 409);
-      assert.equal(again.body.error.code, 'results_already_posted');
+      assert.equal(again.status, 202, JSON.stringify(again.body));
+      assert.equal(again.body.id, l.batch.id);
+      assert.ok(['importing', 'completed'].includes(again.body.status), again.body.status);
 
       await h().refinery.background.drain();
       const afterImport = await postResults(l, { lease_token: l.batch.lease_token });
-      assert.equal(afterImport.status, 409);
-      assert.equal(afterImport.body.error.code, 'results_already_posted');
+      assert.deepEqual([afterImport.status, afterImport.body], [202, { id: l.batch.id, status: 'completed' }]);
+      // Not the same hand-in: an error after results, or another token.
+      const error = await postResults(l, { lease_token: l.batch.lease_token, error: { message: 'giving up', retryable: false } });
+      assert.equal(error.status, 409);
+      assert.equal(error.body.error.code, 'results_already_posted');
+      assert.equal((await postResults(l, { lease_token: 'not-the-token' })).status, 409);
       await h().refinery.background.drain();
 
       for (const id of l.recordIds) assert.equal(await enhancementCount(id), 1);
@@ -242,10 +247,13 @@ describeEachBackend(
       }
       assert.equal((await request(l)).status, 'failed');
       assert.equal(await batchStatus(l), 'failed');
-      // The batch is handed in: results after the error are refused.
+      // The batch is handed in: the same error again is answered as the first was, results after it are refused.
+      const repeated = await postResults(l, { lease_token: l.batch.lease_token, error: { message: 'the upstream classifier is gone', retryable: false } });
+      assert.deepEqual([repeated.status, repeated.body], [202, { id: l.batch.id, status: 'failed' }]);
       const after = await postResults(l, { lease_token: l.batch.lease_token });
       assert.equal(after.status, 409);
       assert.equal(after.body.error.code, 'results_already_posted');
+      assert.ok((await items(l)).every((i) => i.status === 'failed' && i.attempts === 1));
     });
 
     it('a batch-wide robot error that is retryable sends the items back to pending', async () => {

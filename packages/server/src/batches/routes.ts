@@ -47,6 +47,16 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   }
 
   /**
+   * The same hand-in again, with the lease's token: results after results, or an error after an
+   * error (the robot's retry of a post whose answer it lost). It is answered 202 as the first was,
+   * changing nothing; any other hand-in after the first is refused.
+   */
+  function repeatedHandIn(batch: BatchRow, leaseToken: string, error: boolean): boolean {
+    if (batch.lease_token !== leaseToken) return false;
+    return error ? batch.status === 'failed' : batch.status === 'importing' || batch.status === 'completed';
+  }
+
+  /**
    * Answers a lease with its new batch. The items file is written first, or, when it can follow
    * the answer (itemsFileCanFollowAnswer), once the answer has gone: the store holds the robot's
    * request for the file until then, and the write is off the dispatch path. If that write fails
@@ -119,7 +129,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   app.post('/v1/batches/:id/results', {
     schema: {
       tags: ['batches'],
-      summary: 'Hand in the batch after uploading the results file (or report a batch-wide error); 202',
+      summary: 'Hand in the batch after uploading the results file (or report a batch-wide error); 202. The same hand-in repeated with the lease token (its answer lost) is answered 202 again and changes nothing',
       params: IdParams,
       body: ResultsIn,
       response: { 202: ResultsAccepted },
@@ -138,7 +148,11 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
           await notifyWork(tx, moved.retriedRobotIds);
           return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
         });
-        if (finished === null) refusal(batch, body.lease_token);
+        if (finished === null) {
+          const current = await ownBatch(id, robotId);
+          if (repeatedHandIn(current, body.lease_token, true)) return reply.status(202).send({ id, status: current.status });
+          refusal(current, body.lease_token);
+        }
         afterRequestsFinished(ctx, finished);
         return reply.status(202).send({ id, status: 'failed' });
       }
@@ -149,8 +163,10 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       }
       const started = await startBatchImportIfLeased(ctx.db, { id, robotId, leaseToken: body.lease_token, importLeaseMs: ctx.config.importLeaseMs, now });
       if (!started) {
-        await refuseIfItemsClosed(ctx.db, batch, body.lease_token, now);
-        refusal(batch, body.lease_token);
+        const current = await ownBatch(id, robotId);
+        if (repeatedHandIn(current, body.lease_token, false)) return reply.status(202).send({ id, status: current.status });
+        await refuseIfItemsClosed(ctx.db, current, body.lease_token, now);
+        refusal(current, body.lease_token);
       }
       void ctx.background.run('import', { batch_id: id }, () => importResults(ctx, id, started.context));
       return reply.status(202).send({ id, status: 'importing' });

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { after, before, describe } from 'node:test';
 import pino from 'pino';
 import { signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
@@ -27,6 +28,8 @@ export interface Harness {
 export interface HarnessOptions {
   /** Use a clock the test moves (default: the system clock). */
   manualClock?: boolean;
+  /** The base URL robots and signed URLs are given (REFINERY_PUBLIC_URL), e.g. a proxy's. */
+  publicUrl?: string;
 }
 
 /** A fresh database of `backend`, a temporary data directory and a Refinery listening on loopback; `close` undoes all. */
@@ -35,9 +38,11 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
   const dir = await tempDir();
   const clock = options.manualClock ? manualClock() : systemClock;
   const adminKey = 'test-admin-key-0123456789';
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent' }, {});
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent', publicUrl: options.publicUrl }, {});
   const refinery = await createRefinery({ config, db: opened.db, clock, log: pino({ level: process.env.TEST_LOG ?? 'silent' }), sweep: false });
-  const url = await refinery.listen();
+  await refinery.listen();
+  // Its own address, whatever robots are told (publicUrl).
+  const url = `http://127.0.0.1:${(refinery.app.server.address() as AddressInfo).port}`;
   return {
     harness: makeHarness({ backend: backend.name, refinery, url, adminKey, clock, databaseUrl: opened.databaseUrl, dataDir: dir.path }),
     async close() {
