@@ -58,11 +58,11 @@ left join holders h using (grp)
   if (p.analyze) await db.query('analyze records_in_targets');
   const conflicts = await findIdentifierConflicts(db);
   if (conflicts.length > 0) return { created: 0, updated: 0, conflicts };
-  // One row per target: the last record sent for it.
-  const { rows } = await db.query<{ created: number; updated: number }>(
+  // One row per target: the last record sent for it, and how many were.
+  const { rows } = await db.query<{ created: number; updated: number; merged: number }>(
     `
 with latest as (
-  select distinct on (t.target) t.target, r.*
+  select distinct on (t.target) t.target, r.*, count(*) over (partition by t.target) as sent
   from records_in r join records_in_targets t using (ord)
   order by t.target, r.ord desc
 ),
@@ -89,7 +89,8 @@ inserted as (
   where not exists (select 1 from records where records.id = latest.target)
   returning id
 )
-select (select count(*) from inserted)::int as created, (select count(*) from updated)::int as updated
+select (select count(*) from inserted)::int as created, (select count(*) from updated)::int as updated,
+  (select count(*) from latest where sent > 1)::int as merged
 `,
     [p.now.toISOString()],
   );
@@ -100,15 +101,18 @@ from records_in_idents i join records_in_targets t using (ord)
 order by i.type, i.value, i.ord
 on conflict (type, value) do nothing
 `);
+  const { created, updated, merged } = rows[0];
   // Rare: a record sent more than once in one import (a group, or two records naming one stored
   // record). The merge above gave it the last one's identifiers; it holds all of theirs: they are
   // re-read from the table, the one source of truth.
-  await db.query(`
+  if (merged > 0) {
+    await db.query(`
 update records r set identifiers = (
   select jsonb_agg(jsonb_build_object('type', ri.type, 'value', ri.value) order by ri.type, ri.value) from record_identifiers ri where ri.record_id = r.id)
 where r.id in (select target from records_in_targets group by target having count(*) > 1)
 `);
-  return { ...rows[0], conflicts: [] };
+  }
+  return { created, updated, conflicts: [] };
 }
 
 /**
