@@ -18,6 +18,12 @@ export const sweeperDefaults = {
   intervalMs: 1000,
   /** Batches handled per statement. */
   batchLimit: 500,
+  /**
+   * Imports resumed per sweep, run side by side: each renews its import lease from the start, and
+   * the sweep waits for them (a sweep that claimed hundreds and ran them one by one would see the
+   * leases of the last ones lapse before they began).
+   */
+  importsPerSweep: 4,
   /** Time between vacuums of the tables that churn, where no autovacuum runs (PGlite, or `autovacuum = off`). */
   vacuumIntervalMs: 2 * 60_000,
 };
@@ -52,8 +58,8 @@ export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Par
     });
     afterRequestsFinished(ctx, finished.done);
     await expireOverdueRequests(ctx);
-    const stale = await claimStaleImports(ctx.db, { now, importLeaseMs: ctx.config.importLeaseMs, limit: settings.batchLimit });
-    for (const batchId of stale) await ctx.background.run('import', { batch_id: batchId }, () => importResults(ctx, batchId));
+    const stale = await claimStaleImports(ctx.db, { now, importLeaseMs: ctx.config.importLeaseMs, limit: settings.importsPerSweep });
+    await Promise.all(stale.map((batchId) => ctx.background.run('import', { batch_id: batchId }, () => importResults(ctx, batchId))));
     // Not awaited: a backlog of a million items takes seconds, and the next sweep's steps do not wait on it.
     void ctx.background.run('backlog', {}, () => writeBacklog(ctx));
     const manifestsWritten = await writePendingManifests(ctx);
