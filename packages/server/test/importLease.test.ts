@@ -8,7 +8,7 @@ import type { Queryable } from '../src/db/db.ts';
 import type { Refinery } from '../src/refinery.ts';
 import { availableBackends, tempDir } from './support/backends.ts';
 import { eventually, makeHarness, openHarness, references, type Harness } from './support/harness.ts';
-import { startServe } from './support/processes.ts';
+import { startServe, type ServeProcess } from './support/serveProcess.ts';
 
 // A results import belongs, under a short import lease that it renews, to the process running it.
 // Killed (SIGKILL, a real OS process), the import is resumed once the lease lapses; alive, however
@@ -32,6 +32,13 @@ async function batchWithResults(h: Harness, via: Harness, n: number) {
   return { robot, recordIds, requestId: created.body.id as string, batch: lease.body as { id: string; lease_token: string }, post };
 }
 
+/** Ends `serve` with SIGKILL, as a crash would, and waits for it to be gone. */
+async function kill(serve: ServeProcess): Promise<void> {
+  const gone = new Promise((resolve) => serve.child.once('exit', resolve));
+  serve.child.kill('SIGKILL');
+  await gone;
+}
+
 /** Enhancements per record: how many records have none, one, or more. */
 async function enhancementsPerRecord(db: Queryable, recordIds: string[]) {
   const { rows } = await db.query<{ none: number; one: number; more: number }>(
@@ -49,7 +56,7 @@ describe('an import whose process is killed', () => {
     try {
       const h = opened.harness;
       // Process A, a real `refinery serve` on the same database and blob directory, with a 1 s import lease.
-      const processA = await startServe('A', { DATABASE_URL: h.databaseUrl!, REFINERY_DATA_DIR: h.dataDir, REFINERY_ADMIN_KEY: adminKey, REFINERY_IMPORT_LEASE: '1' });
+      const processA = await startServe('A', { DATABASE_URL: h.databaseUrl!, REFINERY_DATA_DIR: h.dataDir, REFINERY_ADMIN_KEY: adminKey, REFINERY_IMPORT_LEASE: '1', LOG_LEVEL: 'warn' });
       const a = makeHarness({ ...h, refinery: undefined as unknown as Refinery, clock: systemClock, url: processA.url });
       const { recordIds, requestId, batch, post } = await batchWithResults(h, a, 200);
 
@@ -71,7 +78,7 @@ describe('an import whose process is killed', () => {
       }
       assert.equal((await h.api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 200);
 
-      await processA.kill();
+      await kill(processA);
       await locker.query('rollback');
       // Its lease lapses 1 s after A's last renewal; the default sweep runs every second.
       await eventually(async () => ((await h.refinery.sweeper.runOnce()).resumedImports > 0 ? true : undefined), 10_000, 'the import to be resumed');
@@ -92,13 +99,13 @@ describe('an import whose process is killed', () => {
   it('PGlite: killed mid-import and restarted on its data directory, the process resumes the import within the lease', async () => {
     const dir = await tempDir();
     try {
-      const env = { REFINERY_DATA_DIR: dir.path, REFINERY_ADMIN_KEY: adminKey, REFINERY_IMPORT_LEASE: '2' };
+      const env = { REFINERY_DATA_DIR: dir.path, REFINERY_ADMIN_KEY: adminKey, REFINERY_IMPORT_LEASE: '2', LOG_LEVEL: 'warn' };
       const first = await startServe('embedded', env);
       const h = makeHarness({ backend: 'pglite', refinery: undefined as unknown as Refinery, adminKey, clock: systemClock, databaseUrl: null, dataDir: dir.path, url: first.url });
       const n = 3_000;
       const { recordIds, requestId, batch, post } = await batchWithResults(h, h, n);
       assert.equal((await post()).status, 202);
-      await first.kill();
+      await kill(first);
 
       // The kill came while the batch was importing (its import starts before the answer).
       const pgdata = join(dir.path, 'pgdata');

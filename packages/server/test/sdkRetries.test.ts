@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { RefineryClient, runRobot, silentLogger, type RobotHandle } from '@refinery/sdk';
 import { describeEachBackend, references } from './support/harness.ts';
-import { startTcpProxy } from './support/tcpProxy.ts';
+import { startFaultProxy, type Fault } from './support/faultProxy.ts';
 
 // runRobot against a real Refinery whose robots reach it through a TCP proxy that loses a
 // connection on cue: a server crash or restart alone never fails an item. The SDK sends the
 // results file and the post again, with backoff, for as long as the lease lasts.
-const proxy = await startTcpProxy();
+const proxy = await startFaultProxy();
 after(() => proxy.close());
 
 describeEachBackend(
@@ -50,44 +50,26 @@ describeEachBackend(
       assert.deepEqual({ batches: handle.stats.batches, batchErrors: handle.stats.batchErrors, leasesLost: handle.stats.leasesLost }, { batches: 1, batchErrors: 0, leasesLost: 0 });
     }
 
-    it('the answer to the results post is lost after Refinery took it: the robot posts again and the batch counts as posted', async () => {
+    /** Runs a robot through `fault`, made to the first request matching `requestLine`, and checks that nothing came of it. */
+    async function unharmedBy(requestLine: RegExp, fault: Fault) {
       const s = await setUp(5);
-      const lost = proxy.inject(resultsPost, { drop: 'answer' });
+      const happened = proxy.inject(requestLine, fault);
       const handle = s.start();
       try {
         const request = await s.create();
-        await lost;
+        await happened;
         await everyItemCompletedOnce(s, request.id, handle);
       } finally {
         await handle.stop();
       }
-    });
+    }
 
-    it('Refinery is down when the results upload starts: the file is sent again once it is back, and no attempt is lost', async () => {
-      const s = await setUp(5);
-      const down = proxy.inject(resultsUpload, { down: 2_000 });
-      const handle = s.start();
-      try {
-        const request = await s.create();
-        await down;
-        await everyItemCompletedOnce(s, request.id, handle);
-      } finally {
-        await handle.stop();
-      }
-    });
+    it('the answer to the results post is lost after Refinery took it: the robot posts again and the batch counts as posted', () => unharmedBy(resultsPost, { drop: 'answer' }));
 
-    it('Refinery is down between the upload and the post for longer than five tries take: the post waits for it while the lease lasts', async () => {
-      const s = await setUp(5);
-      const down = proxy.inject(resultsPost, { down: 9_000 });
-      const handle = s.start();
-      try {
-        const request = await s.create();
-        await down;
-        await everyItemCompletedOnce(s, request.id, handle);
-      } finally {
-        await handle.stop();
-      }
-    });
+    it('Refinery is down when the results upload starts: the file is sent again once it is back, and no attempt is lost', () => unharmedBy(resultsUpload, { down: 2_000 }));
+
+    it('Refinery is down between the upload and the post for longer than five tries take: the post waits for it while the lease lasts', () =>
+      unharmedBy(resultsPost, { down: 9_000 }));
   },
   { publicUrl: proxy.url },
 );

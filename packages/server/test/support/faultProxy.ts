@@ -13,7 +13,7 @@ export type Fault =
  * cue: an answer lost after the server acted on the request, or the server gone for a while. It
  * reads only each request's first line (HTTP/1.1, one request at a time on a connection).
  */
-export interface TcpProxy {
+export interface FaultProxy {
   url: string;
   /** Where connections go from now on (a base URL). */
   forwardTo(url: string): void;
@@ -22,7 +22,7 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(): Promise<TcpProxy> {
+export async function startFaultProxy(): Promise<FaultProxy> {
   let target: { host: string; port: number } | null = null;
   const sockets = new Set<Socket>();
   const faults: Array<{ requestLine: RegExp; fault: Fault; done: () => void }> = [];
