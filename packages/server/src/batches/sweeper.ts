@@ -38,8 +38,8 @@ export interface SweepResult {
 /**
  * The lease sweeper and its chores: lapsed leases give their items back (attempt + 1, after a
  * backoff) or fail them with `lease_expired`; open requests whose items are all final (their
- * process died before it finished them) are finished; imports whose lease lapsed resume; backlogs left by a
- * process that died are written; missing manifests are written.
+ * process died before it finished them) are finished; imports whose lease lapsed resume; backlogs
+ * left by a process that died are written; missing manifests are written.
  * Every step is guarded, so any number of processes may sweep at once.
  */
 export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Partial<SweeperConfig> }) {
