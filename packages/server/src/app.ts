@@ -6,7 +6,8 @@ import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
 import { blobRoutes } from './blobs/routes.ts';
 import type { Context } from './context.ts';
-import { frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
+import { clientErrors, frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
+import { guardUnfinishedBodies } from './http/unfinishedBodies.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { opsRoutes } from './ops/routes.ts';
@@ -29,9 +30,11 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
     routerOptions: { maxParamLength: 500 },
     frameworkErrors,
+    clientErrorHandler: clientErrors,
   });
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandler(app);
+  guardUnfinishedBodies(app, ctx.config.bodyTimeoutMs);
 
   const metrics = createMetrics();
   app.addHook('onRequest', async (request, reply) => {

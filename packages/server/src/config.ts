@@ -21,9 +21,21 @@ export interface Config {
   pushTimeoutMs: number;
   /** A request of more record ids than this is written in slices of this many (`REFINERY_CREATE_SLICE`, docs/large-requests.md); default 10,000. */
   createSlice: number;
+  /** A request body that sends nothing for this long is answered 408 and its connection closed (`REFINERY_BODY_TIMEOUT`); default 30 s. */
+  bodyTimeoutMs: number;
+  /** A SIGTERM stops the process within this long, drained or not (`REFINERY_SHUTDOWN_TIMEOUT`); default 10 s. */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
+
+/** A duration setting (seconds or ISO 8601) between `min` and `max` seconds. */
+function durationSetting(env: NodeJS.ProcessEnv, name: string, fallback: string, min: number, max: number, range: string): number {
+  const text = env[name] ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === null || ms < min * 1000 || ms > max * 1000) throw new ConfigError(`${name} must be a duration from ${range} (seconds or ISO 8601), not "${text}"`);
+  return ms;
+}
 
 export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | 'databaseUrl' | 'blobUrl' | 'publicUrl' | 'adminKey' | 'logLevel', string>> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const portText = flags.port ?? env.PORT ?? '8080';
@@ -46,9 +58,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('REFINERY_ADMIN_KEY must be at least 16 characters');
   const logLevel = flags.logLevel ?? env.LOG_LEVEL ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL "${logLevel}" is not a pino level`);
-  const pushTimeoutText = env.REFINERY_PUSH_TIMEOUT ?? '30';
-  const pushTimeoutMs = parseDuration(pushTimeoutText);
-  if (pushTimeoutMs === null || pushTimeoutMs < 1000 || pushTimeoutMs > 3600_000) throw new ConfigError(`REFINERY_PUSH_TIMEOUT must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${pushTimeoutText}"`);
+  const pushTimeoutMs = durationSetting(env, 'REFINERY_PUSH_TIMEOUT', '30', 1, 3600, '1 second to 1 hour');
+  const bodyTimeoutMs = durationSetting(env, 'REFINERY_BODY_TIMEOUT', '30', 1, 3600, '1 second to 1 hour');
+  const shutdownTimeoutMs = durationSetting(env, 'REFINERY_SHUTDOWN_TIMEOUT', '10', 1, 600, '1 second to 10 minutes');
   const createSliceText = env.REFINERY_CREATE_SLICE ?? '10000';
   const createSlice = Number(createSliceText);
   if (!/^\d+$/.test(createSliceText) || createSlice < 100 || createSlice > 1_000_000) throw new ConfigError(`REFINERY_CREATE_SLICE must be a whole number from 100 to 1000000, not "${createSliceText}"`);
@@ -63,5 +75,7 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     logLevel,
     pushTimeoutMs,
     createSlice,
+    bodyTimeoutMs,
+    shutdownTimeoutMs,
   };
 }

@@ -21,6 +21,7 @@ export const errors = {
   forbidden: (message = 'this key may not do that') => new AppError(403, 'forbidden', message),
   notFound: (what: string) => new AppError(404, 'not_found', `${what} not found`),
   conflict: (code: string, message: string) => new AppError(409, code, message),
+  bodyTimeout: (ms: number) => new AppError(408, 'body_timeout', `the request body stalled: nothing arrived for ${ms / 1000} s (REFINERY_BODY_TIMEOUT)`),
   payloadTooLarge: (message: string) => new AppError(413, 'payload_too_large', message),
   unsupportedMediaType: (message: string) => new AppError(415, 'unsupported_media_type', message),
   unprocessable: (code: string, message: string, details?: unknown) => new AppError(422, code, message, details),

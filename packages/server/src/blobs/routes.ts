@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import type { Context } from '../context.ts';
@@ -14,9 +15,9 @@ const BlobQuery = Type.Object(
 
 /** The embedded blob store's HTTP face: GET and PUT, authorised by the URL's own signature. */
 export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore }> = async (app, { store }) => {
-  // Uploads stream straight to disk, whatever their content type.
+  // Uploads stream straight to disk, whatever their content type: the route takes the body as it comes.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   function keyOf(url: string): string {
     const path = url.split('?')[0].replace(/^\/v1\/blobs\//, '');
@@ -49,7 +50,7 @@ export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > maxUploadBytes) throw errors.payloadTooLarge(`uploads may be at most ${maxUploadBytes} bytes`);
       let received = 0;
-      const body = request.raw;
+      const body = (request.body as Readable | undefined) ?? Readable.from([]);
       const limited = (async function* () {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           received += chunk.length;
