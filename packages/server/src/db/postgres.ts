@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { ident, type Db, type Queryable, type QueryOptions, type QueryResult } from './db.ts';
@@ -13,25 +13,15 @@ function copyField(value: unknown): string {
   return text.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
 }
 
-async function copyRowsWith(client: pg.PoolClient | pg.Client, table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>): Promise<number> {
-  let count = 0;
-  const lines = Readable.from(
-    (async function* () {
-      let buffer = '';
-      for await (const row of rows) {
-        buffer += row.map(copyField).join('\t') + '\n';
-        count++;
-        if (buffer.length > 64 * 1024) {
-          yield buffer;
-          buffer = '';
-        }
-      }
-      if (buffer) yield buffer;
-    })(),
-  );
+/** A row as a line of COPY's text format. */
+function copyLine(_columns: readonly string[], row: readonly unknown[]): string {
+  return row.map(copyField).join('\t') + '\n';
+}
+
+async function copyFromWith(client: pg.PoolClient, table: string, columns: readonly string[], file: Readable): Promise<number> {
   const stream = client.query(copyFrom(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`));
-  await pipeline(lines, stream);
-  return count;
+  await pipeline(file, stream);
+  return stream.rowCount;
 }
 
 const statementNames = new Map<string, string>();
@@ -53,7 +43,7 @@ function wrap(client: pg.PoolClient): Queryable {
     async exec(sql: string) {
       await client.query(sql);
     },
-    copyRows: (table, columns, rows) => copyRowsWith(client, table, columns, rows),
+    copyFrom: (table, columns, file) => copyFromWith(client, table, columns, file),
   };
 }
 
@@ -131,10 +121,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     async exec(sql: string) {
       await pool.query(sql);
     },
-    async copyRows(table, columns, rows) {
+    rowLine: copyLine,
+    async copyFrom(table, columns, file) {
       const client = await pool.connect();
       try {
-        return await copyRowsWith(client, table, columns, rows);
+        return await copyFromWith(client, table, columns, file);
       } finally {
         client.release();
       }

@@ -5,7 +5,8 @@ import { requireKey } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
-import { importRecords, recordsFromBody } from './importRecords.ts';
+import { importRecords } from './importRecords.ts';
+import { recordsFromBody } from './recordTexts.ts';
 import { getRecordWithEnhancements } from './queries/getRecord.ts';
 import { listRecords } from './queries/listRecords.ts';
 
