@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -14,6 +14,9 @@ import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
+import { holdDataDir } from './dataDir.ts';
+import { clearSpoolDir } from './records/spool.ts';
+import { databaseStartupError, listenStartupError } from './startup.ts';
 import { autovacuumRuns, churningTables } from './db/vacuum.ts';
 import { openPostgres } from './db/postgres.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
@@ -53,12 +56,24 @@ export interface RefineryOptions {
   sweepIntervalMs?: number;
 }
 
-async function openDb(config: Config, log: Logger): Promise<Db> {
-  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl, log });
-  await mkdir(config.dataDir, { recursive: true });
-  // PGlite and the S3 client are loaded only when configured: the AWS SDK alone is 20 MB of memory.
-  const { openPglite } = await import('./db/pglite.ts');
-  return openPglite(join(config.dataDir, 'pgdata'));
+/** The database, and in embedded mode the data directory, held until `release`. */
+async function openDb(config: Config, log: Logger): Promise<{ db: Db; release(): Promise<void> }> {
+  if (config.databaseUrl) {
+    const db = await openPostgres({ connectionString: config.databaseUrl, log }).catch((err) => {
+      throw databaseStartupError(err, config.databaseUrl!);
+    });
+    return { db, release: async () => {} };
+  }
+  const release = await holdDataDir(config.dataDir, log);
+  try {
+    await clearSpoolDir(config);
+    // PGlite and the S3 client are loaded only when configured: the AWS SDK alone is 20 MB of memory.
+    const { openPglite } = await import('./db/pglite.ts');
+    return { db: await openPglite(join(config.dataDir, 'pgdata')), release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }
 
 async function bootstrapAdminKey(db: Db, config: Config, now: Date): Promise<string | null> {
@@ -83,8 +98,20 @@ async function bootstrapAdminKey(db: Db, config: Config, now: Date): Promise<str
 export async function createRefinery(options: RefineryOptions): Promise<Refinery> {
   const { config } = options;
   const log = options.log ?? pino({ level: config.logLevel });
+  const opened = options.db ? { db: options.db, release: async () => {} } : await openDb(config, log);
+  const { db } = opened;
+  try {
+    return await assemble(options, db, log, opened.release);
+  } catch (err) {
+    if (!options.db) await db.close().catch(() => {});
+    await opened.release();
+    throw err;
+  }
+}
+
+async function assemble(options: RefineryOptions, db: Db, log: Logger, release: () => Promise<void>): Promise<Refinery> {
+  const { config } = options;
   const clock = options.clock ?? systemClock;
-  const db = options.db ?? (await openDb(config, log));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
   if (db.kind === 'postgres' && !(await autovacuumRuns(db))) {
@@ -124,7 +151,9 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
     eventSender,
     newAdminKey,
     async listen() {
-      await app.listen({ port: config.port, host: config.host });
+      await app.listen({ port: config.port, host: config.host }).catch((err) => {
+        throw listenStartupError(err, config.host, config.port);
+      });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       boundUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -139,6 +168,7 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
       await app.close();
       await background.close();
       if (!options.db) await db.close();
+      await release();
     },
   };
 }

@@ -22,6 +22,7 @@ import { sweeperDefaults } from './sweeper.ts';
 const maxLeaseMs = 24 * 3600_000;
 /** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */
 const connectionClosed = new Error('the connection closed');
+const serverClosing = new Error('the server is closing');
 
 function leaseMsFrom(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -32,6 +33,11 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
 
 export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
   app.addHook('preParsing', requireRobotSignature(ctx));
+  /** Long polls waiting, answered 204 at once when the server closes (one would hold its close up to its `wait`). */
+  const polls = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const poll of polls) poll.abort(serverClosing);
+  });
 
   /** The caller's batch, or 404 (another robot's batch is as good as missing). */
   async function ownBatch(id: string, robotId: string): Promise<BatchRow> {
@@ -83,17 +89,22 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       request.raw.once('close', () => closed.abort(connectionClosed));
       reply.raw.once('close', () => closed.abort(connectionClosed));
       const deadline = Date.now() + waitMs;
-      for (;;) {
-        const seen = ctx.work.wakeups(robot.id);
-        if (robot.active) {
-          const leased = await leaseNewBatch(ctx, robot, { limit, leaseMs });
-          if (leased) return answerWithBatch(reply, leased, robot.needs);
+      polls.add(closed);
+      try {
+        for (;;) {
+          const seen = ctx.work.wakeups(robot.id);
+          if (robot.active) {
+            const leased = await leaseNewBatch(ctx, robot, { limit, leaseMs });
+            if (leased) return answerWithBatch(reply, leased, robot.needs);
+          }
+          const remaining = deadline - Date.now();
+          if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
+          // A request created in this process meanwhile may hand its items over in a batch already leased.
+          const handed = await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal, { limit, leaseMs, needs: robot.needs });
+          if (handed) return answerWithBatch(reply, handed, robot.needs);
         }
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
-        // A request created in this process meanwhile may hand its items over in a batch already leased.
-        const handed = await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal, { limit, leaseMs, needs: robot.needs });
-        if (handed) return answerWithBatch(reply, handed, robot.needs);
+      } finally {
+        polls.delete(closed);
       }
     },
   });
