@@ -1,5 +1,5 @@
 import { after, before, describe } from 'node:test';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -27,6 +27,10 @@ export interface Harness {
 export interface HarnessOptions {
   /** Use a clock the test moves (default: the system clock). */
   manualClock?: boolean;
+  /** Settings from the environment (`REFINERY_BODY_TIMEOUT`, …), as the process would read them. */
+  env?: Record<string, string>;
+  /** Where the logs go (default: nowhere, or `TEST_LOG` as the level on stdout). */
+  log?: Logger;
 }
 
 /** A fresh database of `backend`, a temporary data directory and a Refinery listening on loopback; `close` undoes all. */
@@ -35,8 +39,9 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
   const dir = await tempDir();
   const clock = options.manualClock ? manualClock() : systemClock;
   const adminKey = 'test-admin-key-0123456789';
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent' }, {});
-  const refinery = await createRefinery({ config, db: opened.db, clock, log: pino({ level: process.env.TEST_LOG ?? 'silent' }), sweep: false });
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent' }, options.env ?? {});
+  const log = options.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const refinery = await createRefinery({ config, db: opened.db, clock, log, sweep: false });
   const url = await refinery.listen();
   return {
     harness: makeHarness({ backend: backend.name, refinery, url, adminKey, clock, databaseUrl: opened.databaseUrl, dataDir: dir.path }),
