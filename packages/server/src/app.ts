@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { authRoutes } from './auth/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
+import { errors } from './errors.ts';
 import { blobRoutes } from './blobs/routes.ts';
 import type { Context } from './context.ts';
 import { clientErrors, frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
@@ -31,14 +32,25 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 500 },
     frameworkErrors,
     clientErrorHandler: clientErrors,
+    // Answered below, in the error shape.
+    return503OnClosing: false,
   });
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandler(app);
   guardUnfinishedBodies(app, ctx.config.bodyTimeoutMs);
 
   const metrics = createMetrics();
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A request that comes on a connection still open once the server is closing.
+    if (closing) {
+      reply.header('connection', 'close');
+      throw errors.unavailable('Refinery is shutting down; send the request again');
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode }, reply.elapsedTime / 1000);

@@ -163,12 +163,12 @@ async function assemble(options: RefineryOptions, db: Db, log: Logger, release: 
     async close() {
       if (closed) return;
       closed = true;
-      for (const loop of loops) await loop.stop();
-      await work.stop();
       // A keep-alive connection whose request ends after the close began (a long poll, an event
       // stream, an upload) would stay open for its keep-alive time: each is closed once idle.
       const reaper = setInterval(() => app.server.closeIdleConnections(), 100).unref();
       await app.close().finally(() => clearInterval(reaper));
+      for (const loop of loops) await loop.stop();
+      await work.stop();
       await background.close();
       if (!options.db) await db.close();
       await release();

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { signRequest } from '@refinery/protocol';
 import { availableBackends, tempDir } from './support/backends.ts';
-import { references } from './support/harness.ts';
+import { describeEachBackend, references } from './support/harness.ts';
 import { openUpload } from './support/rawHttp.ts';
 import { serveAdminKey, startServe } from './support/serveProcess.ts';
 
@@ -127,4 +128,39 @@ describe('refinery serve stops on SIGTERM in every state, within REFINERY_SHUTDO
       });
     });
   }
+});
+
+describeEachBackend('closing', (h) => {
+  it('answers a request that comes on an open connection while the server closes with 503 in the error shape, and closes the connection', async () => {
+    const robot = await h().createRobot();
+    const leaseUrl = `${h().url}/v1/batches/lease?wait=30`;
+    const signed = signRequest({ method: 'POST', url: leaseUrl, body: '', keyId: robot.id, secret: robot.secret });
+    const head = Object.entries(signed).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    // A long poll; once the close has begun, a second request on the same connection.
+    const socket = connect(Number(new URL(h().url).port), '127.0.0.1');
+    let raw = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(`POST /v1/batches/lease?wait=30 HTTP/1.1\r\nHost: ${new URL(h().url).host}\r\n${head}Content-Length: 0\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 300));
+    const closing = h().refinery.close();
+    // Once it takes no new connections, the server is closing.
+    for (;;) {
+      const refused = await new Promise<boolean>((resolve) => {
+        const probe = connect(Number(new URL(h().url).port), '127.0.0.1');
+        probe.on('connect', () => (probe.destroy(), resolve(false)));
+        probe.on('error', () => resolve(true));
+      });
+      if (refused) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closed;
+    await closing;
+    assert.match(raw, /^HTTP\/1.1 204/);
+    const second = raw.slice(raw.indexOf('HTTP/1.1', 10));
+    assert.match(second, /^HTTP\/1.1 503/);
+    assert.match(second, /connection: close/i);
+    assert.equal(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4)).error.code, 'unavailable');
+  });
 });
