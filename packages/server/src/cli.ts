@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerClientCommands } from './cli/client-commands.ts';
-import { serve } from './serve.ts';
 
 const program = new Command('refinery').description('Robots enhance records in batches, reliably and fast.');
 
@@ -11,7 +10,8 @@ program
   .option('--port <port>', 'TCP port (PORT; default 8080)')
   .option('--host <host>', 'interface to listen on (HOST; default 0.0.0.0)')
   .option('--data-dir <dir>', 'where embedded data lives (REFINERY_DATA_DIR; default ./refinery-data)')
-  .action(serve);
+  // Loaded when it runs: the client commands need none of the server.
+  .action(async (flags: { port?: string; host?: string; dataDir?: string }) => (await import('./serve.ts')).serve(flags));
 
 registerClientCommands(program);
 

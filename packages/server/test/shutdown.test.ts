@@ -6,7 +6,7 @@ import { signRequest } from '@refinery/protocol';
 import { availableBackends, tempDir } from './support/backends.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 import { openUpload } from './support/rawHttp.ts';
-import { serveAdminKey, startServe } from './support/serveProcess.ts';
+import { serveAdminKey, spawnServe } from './support/serveCommand.ts';
 
 const auth = { authorization: `Bearer ${serveAdminKey}` };
 
@@ -51,7 +51,7 @@ describe('refinery serve stops on SIGTERM in every state, within REFINERY_SHUTDO
        * one wholly there or wholly absent, the aborted and stalled uploads absent.
        */
       async function sigtermDuringImports(options: { stall: boolean; shutdownTimeout: string }): Promise<{ code: number | null; stdout: string }> {
-        const served = startServe({ ...env, REFINERY_SHUTDOWN_TIMEOUT: options.shutdownTimeout });
+        const served = spawnServe({ ...env, REFINERY_SHUTDOWN_TIMEOUT: options.shutdownTimeout });
         const url = await served.url;
         const kept = `kept-${Date.now()}`;
         assert.equal((await importRecords(url, references(20, kept))).status, 200);
@@ -74,7 +74,7 @@ describe('refinery serve stops on SIGTERM in every state, within REFINERY_SHUTDO
         const statuses = await Promise.all(answers);
         stalled?.abort();
 
-        const again = startServe(env);
+        const again = spawnServe(env);
         const url2 = await again.url;
         try {
           assert.equal(await storedCount(url2, kept, 20), 20);
@@ -104,7 +104,7 @@ describe('refinery serve stops on SIGTERM in every state, within REFINERY_SHUTDO
       });
 
       it('a long poll and an event stream open: both are ended and the process stops at once (exit 0)', async () => {
-        const served = startServe(env);
+        const served = spawnServe(env);
         const url = await served.url;
         const post = async (path: string, body: unknown) => (await fetch(`${url}${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
         const robotIn = (name: string) => ({ name: `${name}-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }] });

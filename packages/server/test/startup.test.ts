@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { availableBackends, tempDir, testDatabaseUrl } from './support/backends.ts';
-import { startServe } from './support/serveProcess.ts';
+import { spawnServe } from './support/serveCommand.ts';
 
 /** A PostgreSQL URL like the test server's, with `change` applied. */
 function postgresUrl(change: (url: URL) => void): string {
@@ -24,7 +24,7 @@ async function closedPort(): Promise<number> {
 
 /** Runs `refinery serve` expecting it to refuse: its exit code and what it said on stderr. */
 async function refused(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; lines: string[] }> {
-  const served = startServe(env, args);
+  const served = spawnServe(env, args);
   const { code } = await served.exit;
   return { code, lines: served.stderr().trim().split('\n') };
 }
@@ -75,7 +75,7 @@ describe('refinery serve refuses to start with one clear line and an exit code p
   });
 
   it('a port in use, and a data directory in use by another Refinery, naming its process', async () => {
-    const first = startServe({}, ['--data-dir', join(dir.path, 'shared')]);
+    const first = spawnServe({}, ['--data-dir', join(dir.path, 'shared')]);
     try {
       const port = Number(new URL(await first.url).port);
       assertOneLine(await refused({ PORT: String(port) }, ['--data-dir', join(dir.path, 'other')]), 4, new RegExp(`port ${port} .*is in use`));
@@ -92,11 +92,11 @@ describe('refinery serve refuses to start with one clear line and an exit code p
 
   it('starts on a data directory whose last holder was killed (SIGKILL)', async () => {
     const data = join(dir.path, 'killed');
-    const first = startServe({}, ['--data-dir', data]);
+    const first = spawnServe({}, ['--data-dir', data]);
     await first.url;
     first.child.kill('SIGKILL');
     await first.exit;
-    const second = startServe({}, ['--data-dir', data]);
+    const second = spawnServe({}, ['--data-dir', data]);
     try {
       assert.equal((await fetch(`${await second.url}/readyz`)).status, 200);
     } finally {

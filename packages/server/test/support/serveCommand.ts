@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 export const serveAdminKey = 'serve-process-admin-key-0123';
 
-export interface Served {
+export interface Spawned {
   child: ChildProcess;
   /** The URL from its banner, once it listens; rejects if it exits first. */
   url: Promise<string>;
@@ -18,7 +18,7 @@ export interface Served {
  * `refinery serve` as an operator runs it, in a process of its own: the test runner's environment,
  * less any DATABASE_URL, plus `env`; port 0 unless `env` or `args` say otherwise.
  */
-export function startServe(env: Record<string, string>, args: string[] = []): Served {
+export function spawnServe(env: Record<string, string>, args: string[] = []): Spawned {
   const base: Record<string, string | undefined> = { ...process.env, PORT: '0', REFINERY_ADMIN_KEY: serveAdminKey, LOG_LEVEL: 'info' };
   delete base.DATABASE_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
