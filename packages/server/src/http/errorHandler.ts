@@ -41,7 +41,9 @@ export function clientErrors(err: NodeJS.ErrnoException & { reason?: string }, s
         ? [408, 'request_timeout', 'the request headers did not arrive in time']
         : [400, 'bad_http', `the request is not valid HTTP/1.1: ${err.reason ?? err.message}`];
   const body = JSON.stringify({ error: { code, message } });
-  if (socket.writable) {
+  // A request whose answer has begun (the body broke off after it) gets no second answer.
+  const answer = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+  if (socket.writable && !answer?.headersSent) {
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroySoon();
