@@ -8,6 +8,7 @@ import { blobRoutes } from './blobs/routes.ts';
 import type { Context } from './context.ts';
 import { frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
 import { validatorCompiler } from './http/validation.ts';
+import { destinyRoutes } from './destiny/routes.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { recordRoutes } from './records/routes.ts';
@@ -48,6 +49,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'Requesters and admins' },
           robotSignature: { type: 'apiKey', in: 'header', name: 'Signature', description: 'Robots: RFC 9421 HMAC-SHA256 signature (see SPEC)' },
+          destinySignature: { type: 'apiKey', in: 'header', name: 'Authorization', description: "Robots, as destiny_sdk signs: `Signature <hex>` with X-Client-Id and X-Request-Timestamp (docs/destiny.md)" },
         },
       },
     },
@@ -63,6 +65,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(retentionRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
+  await app.register(destinyRoutes, { ctx });
   if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { ctx, store: ctx.blobs });
   return app;
 }

@@ -6,7 +6,8 @@ import { errors } from '../errors.ts';
 import { hashApiKey } from './apiKeys.ts';
 import { getApiKeyByHash } from './queries/getApiKeyByHash.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
-import { getSigningRobot, liveSecrets } from './queries/getSigningRobot.ts';
+import { verifyDestinySignature } from '../destiny/signature.ts';
+import { findSigner } from './findSigner.ts';
 import { insertNonceIfNew } from './queries/insertNonceIfNew.ts';
 
 /** Who made a request: an API key, or a robot (its row as read when its signature was checked). */
@@ -71,42 +72,46 @@ async function readBody(payload: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/**
- * preParsing: verifies a robot's RFC 9421 signature over method, target URI and body digest,
- * refuses replays (nonce seen before) and stale `created`, then hands the body on to the parser.
- */
-export function requireRobotSignature(ctx: Context): preParsingHookHandler {
-  return async (request, _reply, payload) => {
-    const body = await readBody(payload);
-    let parsed;
-    try {
-      parsed = parseSignedRequest({
-        method: request.method,
-        targetUri: targetUri(ctx, request),
-        body,
-        headers: request.headers,
-        nowSeconds: Math.floor(ctx.clock.now().getTime() / 1000),
-      });
-    } catch (err) {
-      if (err instanceof SignatureError) throw errors.badSignature(err.message);
-      throw err;
-    }
-    if (!uuidPattern.test(parsed.keyId)) throw errors.badSignature('keyid must be the robot id');
-    const now = ctx.clock.now();
-    let signer = ctx.recentRobots.get(parsed.keyId);
-    // Not matching what this process read: a secret issued since (perhaps through another process) is looked up before refusing.
-    if (!signer || !signatureMatches(parsed, liveSecrets(signer, now))) {
-      signer = await getSigningRobot(ctx.db, { robotId: parsed.keyId, now });
-      if (signer) ctx.recentRobots.set(parsed.keyId, signer);
-    }
-    if (!signer || !signatureMatches(parsed, liveSecrets(signer, now))) throw errors.badSignature('the signature does not match this request for that robot and secret');
-    const fresh = await insertNonceIfNew(ctx.db, {
-      robotId: parsed.keyId,
-      nonce: parsed.nonce,
-      expiresAt: new Date((parsed.created + 2 * maxClockSkewSeconds) * 1000),
+/** RFC 9421: the signature over method, target URI and body digest, fresh, its nonce not seen before. */
+async function verifyMessageSignature(ctx: Context, request: FastifyRequest, body: Buffer): Promise<RobotRow> {
+  let parsed;
+  try {
+    parsed = parseSignedRequest({
+      method: request.method,
+      targetUri: targetUri(ctx, request),
+      body,
+      headers: request.headers,
+      nowSeconds: Math.floor(ctx.clock.now().getTime() / 1000),
     });
-    if (!fresh) throw errors.badSignature('this nonce was used before (replay)');
-    request.principal = { kind: 'robot', robot: signer.robot };
+  } catch (err) {
+    if (err instanceof SignatureError) throw errors.badSignature(err.message);
+    throw err;
+  }
+  if (!uuidPattern.test(parsed.keyId)) throw errors.badSignature('keyid must be the robot id');
+  const signer = await findSigner(ctx, parsed.keyId, (secrets) => signatureMatches(parsed, secrets));
+  if (!signer) throw errors.badSignature('the signature does not match this request for that robot and secret');
+  const fresh = await insertNonceIfNew(ctx.db, {
+    robotId: parsed.keyId,
+    nonce: parsed.nonce,
+    expiresAt: new Date((parsed.created + 2 * maxClockSkewSeconds) * 1000),
+  });
+  if (!fresh) throw errors.badSignature('this nonce was used before (replay)');
+  return signer.robot;
+}
+
+/**
+ * preParsing: verifies a robot's signature, in either scheme, then hands the body on to the
+ * parser: RFC 9421 (SPEC.md), or DESTINY's HMAC (`Authorization: Signature …`, `X-Client-Id`,
+ * `X-Request-Timestamp`: docs/destiny.md). A request with neither is answered in the words of
+ * `unsigned` (the scheme the route's own clients use).
+ */
+export function requireRobotSignature(ctx: Context, options: { unsigned?: 'rfc9421' | 'destiny' } = {}): preParsingHookHandler {
+  return async (request, _reply, payload) => {
+    const { headers } = request;
+    const destiny = headers['signature-input'] === undefined && (options.unsigned === 'destiny' || headers.authorization !== undefined || headers['x-client-id'] !== undefined);
+    const body = await readBody(payload);
+    const robot = destiny ? await verifyDestinySignature(ctx, headers, body) : await verifyMessageSignature(ctx, request, body);
+    request.principal = { kind: 'robot', robot };
     const replay = Readable.from(body.length ? [body] : []);
     (replay as unknown as { receivedEncodedLength: number }).receivedEncodedLength = body.length;
     return replay;

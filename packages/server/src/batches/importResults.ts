@@ -7,6 +7,7 @@ import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { judgeDestinyLine, validationEntry } from '../destiny/results.ts';
 import { notifyWork } from '../work/signals.ts';
 import { readLines, type Line } from './lines.ts';
 import { completeImportedBatch } from './queries/completeImportedBatch.ts';
@@ -43,7 +44,11 @@ function contentValidators(ctx: ImportContext): Map<string, ValidateFunction | n
 
 const resultFields = new Set(['record_id', 'type', 'content', 'robot_version', 'derived_from']);
 
-type Verdict = { accept: Omit<NewEnhancement, 'id' | 'request_id'> } | { reject: string; recordId?: string } | { robotError: string; recordId: string; retryable: boolean };
+/** What becomes of one results line (judgeLine; DESTINY's: judgeDestinyLine). */
+export type Verdict =
+  | { accept: Omit<NewEnhancement, 'id' | 'request_id'> }
+  | { reject: string; recordId?: string }
+  | { robotError: string; recordId: string; retryable: boolean };
 
 /** Checks one results line against the batch; never throws. */
 function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<string, ValidateFunction | null>): Verdict {
@@ -110,6 +115,10 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
   /** Items cancelled or expired with their request while the robot held them: reported, not imported. */
   const closed = new Map(batch.closed.map((i) => [i.record_id, i]));
   const validators = contentValidators(batch);
+  // A DESTINY robot's results and report are in DESTINY's formats (docs/destiny.md).
+  const produces = new Set(batch.produces.map((p) => p.type));
+  const judge = batch.protocol === 'destiny' ? (text: string, entry: number) => judgeDestinyLine(text, entry, requestOf, produces) : (text: string) => judgeLine(text, requestOf, validators);
+  const reportForm: (line: ReportLine) => object = batch.protocol === 'destiny' ? validationEntry : (line) => line;
   const outcomes = new Map<string, ItemOutcome>();
   /** Per-record errors the robot marked retryable: back to pending while attempts remain. */
   const retryableErrors: Array<{ record_id: string; message: string }> = [];
@@ -129,7 +138,7 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
     if (text && !report.write(text)) await new Promise((r) => report.once('drain', r));
   };
   const writeReport = (line: ReportLine) => {
-    reportText += JSON.stringify(line) + '\n';
+    reportText += JSON.stringify(reportForm(line)) + '\n';
   };
 
   let pending: NewEnhancement[] = [];
@@ -158,10 +167,13 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
 
   let neverAnswered = 'the robot never answered this record';
   let unanswered = 0;
+  /** Lines that are not blank, so far. */
+  let entries = 0;
   /** Judges one results line: its enhancement waits in `pending`, anything else is settled and reported at once. */
   const take = (line: Line) => {
     if (!line.tooLong && line.text.trim() === '') return;
-    const verdict: Verdict = line.tooLong ? { reject: `this line is longer than the limit of ${maxResultLineBytes} bytes` } : judgeLine(line.text, requestOf, validators);
+    entries++;
+    const verdict: Verdict = line.tooLong ? { reject: `this line is longer than the limit of ${maxResultLineBytes} bytes` } : judge(line.text, entries);
     const recordId = 'accept' in verdict ? verdict.accept.record_id : verdict.recordId;
     if (recordId && requestOf.has(recordId)) {
       const first = answeredOn.get(recordId);

@@ -3,21 +3,13 @@ import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewO
 import { requireRobotSignature, robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { afterRequestsFinished } from '../requests/manifests.ts';
-import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
-import { notifyWork } from '../work/signals.ts';
-import { refuseIfItemsClosed } from './closedItems.ts';
-import { importResults } from './importResults.ts';
 import { batchOut } from './batchOut.ts';
+import { failLeasedBatch, refusal, startResultsImport } from './handIn.ts';
 import { itemsFileCanFollowAnswer, leaseNewBatch, writeItemsFile } from './leaseBatch.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
-import { failBatchIfLeased } from './queries/failBatchIfLeased.ts';
 import { getBatch } from './queries/getBatch.ts';
-import { startBatchImportIfLeased } from './queries/startBatchImport.ts';
 import { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
-import { retryOrFailItems } from './queries/retryOrFailItems.ts';
-import { sweeperDefaults } from './sweeper.ts';
 
 const maxLeaseMs = 24 * 3600_000;
 /** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */
@@ -38,13 +30,6 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     const batch = await getBatch(ctx.db, { id, robotId });
     if (!batch) throw errors.notFound('batch');
     return batch;
-  }
-
-  /** Why a fenced move refused: 409 with a reason a robot author can act on. */
-  function refusal(batch: BatchRow, leaseToken: string): never {
-    if (batch.status === 'leased' && batch.lease_token !== leaseToken) throw errors.conflict('lease_token_mismatch', 'lease_token is not the token of this lease');
-    if (batch.status === 'leased' || batch.status === 'expired') throw errors.conflict('lease_expired', 'the lease expired; the items were given back and nothing was imported');
-    throw errors.conflict('results_already_posted', `results for this batch were posted already (it is ${batch.status}); nothing was imported`);
   }
 
   /**
@@ -77,6 +62,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       const waitMs = q.wait === undefined ? 0 : parseDuration(q.wait)!;
       if (waitMs > maxLeaseWaitSeconds * 1000) throw errors.invalidRequest(`wait may be at most ${maxLeaseWaitSeconds} seconds`);
       if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its URL (${robot.delivery.url}); it does not lease them (docs/push.md)`);
+      if (robot.protocol === 'destiny') throw errors.conflict('destiny_robot', "this robot speaks DESTINY's protocol: it polls POST /v1/robot-enhancement-batches/ (docs/destiny.md)");
       const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
       const limit = Math.min(q.limit ?? robot.max_batch_size, robot.max_batch_size);
       const closed = new AbortController();
@@ -126,34 +112,14 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       response: { 202: ResultsAccepted },
     },
     handler: async (request, reply) => {
-      const robotId = robotOf(request);
       const { id } = request.params as { id: string };
       const body = request.body as ResultsIn;
-      const batch = await ownBatch(id, robotId);
-      const now = ctx.clock.now();
+      const batch = await ownBatch(id, robotOf(request));
       if (body.error) {
-        const error = body.error;
-        const finished = await ctx.db.transaction(async (tx) => {
-          if (!(await failBatchIfLeased(tx, { id, robotId, leaseToken: body.lease_token, message: error.message, now }))) return null;
-          const moved = await retryOrFailItems(tx, { batchIds: [id], fromStatus: 'leased', code: 'robot_error', message: error.message, retryable: error.retryable ?? false, now });
-          await notifyWork(tx, moved.retriedRobotIds);
-          return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
-        });
-        if (finished === null) refusal(batch, body.lease_token);
-        afterRequestsFinished(ctx, finished);
+        await failLeasedBatch(ctx, batch, { leaseToken: body.lease_token, message: body.error.message, retryable: body.error.retryable ?? false });
         return reply.status(202).send({ id, status: 'failed' });
       }
-      if (batch.status === 'leased' && batch.lease_token === body.lease_token && batch.lease_expires_at > now) {
-        const uploaded = await ctx.blobs.get(batch.results_key);
-        if (!uploaded) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
-        uploaded.destroy();
-      }
-      const started = await startBatchImportIfLeased(ctx.db, { id, robotId, leaseToken: body.lease_token, importMs: sweeperDefaults.importMs, now });
-      if (!started) {
-        await refuseIfItemsClosed(ctx.db, batch, body.lease_token, now);
-        refusal(batch, body.lease_token);
-      }
-      void ctx.background.run('import', { batch_id: id }, () => importResults(ctx, id, started.context));
+      await startResultsImport(ctx, batch, body.lease_token);
       return reply.status(202).send({ id, status: 'importing' });
     },
   });

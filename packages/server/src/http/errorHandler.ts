@@ -25,6 +25,16 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
   }
 }
 
+/** What a schema validation error says is wrong, for a person: where, and what. */
+export function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  const where = err.validationContext ?? 'request';
+  const path = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
+  return first?.keyword === 'additionalProperties'
+    ? `${path} has an unknown field "${(first.params as { additionalProperty: string }).additionalProperty}"`
+    : `${path} ${first?.message ?? 'is invalid'}`;
+}
+
 /** The one place errors become HTTP answers: `{"error":{"code","message","details"?}}`; 5xx messages never leak. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { details?: unknown }, request, reply) => {
@@ -32,16 +42,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       if (err.statusCode >= 500) request.log.error({ err }, err.message);
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } });
     }
-    if (err.validation) {
-      const first = err.validation[0];
-      const where = err.validationContext ?? 'request';
-      const path = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
-      const message =
-        first?.keyword === 'additionalProperties'
-          ? `${path} has an unknown field "${(first.params as { additionalProperty: string }).additionalProperty}"`
-          : `${path} ${first?.message ?? 'is invalid'}`;
-      return reply.status(400).send({ error: { code: 'invalid_request', message, details: err.validation } });
-    }
+    if (err.validation) return reply.status(400).send({ error: { code: 'invalid_request', message: validationMessage(err), details: err.validation } });
     if (typeof err.code === 'string' && badValueSqlStates.has(err.code)) {
       return reply.status(400).send({ error: { code: 'invalid_request', message: `a value sent cannot be stored: ${err.message}` } });
     }

@@ -20,7 +20,7 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
   return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
 };
 
-/** An Ajv for validating JSON outside routes (records in a stream, robots' content schemas). */
-export function strictAjv(): Ajv {
-  return makeAjv({ coerceTypes: false, useDefaults: false });
+/** An Ajv for validating JSON outside routes (records in a stream, robots' content schemas), with `options` besides. */
+export function strictAjv(options: Options = {}): Ajv {
+  return makeAjv({ coerceTypes: false, useDefaults: false, ...options });
 }
