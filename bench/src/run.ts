@@ -3,7 +3,9 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, many, peers, floors, latency, scale, small); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small); all by default.
+ *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
+ *   `e2e`, each of its runs right after the native run of the same round, and compared with it.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
  * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
@@ -28,7 +30,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,many,peers,floors,latency,scale,small').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -61,6 +63,9 @@ interface Round {
   floor?: FloorsResult;
 }
 const rounds: Round[] = [];
+/** Each backend's end-to-end runs with DESTINY robots, each paired with the native run before it when both sections run. */
+const destinyRounds = new Map<Backend, Array<{ destiny: EndToEndResult; native?: EndToEndResult }>>(backends.map((b) => [b, []]));
+const destinyRun = (backend: Backend) => endToEnd(backend, { records, robots, batchSize, protocol: 'destiny' });
 const e2e = await section('e2e', async () => {
   const results: EndToEndFigure[] = [];
   for (const backend of backends) {
@@ -68,6 +73,7 @@ const e2e = await section('e2e', async () => {
     for (let i = 0; i < e2eRuns; i++) {
       const refinery = await endToEnd(backend, { records, robots, batchSize });
       runs.push(refinery);
+      if (only.has('destiny')) destinyRounds.get(backend)!.push({ native: refinery, destiny: await destinyRun(backend) });
       if (backend !== 'postgres') continue;
       const round: Round = { refinery };
       if (only.has('peers')) {
@@ -78,6 +84,16 @@ const e2e = await section('e2e', async () => {
       rounds.push(round);
     }
     results.push(medianRun(runs));
+  }
+  return results;
+});
+const destinyE2e = await section('destiny', async () => {
+  const results: Array<EndToEndFigure & { ratios: number[] }> = [];
+  for (const backend of backends) {
+    const paired = destinyRounds.get(backend)!;
+    if (paired.length === 0) for (let i = 0; i < e2eRuns; i++) paired.push({ destiny: await destinyRun(backend) });
+    const ratios = paired.filter((p) => p.native).map((p) => p.destiny.itemsPerSecond / p.native!.itemsPerSecond);
+    results.push({ ...medianRun(paired.map((p) => p.destiny)), ratios });
   }
   return results;
 });
@@ -105,7 +121,7 @@ const small = await section('small', () =>
   smallBatches({ batches: Number(process.env.BENCH_SMALL_BATCHES ?? 10_000), maxSeconds: Number(process.env.BENCH_SMALL_MAX_SECONDS ?? 150) }),
 );
 
-printTable({ e2e, many, peers, floor, latency, scaled, small });
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -122,6 +138,7 @@ function peerCpu(p: PeerThroughputResult): number {
 
 function printTable(r: {
   e2e: EndToEndFigure[] | null;
+  destinyE2e: Array<EndToEndFigure & { ratios: number[] }> | null;
   many: ManyRequestsResult | null;
   peers: { graphileA: PeerThroughputResult | null; pgBossA: PeerThroughputResult | null; graphileB: PeerThroughputResult; pgBossB: PeerThroughputResult } | null;
   floor: FloorsResult | null;
@@ -147,6 +164,19 @@ function printTable(r: {
   if (pg) {
     row(`end to end, PostgreSQL: ${fmt(pg.records)} items, ${robots} robot processes, batches of ${batchSize}`, `${fmt(pg.itemsPerSecond)} items/s`, runsOf(pg), '', '');
     row(`end to end, PostgreSQL: CPU seconds per 100,000 items (median run)`, cpuOf(pg), `${fmt(pg.endToEndSeconds, 1)} s on ${cpus().length} cores`, '', '');
+  }
+  for (const d of r.destinyE2e ?? []) {
+    const native = r.e2e?.find((e) => e.backend === d.backend);
+    const name = d.backend === 'postgres' ? 'PostgreSQL' : 'PGlite';
+    // The median of the rounds' own ratios (each DESTINY run right after its native run), else the medians'.
+    const ratio = d.ratios.length > 0 ? percentile(d.ratios, 50) : native ? d.itemsPerSecond / native.itemsPerSecond : null;
+    row(
+      `end to end with DESTINY robots, ${name}: the same, the robots speaking DESTINY's protocol (destinyRobot.ts)`,
+      `${fmt(d.itemsPerSecond)} items/s`,
+      `${native ? `native robots (median run): ${fmt(native.itemsPerSecond)}/s` : 'native robots'}${d.ratios.length > 1 ? `; each round: ${d.ratios.map((x) => `${fmt(x, 2)}x`).join(', ')}` : ''}${runsOf(d) ? `; ${runsOf(d)}` : ''}`,
+      ratio === null ? '' : `${fmt(ratio, 2)}x`,
+      ratio === null ? '' : `≥ 0.90x: ${verdict(ratio >= 0.9)}`,
+    );
   }
   if (r.many) {
     const m = r.many;

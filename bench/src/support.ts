@@ -121,6 +121,27 @@ export function spawnToyRobot(url: string, robot: { id: string; secret: string }
   });
 }
 
+const destinyRobotMain = fileURLToPath(new URL('./destinyRobot.ts', import.meta.url));
+
+/** A robot speaking DESTINY's protocol (destinyRobot.ts) in a process of its own. */
+export function spawnDestinyRobot(url: string, robot: { id: string; client_secret: string }, batchSize: number): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', destinyRobotMain], {
+    env: { ...process.env, REFINERY_URL: url, ROBOT_ID: robot.id, ROBOT_SECRET: robot.client_secret, BATCH_SIZE: String(batchSize) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** Registers a robot the DESTINY way (POST /v1/robots/), as its operator would. */
+export async function registerDestinyRobot(url: string, name: string): Promise<{ id: string; client_secret: string }> {
+  const res = await fetch(`${url}/v1/robots/`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, description: 'the toy robot, speaking DESTINY', owner: 'bench' }),
+  });
+  if (res.status !== 201) throw new Error(`registering a DESTINY robot answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { id: string; client_secret: string };
+}
+
 export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
