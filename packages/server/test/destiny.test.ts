@@ -150,6 +150,12 @@ describeEachBackend(
       assert.match(items.find((i) => i.record_id === bRefs[1].id)!.error!.message, /Entry 2 could not be parsed/);
       enhanced.push(aRefs[0].id, bRefs[0].id);
 
+      // The validation result files, through the request's batches too: one line per result line, plus one per reference never answered.
+      const batches = (await h().api('GET', `/v1/requests/${created.id}/batches`)).body.data as Array<{ id: string; status: string; report_url: string | null }>;
+      assert.deepEqual(batches.map((x) => x.id).sort(), [a.id, b.id, d.id].sort(), 'the batches that hold its items now');
+      const bReport = batches.find((x) => x.id === b.id)!;
+      assert.deepEqual((await validationEntries(bReport.report_url!)).sort(byReference), bEntries);
+
       // The enhancement, through DESTINY's reference read and Refinery's record read.
       const reference = await h().api('GET', `/v1/references/${aRefs[0].id}/`);
       assert.equal(reference.status, 200);
