@@ -118,16 +118,6 @@ function answerInDestinyCodes(scope: FastifyInstance): void {
   scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => (body === '' ? done(null, undefined) : json(request, body as string, done)));
 }
 
-/** A fenced hand-in refused (late, or twice): DESTINY's 422, nothing imported. */
-async function inDestinyCodes<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (err instanceof AppError && err.statusCode === 409) throw errors.unprocessable(err.code, `Cannot process results: ${err.message}`);
-    throw err;
-  }
-}
-
 /**
  * The DESTINY-compatible API (docs/destiny.md): DESTINY's paths (trailing slashes included), models
  * and status codes, over Refinery's services, state machines and SQL. Robots sign as destiny_sdk
@@ -149,11 +139,26 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       return batch;
     }
 
-    /** The posted result names its batch: DESTINY's 400 "Request ID mismatch" otherwise. */
-    function checkRequestId(request: FastifyRequest): void {
+    /**
+     * Hands in the batch of the path with the robot's result (RobotEnhancementBatchResult or
+     * RobotResult): its `request_id` must name that batch (DESTINY's 400 "Request ID mismatch");
+     * with `error` every item fails with the robot's message, without it the result file is
+     * imported after the answer; late or a second time, DESTINY's 422 and nothing imported.
+     */
+    async function handIn(request: FastifyRequest): Promise<{ batch: BatchRow; error: string | null }> {
       const { id } = request.params as { id: string };
-      const body = request.body as { request_id: string };
+      const body = request.body as destiny.RobotEnhancementBatchResult;
       if (body.request_id.toLowerCase() !== id.toLowerCase()) throw new AppError(400, 'request_id_mismatch', `Request ID mismatch: request_id ${body.request_id} is not the batch ${id} of the path`);
+      const batch = await ownBatch(request);
+      const error = body.error?.message ?? null;
+      try {
+        if (error !== null) await failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: error, retryable: false });
+        else await startResultsImport(ctx, batch, batch.lease_token);
+      } catch (err) {
+        if (err instanceof AppError && err.statusCode === 409) throw errors.unprocessable(err.code, `Cannot process results: ${err.message}`);
+        throw err;
+      }
+      return { batch, error };
     }
 
     /** Answers a poll with its new batch, the reference file written first or, when it may, just after (as batches/routes.ts does). */
@@ -226,15 +231,8 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
         response: { 200: destiny.RobotEnhancementBatchRead, 202: destiny.RobotEnhancementBatchRead },
       },
       handler: async (request, reply) => {
-        checkRequestId(request);
-        const { error } = request.body as destiny.RobotEnhancementBatchResult;
-        const batch = await ownBatch(request);
-        if (error) {
-          await inDestinyCodes(failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: error.message, retryable: false }));
-          return reply.status(200).send(await batchRead(ctx, batch, error.message));
-        }
-        await inDestinyCodes(startResultsImport(ctx, batch, batch.lease_token));
-        return reply.status(202).send(await batchRead(ctx, batch, null));
+        const { batch, error } = await handIn(request);
+        return reply.status(error === null ? 202 : 200).send(await batchRead(ctx, batch, error));
       },
     });
 
@@ -250,23 +248,19 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
           response: { 200: destiny.EnhancementRequestRead, 202: destiny.EnhancementRequestRead },
         },
         handler: async (request, reply) => {
-          checkRequestId(request);
-          const { error } = request.body as destiny.RobotResult;
-          const batch = await ownBatch(request);
-          if (error) await inDestinyCodes(failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: error.message, retryable: false }));
-          else await inDestinyCodes(startResultsImport(ctx, batch, batch.lease_token));
+          const { batch, error } = await handIn(request);
           const read: destiny.EnhancementRequestRead = {
             id: batch.id,
             robot_id: batch.robot_id,
             reference_ids: [],
             source: null,
-            request_status: error ? 'failed' : 'importing',
+            request_status: error === null ? 'importing' : 'failed',
             reference_data_url: null,
             result_storage_url: null,
             validation_result_url: null,
-            error: error?.message ?? null,
+            error,
           };
-          return reply.status(error ? 200 : 202).send(read);
+          return reply.status(error === null ? 202 : 200).send(read);
         },
       });
     }
