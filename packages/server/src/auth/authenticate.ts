@@ -102,13 +102,13 @@ async function verifyMessageSignature(ctx: Context, request: FastifyRequest, bod
 /**
  * preParsing: verifies a robot's signature, in either scheme, then hands the body on to the
  * parser: RFC 9421 (SPEC.md), or DESTINY's HMAC (`Authorization: Signature …`, `X-Client-Id`,
- * `X-Request-Timestamp`: docs/destiny.md). A request with neither is answered in the words of
- * `unsigned` (the scheme the route's own clients use).
+ * `X-Request-Timestamp`: docs/destiny.md). A request signed in neither is answered in the words
+ * of `unsigned`, the scheme the route's own clients use.
  */
 export function requireRobotSignature(ctx: Context, options: { unsigned?: 'rfc9421' | 'destiny' } = {}): preParsingHookHandler {
   return async (request, _reply, payload) => {
     const { headers } = request;
-    const destiny = headers['signature-input'] === undefined && (options.unsigned === 'destiny' || headers.authorization !== undefined || headers['x-client-id'] !== undefined);
+    const destiny = headers['signature-input'] === undefined && (options.unsigned === 'destiny' || headers['x-client-id'] !== undefined || /^Signature /.test(headers.authorization ?? ''));
     const body = await readBody(payload);
     const robot = destiny ? await verifyDestinySignature(ctx, headers, body) : await verifyMessageSignature(ctx, request, body);
     request.principal = { kind: 'robot', robot };

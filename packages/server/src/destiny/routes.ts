@@ -148,7 +148,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     async function handIn(request: FastifyRequest): Promise<{ batch: BatchRow; error: string | null }> {
       const { id } = request.params as { id: string };
       const body = request.body as destiny.RobotEnhancementBatchResult;
-      if (body.request_id.toLowerCase() !== id.toLowerCase()) throw new AppError(400, 'request_id_mismatch', `Request ID mismatch: request_id ${body.request_id} is not the batch ${id} of the path`);
+      if (body.request_id.toLowerCase() !== id.toLowerCase()) throw errors.invalidRequest(`Request ID mismatch: request_id ${body.request_id} is not the batch ${id} of the path`);
       const batch = await ownBatch(request);
       const error = body.error?.message ?? null;
       try {
