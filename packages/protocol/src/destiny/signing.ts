@@ -48,9 +48,13 @@ export function destinySignature(secret: string, body: Uint8Array | string, clie
     .digest('hex');
 }
 
-/** The three headers destiny_sdk adds to a request; `timestamp` in seconds, now by default (Python's `time.time()`). */
+/**
+ * The three headers destiny_sdk adds to a request; `timestamp` in seconds, now by default, to the
+ * microsecond as Python's `time.time()` (two calls in one millisecond are two signatures: Refinery
+ * accepts each signature once).
+ */
 export function signDestinyRequest(input: { clientId: string; secret: string; body?: Uint8Array | string; timestamp?: number }): Record<'authorization' | 'x-client-id' | 'x-request-timestamp', string> {
-  const timestamp = pythonFloatRepr(input.timestamp ?? Date.now() / 1000);
+  const timestamp = pythonFloatRepr(input.timestamp ?? (performance.timeOrigin + performance.now()) / 1000);
   return {
     authorization: `Signature ${destinySignature(input.secret, input.body ?? '', input.clientId, timestamp)}`,
     'x-client-id': input.clientId.toLowerCase(),
