@@ -43,12 +43,15 @@ export function registerClientCommands(program: Command): void {
     .option('--lease <duration>', 'default lease, ISO 8601 or seconds (default PT10M)', duration)
     .option('--max-attempts <n>', 'attempts per item before it fails (default 3)', positiveInteger)
     .option('--push-url <url>', 'deliver batches by POSTing them to this URL instead of letting the robot pull')
+    .option('--env', 'print `export ROBOT_ID=… ROBOT_SECRET=…` instead of JSON, for `eval "$(…)"`')
     .action(
-      withClient(async (client, flags: RobotFlags) => {
+      withClient(async (client, flags: RobotFlags & { env?: boolean }) => {
         const robot = await client.createRobot(robotFromFlags(flags));
-        printJson(robot);
+        const exports = `export ROBOT_ID=${robot.id} ROBOT_SECRET=${robot.secret}`;
+        if (flags.env) print(exports);
+        else printJson(robot);
         note(`\nRobot "${robot.name}" registered. Its secret is shown only this once: keep it.`);
-        note(`  export ROBOT_ID=${robot.id} ROBOT_SECRET=${robot.secret}`);
+        if (!flags.env) note(`  ${exports}`);
       }),
     );
 
@@ -138,6 +141,7 @@ export function registerClientCommands(program: Command): void {
     .option('--ttl <duration>', 'deadline as a time from now, ISO 8601 (PT2H) or seconds; instead of --expires-at')
     .option('--callback-url <url>', 'webhook called when the request finishes')
     .option('--idempotency-key <key>', 'repeating the call with the same key returns the first request')
+    .option('--watch', 'then follow it as `requests watch` does, to its final state (and its exit code)')
     .option('--json', 'print JSON')
     .action(
       withClient(async (client, flags: RequestFlags) => {
@@ -147,11 +151,14 @@ export function registerClientCommands(program: Command): void {
           { robot_id: flags.robot, record_ids: recordIds, priority: flags.priority, expires_at: flags.expiresAt, ttl: flags.ttl, callback_url: flags.callbackUrl },
           { idempotencyKey: flags.idempotencyKey },
         );
-        if (flags.json) return printJson(request);
-        print(`Request ${request.id} ${request.status}: ${plural(request.total, 'record')} for robot ${request.robot_id} (priority ${request.priority}).`);
-        const denied = request.counts.denied + request.counts.expired;
-        if (denied > 0) print(`${count(denied)} of them were refused at once (denied or expired): see \`refinery requests items ${request.id} --status denied\`.`);
-        print(`Follow it: refinery requests watch ${request.id}`);
+        if (flags.json) printJson(request);
+        else {
+          print(`Request ${request.id} ${request.status}: ${plural(request.total, 'record')} for robot ${request.robot_id} (priority ${request.priority}).`);
+          const denied = request.counts.denied + request.counts.expired;
+          if (denied > 0) print(`${count(denied)} of them were refused at once (denied or expired): see \`refinery requests items ${request.id} --status denied\`.`);
+          if (!flags.watch) print(`Follow it: refinery requests watch ${request.id}`);
+        }
+        if (flags.watch) await watchRequest(client, request.id, 500);
       }),
     );
 
@@ -160,20 +167,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<id>', 'request id')
     .option('--interval <ms>', 'time between two polls, in milliseconds, against a server without live events', positiveInteger, 500)
     .action(
-      withClient(async (client, id: string, flags: { interval: number }) => {
-        const display = process.stderr.isTTY ? progressBar() : progressLines();
-        let last: RequestOut | undefined;
-        try {
-          for await (const request of requestSnapshots(client, id, flags.interval)) {
-            display.update(request);
-            last = request;
-          }
-        } finally {
-          display.stop();
-        }
-        printFinal(last!);
-        if (!['completed', 'completed_with_errors'].includes(last!.status)) process.exitCode = 1;
-      }),
+      withClient((client, id: string, flags: { interval: number }) => watchRequest(client, id, flags.interval)),
     );
 
   connected(requests.command('show'))
@@ -338,6 +332,7 @@ function robotFromFlags(flags: RobotFlags): RobotIn {
 
 interface RequestFlags {
   robot: string;
+  watch?: boolean;
   records: string;
   priority?: (typeof priorities)[number];
   expiresAt?: string;
@@ -421,6 +416,22 @@ async function* requestSnapshots(client: RefineryClient, id: string, intervalMs:
     return;
   }
   yield await client.getRequest(id);
+}
+
+/** Live progress until the request is final, then its final counts; exit code 1 unless it completed. */
+async function watchRequest(client: RefineryClient, id: string, intervalMs: number): Promise<void> {
+  const display = process.stderr.isTTY ? progressBar() : progressLines();
+  let last: RequestOut | undefined;
+  try {
+    for await (const request of requestSnapshots(client, id, intervalMs)) {
+      display.update(request);
+      last = request;
+    }
+  } finally {
+    display.stop();
+  }
+  printFinal(last!);
+  if (!['completed', 'completed_with_errors'].includes(last!.status)) process.exitCode = 1;
 }
 
 interface ProgressDisplay {
