@@ -4,7 +4,7 @@
  */
 import type { RefineryClient } from '@refinery/sdk';
 import { cpuTimer, describeCpu, processKind } from './cpuTime.ts';
-import { referenceRecords, robotsWaiting, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
+import { referenceRecords, untilIdle, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 /** CPU seconds while the clock ran: PostgreSQL's backends (0 on PGlite, which runs inside Refinery), Refinery's process, the robots. */
 export interface RunCpuSeconds {
@@ -50,7 +50,7 @@ export async function withToyRobots<T>(
     const importSeconds = (performance.now() - t) / 1000;
     const robot = await client.createRobot({ name: `toy-${backend}-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize });
     const children = Array.from({ length: options.robots }, () => spawnToyRobot(url, robot, options.batchSize));
-    await robotsWaiting(children);
+    await untilIdle(children);
     const cpu = cpuTimer();
     t = performance.now();
     const result = await measured(client, robot.id, imported.ids);
