@@ -30,7 +30,6 @@ export interface MemoryRun {
   peakRequestMb: number;
   /** RSS idle again after the request, MB. */
   idleAfterRequestMb: number;
-  completed: number;
 }
 
 const mb = (kb: number) => kb / 1024;
@@ -65,6 +64,7 @@ export async function memoryRun(backend: Backend, nodeArgs: string[], items: num
     for (let i = 0; i < 2; i++) robots.push(spawnToyRobot(refinery.url, robot, 1000));
     const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
     const done = await client.waitForRequest(request.id, { intervalMs: 200 });
+    if (done.counts.completed !== items) throw new Error(`the memory run's request ended ${done.status} with ${done.counts.completed} of ${items} items completed`);
     const peakRequestMb = mb(await procStatusKb(refinery.pid, 'VmHWM'));
     await untilIdle([refinery.child]);
     return {
@@ -76,7 +76,6 @@ export async function memoryRun(backend: Backend, nodeArgs: string[], items: num
       idleRestartMb,
       peakRequestMb,
       idleAfterRequestMb: mb(await procStatusKb(refinery.pid, 'VmRSS')),
-      completed: done.counts.completed,
     };
   } finally {
     await Promise.all(robots.map(stopProcess));

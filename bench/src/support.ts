@@ -1,4 +1,4 @@
-/** What every measurement shares: fresh databases, an in-process Refinery, toy robot processes, timing. */
+/** What every measurement shares: fresh databases, a Refinery in this process or in its own, toy robot processes, timing. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
