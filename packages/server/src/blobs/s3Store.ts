@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Logger } from 'pino';
-import { Readable } from 'node:stream';
 import { ConfigError } from '../config.ts';
 import { inLargeWrites } from './largeWrites.ts';
 import type { BlobStore } from './store.ts';
