@@ -63,6 +63,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(retentionRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
-  if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { ctx, store: ctx.blobs });
+  if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { store: ctx.blobs });
   return app;
 }

@@ -16,8 +16,10 @@ program
   .option('--data-dir <dir>', 'where embedded data lives (REFINERY_DATA_DIR; default ./refinery-data)')
   .action(async (flags: { port?: string; host?: string; dataDir?: string }) => {
     let config;
+    let refinery;
     try {
       config = loadConfig(flags);
+      refinery = await createRefinery({ config });
     } catch (err) {
       if (err instanceof ConfigError) {
         console.error(`refinery: ${err.message}`);
@@ -25,10 +27,9 @@ program
       }
       throw err;
     }
-    const refinery = await createRefinery({ config });
     const url = await refinery.listen();
     const mode = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
-    process.stderr.write(`\nRefinery is listening on ${url} (${mode})\n`);
+    process.stderr.write(`\nRefinery is listening on ${url} (${mode}; blobs: ${refinery.ctx.blobs.description})\n`);
     if (refinery.newAdminKey) process.stderr.write(`Admin key: ${refinery.newAdminKey}\n  export REFINERY_URL=${url} REFINERY_API_KEY=${refinery.newAdminKey}\n`);
     else process.stderr.write(`Admin key: ${config.adminKey ? 'from REFINERY_ADMIN_KEY' : 'made at first start (set REFINERY_ADMIN_KEY to choose one)'}\n`);
     process.stderr.write(`API docs: ${url}/docs\n\n`);

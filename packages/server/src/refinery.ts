@@ -84,6 +84,8 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
   const { config } = options;
   const log = options.log ?? pino({ level: config.logLevel });
   const clock = options.clock ?? systemClock;
+  // S3 is checked before the database is opened: a wrong setting stops the start having changed nothing.
+  const s3 = !options.blobs && config.blobUrl ? await (await import('./blobs/s3Store.ts')).openS3BlobStore(config.blobUrl, config.s3Endpoint, log) : null;
   const db = options.db ?? (await openDb(config, log));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
@@ -93,12 +95,8 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
 
   let boundUrl = `http://localhost:${config.port}`;
   const publicUrl = () => config.publicUrl ?? boundUrl;
-  let blobs = options.blobs;
-  if (!blobs) {
-    blobs = config.blobUrl
-      ? new (await import('./blobs/s3Store.ts')).S3BlobStore(config.blobUrl)
-      : new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
-  }
+  const blobs =
+    options.blobs ?? s3 ?? new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
   const work: Context['work'] = new WorkSignals(db);
   await work.start();
   const background = createBackground(log);
@@ -138,6 +136,7 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
       await work.stop();
       await app.close();
       await background.close();
+      s3?.close();
       if (!options.db) await db.close();
     },
   };

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
-import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { FileBlobStore } from './fileStore.ts';
 
@@ -13,7 +12,7 @@ const BlobQuery = Type.Object(
 );
 
 /** The embedded blob store's HTTP face: GET and PUT, authorised by the URL's own signature. */
-export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore }> = async (app, { store }) => {
+export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (app, { store }) => {
   // Uploads stream straight to disk, whatever their content type.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));

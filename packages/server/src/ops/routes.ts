@@ -3,6 +3,9 @@ import { Gauge } from 'prom-client';
 import type { Context } from '../context.ts';
 import type { Metrics } from './metrics.ts';
 
+/** How long `/readyz` trusts its last look at the blob store, so that polling it stays cheap. */
+const blobsLookMs = 5_000;
+
 export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> = async (app, { ctx, metrics }) => {
   // Queue depth and age, read from the database when scraped.
   new Gauge({
@@ -20,13 +23,26 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> =
 
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', hide: false } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['operations'], summary: 'The database answers' } }, async (_request, reply) => {
+  let blobsLook: { at: number; answer: Promise<void> } | null = null;
+  const blobsAnswer = () => {
+    if (!ctx.blobs.ping) return;
+    const now = performance.now();
+    if (!blobsLook || now - blobsLook.at > blobsLookMs) blobsLook = { at: now, answer: ctx.blobs.ping() };
+    return blobsLook.answer;
+  };
+
+  app.get('/readyz', { schema: { tags: ['operations'], summary: 'The database and the blob store answer' } }, async (_request, reply) => {
     try {
       await ctx.db.query('select 1');
-      return { status: 'ready' };
     } catch {
       return reply.status(503).send({ error: { code: 'unavailable', message: 'the database does not answer' } });
     }
+    try {
+      await blobsAnswer();
+    } catch (err) {
+      return reply.status(503).send({ error: { code: 'unavailable', message: `the blob store (${ctx.blobs.description}) does not answer: ${(err as Error).message}` } });
+    }
+    return { status: 'ready', blobs: ctx.blobs.description };
   });
 
   app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
