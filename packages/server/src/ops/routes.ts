@@ -1,7 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
+import Type from 'typebox';
 import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
+
+const Status = (status: string) => Type.Object({ status: Type.Literal(status) });
 
 export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> = async (app, { ctx, metrics }) => {
   // Queue depth and age, read from the database when scraped.
@@ -18,18 +22,24 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> =
     },
   });
 
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', hide: false } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status('ok') } } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['operations'], summary: 'The database answers' } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { tags: ['operations'], summary: 'The database answers (503 when it does not)', response: { 200: Status('ready') } } }, async () => {
     try {
       await ctx.db.query('select 1');
-      return { status: 'ready' };
     } catch {
-      return reply.status(503).send({ error: { code: 'unavailable', message: 'the database does not answer' } });
+      throw errors.unavailable('the database does not answer');
     }
+    return { status: 'ready' };
   });
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  app.get('/metrics', {
+    schema: {
+      tags: ['operations'],
+      summary: "Prometheus metrics (this process's counters; docs/metrics.md)",
+      response: { 200: { content: { 'text/plain': { schema: Type.String({ description: 'Prometheus text exposition format.' }) } } } },
+    },
+  }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };
