@@ -9,7 +9,6 @@ import type { Context } from './context.ts';
 import { frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
 import { openapiOptions, servers } from './http/openapi.ts';
 import { validatorCompiler } from './http/validation.ts';
-import { createMetrics } from './ops/metrics.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { recordRoutes } from './records/routes.ts';
 import { requestRoutes } from './requests/routes.ts';
@@ -34,7 +33,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandler(app);
 
-  const metrics = createMetrics();
+  const { metrics } = ctx;
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -52,7 +51,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
 
-  await app.register(opsRoutes, { ctx, metrics });
+  await app.register(opsRoutes, { ctx });
   await app.register(authRoutes, { ctx });
   await app.register(recordRoutes, { ctx });
   await app.register(robotRoutes, { ctx });

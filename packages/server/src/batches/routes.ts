@@ -138,14 +138,15 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       const now = ctx.clock.now();
       if (body.error) {
         const error = body.error;
-        const finished = await ctx.db.transaction(async (tx) => {
+        const failed = await ctx.db.transaction(async (tx) => {
           if (!(await failBatchIfLeased(tx, { id, robotId, leaseToken: body.lease_token, message: error.message, now }))) return null;
           const moved = await retryOrFailItems(tx, { batchIds: [id], fromStatus: 'leased', code: 'robot_error', message: error.message, retryable: error.retryable ?? false, now });
           await notifyWork(tx, moved.retriedRobotIds);
-          return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
+          return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
         });
-        if (finished === null) refusal(batch, body.lease_token);
-        afterRequestsFinished(ctx, finished);
+        if (failed === null) refusal(batch, body.lease_token);
+        ctx.metrics.itemsMoved(failed.moves);
+        afterRequestsFinished(ctx, failed.finished);
         return reply.status(202).send({ id, status: 'failed' });
       }
       if (batch.status === 'leased' && batch.lease_token === body.lease_token && batch.lease_expires_at > now) {
