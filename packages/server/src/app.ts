@@ -7,8 +7,8 @@ import { FileBlobStore } from './blobs/fileStore.ts';
 import { blobRoutes } from './blobs/routes.ts';
 import type { Context } from './context.ts';
 import { frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
+import { openapiOptions, servers } from './http/openapi.ts';
 import { validatorCompiler } from './http/validation.ts';
-import { createMetrics } from './ops/metrics.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { recordRoutes } from './records/routes.ts';
 import { requestRoutes } from './requests/routes.ts';
@@ -33,7 +33,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandler(app);
 
-  const metrics = createMetrics();
+  const { metrics } = ctx;
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -41,21 +41,17 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode }, reply.elapsedTime / 1000);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Refinery', version: '0.1.0', description: 'Robots enhance records in batches.' },
-      components: {
-        securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'Requesters and admins' },
-          robotSignature: { type: 'apiKey', in: 'header', name: 'Signature', description: 'Robots: RFC 9421 HMAC-SHA256 signature (see SPEC)' },
-        },
-      },
-    },
+  await app.register(swagger, openapiOptions());
+  // /docs: paste a key under Authorize (kept across reloads) and try a call, against this server.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: true, tryItOutEnabled: true },
+    transformSpecificationClone: false,
+    transformSpecification: (spec, request) => ({ ...spec, servers: servers(ctx.config.publicUrl, request) }),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
 
-  await app.register(opsRoutes, { ctx, metrics });
+  await app.register(opsRoutes, { ctx });
   await app.register(authRoutes, { ctx });
   await app.register(recordRoutes, { ctx });
   await app.register(robotRoutes, { ctx });

@@ -16,6 +16,7 @@ import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
 import { autovacuumRuns, churningTables } from './db/vacuum.ts';
 import { openPostgres } from './db/postgres.ts';
+import { createMetrics } from './ops/metrics.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
 import { createEventSender, type EventSender } from './events/sender.ts';
 import { createCleanup, type Cleanup } from './retention/cleanup.ts';
@@ -100,7 +101,7 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
   const work: Context['work'] = new WorkSignals(db);
   await work.start();
   const background = createBackground(log);
-  const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background };
+  const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background, metrics: createMetrics(db) };
   const sweeper = createSweeper({ ctx, config: { intervalMs: options.sweepIntervalMs ?? sweeperDefaults.intervalMs } });
   // The background loops: started together, stopped together.
   const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs } });

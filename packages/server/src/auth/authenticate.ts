@@ -3,6 +3,7 @@ import type { FastifyRequest, preHandlerHookHandler, preParsingHookHandler } fro
 import { maxClockSkewSeconds, parseSignedRequest, SignatureError, signatureMatches, uuidPattern, type Role } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
+import { guardedBy } from '../http/openapi.ts';
 import { hashApiKey } from './apiKeys.ts';
 import { getApiKeyByHash } from './queries/getApiKeyByHash.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
@@ -23,7 +24,7 @@ const maxSignedBodyBytes = 64 * 1024;
 
 /** preHandler: a Bearer API key with one of `roles`. */
 export function requireKey(ctx: Context, ...roles: Role[]): preHandlerHookHandler {
-  return async (request) => {
+  return guardedBy('apiKey', async (request) => {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) throw errors.unauthorized();
@@ -36,7 +37,7 @@ export function requireKey(ctx: Context, ...roles: Role[]): preHandlerHookHandle
     }
     if (!roles.includes(key.role)) throw errors.forbidden(`this needs a ${roles.join(' or ')} key`);
     request.principal = { kind: 'key', keyId: key.id, role: key.role, name: key.name };
-  };
+  }, roles);
 }
 
 /** The caller's key, on routes behind requireKey. */
@@ -76,7 +77,7 @@ async function readBody(payload: NodeJS.ReadableStream): Promise<Buffer> {
  * refuses replays (nonce seen before) and stale `created`, then hands the body on to the parser.
  */
 export function requireRobotSignature(ctx: Context): preParsingHookHandler {
-  return async (request, _reply, payload) => {
+  return guardedBy('robotSignature', async (request, _reply, payload) => {
     const body = await readBody(payload);
     let parsed;
     try {
@@ -110,5 +111,5 @@ export function requireRobotSignature(ctx: Context): preParsingHookHandler {
     const replay = Readable.from(body.length ? [body] : []);
     (replay as unknown as { receivedEncodedLength: number }).receivedEncodedLength = body.length;
     return replay;
-  };
+  });
 }

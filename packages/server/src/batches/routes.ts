@@ -31,7 +31,8 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
 }
 
 export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  app.addHook('preParsing', requireRobotSignature(ctx));
+  // Every call is a robot's, signed: checked before its body is parsed.
+  const signed = requireRobotSignature(ctx);
 
   /** The caller's batch, or 404 (another robot's batch is as good as missing). */
   async function ownBatch(id: string, robotId: string): Promise<BatchRow> {
@@ -65,6 +66,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   }
 
   app.post('/v1/batches/lease', {
+    preParsing: signed,
     schema: {
       tags: ['batches'],
       summary: 'Lease a batch: 200 with it, or 204 when nothing is pending (after waiting up to `wait`)',
@@ -99,11 +101,13 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.get('/v1/batches/:id', {
+    preParsing: signed,
     schema: { tags: ['batches'], summary: 'A batch, its URLs signed afresh', params: IdParams, response: { 200: Batch } },
     handler: async (request) => batchOut(ctx, await ownBatch((request.params as { id: string }).id, robotOf(request))),
   });
 
   app.post('/v1/batches/:id/renew', {
+    preParsing: signed,
     schema: { tags: ['batches'], summary: 'Extend the lease; 409 once it has expired', params: IdParams, querystring: RenewQuery, response: { 200: RenewOut } },
     handler: async (request) => {
       const robot = signingRobotOf(request);
@@ -118,6 +122,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.post('/v1/batches/:id/results', {
+    preParsing: signed,
     schema: {
       tags: ['batches'],
       summary: 'Hand in the batch after uploading the results file (or report a batch-wide error); 202',
@@ -133,14 +138,15 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       const now = ctx.clock.now();
       if (body.error) {
         const error = body.error;
-        const finished = await ctx.db.transaction(async (tx) => {
+        const failed = await ctx.db.transaction(async (tx) => {
           if (!(await failBatchIfLeased(tx, { id, robotId, leaseToken: body.lease_token, message: error.message, now }))) return null;
           const moved = await retryOrFailItems(tx, { batchIds: [id], fromStatus: 'leased', code: 'robot_error', message: error.message, retryable: error.retryable ?? false, now });
           await notifyWork(tx, moved.retriedRobotIds);
-          return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
+          return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
         });
-        if (finished === null) refusal(batch, body.lease_token);
-        afterRequestsFinished(ctx, finished);
+        if (failed === null) refusal(batch, body.lease_token);
+        ctx.metrics.itemsMoved(failed.moves);
+        afterRequestsFinished(ctx, failed.finished);
         return reply.status(202).send({ id, status: 'failed' });
       }
       if (batch.status === 'leased' && batch.lease_token === body.lease_token && batch.lease_expires_at > now) {

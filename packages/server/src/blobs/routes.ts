@@ -1,6 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { errors } from '../errors.ts';
+import { guardedBy } from '../http/openapi.ts';
 import type { FileBlobStore } from './fileStore.ts';
 
 /** Largest results file a robot may upload to the embedded store. */
@@ -24,16 +25,24 @@ export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (a
     return key;
   }
 
-  function authorise(method: string, key: string, query: { expires?: string; signature?: string }): void {
-    const problem = store.checkSignature(key, method, query.expires, query.signature);
-    if (problem) throw errors.forbidden(problem);
-  }
+  /** onRequest: the URL's own signature, for `method` (a HEAD is a GET's), checked before anything else. */
+  const signedFor = (method: 'GET' | 'PUT') =>
+    guardedBy('signedUrl', async (request: FastifyRequest) => {
+      const query = request.query as { expires?: string; signature?: string };
+      const problem = store.checkSignature(keyOf(request.url), method, query.expires, query.signature);
+      if (problem) throw errors.forbidden(problem);
+    });
 
   app.get('/v1/blobs/*', {
-    schema: { tags: ['blobs'], summary: 'Download a blob through its signed URL', querystring: BlobQuery },
+    onRequest: signedFor('GET'),
+    schema: {
+      tags: ['blobs'],
+      summary: 'Download a blob through its signed URL',
+      querystring: BlobQuery,
+      response: { 200: { content: { 'application/x-ndjson': { schema: Type.String({ description: 'The file, JSON Lines.' }) } } } },
+    },
     handler: async (request, reply) => {
       const key = keyOf(request.url);
-      authorise('GET', key, request.query as { expires?: string; signature?: string });
       const stream = await store.get(key);
       if (!stream) throw errors.notFound('blob');
       return reply.type('application/x-ndjson').send(stream);
@@ -41,10 +50,15 @@ export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (a
   });
 
   app.put('/v1/blobs/*', {
-    schema: { tags: ['blobs'], summary: 'Upload a blob through its signed URL', querystring: BlobQuery },
+    onRequest: signedFor('PUT'),
+    schema: {
+      tags: ['blobs'],
+      summary: 'Upload a blob through its signed URL',
+      querystring: BlobQuery,
+      response: { 200: Type.Object({ key: Type.String(), bytes: Type.Integer() }) },
+    },
     handler: async (request, reply) => {
       const key = keyOf(request.url);
-      authorise('PUT', key, request.query as { expires?: string; signature?: string });
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > maxUploadBytes) throw errors.payloadTooLarge(`uploads may be at most ${maxUploadBytes} bytes`);
       let received = 0;

@@ -1,15 +1,26 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
-import { IdParams, ImportRecordsResult, ListRecordsQuery, RecordPage, RecordWithEnhancements } from '@refinery/protocol';
+import Type from 'typebox';
+import { IdParams, ImportRecordsResult, ListRecordsQuery, RecordIn, RecordPage, RecordWithEnhancements } from '@refinery/protocol';
 import { requireKey } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
+import { validatorCompiler } from '../http/validation.ts';
 import { importRecords, recordsFromBody } from './importRecords.ts';
 import { getRecordWithEnhancements } from './queries/getRecord.ts';
 import { listRecords } from './queries/listRecords.ts';
 
-const streamedTypes = ['application/json', 'application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+const jsonLinesTypes = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+const streamedTypes = ['application/json', ...jsonLinesTypes];
+
+/** What POST /v1/records takes, for the OpenAPI document: importRecords.ts checks each record as it streams in. */
+const RecordsBody = {
+  content: {
+    'application/json': { schema: Type.Array(RecordIn, { description: 'A JSON array of records.' }) },
+    ...Object.fromEntries(jsonLinesTypes.map((type) => [type, { schema: Type.String({ description: 'JSON Lines: one record (RecordIn) per line.' }) }])),
+  },
+};
 
 export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
   const reader = requireKey(ctx, 'admin', 'requester');
@@ -20,9 +31,12 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
 
   app.post('/v1/records', {
     preHandler: reader,
+    // The body is a stream, checked record by record as it is read: the schema only documents it.
+    validatorCompiler: (route) => (route.httpPart === 'body' ? () => true : validatorCompiler(route)),
     schema: {
       tags: ['records'],
       summary: 'Upsert records by identifier: a JSON array, or JSONL (application/x-ndjson); all or nothing',
+      body: RecordsBody,
       response: { 200: ImportRecordsResult },
     },
     handler: async (request, reply) => {

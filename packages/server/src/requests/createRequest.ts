@@ -100,6 +100,8 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (existing.body_hash !== bodyHash) throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
     return { request: existing, created: false };
   }
+  ctx.metrics.requestsCreated.inc();
+  if (handed) ctx.metrics.leased(body.robot_id, handed.item_count);
   // Committed: this process's long polls for the robot look at once, not when the NOTIFY comes back.
   if (outcome.pending > 0) ctx.work.wakeHere(body.robot_id);
   if (outcome.backlog) ctx.background.run('backlog', { request_id: id }, () => writeBacklog(ctx));
