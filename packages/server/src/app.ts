@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { installAuthentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
@@ -54,6 +55,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  installAuthentication(app, ctx);
 
   await app.register(opsRoutes, { ctx, metrics });
   await app.register(authRoutes, { ctx });

@@ -31,6 +31,7 @@ export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore
   }
 
   app.get('/v1/blobs/*', {
+    config: { access: 'public' },
     schema: { tags: ['blobs'], summary: 'Download a blob through its signed URL', querystring: BlobQuery },
     handler: async (request, reply) => {
       const key = keyOf(request.url);
@@ -42,6 +43,7 @@ export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore
   });
 
   app.put('/v1/blobs/*', {
+    config: { access: 'public' },
     schema: { tags: ['blobs'], summary: 'Upload a blob through its signed URL', querystring: BlobQuery },
     handler: async (request, reply) => {
       const key = keyOf(request.url);

@@ -18,9 +18,9 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> =
     },
   });
 
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', hide: false } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is up', hide: false } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['operations'], summary: 'The database answers' } }, async (_request, reply) => {
+  app.get('/readyz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The database answers' } }, async (_request, reply) => {
     try {
       await ctx.db.query('select 1');
       return { status: 'ready' };
@@ -29,7 +29,7 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> =
     }
   });
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  app.get('/metrics', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };

@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { IdParams, ImportRecordsResult, ListRecordsQuery, RecordPage, RecordWithEnhancements } from '@refinery/protocol';
-import { requireKey } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
@@ -12,14 +11,12 @@ import { listRecords } from './queries/listRecords.ts';
 const streamedTypes = ['application/json', 'application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
 
 export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const reader = requireKey(ctx, 'admin', 'requester');
-
   // Record bodies are streamed into the database, never buffered: hand the raw stream to the route.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(streamedTypes, (_request, payload, done) => done(null, payload));
 
   app.post('/v1/records', {
-    preHandler: reader,
+    config: { access: 'requester' },
     schema: {
       tags: ['records'],
       summary: 'Upsert records by identifier: a JSON array, or JSONL (application/x-ndjson); all or nothing',
@@ -34,7 +31,7 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
   });
 
   app.get('/v1/records', {
-    preHandler: reader,
+    config: { access: 'requester' },
     schema: { tags: ['records'], summary: 'List records, or look one up by `identifier=type:value`', querystring: ListRecordsQuery, response: { 200: RecordPage } },
     handler: async (request) => {
       const q = request.query as ListRecordsQuery;
@@ -52,7 +49,7 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
   });
 
   app.get('/v1/records/:id', {
-    preHandler: reader,
+    config: { access: 'requester' },
     schema: { tags: ['records'], summary: 'A record with its enhancements', params: IdParams, response: { 200: RecordWithEnhancements } },
     handler: async (request) => {
       const { id } = request.params as { id: string };
