@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
 import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
 import type { Metrics } from './metrics.ts';
 
 export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> = async (app, { ctx, metrics }) => {
@@ -20,12 +21,12 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> =
 
   app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is up', hide: false } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The database answers' } }, async (_request, reply) => {
+  app.get('/readyz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The database answers (503 with Retry-After while it does not)' } }, async () => {
     try {
       await ctx.db.query('select 1');
       return { status: 'ready' };
     } catch {
-      return reply.status(503).send({ error: { code: 'unavailable', message: 'the database does not answer' } });
+      throw errors.unavailable();
     }
   });
 
