@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { installAuthentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
@@ -50,6 +51,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     transformSpecification: (spec, request) => ({ ...spec, servers: servers(ctx.config.publicUrl, request) }),
   });
   app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
+
+  installAuthentication(app, ctx);
 
   await app.register(opsRoutes, { ctx });
   await app.register(authRoutes, { ctx });

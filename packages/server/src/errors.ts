@@ -13,6 +13,9 @@ export class AppError extends Error {
   }
 }
 
+/** The Retry-After of a 503: about as long as PostgreSQL takes to restart. */
+export const retryAfterSeconds = 5;
+
 export const errors = {
   invalidRequest: (message: string, details?: unknown) => new AppError(400, 'invalid_request', message, details),
   invalidCursor: () => new AppError(400, 'invalid_cursor', 'cursor is not one this API gave out'),
@@ -24,5 +27,6 @@ export const errors = {
   payloadTooLarge: (message: string) => new AppError(413, 'payload_too_large', message),
   unsupportedMediaType: (message: string) => new AppError(415, 'unsupported_media_type', message),
   unprocessable: (code: string, message: string, details?: unknown) => new AppError(422, code, message, details),
-  unavailable: (message: string) => new AppError(503, 'unavailable', message),
+  /** Answered with Retry-After (retryAfterSeconds). */
+  unavailable: (message = 'the database does not answer; try again shortly') => new AppError(503, 'unavailable', message),
 };

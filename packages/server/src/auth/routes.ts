@@ -3,14 +3,11 @@ import Type from 'typebox';
 import { ApiKeyIn, ApiKeyOut, ProvisionedApiKey, type Role } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { createApiKey } from './apiKeys.ts';
-import { requireKey } from './authenticate.ts';
 import { listApiKeys } from './queries/listApiKeys.ts';
 
 export const authRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const admin = requireKey(ctx, 'admin');
-
   app.post('/v1/api-keys', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['auth'], summary: 'Create an API key (shown once)', body: ApiKeyIn, response: { 201: ProvisionedApiKey } },
     handler: async (request, reply) => {
       const body = request.body as { name: string; role?: Role };
@@ -20,7 +17,7 @@ export const authRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ct
   });
 
   app.get('/v1/api-keys', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['auth'], summary: 'List API keys (never their values)', response: { 200: Type.Object({ data: Type.Array(ApiKeyOut) }) } },
     handler: async () => ({ data: await listApiKeys(ctx.db) }),
   });

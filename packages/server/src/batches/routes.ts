@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
-import { requireRobotSignature, robotOf, signingRobotOf } from '../auth/authenticate.ts';
+import { robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
@@ -31,9 +31,6 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
 }
 
 export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  // Every call is a robot's, signed: checked before its body is parsed.
-  const signed = requireRobotSignature(ctx);
-
   /** The caller's batch, or 404 (another robot's batch is as good as missing). */
   async function ownBatch(id: string, robotId: string): Promise<BatchRow> {
     const batch = await getBatch(ctx.db, { id, robotId });
@@ -66,7 +63,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   }
 
   app.post('/v1/batches/lease', {
-    preParsing: signed,
+    config: { access: 'robot' },
     schema: {
       tags: ['batches'],
       summary: 'Lease a batch: 200 with it, or 204 when nothing is pending (after waiting up to `wait`)',
@@ -101,13 +98,13 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.get('/v1/batches/:id', {
-    preParsing: signed,
+    config: { access: 'robot' },
     schema: { tags: ['batches'], summary: 'A batch, its URLs signed afresh', params: IdParams, response: { 200: Batch } },
     handler: async (request) => batchOut(ctx, await ownBatch((request.params as { id: string }).id, robotOf(request))),
   });
 
   app.post('/v1/batches/:id/renew', {
-    preParsing: signed,
+    config: { access: 'robot' },
     schema: { tags: ['batches'], summary: 'Extend the lease; 409 once it has expired', params: IdParams, querystring: RenewQuery, response: { 200: RenewOut } },
     handler: async (request) => {
       const robot = signingRobotOf(request);
@@ -122,7 +119,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.post('/v1/batches/:id/results', {
-    preParsing: signed,
+    config: { access: 'robot' },
     schema: {
       tags: ['batches'],
       summary: 'Hand in the batch after uploading the results file (or report a batch-wide error); 202',

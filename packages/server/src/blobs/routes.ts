@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { errors } from '../errors.ts';
-import { guardedBy } from '../http/openapi.ts';
 import type { FileBlobStore } from './fileStore.ts';
 
 /** Largest results file a robot may upload to the embedded store. */
@@ -26,14 +25,14 @@ export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (a
   }
 
   /** onRequest: the URL's own signature, for `method` (a HEAD is a GET's), checked before anything else. */
-  const signedFor = (method: 'GET' | 'PUT') =>
-    guardedBy('signedUrl', async (request: FastifyRequest) => {
-      const query = request.query as { expires?: string; signature?: string };
-      const problem = store.checkSignature(keyOf(request.url), method, query.expires, query.signature);
-      if (problem) throw errors.forbidden(problem);
-    });
+  const signedFor = (method: 'GET' | 'PUT') => async (request: FastifyRequest) => {
+    const query = request.query as { expires?: string; signature?: string };
+    const problem = store.checkSignature(keyOf(request.url), method, query.expires, query.signature);
+    if (problem) throw errors.forbidden(problem);
+  };
 
   app.get('/v1/blobs/*', {
+    config: { access: 'signedUrl' },
     onRequest: signedFor('GET'),
     schema: {
       tags: ['blobs'],
@@ -50,6 +49,7 @@ export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (a
   });
 
   app.put('/v1/blobs/*', {
+    config: { access: 'signedUrl' },
     onRequest: signedFor('PUT'),
     schema: {
       tags: ['blobs'],

@@ -3,10 +3,11 @@ import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import Type from 'typebox';
 import * as protocol from '@refinery/protocol';
+import type { Access } from '../auth/authenticate.ts';
 
 /**
  * The generic parts of /openapi.json, so that it stays right whoever edits a route: each
- * operation's security scheme comes from the authentication hook its route runs (guardedBy), its
+ * operation's security scheme comes from who its route says may call it (`config.access`), its
  * error responses from what the route takes, and every schema @refinery/protocol exports under a
  * name is a component of that name, referenced where a route uses it.
  */
@@ -40,24 +41,19 @@ interface Guard {
   scheme: SecurityScheme;
   roles?: readonly string[];
 }
-const guards = new WeakMap<object, Guard>();
 
-/** Marks `hook` as the check of `scheme`: every route that runs it declares that scheme in /openapi.json. */
-export function guardedBy<T extends object>(scheme: SecurityScheme, hook: T, roles?: readonly string[]): T {
-  guards.set(hook, { scheme, roles });
-  return hook;
-}
-
-const lifecycle = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const;
+/** The security scheme of a route, from who it says may call it (`config.access`, auth/authenticate.ts). */
+const guardOfAccess: Record<Access, Guard | null> = {
+  admin: { scheme: 'apiKey', roles: ['admin'] },
+  requester: { scheme: 'apiKey', roles: ['admin', 'requester'] },
+  robot: { scheme: 'robotSignature' },
+  signedUrl: { scheme: 'signedUrl' },
+  public: null,
+};
 
 function guardOf(route: RouteOptions): Guard | null {
-  for (const stage of lifecycle) {
-    for (const hook of [route[stage] ?? []].flat()) {
-      const guard = guards.get(hook);
-      if (guard) return guard;
-    }
-  }
-  return null;
+  const access = (route.config as { access?: Access } | undefined)?.access;
+  return access ? guardOfAccess[access] : null;
 }
 
 /** The object and union schemas @refinery/protocol exports, by identity, with their export names. */

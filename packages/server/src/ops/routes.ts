@@ -9,7 +9,7 @@ const blobsLookMs = 5_000;
 const Status = (status: string) => Type.Object({ status: Type.Literal(status) });
 
 export const opsRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status('ok') } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status('ok') } } }, async () => ({ status: 'ok' }));
 
   let blobsLook: { at: number; answer: Promise<void> } | null = null;
   const blobsAnswer = () => {
@@ -20,9 +20,10 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx
   };
 
   app.get('/readyz', {
+    config: { access: 'public' },
     schema: {
       tags: ['operations'],
-      summary: 'The database and the blob store answer (503 when one does not)',
+      summary: 'The database and the blob store answer (503 with Retry-After while one does not)',
       response: { 200: Type.Object({ status: Type.Literal('ready'), blobs: Type.String({ description: 'The blob store in use.' }) }) },
     },
   }, async () => {
@@ -40,6 +41,7 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx
   });
 
   app.get('/metrics', {
+    config: { access: 'public' },
     schema: {
       tags: ['operations'],
       summary: "Prometheus metrics (this process's counters; docs/metrics.md)",

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, itemFinalStatuses, PageQuery } from '@refinery/protocol';
-import { keyOf, requireKey } from '../auth/authenticate.ts';
+import { keyOf } from '../auth/authenticate.ts';
 import { signedUrlSeconds, type BlobStore } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
@@ -47,8 +47,6 @@ function itemOut(row: ItemRow) {
 }
 
 export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const requester = requireKey(ctx, 'admin', 'requester');
-
   /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
   async function visibleRequest(request: FastifyRequest): Promise<RequestRow> {
     const { id } = request.params as { id: string };
@@ -65,8 +63,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       parseRequestBody(payload, requestBodyLimit, request.headers['content-length']),
     );
     scope.post('/v1/requests', {
-      // The key is checked before the body is read.
-      onRequest: requester,
+      config: { access: 'requester' },
       // record_ids is checked and packed by the parser; the schema still documents it.
       validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: RequestInPacked } : route),
       schema: {
@@ -89,7 +86,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/requests', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: { tags: ['requests'], summary: 'List requests (a requester sees its own)', querystring: ListRequestsQuery, response: { 200: RequestPage } },
     handler: async (request) => {
       const key = keyOf(request);
@@ -108,13 +105,13 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/requests/:id', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: { tags: ['requests'], summary: 'Status, counts, progress, timestamps, manifest link', params: IdParams, response: { 200: RequestOut } },
     handler: async (request) => requestOut(ctx.blobs, await visibleRequest(request)),
   });
 
   app.post('/v1/requests/:id/cancel', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: {
       tags: ['requests'],
       summary: 'Cancel what has not finished: open items become cancelled, the request cancelled; again: 200 unchanged; finished otherwise: 409',
@@ -125,7 +122,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/requests/:id/items', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: { tags: ['requests'], summary: "Every item's outcome and error", params: IdParams, querystring: ListItemsQuery, response: { 200: ItemPage } },
     handler: async (request) => {
       const row = await visibleRequest(request);
@@ -138,7 +135,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/requests/:id/batches', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: {
       tags: ['requests'],
       summary: "The batches that carried this request's items, with their validation reports",
