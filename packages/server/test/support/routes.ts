@@ -27,16 +27,26 @@ export interface Operation {
   body?: Schema;
 }
 
-/** Every operation in the API's own description (/openapi.json): what a generated test walks. */
+/** Every operation in the API's own description (/openapi.json), its component references resolved: what a generated test walks. */
 export async function operations(h: Harness): Promise<Operation[]> {
   const res = await fetch(`${h.url}/openapi.json`);
-  const doc = (await res.json()) as { paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }>> };
+  const doc = (await res.json()) as {
+    paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+    components?: { schemas?: Record<string, Schema> };
+  };
+  const resolved = (node: unknown): any => {
+    if (Array.isArray(node)) return node.map(resolved);
+    if (typeof node !== 'object' || node === null) return node;
+    const ref = (node as { $ref?: string }).$ref;
+    if (ref?.startsWith('#/components/schemas/')) return resolved(doc.components?.schemas?.[ref.slice('#/components/schemas/'.length)]);
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolved(v)]));
+  };
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({
       method: method.toUpperCase(),
       path,
-      parameters: op.parameters ?? [],
-      body: op.requestBody?.content['application/json']?.schema,
+      parameters: resolved(op.parameters ?? []),
+      body: resolved(op.requestBody?.content['application/json']?.schema),
     })),
   );
 }
