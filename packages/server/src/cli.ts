@@ -2,7 +2,6 @@
 import { Command } from 'commander';
 import { registerClientCommands } from './cli/client-commands.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { createRefinery } from './refinery.ts';
 
 const program = new Command('refinery').description('Robots enhance records in batches, reliably and fast.');
 
@@ -23,6 +22,8 @@ program
       }
       throw err;
     }
+    // Loaded here, not at the top: the client commands need none of the server (0.6 s a command).
+    const { createRefinery } = await import('./refinery.ts');
     const refinery = await createRefinery({ config });
     const url = await refinery.listen();
     const mode = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
