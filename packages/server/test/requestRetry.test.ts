@@ -178,6 +178,31 @@ describeEachBackend('retrying a request', (h) => {
     assert.equal(deadline, 3600_000);
   });
 
+  it('writes a retry of more failed items than a slice in slices, as any large request', async () => {
+    const robot = await h().createRobot({ max_attempts: 1 });
+    const recordIds = await h().importRecords(references(250));
+    const created = await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+    const batch = (await leaseRecords(h(), robot, 250))!;
+    const failed = await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token, error: { message: 'the model is down', retryable: false } });
+    assert.equal(failed.status, 202);
+    assert.equal((await finalRequest(h(), created.body.id)).status, 'failed');
+
+    const slice = h().refinery.ctx.config.createSlice;
+    h().refinery.ctx.config.createSlice = 100;
+    let retry;
+    try {
+      retry = await h().api('POST', `/v1/requests/${created.body.id}/retry`);
+    } finally {
+      h().refinery.ctx.config.createSlice = slice;
+    }
+    assert.equal(retry.status, 202, JSON.stringify(retry.body));
+    assert.equal(retry.body.total, 250);
+    await h().refinery.background.drain();
+    const items = await h().api('GET', `/v1/requests/${retry.body.id}/items?limit=1000`);
+    assert.deepEqual(items.body.data.map((i: { record_id: string }) => i.record_id).sort(), [...recordIds].sort());
+    assert.ok(items.body.data.every((i: { status: string; attempts: number }) => i.status === 'pending' && i.attempts === 0));
+  });
+
   it('lists requests newest first, page after page', async () => {
     const robot = await h().createRobot();
     const [recordId] = await h().importRecords(references(1));

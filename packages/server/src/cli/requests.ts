@@ -30,10 +30,7 @@ export function registerRequestCommands(program: Command): void {
         );
         if (flags.json) return printJson(request);
         print(`Request ${request.id} ${request.status}: ${plural(request.total, 'record')} for robot ${request.robot_id} (priority ${request.priority}).`);
-        for (const status of ['denied', 'expired'] as const) {
-          const n = request.counts[status];
-          if (n > 0) print(`${count(n)} of them ${n === 1 ? 'was' : 'were'} ${status} at once; why: refinery requests items ${request.id} --status ${status}`);
-        }
+        printRefusedAtOnce(request);
         print(`Follow it: refinery requests watch ${request.id}`);
       }),
     );
@@ -163,10 +160,7 @@ export function registerRequestCommands(program: Command): void {
         const retry = await client.retryRequest(id, { record_ids: recordIds, priority: flags.priority, expires_at: flags.expiresAt, ttl: flags.ttl });
         if (flags.json) return printJson(retry);
         print(`Request ${retry.id} (${retry.status}) retries ${plural(retry.total, 'failed item')} of request ${id}.`);
-        for (const status of ['denied', 'expired'] as const) {
-          const n = retry.counts[status];
-          if (n > 0) print(`${count(n)} of them ${n === 1 ? 'was' : 'were'} ${status} this time; why: refinery requests items ${retry.id} --status ${status}`);
-        }
+        printRefusedAtOnce(retry);
         print(`Follow it: refinery requests watch ${retry.id}`);
       }),
     );
@@ -212,6 +206,14 @@ async function* requestSnapshots(client: RefineryClient, id: string, intervalMs:
     return;
   }
   yield await client.getRequest(id);
+}
+
+/** A new request's items that were denied or expired at once (their records checked as it was made), and where to read why. */
+function printRefusedAtOnce(request: RequestOut): void {
+  for (const status of ['denied', 'expired'] as const) {
+    const n = request.counts[status];
+    if (n > 0) print(`${count(n)} of them ${n === 1 ? 'was' : 'were'} ${status} at once; see why: refinery requests items ${request.id} --status ${status}`);
+  }
 }
 
 /** A final request: how it ended, its counts, its manifest and what to look at next. */

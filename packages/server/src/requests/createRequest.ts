@@ -42,6 +42,8 @@ function deadlineOf(body: RequestBody, now: Date): string | null {
  * process that dies between the two leaves it to the sweeper (listOpenRequestsWithoutOpenItems).
  * A request of more than `createSlice` ids commits its first slice of items and leaves the rest in
  * its backlog, which this process then writes while the robot works (docs/large-requests.md).
+ * With `retryOf` the request retries that one (retryRequest.ts): as with an idempotency key, a
+ * second retry inserts nothing and the first is returned (or 409 when it was asked differently).
  */
 export async function createRequest(
   ctx: Context,
