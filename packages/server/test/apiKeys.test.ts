@@ -27,8 +27,8 @@ async function liveKeyIds(h: Harness, role?: 'admin'): Promise<string[]> {
  * Another Refinery process on the same database, with its own cache of keys, its own clock and
  * data directory, and `adminKey` as its REFINERY_ADMIN_KEY (none: it makes or keeps its own).
  */
-async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock }) {
-  const dir = await tempDir();
+async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> } }) {
+  const dir = options.dir ?? (await tempDir());
   const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, {});
   const clock = options.clock ?? systemClock;
   const refinery = await createRefinery({ config, db: h.refinery.ctx.db, clock, log: pino({ level: 'silent' }), sweep: false }).catch(async (err) => {
@@ -39,9 +39,11 @@ async function openOtherProcess(h: Harness, options: { adminKey: string | null; 
   const adminKey = options.adminKey ?? refinery.newAdminKey!;
   return {
     other: makeHarness({ backend: h.backend, refinery, url, adminKey, clock, databaseUrl: h.databaseUrl, dataDir: dir.path }),
-    async close() {
+    dir,
+    /** Stops it; its data directory stays with `keepDir`. */
+    async close(keepDir = false) {
       await refinery.close();
-      await dir.remove();
+      if (!keepDir) await dir.remove();
     },
   };
 }
@@ -152,6 +154,20 @@ describeEachBackend('API key revocation', (h) => {
       assert.equal(last.body.error.code, 'last_admin_key');
       assert.match(last.body.error.message, /last admin key/);
       assert.deepEqual(await liveKeyIds(p3.other, 'admin'), [ownId]);
+
+      // Once another admin key is made, it can go; the next start makes and prints a new one.
+      const other = await newKey(p3.other, 'admin');
+      assert.equal((await p3.other.api('DELETE', `/v1/api-keys/${ownId}`)).status, 200);
+      await p3.close(true);
+      const restarted = await openOtherProcess(h(), { adminKey: null, dir: p3.dir });
+      try {
+        assert.notEqual(restarted.other.adminKey, p3.other.adminKey);
+        assert.equal((await restarted.other.api('GET', '/v1/api-keys')).status, 200);
+        assert.equal((await restarted.other.api('GET', '/v1/api-keys', { key: p3.other.adminKey })).status, 401);
+        assert.equal((await restarted.other.api('DELETE', `/v1/api-keys/${other.id}`)).status, 200);
+      } finally {
+        await restarted.close();
+      }
     } finally {
       await p3.close();
     }
