@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, itemFinalStatuses, PageQuery } from '@refinery/protocol';
+import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, RetryIn, itemFinalStatuses, PageQuery } from '@refinery/protocol';
 import { keyOf } from '../auth/authenticate.ts';
 import { signedUrlSeconds, type BlobStore } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
@@ -11,6 +11,7 @@ import { checkIntCursor, checkUuidCursor, decodeCursor, page } from '../http/cur
 import { createRequest } from './createRequest.ts';
 import { parseRequestBody, type RequestBody, type RecordIdList } from './requestBody.ts';
 import { cancelRequest } from './lifecycle.ts';
+import { retryRequest } from './retryRequest.ts';
 import { getRequest } from './queries/getRequest.ts';
 import { listItems, type ItemRow } from './queries/listItems.ts';
 import { listRequestBatches } from './queries/listRequestBatches.ts';
@@ -87,7 +88,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
 
   app.get('/v1/requests', {
     config: { access: 'requester' },
-    schema: { tags: ['requests'], summary: 'List requests (a requester sees its own)', querystring: ListRequestsQuery, response: { 200: RequestPage } },
+    schema: { tags: ['requests'], summary: 'List requests, newest first (a requester sees its own)', querystring: ListRequestsQuery, response: { 200: RequestPage } },
     handler: async (request) => {
       const key = keyOf(request);
       const q = request.query as { status?: string; robot_id?: string; cursor?: string; limit?: number };
@@ -119,6 +120,30 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       response: { 200: RequestOut },
     },
     handler: async (request) => requestOut(ctx.blobs, await cancelRequest(ctx, (await visibleRequest(request)).id)),
+  });
+
+  app.post('/v1/requests/:id/retry', {
+    config: { access: 'requester' },
+    // The body is optional: none at all retries every failed item.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
+    schema: {
+      tags: ['requests'],
+      summary:
+        "Retry a finished request's failed items (all, or `record_ids`) as a new request with `retry_of` set: 202 with it; " +
+        'the same call again: 200 with the same retry; another call for a request retried already: 409 `already_retried`; ' +
+        'an unfinished request: 409 `request_not_finished`; no failed item: 409 `nothing_to_retry`; ' +
+        'an id that is not a failed item of the request: 409 `items_not_failed` naming each',
+      params: IdParams,
+      body: Type.Optional(RetryIn),
+      response: { 202: RequestOut, 200: RequestOut },
+    },
+    handler: async (request, reply) => {
+      const original = await visibleRequest(request);
+      const { request: row, created } = await retryRequest(ctx, original, request.body as RetryIn);
+      return reply.status(created ? 202 : 200).header('location', `/v1/requests/${row.id}`).send(await requestOut(ctx.blobs, row));
+    },
   });
 
   app.get('/v1/requests/:id/items', {
