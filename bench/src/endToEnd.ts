@@ -5,7 +5,7 @@
  */
 import type { RefineryClient } from '@refinery/sdk';
 import { cpuTimer, describeCpu, processKind } from './cpuTime.ts';
-import { referenceRecords, registerDestinyRobot, robotsWaiting, spawnDestinyRobot, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
+import { referenceRecords, registerDestinyRobot, untilIdle, spawnDestinyRobot, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 /** CPU seconds while the clock ran: PostgreSQL's backends (0 on PGlite, which runs inside Refinery), Refinery's process, the robots. */
 export interface RunCpuSeconds {
@@ -55,7 +55,7 @@ export async function withToyRobots<T>(
     const destinyRobot = options.protocol === 'destiny' ? await registerDestinyRobot(url, name) : null;
     const robot = destinyRobot ?? (await client.createRobot({ name, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize }));
     const children = Array.from({ length: options.robots }, () => (destinyRobot ? spawnDestinyRobot(url, destinyRobot, options.batchSize) : spawnToyRobot(url, robot as { id: string; secret: string }, options.batchSize)));
-    await robotsWaiting(children);
+    await untilIdle(children);
     const cpu = cpuTimer();
     t = performance.now();
     const result = await measured(client, robot.id, imported.ids);

@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory); all by default.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
  *   `e2e`, each of its runs right after the native run of the same round, and compared with it.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
@@ -12,7 +12,7 @@
  *   Each PostgreSQL run is a round with the peers' (a) and the floors measured right after it (when
  *   those sections run): their ratios are the median of the rounds' own.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
- * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150).
+ * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150), BENCH_MEMORY_ITEMS (default 100,000).
  * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
  * create written whole (1000000) with the default.
  */
@@ -21,6 +21,7 @@ import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.t
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
 import { floors, type FloorsResult } from './floors.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
+import { memory, type MemoryRun } from './memory.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
 import { scale, type ScaleResult } from './scale.ts';
@@ -30,7 +31,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -120,8 +121,9 @@ const scaled = await section('scale', () => scale());
 const small = await section('small', () =>
   smallBatches({ batches: Number(process.env.BENCH_SMALL_BATCHES ?? 10_000), maxSeconds: Number(process.env.BENCH_SMALL_MAX_SECONDS ?? 150) }),
 );
+const memoryRuns = await section('memory', () => memory());
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small });
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -145,6 +147,7 @@ function printTable(r: {
   latency: { refinery: DispatchLatencyResult; graphile: LatencyResult; refineryAfterIdle: DispatchLatencyResult; graphileAfterIdle: LatencyResult } | null;
   scaled: ScaleResult | null;
   small: SmallBatchesResult | null;
+  memoryRuns: MemoryRun[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -268,6 +271,28 @@ function printTable(r: {
   }
   if (r.small) {
     row(`small batches: ${fmt(r.small.cycles)} one-item batches (lease + GET + PUT + results), ${r.small.concurrency} loops`, `${fmt(r.small.refineryRoundTripsPerSecond)} cycles/s`, `bare Fastify hello-world: ${fmt(r.small.fastifyRoundTripsPerSecond)} req/s`, `${fmt(r.small.ratio, 3)}x`, '');
+  }
+  if (r.memoryRuns) {
+    const mb = (x: number) => `${fmt(x)} MB`;
+    for (const backend of ['pglite', 'postgres'] as const) {
+      const [plain, bounded] = [false, true].map((b) => r.memoryRuns!.find((m) => m.backend === backend && (m.nodeArgs.length > 0) === b)!);
+      const where = backend === 'pglite' ? 'embedded (PGlite, files)' : 'on PostgreSQL';
+      const idle = (m: MemoryRun) => `${mb(m.idleFirstStartMb)} (peak ${mb(m.peakFirstStartMb)} starting)${m.idleRestartMb === null ? '' : ` / ${mb(m.idleRestartMb)}`}`;
+      row(
+        `memory: \`refinery serve\` ${where}, RSS idle after its first start${backend === 'pglite' ? ' / after a restart on its data' : ''}`,
+        idle(plain),
+        `npm start (${bounded.nodeArgs.join(' ')}): ${idle(bounded)}`,
+        '',
+        '',
+      );
+      row(
+        `memory: \`refinery serve\` ${where}, peak RSS over one ${fmt(plain.items)}-item request (import, create, 2 robots); idle after it`,
+        `${mb(plain.peakRequestMb)}; ${mb(plain.idleAfterRequestMb)}`,
+        `npm start: ${mb(bounded.peakRequestMb)}; ${mb(bounded.idleAfterRequestMb)}`,
+        '',
+        '',
+      );
+    }
   }
   console.log('\n' + lines.join('\n'));
 }

@@ -1,15 +1,16 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { installAuthentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
+import { destinyRoutes } from './destiny/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
 import { blobRoutes } from './blobs/routes.ts';
 import type { Context } from './context.ts';
 import { frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
+import { openapiOptions, servers } from './http/openapi.ts';
 import { validatorCompiler } from './http/validation.ts';
-import { destinyRoutes } from './destiny/routes.ts';
-import { createMetrics } from './ops/metrics.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { recordRoutes } from './records/routes.ts';
 import { requestRoutes } from './requests/routes.ts';
@@ -34,7 +35,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandler(app);
 
-  const metrics = createMetrics();
+  const { metrics } = ctx;
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -42,22 +43,19 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode }, reply.elapsedTime / 1000);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Refinery', version: '0.1.0', description: 'Robots enhance records in batches.' },
-      components: {
-        securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'Requesters and admins' },
-          robotSignature: { type: 'apiKey', in: 'header', name: 'Signature', description: 'Robots: RFC 9421 HMAC-SHA256 signature (see SPEC)' },
-          destinySignature: { type: 'apiKey', in: 'header', name: 'Authorization', description: "Robots, as destiny_sdk signs: `Signature <hex>` with X-Client-Id and X-Request-Timestamp (docs/destiny.md)" },
-        },
-      },
-    },
+  await app.register(swagger, openapiOptions());
+  // /docs: paste a key under Authorize (kept across reloads) and try a call, against this server.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: true, tryItOutEnabled: true },
+    transformSpecificationClone: false,
+    transformSpecification: (spec, request) => ({ ...spec, servers: servers(ctx.config.publicUrl, request) }),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
 
-  await app.register(opsRoutes, { ctx, metrics });
+  installAuthentication(app, ctx);
+
+  await app.register(opsRoutes, { ctx });
   await app.register(authRoutes, { ctx });
   await app.register(recordRoutes, { ctx });
   await app.register(robotRoutes, { ctx });
@@ -66,6 +64,6 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(eventRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
   await app.register(destinyRoutes, { ctx });
-  if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { ctx, store: ctx.blobs });
+  if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { store: ctx.blobs });
   return app;
 }

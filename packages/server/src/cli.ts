@@ -1,10 +1,11 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerClientCommands } from './cli/client-commands.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { createRefinery } from './refinery.ts';
 
-const program = new Command('refinery').description('Robots enhance records in batches, reliably and fast.');
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const program = new Command('refinery').description('Robots enhance records in batches, reliably and fast.').version(version);
 
 program
   .command('serve')
@@ -14,8 +15,12 @@ program
   .option('--data-dir <dir>', 'where embedded data lives (REFINERY_DATA_DIR; default ./refinery-data)')
   .action(async (flags: { port?: string; host?: string; dataDir?: string }) => {
     let config;
+    let refinery;
     try {
       config = loadConfig(flags);
+      // Loaded here, not at the top: the client commands need none of the server (0.6 s a command).
+      const { createRefinery } = await import('./refinery.ts');
+      refinery = await createRefinery({ config });
     } catch (err) {
       if (err instanceof ConfigError) {
         console.error(`refinery: ${err.message}`);
@@ -23,10 +28,9 @@ program
       }
       throw err;
     }
-    const refinery = await createRefinery({ config });
     const url = await refinery.listen();
     const mode = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
-    process.stderr.write(`\nRefinery is listening on ${url} (${mode})\n`);
+    process.stderr.write(`\nRefinery is listening on ${url} (${mode}; blobs: ${refinery.ctx.blobs.description})\n`);
     if (refinery.newAdminKey) process.stderr.write(`Admin key: ${refinery.newAdminKey}\n  export REFINERY_URL=${url} REFINERY_API_KEY=${refinery.newAdminKey}\n`);
     else process.stderr.write(`Admin key: ${config.adminKey ? 'from REFINERY_ADMIN_KEY' : 'made at first start (set REFINERY_ADMIN_KEY to choose one)'}\n`);
     process.stderr.write(`API docs: ${url}/docs\n\n`);

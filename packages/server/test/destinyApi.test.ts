@@ -8,6 +8,13 @@ import { assertModel, destinyCall, models, poll, referencesOf, registerDestinyRo
 const doi = () => ({ type: 'doi', value: `10.4321/${randomUUID()}` });
 const importReferences = (h: Harness, n: number) => h.importRecords(Array.from({ length: n }, () => ({ type: 'reference', identifiers: [doi()] })));
 
+/** The value of a refinery_* counter on /metrics for `robot` (and `status`), 0 when it has none. */
+async function counted(h: Harness, name: string, robot: string, status?: string): Promise<number> {
+  const text = await (await fetch(`${h.url}/metrics`)).text();
+  const labels = `robot="${robot}"${status ? `,status="${status}"` : ''}`;
+  return Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
 async function requesterKey(h: Harness): Promise<string> {
   const res = await h.api('POST', '/v1/api-keys', { body: { name: `requester-${randomUUID()}`, role: 'requester' } });
   assert.equal(res.status, 201);
@@ -60,6 +67,33 @@ describeEachBackend('DESTINY protocol: requesters and registration', (h) => {
     const batch = (await poll(h(), robot, 100))!;
     assert.equal((await referencesOf(batch)).length, 3, 'the oldest request first, one reference per record');
     assert.equal((await h().api('GET', `/v1/enhancement-requests/${created.body.id}/`)).body.request_status, 'processing');
+  });
+
+  it('reads a retried request and its retry (POST /v1/requests/{id}/retry) each as the request it is', async () => {
+    const robot = await registerDestinyRobot(h());
+    const ids = await importReferences(h(), 2);
+    const created = await h().api('POST', '/v1/enhancement-requests/', { body: { robot_id: robot.id, reference_ids: ids, source: 'a test' } });
+    assert.equal(created.status, 202);
+    const batch = (await poll(h(), robot, 10))!;
+    const failed = await destinyCall(h(), robot, 'POST', `/v1/robot-enhancement-batches/${batch.id}/results/`, { request_id: batch.id, error: { message: 'the model is away' } });
+    assert.equal(failed.status, 200, failed.text);
+    assert.deepEqual(
+      [await counted(h(), 'refinery_items_leased_total', robot.id), await counted(h(), 'refinery_items_finished_total', robot.id, 'failed')],
+      [2, 2],
+      "/metrics counts the DESTINY robot's items leased and failed",
+    );
+    const retry = await h().api('POST', `/v1/requests/${created.body.id}/retry`);
+    assert.equal(retry.status, 202, JSON.stringify(retry.body));
+    assert.equal(retry.body.retry_of, created.body.id);
+
+    const original = await h().api('GET', `/v1/enhancement-requests/${created.body.id}/`);
+    assertModel(models.EnhancementRequestRead, original.body);
+    assert.deepEqual([original.body.request_status, original.body.source, [...original.body.reference_ids].sort()], ['failed', 'a test', [...ids].sort()]);
+    const retried = await h().api('GET', `/v1/enhancement-requests/${retry.body.id}/`);
+    assertModel(models.EnhancementRequestRead, retried.body);
+    assert.deepEqual([retried.body.id, retried.body.robot_id, retried.body.request_status, retried.body.source], [retry.body.id, robot.id, 'received', null]);
+    assert.deepEqual([...retried.body.reference_ids].sort(), [...ids].sort());
+    assert.equal((await referencesOf((await poll(h(), robot, 10))!)).length, 2, 'the retry is leased to the robot again');
   });
 
   it("lists every reference id of a large request, those still in its backlog too", async () => {

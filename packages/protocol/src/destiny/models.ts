@@ -15,8 +15,16 @@ function Tagged<T extends TSchema[]>(tag: string, variants: [...T], description?
 const Nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 const Enum = <const T extends readonly string[]>(values: T) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
 
-/** `destiny_sdk.UUID`: a UUID of version 4 or 7 (the SDK's pydantic `UUID4 | UUID7`, from 0.9.0). */
-export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$', description: 'UUID, version 4 or 7.' });
+/**
+ * `destiny_sdk.UUID`: a UUID of version 4 or 7 (the SDK's pydantic `UUID4 | UUID7`, from 0.9.0), in
+ * the one form Refinery reads ids in (8-4-4-4-12, either case), taken in lower case as every id.
+ */
+export const Uuid = Type.String({
+  format: 'uuid',
+  pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$',
+  'x-lowercase': true,
+  description: 'UUID, version 4 or 7.',
+});
 /** pydantic's `HttpUrl`: absolute http(s), at most 2083 characters. */
 export const HttpUrl = Type.String({ format: 'uri', pattern: '^[hH][tT][tT][pP][sS]?://', maxLength: 2083 });
 const Dict = Type.Object({}, { additionalProperties: true });

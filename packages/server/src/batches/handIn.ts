@@ -25,14 +25,15 @@ export function refusal(batch: BatchRow, leaseToken: string): never {
  */
 export async function failLeasedBatch(ctx: Context, batch: BatchRow, p: { leaseToken: string; message: string; retryable: boolean }): Promise<void> {
   const now = ctx.clock.now();
-  const finished = await ctx.db.transaction(async (tx) => {
+  const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, message: p.message, now }))) return null;
     const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'robot_error', message: p.message, retryable: p.retryable, now });
     await notifyWork(tx, moved.retriedRobotIds);
-    return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
+    return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
   });
-  if (finished === null) refusal(batch, p.leaseToken);
-  afterRequestsFinished(ctx, finished);
+  if (failed === null) refusal(batch, p.leaseToken);
+  ctx.metrics.itemsMoved(failed.moves);
+  afterRequestsFinished(ctx, failed.finished);
 }
 
 /**

@@ -13,6 +13,7 @@ import { readLines, type Line } from './lines.ts';
 import { completeImportedBatch } from './queries/completeImportedBatch.ts';
 import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
 import { insertEnhancements, type NewEnhancement } from './queries/insertEnhancements.ts';
+import { requestIdsOf } from './queries/itemMoves.ts';
 import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
@@ -110,7 +111,7 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
   if (!batch) return;
   const now = ctx.clock.now();
   // Resumed after its items were settled: only the last step is left.
-  if (batch.report_key) return completeImport(ctx, { batchId, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
+  if (batch.report_key) return completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
   const requestOf = new Map(batch.items.map((i) => [i.record_id, i.request_id]));
   /** Items cancelled or expired with their request while the robot held them: reported, not imported. */
   const closed = new Map(batch.closed.map((i) => [i.record_id, i]));
@@ -242,19 +243,23 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
     // so the request rows' locks (taken by the count trigger) are held for that statement only,
     // not across round trips to this process. A crash after it leaves the batch `importing` with
     // its report recorded: the resumed import only completes it.
-    const settledRequests = await settleImportedItems(ctx.db, settle);
-    return completeImport(ctx, { batchId, requestIds: settledRequests, now });
+    const settled = await settleImportedItems(ctx.db, settle);
+    ctx.metrics.itemsMoved(settled);
+    return completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: requestIdsOf(settled), now });
   }
-  const finished = await ctx.db.transaction(async (tx) => {
-    const settledRequests = await settleImportedItems(tx, settle);
+  const { moves, completed, finished } = await ctx.db.transaction(async (tx) => {
+    const settled = await settleImportedItems(tx, settle);
     const retried = await retryOrFailAnsweredItems(tx, { batchId, errors: retryableErrors, now });
     await notifyWork(tx, retried.retriedRobotIds);
     // What is still importing was never answered: it retries while attempts remain.
     const missing = unanswered === 0 ? null : await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
     if (missing) await notifyWork(tx, missing.retriedRobotIds);
-    await completeImportedBatch(tx, { batchId, now });
-    return finishRequestsIfDone(tx, { requestIds: [...settledRequests, ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
+    const completed = await completeImportedBatch(tx, { batchId, now });
+    const finished = await finishRequestsIfDone(tx, { requestIds: [...requestIdsOf(settled), ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
+    return { moves: [...settled, ...retried.moves, ...(missing?.moves ?? [])], completed, finished };
   });
+  ctx.metrics.itemsMoved(moves);
+  if (completed) ctx.metrics.batchesImported.inc({ robot: batch.robot_id });
   afterRequestsFinished(ctx, finished);
 }
 
@@ -264,7 +269,7 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
  * would hold the one connection across round trips to this thread): a process that dies between
  * them leaves the requests to the sweeper (listOpenRequestsWithoutOpenItems).
  */
-async function completeImport(ctx: Context, p: { batchId: string; requestIds: string[]; now: Date }): Promise<void> {
-  await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now });
+async function completeImport(ctx: Context, p: { batchId: string; robotId: string; requestIds: string[]; now: Date }): Promise<void> {
+  if (await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now })) ctx.metrics.batchesImported.inc({ robot: p.robotId });
   afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: p.requestIds, now: p.now }));
 }

@@ -14,8 +14,10 @@ export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey:
 }
 
 /** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. */
-export function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<LeasedBatch | null> {
-  return leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, protocol: robot.protocol, now: ctx.clock.now() });
+export async function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<LeasedBatch | null> {
+  const leased = await leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, protocol: robot.protocol, now: ctx.clock.now() });
+  if (leased) ctx.metrics.leased(robot.id, leased.item_count);
+  return leased;
 }
 
 /** Leases a batch and streams its items file to blob storage; null when nothing is pending. */

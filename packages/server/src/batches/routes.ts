@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
-import { requireRobotSignature, robotOf, signingRobotOf } from '../auth/authenticate.ts';
+import { robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { batchOut } from './batchOut.ts';
@@ -23,8 +23,6 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
 }
 
 export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  app.addHook('preParsing', requireRobotSignature(ctx));
-
   /** The caller's batch, or 404 (another robot's batch is as good as missing). */
   async function ownBatch(id: string, robotId: string): Promise<BatchRow> {
     const batch = await getBatch(ctx.db, { id, robotId });
@@ -50,6 +48,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   }
 
   app.post('/v1/batches/lease', {
+    config: { access: 'robot' },
     schema: {
       tags: ['batches'],
       summary: 'Lease a batch: 200 with it, or 204 when nothing is pending (after waiting up to `wait`)',
@@ -85,11 +84,13 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.get('/v1/batches/:id', {
+    config: { access: 'robot' },
     schema: { tags: ['batches'], summary: 'A batch, its URLs signed afresh', params: IdParams, response: { 200: Batch } },
     handler: async (request) => batchOut(ctx, await ownBatch((request.params as { id: string }).id, robotOf(request))),
   });
 
   app.post('/v1/batches/:id/renew', {
+    config: { access: 'robot' },
     schema: { tags: ['batches'], summary: 'Extend the lease; 409 once it has expired', params: IdParams, querystring: RenewQuery, response: { 200: RenewOut } },
     handler: async (request) => {
       const robot = signingRobotOf(request);
@@ -104,6 +105,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.post('/v1/batches/:id/results', {
+    config: { access: 'robot' },
     schema: {
       tags: ['batches'],
       summary: 'Hand in the batch after uploading the results file (or report a batch-wide error); 202',

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { destiny, IdParams, parseDuration, robotDefaults } from '@refinery/protocol';
-import { keyOf, requireKey, requireRobotSignature, signingRobotOf } from '../auth/authenticate.ts';
+import { keyOf, signingRobotOf } from '../auth/authenticate.ts';
 import { batchOut } from '../batches/batchOut.ts';
 import { failLeasedBatch, startResultsImport } from '../batches/handIn.ts';
 import { itemsFileCanFollowAnswer, leaseNewBatch, writeItemsFile } from '../batches/leaseBatch.ts';
@@ -41,8 +41,8 @@ const requestBodyLimit = 64 * 1024 * 1024;
 const idsPage = 10_000;
 const maxLeaseMs = 24 * 3600_000;
 const tags = ['destiny'];
-const robotSecurity: Array<Record<string, string[]>> = [{ destinySignature: [] }, { robotSignature: [] }];
-const keySecurity = [{ apiKey: [] }];
+/** Robots sign as destiny_sdk does (an unsigned call is told what that needs), or with RFC 9421. */
+const robotAccess = { access: 'robot', signatureScheme: 'destiny' } as const;
 
 const PollQuery = Type.Object(
   {
@@ -125,146 +125,141 @@ function answerInDestinyCodes(scope: FastifyInstance): void {
  */
 export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
   answerInDestinyCodes(app);
-  const requester = requireKey(ctx, 'admin', 'requester');
-  const admin = requireKey(ctx, 'admin');
 
-  await app.register(async (robots) => {
-    robots.addHook('preParsing', requireRobotSignature(ctx, { unsigned: 'destiny' }));
+  /** The caller's batch (another robot's is as good as missing): `missing` says what to answer otherwise. */
+  async function ownBatch(request: FastifyRequest, missing: (id: string) => AppError = () => errors.notFound('batch')): Promise<BatchRow> {
+    const { id } = request.params as { id: string };
+    const batch = await getBatch(ctx.db, { id, robotId: signingRobotOf(request).id });
+    if (!batch) throw missing(id);
+    return batch;
+  }
 
-    /** The caller's batch (another robot's is as good as missing): `missing` says what to answer otherwise. */
-    async function ownBatch(request: FastifyRequest, missing: (id: string) => AppError = () => errors.notFound('batch')): Promise<BatchRow> {
-      const { id } = request.params as { id: string };
-      const batch = await getBatch(ctx.db, { id, robotId: signingRobotOf(request).id });
-      if (!batch) throw missing(id);
-      return batch;
+  /**
+   * Hands in the batch of the path with the robot's result (RobotEnhancementBatchResult or
+   * RobotResult): its `request_id` must name that batch (DESTINY's 400 "Request ID mismatch");
+   * with `error` every item fails with the robot's message, without it the result file is
+   * imported after the answer; late or a second time, DESTINY's 422 and nothing imported.
+   */
+  async function handIn(request: FastifyRequest): Promise<{ batch: BatchRow; error: string | null }> {
+    const { id } = request.params as { id: string };
+    const body = request.body as destiny.RobotEnhancementBatchResult;
+    if (body.request_id.toLowerCase() !== id.toLowerCase()) throw errors.invalidRequest(`Request ID mismatch: request_id ${body.request_id} is not the batch ${id} of the path`);
+    const batch = await ownBatch(request);
+    const error = body.error?.message ?? null;
+    try {
+      if (error !== null) await failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: error, retryable: false });
+      else await startResultsImport(ctx, batch, batch.lease_token);
+    } catch (err) {
+      if (err instanceof AppError && err.statusCode === 409) throw errors.unprocessable(err.code, `Cannot process results: ${err.message}`);
+      throw err;
     }
+    return { batch, error };
+  }
 
-    /**
-     * Hands in the batch of the path with the robot's result (RobotEnhancementBatchResult or
-     * RobotResult): its `request_id` must name that batch (DESTINY's 400 "Request ID mismatch");
-     * with `error` every item fails with the robot's message, without it the result file is
-     * imported after the answer; late or a second time, DESTINY's 422 and nothing imported.
-     */
-    async function handIn(request: FastifyRequest): Promise<{ batch: BatchRow; error: string | null }> {
-      const { id } = request.params as { id: string };
-      const body = request.body as destiny.RobotEnhancementBatchResult;
-      if (body.request_id.toLowerCase() !== id.toLowerCase()) throw errors.invalidRequest(`Request ID mismatch: request_id ${body.request_id} is not the batch ${id} of the path`);
-      const batch = await ownBatch(request);
-      const error = body.error?.message ?? null;
-      try {
-        if (error !== null) await failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: error, retryable: false });
-        else await startResultsImport(ctx, batch, batch.lease_token);
-      } catch (err) {
-        if (err instanceof AppError && err.statusCode === 409) throw errors.unprocessable(err.code, `Cannot process results: ${err.message}`);
-        throw err;
-      }
-      return { batch, error };
-    }
+  /** Answers a poll with its new batch, the reference file written first or, when it may, just after (as batches/routes.ts does). */
+  async function answerWithBatch(reply: FastifyReply, robot: RobotRow, leased: LeasedBatch) {
+    const options = { protocol: robot.protocol };
+    if (!itemsFileCanFollowAnswer(ctx, leased)) return reply.status(200).send(await robotBatch(ctx, await writeItemsFile(ctx, leased, robot.needs, options)));
+    const written = writeItemsFile(ctx, leased, robot.needs, { ...options, afterAnswer: true }).catch((err) =>
+      ctx.log.error({ err, batch_id: leased.id }, 'could not write the reference file of a batch already answered (its lease is undone, or lapses if that failed too)'),
+    );
+    reply.status(200).send(await robotBatch(ctx, leased));
+    await written;
+    return reply;
+  }
 
-    /** Answers a poll with its new batch, the reference file written first or, when it may, just after (as batches/routes.ts does). */
-    async function answerWithBatch(reply: FastifyReply, robot: RobotRow, leased: LeasedBatch) {
-      const options = { protocol: robot.protocol };
-      if (!itemsFileCanFollowAnswer(ctx, leased)) return reply.status(200).send(await robotBatch(ctx, await writeItemsFile(ctx, leased, robot.needs, options)));
-      const written = writeItemsFile(ctx, leased, robot.needs, { ...options, afterAnswer: true }).catch((err) =>
-        ctx.log.error({ err, batch_id: leased.id }, 'could not write the reference file of a batch already answered (its lease is undone, or lapses if that failed too)'),
-      );
-      reply.status(200).send(await robotBatch(ctx, leased));
-      await written;
-      return reply;
-    }
+  app.post('/v1/robot-enhancement-batches/', {
+    config: robotAccess,
+    schema: {
+      tags,
+      summary: 'Poll: 200 with a batch of references under a lease, or 204 when there is none',
+      querystring: PollQuery,
+      response: { 200: destiny.RobotEnhancementBatch, 204: { type: 'null', description: 'No work' } },
+    },
+    handler: async (request, reply) => {
+      const robot = signingRobotOf(request);
+      const q = request.query as { robot_id: string; limit?: number; lease?: string };
+      if (q.robot_id.toLowerCase() !== robot.id) throw errors.forbidden(`robot_id must be the signing robot's id (${robot.id}): a robot polls for its own batches`);
+      if (robot.protocol !== 'destiny') throw errors.conflict('refinery_robot', "this robot speaks Refinery's protocol: it leases with POST /v1/batches/lease (robots registered through POST /v1/robots/ speak DESTINY's)");
+      if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its base_url (${robot.delivery.url}); it does not poll (docs/destiny.md)`);
+      const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
+      if (!robot.active) return reply.status(204).send();
+      const leased = await leaseNewBatch(ctx, robot, { limit: Math.min(q.limit ?? destinyMaxBatchSize, destinyMaxBatchSize, robot.max_batch_size), leaseMs });
+      if (!leased) return reply.status(204).send();
+      return answerWithBatch(reply, robot, leased);
+    },
+  });
 
-    robots.post('/v1/robot-enhancement-batches/', {
+  app.get('/v1/robot-enhancement-batches/:id/', {
+    config: robotAccess,
+    schema: { tags, summary: 'A batch, its URLs signed afresh (with its validation result file once imported)', params: IdParams, response: { 200: destiny.RobotEnhancementBatch } },
+    handler: async (request) => robotBatch(ctx, await ownBatch(request)),
+  });
+
+  app.patch('/v1/robot-enhancement-batches/:id/renew-lease/', {
+    config: robotAccess,
+    schema: {
+      tags,
+      summary: 'Extend the lease: 200 with the new expiry as plain text; 409 once it has lapsed or the results are in',
+      params: IdParams,
+      querystring: LeaseQuery,
+      response: { 200: { description: 'The new expiry (ISO 8601)', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    },
+    handler: async (request, reply) => {
+      const robot = signingRobotOf(request);
+      // DESTINY answers a renewal of a batch it does not know with 422.
+      const batch = await ownBatch(request, (id) => errors.unprocessable('not_found', `no batch ${id} of this robot`));
+      const leaseMs = leaseMsFrom((request.query as { lease?: string }).lease, robot.lease_ms);
+      const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseMs, now: ctx.clock.now() });
+      if (!expiresAt) throw errors.conflict('lease_expired', 'This batch has no pending enhancements. They may have already expired or been completed.');
+      // Python's datetime.isoformat(): microseconds and +00:00.
+      return reply.type('text/plain; charset=utf-8').send(expiresAt.toISOString().replace('Z', '000+00:00'));
+    },
+  });
+
+  app.post('/v1/robot-enhancement-batches/:id/results/', {
+    config: robotAccess,
+    schema: {
+      tags,
+      summary: 'Hand in the batch after uploading its result file (202, imported after the answer), or fail it with `error` (200); late or twice: 422',
+      params: IdParams,
+      body: destiny.RobotEnhancementBatchResult,
+      response: { 200: destiny.RobotEnhancementBatchRead, 202: destiny.RobotEnhancementBatchRead },
+    },
+    handler: async (request, reply) => {
+      const { batch, error } = await handIn(request);
+      return reply.status(error === null ? 202 : 200).send(await batchRead(ctx, batch, error));
+    },
+  });
+
+  // The push era (docs/destiny.md): a pushed robot's RobotResult, posted after it answered the delivery 202.
+  for (const path of ['/v1/enhancement-requests/:id/result/', '/v1/enhancement-requests/:id/results/']) {
+    app.post(path, {
+      config: robotAccess,
       schema: {
         tags,
-        security: robotSecurity,
-        summary: 'Poll: 200 with a batch of references under a lease, or 204 when there is none',
-        querystring: PollQuery,
-        response: { 200: destiny.RobotEnhancementBatch, 204: { type: 'null', description: 'No work' } },
-      },
-      handler: async (request, reply) => {
-        const robot = signingRobotOf(request);
-        const q = request.query as { robot_id: string; limit?: number; lease?: string };
-        if (q.robot_id.toLowerCase() !== robot.id) throw errors.forbidden(`robot_id must be the signing robot's id (${robot.id}): a robot polls for its own batches`);
-        if (robot.protocol !== 'destiny') throw errors.conflict('refinery_robot', "this robot speaks Refinery's protocol: it leases with POST /v1/batches/lease (robots registered through POST /v1/robots/ speak DESTINY's)");
-        if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its base_url (${robot.delivery.url}); it does not poll (docs/destiny.md)`);
-        const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
-        if (!robot.active) return reply.status(204).send();
-        const leased = await leaseNewBatch(ctx, robot, { limit: Math.min(q.limit ?? destinyMaxBatchSize, destinyMaxBatchSize, robot.max_batch_size), leaseMs });
-        if (!leased) return reply.status(204).send();
-        return answerWithBatch(reply, robot, leased);
-      },
-    });
-
-    robots.get('/v1/robot-enhancement-batches/:id/', {
-      schema: { tags, security: robotSecurity, summary: 'A batch, its URLs signed afresh (with its validation result file once imported)', params: IdParams, response: { 200: destiny.RobotEnhancementBatch } },
-      handler: async (request) => robotBatch(ctx, await ownBatch(request)),
-    });
-
-    robots.patch('/v1/robot-enhancement-batches/:id/renew-lease/', {
-      schema: {
-        tags,
-        security: robotSecurity,
-        summary: 'Extend the lease: 200 with the new expiry as plain text; 409 once it has lapsed or the results are in',
+        summary: `A pushed batch's RobotResult (request_id: the RobotRequest's id): 202 and imported, or failed with \`error\` (200)${path.endsWith('results/') ? "; destiny_sdk's send_robot_result" : ''}`,
         params: IdParams,
-        querystring: LeaseQuery,
-        response: { 200: { description: 'The new expiry (ISO 8601)', content: { 'text/plain': { schema: { type: 'string' } } } } },
-      },
-      handler: async (request, reply) => {
-        const robot = signingRobotOf(request);
-        // DESTINY answers a renewal of a batch it does not know with 422.
-        const batch = await ownBatch(request, (id) => errors.unprocessable('not_found', `no batch ${id} of this robot`));
-        const leaseMs = leaseMsFrom((request.query as { lease?: string }).lease, robot.lease_ms);
-        const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseMs, now: ctx.clock.now() });
-        if (!expiresAt) throw errors.conflict('lease_expired', 'This batch has no pending enhancements. They may have already expired or been completed.');
-        // Python's datetime.isoformat(): microseconds and +00:00.
-        return reply.type('text/plain; charset=utf-8').send(expiresAt.toISOString().replace('Z', '000+00:00'));
-      },
-    });
-
-    robots.post('/v1/robot-enhancement-batches/:id/results/', {
-      schema: {
-        tags,
-        security: robotSecurity,
-        summary: 'Hand in the batch after uploading its result file (202, imported after the answer), or fail it with `error` (200); late or twice: 422',
-        params: IdParams,
-        body: destiny.RobotEnhancementBatchResult,
-        response: { 200: destiny.RobotEnhancementBatchRead, 202: destiny.RobotEnhancementBatchRead },
+        body: destiny.RobotResult,
+        response: { 200: destiny.EnhancementRequestRead, 202: destiny.EnhancementRequestRead },
       },
       handler: async (request, reply) => {
         const { batch, error } = await handIn(request);
-        return reply.status(error === null ? 202 : 200).send(await batchRead(ctx, batch, error));
+        const read: destiny.EnhancementRequestRead = {
+          id: batch.id,
+          robot_id: batch.robot_id,
+          reference_ids: [],
+          source: null,
+          request_status: error === null ? 'importing' : 'failed',
+          reference_data_url: null,
+          result_storage_url: null,
+          validation_result_url: null,
+          error,
+        };
+        return reply.status(error === null ? 202 : 200).send(read);
       },
     });
-
-    // The push era (docs/destiny.md): a pushed robot's RobotResult, posted after it answered the delivery 202.
-    for (const path of ['/v1/enhancement-requests/:id/result/', '/v1/enhancement-requests/:id/results/']) {
-      robots.post(path, {
-        schema: {
-          tags,
-          security: robotSecurity,
-          summary: `A pushed batch's RobotResult (request_id: the RobotRequest's id): 202 and imported, or failed with \`error\` (200)${path.endsWith('results/') ? "; destiny_sdk's send_robot_result" : ''}`,
-          params: IdParams,
-          body: destiny.RobotResult,
-          response: { 200: destiny.EnhancementRequestRead, 202: destiny.EnhancementRequestRead },
-        },
-        handler: async (request, reply) => {
-          const { batch, error } = await handIn(request);
-          const read: destiny.EnhancementRequestRead = {
-            id: batch.id,
-            robot_id: batch.robot_id,
-            reference_ids: [],
-            source: null,
-            request_status: error === null ? 'importing' : 'failed',
-            reference_data_url: null,
-            result_storage_url: null,
-            validation_result_url: null,
-            error,
-          };
-          return reply.status(error === null ? 202 : 200).send(read);
-        },
-      });
-    }
-  });
+  }
 
   /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
   async function visibleRequest(request: FastifyRequest): Promise<RequestRow> {
@@ -284,12 +279,11 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       }),
     );
     scope.post('/v1/enhancement-requests/', {
-      onRequest: requester,
+      config: { access: 'requester' },
       // reference_ids is checked and packed by the parser; the schema still documents it.
       validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: EnhancementRequestInPacked } : route),
       schema: {
         tags,
-        security: keySecurity,
         summary: 'Ask a robot to enhance references: 202 at once; unknown or repeated reference ids: 422',
         body: destiny.EnhancementRequestIn,
         response: { 202: destiny.EnhancementRequestRead },
@@ -309,10 +303,9 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/enhancement-requests/:id/', {
-    onRequest: requester,
+    config: { access: 'requester' },
     schema: {
       tags,
-      security: keySecurity,
       summary: "An enhancement request: request_status as DESTINY derives it from the items, and every reference id",
       params: IdParams,
       response: { 200: destiny.EnhancementRequestRead },
@@ -327,10 +320,9 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/references/:id/', {
-    onRequest: requester,
+    config: { access: 'requester' },
     schema: {
       tags,
-      security: keySecurity,
       summary: 'A reference (a record of type `reference`) as DESTINY\'s Reference, with the enhancements DESTINY robots wrote',
       params: IdParams,
     },
@@ -348,8 +340,8 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
 
   // ── Robots registered the DESTINY way ──────────────────────────────────────
   app.post('/v1/robots/', {
-    onRequest: admin,
-    schema: { tags, security: keySecurity, summary: "Register a robot that speaks DESTINY's protocol; its client_secret is shown once", body: destiny.RobotIn, response: { 201: destiny.ProvisionedRobot } },
+    config: { access: 'admin' },
+    schema: { tags, summary: "Register a robot that speaks DESTINY's protocol; its client_secret is shown once", body: destiny.RobotIn, response: { 201: destiny.ProvisionedRobot } },
     handler: async (request, reply) => {
       const body = request.body as destiny.RobotIn;
       const id = newDestinyRobotId();
@@ -375,8 +367,8 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/robots/', {
-    onRequest: admin,
-    schema: { tags, security: keySecurity, summary: 'Every robot, as DESTINY lists them', response: { 200: Type.Array(destiny.Robot) } },
+    config: { access: 'admin' },
+    schema: { tags, summary: 'Every robot, as DESTINY lists them', response: { 200: Type.Array(destiny.Robot) } },
     handler: async () => {
       const all: destiny.Robot[] = [];
       for (let afterId: string | null = null; ; ) {
@@ -389,8 +381,8 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/robots/:id/', {
-    onRequest: admin,
-    schema: { tags, security: keySecurity, summary: 'A robot, as DESTINY shows it', params: IdParams, response: { 200: destiny.Robot } },
+    config: { access: 'admin' },
+    schema: { tags, summary: 'A robot, as DESTINY shows it', params: IdParams, response: { 200: destiny.Robot } },
     handler: async (request) => {
       const row = await getRobot(ctx.db, { id: (request.params as { id: string }).id, now: ctx.clock.now() });
       if (!row) throw errors.notFound('robot');
@@ -399,8 +391,8 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.put('/v1/robots/:id/', {
-    onRequest: admin,
-    schema: { tags, security: keySecurity, summary: 'Replace a DESTINY robot\'s name, description, owner, entitlements and base_url', params: IdParams, body: destiny.RobotIn, response: { 200: destiny.Robot } },
+    config: { access: 'admin' },
+    schema: { tags, summary: 'Replace a DESTINY robot\'s name, description, owner, entitlements and base_url', params: IdParams, body: destiny.RobotIn, response: { 200: destiny.Robot } },
     handler: async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as destiny.RobotIn;
@@ -418,10 +410,9 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.post('/v1/robots/:id/secret/', {
-    onRequest: admin,
+    config: { access: 'admin' },
     schema: {
       tags,
-      security: keySecurity,
       summary: `Issue a new client_secret; the previous one keeps working for ${robotDefaults.secretGrace} (Refinery's grace period)`,
       params: IdParams,
       response: { 201: destiny.ProvisionedRobot },

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.ts';
+import { databaseUnavailable } from '../db/unavailable.ts';
+import { AppError, errors, retryAfterSeconds } from '../errors.ts';
 
 const frameworkCodes: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
@@ -38,8 +39,13 @@ export function validationMessage(err: FastifyError): string {
 /** The one place errors become HTTP answers: `{"error":{"code","message","details"?}}`; 5xx messages never leak. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { details?: unknown }, request, reply) => {
+    if (databaseUnavailable(err)) {
+      request.log.warn({ err }, 'the database does not answer');
+      err = errors.unavailable() as FastifyError;
+    }
     if (err instanceof AppError) {
-      if (err.statusCode >= 500) request.log.error({ err }, err.message);
+      if (err.statusCode === 503) reply.header('retry-after', String(retryAfterSeconds));
+      else if (err.statusCode >= 500) request.log.error({ err }, err.message);
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } });
     }
     if (err.validation) return reply.status(400).send({ error: { code: 'invalid_request', message: validationMessage(err), details: err.validation } });

@@ -115,14 +115,15 @@ async function interrupted(ctx: Context, batch: BatchRow): Promise<DeliveryOutco
 /** A failed attempt: the batch fails, its items retry after a backoff while attempts remain, else fail with `message`. */
 async function failDelivery(ctx: Context, batch: BatchRow, message: string): Promise<DeliveryOutcome> {
   const now = ctx.clock.now();
-  const finished = await ctx.db.transaction(async (tx) => {
+  const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: batch.lease_token, message, now }))) return null;
     const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'delivery_failed', message, retryable: true, now });
     await notifyWork(tx, moved.retriedRobotIds);
-    return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
+    return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
   });
-  if (finished === null) return { batchId: batch.id, outcome: 'superseded' };
-  afterRequestsFinished(ctx, finished);
+  if (failed === null) return { batchId: batch.id, outcome: 'superseded' };
+  ctx.metrics.itemsMoved(failed.moves);
+  afterRequestsFinished(ctx, failed.finished);
   return { batchId: batch.id, outcome: 'failed', message };
 }
 

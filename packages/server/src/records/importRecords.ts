@@ -73,7 +73,7 @@ export function recordsFromBody(body: Readable, contentType: string): AsyncItera
  */
 export async function importRecords(ctx: Context, values: AsyncIterable<unknown>): Promise<{ created: number; updated: number; json: string[] }> {
   const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
+  const imported = await ctx.db.transaction(async (tx) => {
     await holdImportLock(tx);
     await createRecordsStaging(tx);
     let ord = 0;
@@ -108,4 +108,7 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
     json.push(']}');
     return { ...counts, json };
   });
+  ctx.metrics.recordsImported.inc({ outcome: 'created' }, imported.created);
+  ctx.metrics.recordsImported.inc({ outcome: 'updated' }, imported.updated);
+  return imported;
 }

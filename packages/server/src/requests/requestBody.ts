@@ -15,13 +15,21 @@ const Assembler = require('stream-json/Assembler.js') as typeof import('stream-j
  * `bytea` parameter.
  */
 export class RecordIdList {
-  private buffer = Buffer.allocUnsafe(16 * 1024);
+  private buffer: Buffer = Buffer.allocUnsafe(16 * 1024);
   private hashed: string | null = null;
   length = 0;
 
+  /** A list of the ids already packed in `packed` (16 bytes each). */
+  static fromPacked(packed: Uint8Array): RecordIdList {
+    const list = new RecordIdList();
+    list.buffer = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+    list.length = packed.byteLength / 16;
+    return list;
+  }
+
   push(id: string): void {
     if (this.buffer.length < (this.length + 1) * 16) {
-      const grown = Buffer.allocUnsafe(this.buffer.length * 2);
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, 16 * 1024));
       this.buffer.copy(grown, 0, 0, this.length * 16);
       this.buffer = grown;
     }
