@@ -12,6 +12,8 @@ export interface Config {
   databaseUrl: string | null;
   /** `s3://bucket/prefix` (`REFINERY_BLOB_URL`); unset means the file system under `dataDir`. */
   blobUrl: string | null;
+  /** An S3-compatible server instead of AWS (`AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, as the AWS SDK reads them); its buckets are addressed by path. */
+  s3Endpoint: string | null;
   /** The scheme and host robots see (`REFINERY_PUBLIC_URL`); default http://localhost:<port>. */
   publicUrl: string | null;
   /** An admin key to accept (`REFINERY_ADMIN_KEY`). */
@@ -44,16 +46,12 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL ?? null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
   const blobUrl = flags.blobUrl ?? env.REFINERY_BLOB_URL ?? null;
-  if (blobUrl && !/^s3:\/\/[^/]+/.test(blobUrl)) throw new ConfigError('REFINERY_BLOB_URL must look like s3://bucket/prefix');
+  if (blobUrl && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(blobUrl)) throw new ConfigError(`REFINERY_BLOB_URL must look like s3://bucket/prefix, with a bucket name of 3 to 63 lower-case letters, digits, dots and hyphens, not "${blobUrl}"`);
+  const endpointVariable = env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
+  const s3Endpoint = blobUrl ? (env[endpointVariable] ?? null) : null;
+  if (s3Endpoint && !isHttpUrl(s3Endpoint)) throw new ConfigError(`${endpointVariable} must be an http(s) URL, not "${s3Endpoint}"`);
   const publicUrl = flags.publicUrl ?? env.REFINERY_PUBLIC_URL ?? null;
-  if (publicUrl) {
-    try {
-      const u = new URL(publicUrl);
-      if (!/^https?:$/.test(u.protocol)) throw new Error();
-    } catch {
-      throw new ConfigError(`REFINERY_PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);
-    }
-  }
+  if (publicUrl && !isHttpUrl(publicUrl)) throw new ConfigError(`REFINERY_PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);
   const adminKey = flags.adminKey ?? env.REFINERY_ADMIN_KEY ?? null;
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('REFINERY_ADMIN_KEY must be at least 16 characters');
   const logLevel = flags.logLevel ?? env.LOG_LEVEL ?? 'info';
@@ -70,6 +68,7 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     dataDir: resolve(flags.dataDir ?? env.REFINERY_DATA_DIR ?? './refinery-data'),
     databaseUrl,
     blobUrl,
+    s3Endpoint: s3Endpoint?.replace(/\/+$/, '') ?? null,
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
     adminKey,
     logLevel,
@@ -78,4 +77,12 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     bodyTimeoutMs,
     shutdownTimeoutMs,
   };
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }

@@ -22,7 +22,7 @@ export async function serve(flags: { port?: string; host?: string; dataDir?: str
     process.exit(exitCode);
   }
   const mode = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
-  process.stderr.write(`\nRefinery is listening on ${url} (${mode})\n`);
+  process.stderr.write(`\nRefinery is listening on ${url} (${mode}; blobs: ${refinery.ctx.blobs.description})\n`);
   if (refinery.newAdminKey) process.stderr.write(`Admin key: ${refinery.newAdminKey}\n  export REFINERY_URL=${url} REFINERY_API_KEY=${refinery.newAdminKey}\n`);
   else process.stderr.write(`Admin key: ${config.adminKey ? 'from REFINERY_ADMIN_KEY' : 'made at first start (set REFINERY_ADMIN_KEY to choose one)'}\n`);
   process.stderr.write(`API docs: ${url}/docs\n\n`);

@@ -6,7 +6,7 @@ import { signRequest } from '@refinery/protocol';
 import { availableBackends, tempDir } from './support/backends.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 import { openUpload } from './support/rawHttp.ts';
-import { serveAdminKey, spawnServe } from './support/serveCommand.ts';
+import { serveAdminKey, spawnServe } from './support/serveProcess.ts';
 
 const auth = { authorization: `Bearer ${serveAdminKey}` };
 

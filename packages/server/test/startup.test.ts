@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { availableBackends, tempDir, testDatabaseUrl } from './support/backends.ts';
-import { spawnServe } from './support/serveCommand.ts';
+import { freePort } from './support/processes.ts';
+import { spawnServe } from './support/serveProcess.ts';
 
 /** A PostgreSQL URL like the test server's, with `change` applied. */
 function postgresUrl(change: (url: URL) => void): string {
   const url = new URL(testDatabaseUrl);
   change(url);
   return url.toString();
-}
-
-/** A port nothing listens on: one just given by the system and let go. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Runs `refinery serve` expecting it to refuse: its exit code and what it said on stderr. */
@@ -49,7 +40,7 @@ describe('refinery serve refuses to start with one clear line and an exit code p
 
   it('PostgreSQL unreachable, a database that does not exist, a user it refuses', async (t) => {
     if (!postgres) return t.skip('no PostgreSQL');
-    const port = await closedPort();
+    const port = await freePort();
     const unreachable = postgresUrl((u) => {
       u.hostname = '127.0.0.1';
       u.port = String(port);

@@ -20,6 +20,12 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** A URL that lets anyone holding it GET or PUT this key until it expires. */
   signedUrl(key: string, method: 'GET' | 'PUT', expiresInSeconds: number): Promise<string>;
+  /** Where the blobs are, for the start-up banner and `/readyz`. */
+  readonly description: string;
+  /** Resolves when a store kept elsewhere (S3) answers; rejects saying why not. */
+  ping?(): Promise<void>;
+  /** Lets go of connections. */
+  close?(): void;
 }
 
 /** Signed URLs live this long (SPEC: they expire; DESTINY used one hour). */

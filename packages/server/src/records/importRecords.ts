@@ -69,7 +69,7 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
   try {
     const count = await stageRecords(ctx, values, spool);
     const now = ctx.clock.now();
-    return await ctx.db.transaction(async (tx) => {
+    const imported = await ctx.db.transaction(async (tx) => {
       await holdImportLock(tx);
       await createRecordsStaging(tx);
       await tx.copyFrom('records_in', stagedRecordColumns, spool.read());
@@ -81,6 +81,9 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
       json.push(']}');
       return { ...counts, json };
     });
+    ctx.metrics.recordsImported.inc({ outcome: 'created' }, imported.created);
+    ctx.metrics.recordsImported.inc({ outcome: 'updated' }, imported.updated);
+    return imported;
   } finally {
     await spool.close();
   }

@@ -1,6 +1,7 @@
 import { after, before, describe } from 'node:test';
 import pino, { type Logger } from 'pino';
 import { signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
+import type { BlobStore } from '../../src/blobs/store.ts';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Queryable } from '../../src/db/db.ts';
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Where the logs go (default: nowhere, or `TEST_LOG` as the level on stdout). */
   log?: Logger;
+  /** A blob store instead of files under the data directory (the test closes it). */
+  blobs?: BlobStore;
 }
 
 /** A fresh database of `backend`, a temporary data directory and a Refinery listening on loopback; `close` undoes all. */
@@ -41,7 +44,7 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
   const adminKey = 'test-admin-key-0123456789';
   const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent' }, options.env ?? {});
   const log = options.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const refinery = await createRefinery({ config, db: opened.db, clock, log, sweep: false });
+  const refinery = await createRefinery({ config, db: opened.db, blobs: options.blobs, clock, log, sweep: false });
   const url = await refinery.listen();
   return {
     harness: makeHarness({ backend: backend.name, refinery, url, adminKey, clock, databaseUrl: opened.databaseUrl, dataDir: dir.path }),
