@@ -23,6 +23,8 @@ export interface Config {
   pushTimeoutMs: number;
   /** A request of more record ids than this is written in slices of this many (`REFINERY_CREATE_SLICE`, docs/large-requests.md); default 10,000. */
   createSlice: number;
+  /** How long a batch's files are kept after it and its requests ended (`REFINERY_BATCH_FILES_RETENTION`, docs/retention.md); default 7 days. */
+  batchFilesRetentionMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -50,6 +52,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const createSliceText = env.REFINERY_CREATE_SLICE ?? '10000';
   const createSlice = Number(createSliceText);
   if (!/^\d+$/.test(createSliceText) || createSlice < 100 || createSlice > 1_000_000) throw new ConfigError(`REFINERY_CREATE_SLICE must be a whole number from 100 to 1000000, not "${createSliceText}"`);
+  const batchFilesRetentionText = env.REFINERY_BATCH_FILES_RETENTION ?? 'P7D';
+  const batchFilesRetentionMs = parseDuration(batchFilesRetentionText);
+  if (batchFilesRetentionMs === null) throw new ConfigError(`REFINERY_BATCH_FILES_RETENTION must be a duration (seconds or ISO 8601, such as P30D), not "${batchFilesRetentionText}"`);
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -62,6 +67,7 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     logLevel,
     pushTimeoutMs,
     createSlice,
+    batchFilesRetentionMs,
   };
 }
 
