@@ -11,8 +11,8 @@ export const batchFilesCleanupDefaults = {
 };
 
 /**
- * Every key the batch's files may be at: those its row records, and those made from its id (the
- * same ones today), so that a file written under either is not left behind.
+ * Every key the batch's files may be at: those its row records and those its id makes (a report
+ * is written before its key is recorded), so that a file written under either is not left behind.
  */
 function keysOf(batch: ClaimedBatchFiles): string[] {
   const keys = [batch.items_key, batch.results_key, batch.report_key, blobKeys.items(batch.id), blobKeys.results(batch.id), blobKeys.report(batch.id)];
