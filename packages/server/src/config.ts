@@ -27,6 +27,8 @@ export interface Config {
   bodyTimeoutMs: number;
   /** A SIGTERM stops the process within this long, drained or not (`REFINERY_SHUTDOWN_TIMEOUT`); default 10 s. */
   shutdownTimeoutMs: number;
+  /** How long a batch's files are kept after it and its requests ended (`REFINERY_BATCH_FILES_RETENTION`, docs/retention.md); default 7 days. */
+  batchFilesRetentionMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +64,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const createSliceText = env.REFINERY_CREATE_SLICE ?? '10000';
   const createSlice = Number(createSliceText);
   if (!/^\d+$/.test(createSliceText) || createSlice < 100 || createSlice > 1_000_000) throw new ConfigError(`REFINERY_CREATE_SLICE must be a whole number from 100 to 1000000, not "${createSliceText}"`);
+  const batchFilesRetentionText = env.REFINERY_BATCH_FILES_RETENTION ?? 'P7D';
+  const batchFilesRetentionMs = parseDuration(batchFilesRetentionText);
+  if (batchFilesRetentionMs === null) throw new ConfigError(`REFINERY_BATCH_FILES_RETENTION must be a duration (seconds or ISO 8601, such as P30D), not "${batchFilesRetentionText}"`);
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -76,6 +81,7 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     createSlice,
     bodyTimeoutMs,
     shutdownTimeoutMs,
+    batchFilesRetentionMs,
   };
 }
 

@@ -186,17 +186,31 @@ for (const { name, open } of subjects) {
       assert.equal(await s.store.get('batches/tampered/results.jsonl'), null);
     });
 
-    it('deletes a blob: gone from the store and from its signed URL; the blob beside it stays; deleting again is harmless', async () => {
+    it('deletes blobs in one call: gone from the store and from their signed URLs; the blob beside them stays; deleting again is harmless', async () => {
       await s.store.put('batches/deleted/items.jsonl', lines(10, 4));
+      await s.store.put('batches/deleted/results.jsonl', 'results\n');
       await s.store.put('batches/deleted/report.jsonl', 'report\n');
       const url = await s.store.signedUrl('batches/deleted/items.jsonl', 'GET', 3600);
-      await s.store.delete('batches/deleted/items.jsonl');
+      await s.store.deleteMany(['batches/deleted/items.jsonl', 'batches/deleted/results.jsonl', 'batches/never/items.jsonl']);
       assert.equal(await s.store.get('batches/deleted/items.jsonl'), null);
+      assert.equal(await s.store.get('batches/deleted/results.jsonl'), null);
       const got = await fetch(url);
-      assert.equal(got.status, 404, await got.text());
-      await s.store.delete('batches/deleted/items.jsonl');
-      await s.store.delete('batches/never/items.jsonl');
+      assert.equal(got.status, 404);
+      if (s.root) assert.equal(((await got.json()) as { error: { code: string } }).error.code, 'not_found');
+      else await got.body?.cancel();
+      await s.store.deleteMany(['batches/deleted/items.jsonl', 'batches/deleted/results.jsonl']);
+      await s.store.deleteMany([]);
       assert.equal(await read(s.store, 'batches/deleted/report.jsonl'), 'report\n');
+    });
+
+    it('deletes more blobs at once than one S3 call takes (1,000), most of them never put', async () => {
+      const keys = Array.from({ length: 2500 }, (_, i) => `batches/many/${i}.results.jsonl`);
+      const present = [0, 999, 1000, 1999, 2499];
+      for (const i of present) await s.store.put(keys[i], `${i}\n`);
+      await s.store.put('batches/many/kept.jsonl', 'kept\n');
+      await s.store.deleteMany(keys);
+      for (const i of present) assert.equal(await s.store.get(keys[i]), null, keys[i]);
+      assert.equal(await read(s.store, 'batches/many/kept.jsonl'), 'kept\n');
     });
 
     it('keeps the old blob when a new body fails midway', async () => {
@@ -213,6 +227,13 @@ for (const { name, open } of subjects) {
     if (name === 'file blob store') {
       it('leaves no partial file behind any blob it wrote', async () => {
         assert.deepEqual((await filesUnder(s.root!)).filter((f) => f.endsWith('.part')), []);
+      });
+
+      it('removes a folder that deleting its blobs left empty, and keeps one that still holds a blob', async () => {
+        for (const key of ['batches/emptied/a.jsonl', 'batches/emptied/b.jsonl', 'batches/halved/c.jsonl', 'batches/halved/d.jsonl']) await s.store.put(key, 'x\n');
+        await s.store.deleteMany(['batches/emptied/a.jsonl', 'batches/emptied/b.jsonl', 'batches/halved/c.jsonl']);
+        assert.equal(existsSync(join(s.root!, 'batches', 'emptied')), false);
+        assert.deepEqual(await filesUnder(join(s.root!, 'batches', 'halved')), ['d.jsonl']);
       });
 
       it('writes a blob put `soon` after the current turn of the event loop, and holds a read of it until then', async () => {

@@ -86,7 +86,10 @@ export const RequestBatchOut = Type.Object({
   attempt: Type.Integer(),
   item_count: Type.Integer(),
   created_at: Timestamp,
-  report_url: Type.Union([Type.String(), Type.Null()]),
+  report_url: Type.Union([Type.String(), Type.Null()], { description: 'Signed GET: the validation report; null before the import and once the files are deleted.' }),
+  files_deleted_at: Type.Union([Timestamp, Type.Null()], {
+    description: "When the batch's files (items, results, report) were deleted, its retention past (docs/retention.md); null while they are kept.",
+  }),
 });
 export const RequestBatchPage = Page(RequestBatchOut);
 export { Cursor };

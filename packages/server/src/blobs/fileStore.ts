@@ -1,11 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inLargeWrites, writeBytes } from './largeWrites.ts';
 import type { BlobStore } from './store.ts';
+
+/** Files unlinked at once by `deleteMany`. */
+const unlinksAtOnce = 32;
 
 const tempPathOf = (target: string) => `${target}.${randomBytes(6).toString('hex')}.part`;
 
@@ -132,8 +135,23 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await rm(this.path(key), { force: true });
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    const folders = new Set<string>();
+    for (let i = 0; i < keys.length; i += unlinksAtOnce) {
+      await Promise.all(
+        keys.slice(i, i + unlinksAtOnce).map((key) => {
+          const path = this.path(key);
+          folders.add(dirname(path));
+          return rm(path, { force: true });
+        }),
+      );
+    }
+    // A folder left empty goes too: otherwise every minute of batches would leave one for good.
+    for (const folder of folders) {
+      await rmdir(folder).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST' && err.code !== 'ENOENT') throw err;
+      });
+    }
   }
 
   private signature(key: string, method: string, expires: number): string {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Logger } from 'pino';
@@ -17,6 +17,9 @@ export interface S3Options {
   /** The time signed URLs are signed at. */
   now?: () => Date;
 }
+
+/** Keys one DeleteObjects call takes at most (S3's limit). */
+const keysPerDelete = 1000;
 
 /** The start-up check's S3 calls, each given this long. */
 const checkMs = 20_000;
@@ -111,8 +114,17 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += keysPerDelete) {
+      const objects = keys.slice(i, i + keysPerDelete).map((key) => ({ Key: this.key(key) }));
+      // Quiet: the answer lists only the keys S3 could not delete (a key with no object is deleted).
+      const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: objects, Quiet: true } }));
+      const failed = out.Errors ?? [];
+      if (failed.length > 0) {
+        const [first] = failed;
+        throw new Error(`S3 could not delete ${failed.length} of ${objects.length} objects, s3://${this.bucket}/${first.Key} first: ${first.Code}: ${first.Message}`);
+      }
+    }
   }
 
   async signedUrl(key: string, method: 'GET' | 'PUT', expiresInSeconds: number): Promise<string> {

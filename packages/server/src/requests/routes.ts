@@ -175,7 +175,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       const rows = await listRequestBatches(ctx.db, { requestId: row.id, afterId: checkUuidCursor(decodeCursor(q.cursor)), limit: limit + 1 });
       const p = page(rows, limit, (r) => r.id);
       const data = await Promise.all(
-        p.data.map(async ({ report_key, ...b }) => ({ ...b, report_url: report_key ? await ctx.blobs.signedUrl(report_key, 'GET', signedUrlSeconds) : null })),
+        p.data.map(async ({ report_key, ...b }) => ({ ...b, report_url: report_key && !b.files_deleted_at ? await ctx.blobs.signedUrl(report_key, 'GET', signedUrlSeconds) : null })),
       );
       return { data, next_cursor: p.next_cursor };
     },

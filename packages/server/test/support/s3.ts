@@ -1,9 +1,41 @@
-import S3rver from '@20minutes/s3rver';
+import { createRequire } from 'node:module';
+import type S3rverClass from '@20minutes/s3rver';
 import { S3BlobStore, type S3Options } from '../../src/blobs/s3Store.ts';
 import { tempDir } from './backends.ts';
 
 // The AWS SDK's nine-line warning about Node.js 20 once per test file is noise here (Refinery logs it as one line).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/**
+ * s3rver checks the signature of a request to a bucket itself (DeleteObjects: `POST /bucket/?delete`)
+ * against the path without its last slash, where the AWS SDK signs the path it sends, so it
+ * refuses every such request. Its authentication is wrapped, before s3rver is loaded, to check
+ * those against the path as sent (its virtual-host branch builds `/` + bucket + mount path); every
+ * other request is checked as before.
+ */
+function loadS3rver(): typeof S3rverClass {
+  const require = createRequire(import.meta.url);
+  const authentication = require.resolve('@20minutes/s3rver/lib/middleware/authentication.js');
+  type Middleware = (ctx: { path: string; params: { bucket?: string; key?: string }; state: { vhost?: boolean }; mountPath?: string }, next: () => Promise<unknown>) => Promise<unknown>;
+  const original = require(authentication) as () => Middleware;
+  require.cache[authentication]!.exports = () => {
+    const check = original();
+    return (ctx: Parameters<Middleware>[0], next: () => Promise<unknown>) => {
+      if (!ctx.params.bucket || ctx.params.key || ctx.path !== `/${ctx.params.bucket}/`) return check(ctx, next);
+      const { vhost } = ctx.state;
+      const { mountPath } = ctx;
+      ctx.state.vhost = true;
+      ctx.mountPath = '/';
+      return check(ctx, () => {
+        ctx.state.vhost = vhost;
+        ctx.mountPath = mountPath;
+        return next();
+      });
+    };
+  };
+  return require('@20minutes/s3rver') as typeof S3rverClass;
+}
+const S3rver = loadS3rver();
 
 /** The keys s3rver accepts: any other is refused, as AWS would refuse it. */
 export const localS3Credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };

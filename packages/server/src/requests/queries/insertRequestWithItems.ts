@@ -228,6 +228,7 @@ from robot left join request q on true${h ? ` left join b on true cross join pag
           results_key: h.resultsKey,
           report_key: null,
           error_message: null,
+          files_deleted_at: null,
           first_page: first_page!,
           first_page_last: first_page_last!,
         }
