@@ -43,7 +43,7 @@ function snapshot(): Map<number, { name: string; seconds: number }> {
       const name =
         Number(entry) === process.pid
           ? processKind.bench
-          : cmdline.includes('toy-robot')
+          : cmdline.includes('toy-robot') || cmdline.includes('destinyRobot')
             ? processKind.robots
             : peerWorker.test(cmdline)
               ? processKind.peerWorkers

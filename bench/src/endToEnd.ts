@@ -1,10 +1,11 @@
 /**
  * End to end: one request of `records` records enhanced by `robots` toy robot processes (SDK,
  * pull, batches of 1,000): items per second from POST /v1/requests to the request's final state.
+ * With `protocol: 'destiny'`, the robots speak DESTINY's protocol (destinyRobot.ts, docs/destiny.md).
  */
 import type { RefineryClient } from '@refinery/sdk';
 import { cpuTimer, describeCpu, processKind } from './cpuTime.ts';
-import { referenceRecords, robotsWaiting, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
+import { referenceRecords, registerDestinyRobot, untilIdle, spawnDestinyRobot, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 /** CPU seconds while the clock ran: PostgreSQL's backends (0 on PGlite, which runs inside Refinery), Refinery's process, the robots. */
 export interface RunCpuSeconds {
@@ -29,6 +30,8 @@ export interface ToyRobotsOptions {
   records: number;
   robots: number;
   batchSize: number;
+  /** The robots' protocol: Refinery's (the default) or DESTINY's. */
+  protocol?: 'refinery' | 'destiny';
 }
 
 /**
@@ -48,9 +51,11 @@ export async function withToyRobots<T>(
     let t = performance.now();
     const imported = await client.importRecords(referenceRecords(options.records, `${backend}-${Date.now()}`));
     const importSeconds = (performance.now() - t) / 1000;
-    const robot = await client.createRobot({ name: `toy-${backend}-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize });
-    const children = Array.from({ length: options.robots }, () => spawnToyRobot(url, robot, options.batchSize));
-    await robotsWaiting(children);
+    const name = `toy-${backend}-${Date.now()}`;
+    const destinyRobot = options.protocol === 'destiny' ? await registerDestinyRobot(url, name) : null;
+    const robot = destinyRobot ?? (await client.createRobot({ name, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize }));
+    const children = Array.from({ length: options.robots }, () => (destinyRobot ? spawnDestinyRobot(url, destinyRobot, options.batchSize) : spawnToyRobot(url, robot as { id: string; secret: string }, options.batchSize)));
+    await untilIdle(children);
     const cpu = cpuTimer();
     t = performance.now();
     const result = await measured(client, robot.id, imported.ids);
@@ -66,7 +71,7 @@ export async function withToyRobots<T>(
 }
 
 export async function endToEnd(backend: Backend, options: ToyRobotsOptions): Promise<EndToEndResult> {
-  const run = await withToyRobots(backend, options, 'end to end', async (client, robotId, recordIds) => {
+  const run = await withToyRobots(backend, options, options.protocol === 'destiny' ? 'end to end, DESTINY robots' : 'end to end', async (client, robotId, recordIds) => {
     const t = performance.now();
     const request = await client.createRequest({ robot_id: robotId, record_ids: recordIds });
     const createSeconds = (performance.now() - t) / 1000;

@@ -4,9 +4,10 @@
  * they took from send to answer (lock waits included); printed to stderr when the run closes.
  * `onStatement`, when set, hears of each statement as it ends (the dispatch timeline).
  */
+import type { Readable } from 'node:stream';
 import type { Db, QueryOptions } from '@refinery/server';
 
-type Queryable = Pick<Db, 'query' | 'exec' | 'copyRows'>;
+type Queryable = Pick<Db, 'query' | 'exec' | 'copyFrom'>;
 interface Tally {
   count: number;
   ms: number;
@@ -55,11 +56,12 @@ export function profiledDb(db: Db): ProfiledDb {
       ...q,
       query: (sql: string, params?: readonly unknown[], options?: QueryOptions) => timed(callerOf(), () => q.query(sql, params, options)),
       exec: (sql: string) => q.exec(sql),
-      copyRows: (table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>) => timed(`copyRows ${table}`, () => q.copyRows(table, columns, rows)),
+      copyFrom: (table: string, columns: readonly string[], file: Readable) => timed(`copyFrom ${table}`, () => q.copyFrom(table, columns, file)),
     }) as Q;
   const wrapped: Db = {
     ...wrap(db),
     kind: db.kind,
+    rowLine: db.rowLine,
     transaction: (fn) => timed(`transaction (${callerOf()})`, () => db.transaction((tx) => fn(wrap(tx)))),
     listen: (channel, onNotify) => db.listen(channel, onNotify),
     close: () => db.close(),

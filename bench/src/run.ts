@@ -3,14 +3,16 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, many, peers, floors, latency, scale, small); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory); all by default.
+ *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
+ *   `e2e`, each of its runs right after the native run of the same round, and compared with it.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
  * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
  *   Each PostgreSQL run is a round with the peers' (a) and the floors measured right after it (when
  *   those sections run): their ratios are the median of the rounds' own.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
- * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150).
+ * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150), BENCH_MEMORY_ITEMS (default 100,000).
  * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
  * create written whole (1000000) with the default.
  */
@@ -19,6 +21,7 @@ import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.t
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
 import { floors, type FloorsResult } from './floors.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
+import { memory, type MemoryRun } from './memory.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
 import { scale, type ScaleResult } from './scale.ts';
@@ -28,7 +31,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,many,peers,floors,latency,scale,small').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -61,6 +64,9 @@ interface Round {
   floor?: FloorsResult;
 }
 const rounds: Round[] = [];
+/** Each backend's end-to-end runs with DESTINY robots, each paired with the native run before it when both sections run. */
+const destinyRounds = new Map<Backend, Array<{ destiny: EndToEndResult; native?: EndToEndResult }>>(backends.map((b) => [b, []]));
+const destinyRun = (backend: Backend) => endToEnd(backend, { records, robots, batchSize, protocol: 'destiny' });
 const e2e = await section('e2e', async () => {
   const results: EndToEndFigure[] = [];
   for (const backend of backends) {
@@ -68,6 +74,7 @@ const e2e = await section('e2e', async () => {
     for (let i = 0; i < e2eRuns; i++) {
       const refinery = await endToEnd(backend, { records, robots, batchSize });
       runs.push(refinery);
+      if (only.has('destiny')) destinyRounds.get(backend)!.push({ native: refinery, destiny: await destinyRun(backend) });
       if (backend !== 'postgres') continue;
       const round: Round = { refinery };
       if (only.has('peers')) {
@@ -78,6 +85,16 @@ const e2e = await section('e2e', async () => {
       rounds.push(round);
     }
     results.push(medianRun(runs));
+  }
+  return results;
+});
+const destinyE2e = await section('destiny', async () => {
+  const results: Array<EndToEndFigure & { ratios: number[] }> = [];
+  for (const backend of backends) {
+    const paired = destinyRounds.get(backend)!;
+    if (paired.length === 0) for (let i = 0; i < e2eRuns; i++) paired.push({ destiny: await destinyRun(backend) });
+    const ratios = paired.filter((p) => p.native).map((p) => p.destiny.itemsPerSecond / p.native!.itemsPerSecond);
+    results.push({ ...medianRun(paired.map((p) => p.destiny)), ratios });
   }
   return results;
 });
@@ -104,8 +121,9 @@ const scaled = await section('scale', () => scale());
 const small = await section('small', () =>
   smallBatches({ batches: Number(process.env.BENCH_SMALL_BATCHES ?? 10_000), maxSeconds: Number(process.env.BENCH_SMALL_MAX_SECONDS ?? 150) }),
 );
+const memoryRuns = await section('memory', () => memory());
 
-printTable({ e2e, many, peers, floor, latency, scaled, small });
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -122,12 +140,14 @@ function peerCpu(p: PeerThroughputResult): number {
 
 function printTable(r: {
   e2e: EndToEndFigure[] | null;
+  destinyE2e: Array<EndToEndFigure & { ratios: number[] }> | null;
   many: ManyRequestsResult | null;
   peers: { graphileA: PeerThroughputResult | null; pgBossA: PeerThroughputResult | null; graphileB: PeerThroughputResult; pgBossB: PeerThroughputResult } | null;
   floor: FloorsResult | null;
   latency: { refinery: DispatchLatencyResult; graphile: LatencyResult; refineryAfterIdle: DispatchLatencyResult; graphileAfterIdle: LatencyResult } | null;
   scaled: ScaleResult | null;
   small: SmallBatchesResult | null;
+  memoryRuns: MemoryRun[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -147,6 +167,19 @@ function printTable(r: {
   if (pg) {
     row(`end to end, PostgreSQL: ${fmt(pg.records)} items, ${robots} robot processes, batches of ${batchSize}`, `${fmt(pg.itemsPerSecond)} items/s`, runsOf(pg), '', '');
     row(`end to end, PostgreSQL: CPU seconds per 100,000 items (median run)`, cpuOf(pg), `${fmt(pg.endToEndSeconds, 1)} s on ${cpus().length} cores`, '', '');
+  }
+  for (const d of r.destinyE2e ?? []) {
+    const native = r.e2e?.find((e) => e.backend === d.backend);
+    const name = d.backend === 'postgres' ? 'PostgreSQL' : 'PGlite';
+    // The median of the rounds' own ratios (each DESTINY run right after its native run), else the medians'.
+    const ratio = d.ratios.length > 0 ? percentile(d.ratios, 50) : native ? d.itemsPerSecond / native.itemsPerSecond : null;
+    row(
+      `end to end with DESTINY robots, ${name}: the same, the robots speaking DESTINY's protocol (destinyRobot.ts)`,
+      `${fmt(d.itemsPerSecond)} items/s`,
+      `${native ? `native robots (median run): ${fmt(native.itemsPerSecond)}/s` : 'native robots'}${d.ratios.length > 1 ? `; each round: ${d.ratios.map((x) => `${fmt(x, 2)}x`).join(', ')}` : ''}${runsOf(d) ? `; ${runsOf(d)}` : ''}`,
+      ratio === null ? '' : `${fmt(ratio, 2)}x`,
+      ratio === null ? '' : `≥ 0.90x: ${verdict(ratio >= 0.9)}`,
+    );
   }
   if (r.many) {
     const m = r.many;
@@ -238,6 +271,28 @@ function printTable(r: {
   }
   if (r.small) {
     row(`small batches: ${fmt(r.small.cycles)} one-item batches (lease + GET + PUT + results), ${r.small.concurrency} loops`, `${fmt(r.small.refineryRoundTripsPerSecond)} cycles/s`, `bare Fastify hello-world: ${fmt(r.small.fastifyRoundTripsPerSecond)} req/s`, `${fmt(r.small.ratio, 3)}x`, '');
+  }
+  if (r.memoryRuns) {
+    const mb = (x: number) => `${fmt(x)} MB`;
+    for (const backend of ['pglite', 'postgres'] as const) {
+      const [plain, bounded] = [false, true].map((b) => r.memoryRuns!.find((m) => m.backend === backend && (m.nodeArgs.length > 0) === b)!);
+      const where = backend === 'pglite' ? 'embedded (PGlite, files)' : 'on PostgreSQL';
+      const idle = (m: MemoryRun) => `${mb(m.idleFirstStartMb)} (peak ${mb(m.peakFirstStartMb)} starting)${m.idleRestartMb === null ? '' : ` / ${mb(m.idleRestartMb)}`}`;
+      row(
+        `memory: \`refinery serve\` ${where}, RSS idle after its first start${backend === 'pglite' ? ' / after a restart on its data' : ''}`,
+        idle(plain),
+        `npm start (${bounded.nodeArgs.join(' ')}): ${idle(bounded)}`,
+        '',
+        '',
+      );
+      row(
+        `memory: \`refinery serve\` ${where}, peak RSS over one ${fmt(plain.items)}-item request (import, create, 2 robots); idle after it`,
+        `${mb(plain.peakRequestMb)}; ${mb(plain.idleAfterRequestMb)}`,
+        `npm start: ${mb(bounded.peakRequestMb)}; ${mb(bounded.idleAfterRequestMb)}`,
+        '',
+        '',
+      );
+    }
   }
   console.log('\n' + lines.join('\n'));
 }

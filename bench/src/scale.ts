@@ -7,12 +7,11 @@
  * run at 100,000 and at BENCH_SCALE_ITEMS (default 1,000,000) the same way, and the ratio of
  * seconds per item.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RefineryClient } from '@refinery/sdk';
 import { procCpuSeconds } from './cpuTime.ts';
-import { adminKey, freshPostgresDatabase, referenceRecords, robotsWaiting, runFolder, spawnToyRobot, stopProcess } from './support.ts';
+import { adminKey, freshPostgresDatabase, procStatusKb, referenceRecords, runFolder, spawnToyRobot, startRefineryProcess, stopProcess, untilIdle } from './support.ts';
 
 export interface ScaleRun {
   items: number;
@@ -39,47 +38,14 @@ export interface ScaleResult {
 
 const cliMain = fileURLToPath(new URL('../../packages/server/src/cli.ts', import.meta.url));
 
-/** utime + stime of a process, seconds. */
-async function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-  return m ? Number(m[1]) : 0;
-}
-
-/** Refinery in a process of its own; resolves once it is listening. */
-async function startRefineryProcess(databaseUrl: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  // As `npm start` runs it: with V8's heap bounded (README, "Memory").
-  const child = spawn(process.execPath, ['--max-old-space-size=192', '--import', 'tsx', cliMain, 'serve'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, REFINERY_ADMIN_KEY: adminKey, PORT: '0', HOST: '127.0.0.1', REFINERY_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`Refinery did not start: ${text}`)), 60_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`Refinery exited (${code}): ${text}`)));
-  });
-  // Past the start-up banner, pass on what Refinery logs (warnings and errors, as JSON lines).
-  child.stderr!.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) process.stderr.write(line + '\n');
-  });
-  return { child, url };
-}
-
 export async function scaleRun(items: number, robots = 4, batchSize = 1000): Promise<ScaleRun> {
   const database = await freshPostgresDatabase('refinery_bench_scale');
   const dir = await runFolder('refinery-bench-scale-');
   let refinery: ChildProcess | undefined;
   const children: ChildProcess[] = [];
   try {
-    const started = await startRefineryProcess(database.url, dir);
+    // As `npm start` runs it: with V8's heap bounded (README, "Memory").
+    const started = await startRefineryProcess(['--max-old-space-size=192', '--import', 'tsx', cliMain], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir });
     refinery = started.child;
     const pid = refinery.pid!;
     const client = new RefineryClient({ url: started.url, apiKey: adminKey });
@@ -97,7 +63,7 @@ export async function scaleRun(items: number, robots = 4, batchSize = 1000): Pro
       const importSeconds = (performance.now() - t) / 1000;
       const robot = await client.createRobot({ name: `toy-scale-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: batchSize });
       for (let i = 0; i < robots; i++) children.push(spawnToyRobot(started.url, robot, batchSize));
-      await robotsWaiting(children);
+      await untilIdle(children);
       phase = 'create';
       const cpuBefore = await procCpuSeconds(pid);
       t = performance.now();

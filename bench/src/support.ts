@@ -1,7 +1,7 @@
-/** What every measurement shares: fresh databases, an in-process Refinery, toy robot processes, timing. */
+/** What every measurement shares: fresh databases, a Refinery in this process or in its own, toy robot processes, timing. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +121,60 @@ export function spawnToyRobot(url: string, robot: { id: string; secret: string }
   });
 }
 
+const destinyRobotMain = fileURLToPath(new URL('./destinyRobot.ts', import.meta.url));
+
+/** A robot speaking DESTINY's protocol (destinyRobot.ts) in a process of its own. */
+export function spawnDestinyRobot(url: string, robot: { id: string; client_secret: string }, batchSize: number): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', destinyRobotMain], {
+    env: { ...process.env, REFINERY_URL: url, ROBOT_ID: robot.id, ROBOT_SECRET: robot.client_secret, BATCH_SIZE: String(batchSize) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** Registers a robot the DESTINY way (POST /v1/robots/), as its operator would. */
+export async function registerDestinyRobot(url: string, name: string): Promise<{ id: string; client_secret: string }> {
+  const res = await fetch(`${url}/v1/robots/`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, description: 'the toy robot, speaking DESTINY', owner: 'bench' }),
+  });
+  if (res.status !== 201) throw new Error(`registering a DESTINY robot answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { id: string; client_secret: string };
+}
+
+/** A field of /proc/<pid>/status, kB (0 once the process has ended). */
+export async function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Refinery in a process of its own, `node <nodeArgs> serve` on a loopback port; resolves once it is listening. */
+export async function startRefineryProcess(nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...nodeArgs, 'serve'], {
+    env: { ...process.env, REFINERY_ADMIN_KEY: adminKey, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`Refinery did not start: ${text}`)), 60_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`Refinery exited (${code}): ${text}`)));
+  });
+  // Past the start-up banner, pass on what Refinery logs (warnings and errors, as JSON lines).
+  child.stderr!.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) process.stderr.write(line + '\n');
+  });
+  return { child, url };
+}
+
 export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -131,12 +185,12 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Resolves once the robot processes have started and wait in their long polls: none used more
- * than 20 ms of CPU in the last half second. Starting a robot under tsx costs seconds of CPU;
- * four of them on two cores were still starting after a fixed 3 s wait, and the clock counted
- * that work against Refinery.
+ * Resolves once the processes have started and wait (robots in their long polls, Refinery for
+ * work): none used more than 20 ms of CPU in the last half second. Starting a robot under tsx
+ * costs seconds of CPU; four of them on two cores were still starting after a fixed 3 s wait,
+ * and the clock counted that work against Refinery.
  */
-export async function robotsWaiting(children: ChildProcess[], timeoutMs = 60_000): Promise<void> {
+export async function untilIdle(children: ChildProcess[], timeoutMs = 60_000): Promise<void> {
   const cpu = () => Promise.all(children.map((c) => procCpuSeconds(c.pid!)));
   const deadline = Date.now() + timeoutMs;
   let before = await cpu();
@@ -144,7 +198,7 @@ export async function robotsWaiting(children: ChildProcess[], timeoutMs = 60_000
     await sleep(500);
     const now = await cpu();
     if (now.every((s, i) => s - before[i] <= 0.02)) return;
-    if (Date.now() > deadline) throw new Error(`the robots were still starting after ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline) throw new Error(`the processes were still starting after ${timeoutMs / 1000} s`);
     before = now;
   }
 }

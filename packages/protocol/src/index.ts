@@ -29,3 +29,5 @@ export * from './schemas/batches.ts';
 export * from './schemas/auth.ts';
 export * from './schemas/recordTypes.ts';
 export * from './schemas/events.ts';
+/** DESTINY's protocol, beside Refinery's own (docs/destiny.md): `destiny.Reference`, `destiny.signDestinyRequest`, … */
+export * as destiny from './destiny/index.ts';

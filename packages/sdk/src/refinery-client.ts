@@ -11,6 +11,7 @@ import {
   type ProvisionedRobot,
   type RecordIn,
   type RecordOut,
+  type RecordTypeOut,
   type RecordWithEnhancements,
   type RequestBatchOut,
   type RequestEventData,
@@ -18,6 +19,9 @@ import {
   type RequestIn,
   type RequestOut,
   type RequestStatus,
+  type RetentionIn,
+  type RetryIn,
+  type RevokedApiKey,
   type RobotIn,
   type RobotOut,
   type RobotPatch,
@@ -124,6 +128,28 @@ export class RefineryClient {
     return this.#json('GET', '/v1/records', { query: { ...options } });
   }
 
+  /** Every record that `listRecords` finds, page after page (`limit` is the page size). */
+  iterateRecords(options: Omit<PageOptions, 'cursor'> & { type?: string; identifier?: string } = {}): AsyncGenerator<RecordOut> {
+    return allPages((cursor) => this.listRecords({ ...options, cursor }));
+  }
+
+  // ── record types ───────────────────────────────────────────────────────────
+
+  /** The record types that carry a retention policy (docs/retention.md). */
+  listRecordTypes(): Promise<{ data: RecordTypeOut[] }> {
+    return this.#json('GET', '/v1/record-types');
+  }
+
+  /** A record type's retention policy (`retention: null`: its records never age out). */
+  getRecordType(type: string): Promise<RecordTypeOut> {
+    return this.#json('GET', pathOf('v1', 'record-types', type));
+  }
+
+  /** Sets a record type's retention policy, or with `null` removes it (admin). */
+  setRecordTypeRetention(type: string, retention: RetentionIn | null): Promise<RecordTypeOut> {
+    return this.#json('PUT', pathOf('v1', 'record-types', type), { body: { retention } });
+  }
+
   // ── robots (admin) ─────────────────────────────────────────────────────────
 
   /** Registers a robot. The answer holds its `secret`, which is never shown again. */
@@ -142,6 +168,16 @@ export class RefineryClient {
   /** Changes a robot; `{active: false}` pauses it. */
   updateRobot(id: string, patch: RobotPatch): Promise<RobotOut> {
     return this.#json('PATCH', pathOf('v1', 'robots', id), { body: patch });
+  }
+
+  /** Pauses a robot: it leases nothing, and new requests for it are refused, until it is resumed. */
+  pauseRobot(id: string): Promise<RobotOut> {
+    return this.updateRobot(id, { active: false });
+  }
+
+  /** Resumes a paused robot. */
+  resumeRobot(id: string): Promise<RobotOut> {
+    return this.updateRobot(id, { active: true });
   }
 
   /**
@@ -169,6 +205,7 @@ export class RefineryClient {
     return this.#json('GET', pathOf('v1', 'requests', id), { signal: options.signal });
   }
 
+  /** Requests, newest first (a requester's key sees its own). */
   listRequests(options: PageOptions & { status?: RequestStatus; robot_id?: string } = {}): Promise<Page<RequestOut>> {
     return this.#json('GET', '/v1/requests', { query: { ...options } });
   }
@@ -176,6 +213,16 @@ export class RefineryClient {
   /** Cancels every item not yet finished. */
   cancelRequest(id: string): Promise<RequestOut> {
     return this.#json('POST', pathOf('v1', 'requests', id, 'cancel'));
+  }
+
+  /**
+   * Retries a finished request's failed items (all, or `record_ids`) as a new request, which
+   * names the original in `retry_of` (docs/retrying-requests.md). Calling it again returns the
+   * same retry; a request still running, one without failed items, or a `record_ids` that names
+   * an item that is not failed is refused with 409.
+   */
+  retryRequest(id: string, options: RetryIn = {}): Promise<RequestOut> {
+    return this.#json('POST', pathOf('v1', 'requests', id, 'retry'), { body: options });
   }
 
   /** One page of the request's items: each one's status, attempts and error. */
@@ -279,9 +326,18 @@ export class RefineryClient {
     return this.#json('POST', '/v1/api-keys', { body: key });
   }
 
-  /** The API keys (never their values). */
+  /** The API keys not revoked (never their values). */
   listApiKeys(): Promise<{ data: ApiKey[] }> {
     return this.#json('GET', '/v1/api-keys');
+  }
+
+  /**
+   * Revokes an API key: it is refused (401) at once by the Refinery process that revoked it, and
+   * within 5 s by any other. Revoking it again returns it unchanged. The last admin key, and the
+   * one REFINERY_ADMIN_KEY sets, are refused with 409.
+   */
+  revokeApiKey(id: string): Promise<RevokedApiKey> {
+    return this.#json('DELETE', pathOf('v1', 'api-keys', id));
   }
 
   // ── plumbing ───────────────────────────────────────────────────────────────

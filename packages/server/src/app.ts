@@ -1,14 +1,18 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { installAuthentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
+import { destinyRoutes } from './destiny/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
+import { errors } from './errors.ts';
 import { blobRoutes } from './blobs/routes.ts';
 import type { Context } from './context.ts';
-import { frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
+import { clientErrors, frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
+import { openapiOptions, servers } from './http/openapi.ts';
+import { guardUnfinishedBodies } from './http/unfinishedBodies.ts';
 import { validatorCompiler } from './http/validation.ts';
-import { createMetrics } from './ops/metrics.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { recordRoutes } from './records/routes.ts';
 import { requestRoutes } from './requests/routes.ts';
@@ -29,33 +33,44 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
     routerOptions: { maxParamLength: 500 },
     frameworkErrors,
+    clientErrorHandler: clientErrors,
+    // Answered below, in the error shape.
+    return503OnClosing: false,
   });
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandler(app);
+  guardUnfinishedBodies(app, ctx.config.bodyTimeoutMs);
 
-  const metrics = createMetrics();
+  const { metrics } = ctx;
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A request that comes on a connection still open once the server is closing.
+    if (closing) {
+      reply.header('connection', 'close');
+      throw errors.unavailable('Refinery is shutting down; send the request again');
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode }, reply.elapsedTime / 1000);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Refinery', version: '0.1.0', description: 'Robots enhance records in batches.' },
-      components: {
-        securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'Requesters and admins' },
-          robotSignature: { type: 'apiKey', in: 'header', name: 'Signature', description: 'Robots: RFC 9421 HMAC-SHA256 signature (see SPEC)' },
-        },
-      },
-    },
+  await app.register(swagger, openapiOptions());
+  // /docs: paste a key under Authorize (kept across reloads) and try a call, against this server.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: true, tryItOutEnabled: true },
+    transformSpecificationClone: false,
+    transformSpecification: (spec, request) => ({ ...spec, servers: servers(ctx.config.publicUrl, request) }),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
 
-  await app.register(opsRoutes, { ctx, metrics });
+  installAuthentication(app, ctx);
+
+  await app.register(opsRoutes, { ctx });
   await app.register(authRoutes, { ctx });
   await app.register(recordRoutes, { ctx });
   await app.register(robotRoutes, { ctx });
@@ -63,6 +78,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(retentionRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
-  if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { ctx, store: ctx.blobs });
+  await app.register(destinyRoutes, { ctx });
+  if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { store: ctx.blobs });
   return app;
 }

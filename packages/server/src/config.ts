@@ -12,6 +12,8 @@ export interface Config {
   databaseUrl: string | null;
   /** `s3://bucket/prefix` (`REFINERY_BLOB_URL`); unset means the file system under `dataDir`. */
   blobUrl: string | null;
+  /** An S3-compatible server instead of AWS (`AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, as the AWS SDK reads them); its buckets are addressed by path. */
+  s3Endpoint: string | null;
   /** The scheme and host robots see (`REFINERY_PUBLIC_URL`); default http://localhost:<port>. */
   publicUrl: string | null;
   /** An admin key to accept (`REFINERY_ADMIN_KEY`). */
@@ -21,6 +23,12 @@ export interface Config {
   pushTimeoutMs: number;
   /** A request of more record ids than this is written in slices of this many (`REFINERY_CREATE_SLICE`, docs/large-requests.md); default 10,000. */
   createSlice: number;
+  /** A request body that sends nothing for this long is answered 408 and its connection closed (`REFINERY_BODY_TIMEOUT`); default 30 s. */
+  bodyTimeoutMs: number;
+  /** A SIGTERM stops the process within this long, drained or not (`REFINERY_SHUTDOWN_TIMEOUT`); default 10 s. */
+  shutdownTimeoutMs: number;
+  /** How long a batch's files are kept after it and its requests ended (`REFINERY_BATCH_FILES_RETENTION`, docs/retention.md); default 7 days. */
+  batchFilesRetentionMs: number;
   /**
    * How long a results import is the process's that runs it (`REFINERY_IMPORT_LEASE`, seconds or
    * ISO 8601); the process renews it every quarter of that, and once it lapses (the process died)
@@ -31,6 +39,14 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** A duration setting (seconds or ISO 8601) between `min` and `max` seconds. */
+function durationSetting(env: NodeJS.ProcessEnv, name: string, fallback: string, min: number, max: number, range: string): number {
+  const text = env[name] ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === null || ms < min * 1000 || ms > max * 1000) throw new ConfigError(`${name} must be a duration from ${range} (seconds or ISO 8601), not "${text}"`);
+  return ms;
+}
+
 export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | 'databaseUrl' | 'blobUrl' | 'publicUrl' | 'adminKey' | 'logLevel', string>> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const portText = flags.port ?? env.PORT ?? '8080';
   const port = Number(portText);
@@ -38,26 +54,25 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL ?? null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
   const blobUrl = flags.blobUrl ?? env.REFINERY_BLOB_URL ?? null;
-  if (blobUrl && !/^s3:\/\/[^/]+/.test(blobUrl)) throw new ConfigError('REFINERY_BLOB_URL must look like s3://bucket/prefix');
+  if (blobUrl && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(blobUrl)) throw new ConfigError(`REFINERY_BLOB_URL must look like s3://bucket/prefix, with a bucket name of 3 to 63 lower-case letters, digits, dots and hyphens, not "${blobUrl}"`);
+  const endpointVariable = env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
+  const s3Endpoint = blobUrl ? (env[endpointVariable] ?? null) : null;
+  if (s3Endpoint && !isHttpUrl(s3Endpoint)) throw new ConfigError(`${endpointVariable} must be an http(s) URL, not "${s3Endpoint}"`);
   const publicUrl = flags.publicUrl ?? env.REFINERY_PUBLIC_URL ?? null;
-  if (publicUrl) {
-    try {
-      const u = new URL(publicUrl);
-      if (!/^https?:$/.test(u.protocol)) throw new Error();
-    } catch {
-      throw new ConfigError(`REFINERY_PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);
-    }
-  }
+  if (publicUrl && !isHttpUrl(publicUrl)) throw new ConfigError(`REFINERY_PUBLIC_URL must be an http(s) URL, not "${publicUrl}"`);
   const adminKey = flags.adminKey ?? env.REFINERY_ADMIN_KEY ?? null;
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('REFINERY_ADMIN_KEY must be at least 16 characters');
   const logLevel = flags.logLevel ?? env.LOG_LEVEL ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL "${logLevel}" is not a pino level`);
-  const pushTimeoutText = env.REFINERY_PUSH_TIMEOUT ?? '30';
-  const pushTimeoutMs = parseDuration(pushTimeoutText);
-  if (pushTimeoutMs === null || pushTimeoutMs < 1000 || pushTimeoutMs > 3600_000) throw new ConfigError(`REFINERY_PUSH_TIMEOUT must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${pushTimeoutText}"`);
+  const pushTimeoutMs = durationSetting(env, 'REFINERY_PUSH_TIMEOUT', '30', 1, 3600, '1 second to 1 hour');
+  const bodyTimeoutMs = durationSetting(env, 'REFINERY_BODY_TIMEOUT', '30', 1, 3600, '1 second to 1 hour');
+  const shutdownTimeoutMs = durationSetting(env, 'REFINERY_SHUTDOWN_TIMEOUT', '10', 1, 600, '1 second to 10 minutes');
   const createSliceText = env.REFINERY_CREATE_SLICE ?? '10000';
   const createSlice = Number(createSliceText);
   if (!/^\d+$/.test(createSliceText) || createSlice < 100 || createSlice > 1_000_000) throw new ConfigError(`REFINERY_CREATE_SLICE must be a whole number from 100 to 1000000, not "${createSliceText}"`);
+  const batchFilesRetentionText = env.REFINERY_BATCH_FILES_RETENTION ?? 'P7D';
+  const batchFilesRetentionMs = parseDuration(batchFilesRetentionText);
+  if (batchFilesRetentionMs === null) throw new ConfigError(`REFINERY_BATCH_FILES_RETENTION must be a duration (seconds or ISO 8601, such as P30D), not "${batchFilesRetentionText}"`);
   const importLeaseText = env.REFINERY_IMPORT_LEASE ?? '20';
   const importLeaseMs = parseDuration(importLeaseText);
   if (importLeaseMs === null || importLeaseMs < 1000 || importLeaseMs > 3600_000) throw new ConfigError(`REFINERY_IMPORT_LEASE must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${importLeaseText}"`);
@@ -67,11 +82,23 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     dataDir: resolve(flags.dataDir ?? env.REFINERY_DATA_DIR ?? './refinery-data'),
     databaseUrl,
     blobUrl,
+    s3Endpoint: s3Endpoint?.replace(/\/+$/, '') ?? null,
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
     adminKey,
     logLevel,
     pushTimeoutMs,
     createSlice,
+    bodyTimeoutMs,
+    shutdownTimeoutMs,
+    batchFilesRetentionMs,
     importLeaseMs,
   };
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }

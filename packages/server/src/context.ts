@@ -9,6 +9,7 @@ import type { BlobStore } from './blobs/store.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/db.ts';
+import type { Metrics } from './ops/metrics.ts';
 import type { WorkSignals } from './work/signals.ts';
 
 /** What every capability is built from: resources opened once per process and shared. */
@@ -26,6 +27,8 @@ export interface Context {
   recentRobots: Recent<SigningRobot>;
   /** Work started by a request and finished after the answer (imports, manifests). */
   background: Background;
+  /** This process's Prometheus metrics (docs/metrics.md). */
+  metrics: Metrics;
   /** The scheme and host robots and signed URLs use. */
   publicUrl(): string;
 }

@@ -13,6 +13,9 @@ export class AppError extends Error {
   }
 }
 
+/** The Retry-After of a 503: about as long as PostgreSQL takes to restart. */
+export const retryAfterSeconds = 5;
+
 export const errors = {
   invalidRequest: (message: string, details?: unknown) => new AppError(400, 'invalid_request', message, details),
   invalidCursor: () => new AppError(400, 'invalid_cursor', 'cursor is not one this API gave out'),
@@ -23,8 +26,34 @@ export const errors = {
   conflict: (code: string, message: string) => new AppError(409, code, message),
   /** A records import names, for one record, identifiers that different stored records hold. */
   identifierConflict: (message: string, details: unknown) => new AppError(409, 'identifier_conflict', message, details),
+  bodyTimeout: (ms: number) => new AppError(408, 'body_timeout', `the request body stalled: nothing arrived for ${ms / 1000} s (REFINERY_BODY_TIMEOUT)`),
   payloadTooLarge: (message: string) => new AppError(413, 'payload_too_large', message),
   unsupportedMediaType: (message: string) => new AppError(415, 'unsupported_media_type', message),
   unprocessable: (code: string, message: string, details?: unknown) => new AppError(422, code, message, details),
-  unavailable: (message: string) => new AppError(503, 'unavailable', message),
+  /** Answered with Retry-After (retryAfterSeconds). */
+  unavailable: (message = 'the database does not answer; try again shortly') => new AppError(503, 'unavailable', message),
+
+  // Retrying a request's failed items (docs/retrying-requests.md).
+  notFinished: (id: string, status: string) =>
+    new AppError(409, 'request_not_finished', `request ${id} is still ${status}: retry its failed items once it has finished`),
+  nothingToRetry: (id: string) => new AppError(409, 'nothing_to_retry', `request ${id} has no failed items to retry`),
+  itemsNotFailed: (items: Array<{ record_id: string; status: string | null }>) =>
+    new AppError(
+      409,
+      'items_not_failed',
+      `only failed items can be retried; not failed: ${items
+        .slice(0, 5)
+        .map((i) => `${i.record_id} (${i.status ?? 'not in this request'})`)
+        .join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`,
+      items,
+    ),
+  alreadyRetried: (id: string, retryId: string) =>
+    new AppError(409, 'already_retried', `request ${id} was retried already, as request ${retryId}, with other items or options; retry that one, or create a new request`, {
+      retry_id: retryId,
+    }),
+
+  // Revoking API keys.
+  lastAdminKey: () => new AppError(409, 'last_admin_key', 'this is the last admin key: make another admin key before revoking it'),
+  configuredAdminKey: () =>
+    new AppError(409, 'configured_admin_key', 'REFINERY_ADMIN_KEY sets this key: give REFINERY_ADMIN_KEY another value and restart Refinery before revoking it'),
 };

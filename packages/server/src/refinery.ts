@@ -1,21 +1,27 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './app.ts';
-import { createApiKey } from './auth/apiKeys.ts';
+import { createApiKey, hashApiKey } from './auth/apiKeys.ts';
+import { getApiKeyByHash } from './auth/queries/getApiKeyByHash.ts';
 import { Recent } from './auth/recent.ts';
 import { createBackground, type Background } from './background.ts';
 import { createSweeper, type Sweeper, sweeperDefaults } from './batches/sweeper.ts';
 import { FileBlobStore, fileBlobRoot } from './blobs/fileStore.ts';
+import type { S3BlobStore } from './blobs/s3Store.ts';
 import type { BlobStore } from './blobs/store.ts';
 import { systemClock, type Clock } from './clock.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { Context } from './context.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
+import { holdDataDir } from './dataDir.ts';
+import { clearSpoolDir } from './records/spool.ts';
+import { databaseStartupError, listenStartupError } from './startup.ts';
 import { autovacuumRuns, churningTables } from './db/vacuum.ts';
 import { openPostgres } from './db/postgres.ts';
+import { createMetrics } from './ops/metrics.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
 import { createEventSender, type EventSender } from './events/sender.ts';
 import { createCleanup, type Cleanup } from './retention/cleanup.ts';
@@ -53,23 +59,41 @@ export interface RefineryOptions {
   sweepIntervalMs?: number;
 }
 
-async function openDb(config: Config, log: Logger): Promise<Db> {
-  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl, log });
-  await mkdir(config.dataDir, { recursive: true });
-  // PGlite and the S3 client are loaded only when configured: the AWS SDK alone is 20 MB of memory.
-  const { openPglite } = await import('./db/pglite.ts');
-  return openPglite(join(config.dataDir, 'pgdata'));
+/** The database, and in embedded mode the data directory, held until `release`. */
+async function openDb(config: Config, log: Logger): Promise<{ db: Db; release(): Promise<void> }> {
+  if (config.databaseUrl) {
+    const db = await openPostgres({ connectionString: config.databaseUrl, log }).catch((err) => {
+      throw databaseStartupError(err, config.databaseUrl!);
+    });
+    return { db, release: async () => {} };
+  }
+  const release = await holdDataDir(config.dataDir, log);
+  try {
+    await clearSpoolDir(config);
+    // PGlite and the S3 client are loaded only when configured: the AWS SDK alone is 20 MB of memory.
+    const { openPglite } = await import('./db/pglite.ts');
+    return { db: await openPglite(join(config.dataDir, 'pgdata')), release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }
 
+/**
+ * The admin key: REFINERY_ADMIN_KEY's (inserted if new; refused if it was revoked), or in embedded
+ * mode the one kept in the data directory (a new one when there is none, or it was revoked), or
+ * on PostgreSQL a new one when there is no admin key. Returns a key made or kept here, to print.
+ */
 async function bootstrapAdminKey(db: Db, config: Config, now: Date): Promise<string | null> {
   if (config.adminKey) {
     await createApiKey(db, { name: 'admin (REFINERY_ADMIN_KEY)', role: 'admin', key: config.adminKey, now });
+    if (!(await getApiKeyByHash(db, hashApiKey(config.adminKey)))) throw new ConfigError('REFINERY_ADMIN_KEY is a key that was revoked: give it a new value');
     return null;
   }
   if (!config.databaseUrl) {
     const file = join(config.dataDir, 'admin-key');
     const kept = await readFile(file, 'utf8').then((t) => t.trim(), () => null);
-    if (kept) return kept;
+    if (kept && (await getApiKeyByHash(db, hashApiKey(kept)))) return kept;
     const { key } = await createApiKey(db, { name: 'admin', role: 'admin', now });
     await writeFile(file, key + '\n', { mode: 0o600 });
     return key;
@@ -79,30 +103,45 @@ async function bootstrapAdminKey(db: Db, config: Config, now: Date): Promise<str
   return (await createApiKey(db, { name: 'admin', role: 'admin', now })).key;
 }
 
-/** Opens everything a Refinery process needs, in order: database, migrations, blobs, signals, app. */
+/** Opens everything a Refinery process needs, in order: blob store, database, migrations, signals, app. */
 export async function createRefinery(options: RefineryOptions): Promise<Refinery> {
   const { config } = options;
   const log = options.log ?? pino({ level: config.logLevel });
+  // S3 is checked before the database is opened: a wrong setting stops the start having changed nothing.
+  const s3 = !options.blobs && config.blobUrl ? await (await import('./blobs/s3Store.ts')).openS3BlobStore(config.blobUrl, config.s3Endpoint, log) : null;
+  let opened: { db: Db; release(): Promise<void> } | undefined;
+  try {
+    opened = options.db ? { db: options.db, release: async () => {} } : await openDb(config, log);
+    return await assemble(options, { ...opened, s3, log });
+  } catch (err) {
+    if (opened && !options.db) await opened.db.close().catch(() => {});
+    await opened?.release();
+    s3?.close();
+    throw err;
+  }
+}
+
+async function assemble(
+  options: RefineryOptions,
+  { db, release, s3, log }: { db: Db; release(): Promise<void>; s3: S3BlobStore | null; log: Logger },
+): Promise<Refinery> {
+  const { config } = options;
   const clock = options.clock ?? systemClock;
-  const db = options.db ?? (await openDb(config, log));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  const newAdminKey = await bootstrapAdminKey(db, config, clock.now());
   if (db.kind === 'postgres' && !(await autovacuumRuns(db))) {
     log.warn({ tables: churningTables, every_ms: sweeperDefaults.vacuumIntervalMs }, 'autovacuum is off on this PostgreSQL: Refinery vacuums its churning tables itself');
   }
 
   let boundUrl = `http://localhost:${config.port}`;
   const publicUrl = () => config.publicUrl ?? boundUrl;
-  let blobs = options.blobs;
-  if (!blobs) {
-    blobs = config.blobUrl
-      ? new (await import('./blobs/s3Store.ts')).S3BlobStore(config.blobUrl)
-      : new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
-  }
+  const blobs =
+    options.blobs ?? s3 ?? new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
   const work: Context['work'] = new WorkSignals(db);
   await work.start();
   const background = createBackground(log);
-  const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background };
+  const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background, metrics: createMetrics(db) };
   const sweeper = createSweeper({ ctx, config: { intervalMs: options.sweepIntervalMs ?? sweeperDefaults.intervalMs } });
   // The background loops: started together, stopped together.
   const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs } });
@@ -110,7 +149,6 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
   const cleanup = createCleanup({ ctx });
   const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender];
   const app = await buildApp(ctx);
-  const newAdminKey = await bootstrapAdminKey(db, config, clock.now());
   if (options.sweep !== false) for (const loop of loops) loop.start();
 
   let closed = false;
@@ -124,7 +162,9 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
     eventSender,
     newAdminKey,
     async listen() {
-      await app.listen({ port: config.port, host: config.host });
+      await app.listen({ port: config.port, host: config.host }).catch((err) => {
+        throw listenStartupError(err, config.host, config.port);
+      });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       boundUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -134,11 +174,16 @@ export async function createRefinery(options: RefineryOptions): Promise<Refinery
     async close() {
       if (closed) return;
       closed = true;
+      // A keep-alive connection whose request ends after the close began (a long poll, an event
+      // stream, an upload) would stay open for its keep-alive time: each is closed once idle.
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 100).unref();
+      await app.close().finally(() => clearInterval(reaper));
       for (const loop of loops) await loop.stop();
       await work.stop();
-      await app.close();
       await background.close();
+      s3?.close();
       if (!options.db) await db.close();
+      await release();
     },
   };
 }

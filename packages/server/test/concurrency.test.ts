@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { ProvisionedRobot } from '@refinery/protocol';
 import { systemClock } from '../src/clock.ts';
 import type { Db } from '../src/db/db.ts';
 import type { Refinery } from '../src/refinery.ts';
 import { availableBackends, tempDir } from './support/backends.ts';
 import { eventually, makeHarness, openHarness, references, type Harness } from './support/harness.ts';
+import { startServe } from './support/serveProcess.ts';
 
 // Concurrency on real PostgreSQL (SPEC "How it runs": many processes coordinate only through
 // PostgreSQL — FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY — never through memory).
@@ -15,8 +14,6 @@ import { eventually, makeHarness, openHarness, references, type Harness } from '
 const postgres = (await availableBackends()).find((b) => b.name === 'postgres');
 const skip = postgres ? false : 'PostgreSQL does not answer (never skipped in CI)';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const cliScript = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const adminKey = 'test-admin-key-0123456789';
 const finalStatuses = new Set(['completed', 'completed_with_errors', 'failed', 'cancelled', 'expired']);
 
@@ -153,65 +150,19 @@ describe('concurrency on PostgreSQL', { skip }, () => {
     let db: Db;
     let a: Harness;
     let b: Harness;
-    const children: ChildProcess[] = [];
     const cleanup: Array<() => Promise<void>> = [];
-    const killAll = () => {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    };
-
-    /** Starts one `refinery serve` OS process; resolves with its URL once it listens and /readyz answers. */
-    async function startProcess(name: string, env: Record<string, string>): Promise<string> {
-      const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-      for (const k of ['REFINERY_BLOB_URL', 'REFINERY_PUBLIC_URL', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) delete childEnv[k];
-      const child = spawn(process.execPath, ['--import', 'tsx', cliScript, 'serve', '--port', '0', '--host', '127.0.0.1'], { cwd: repoRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(child);
-      const url = await new Promise<string>((resolve, reject) => {
-        let output = '';
-        const timer = setTimeout(() => reject(new Error(`process ${name} did not start within 30 s:\n${output}`)), 30_000);
-        const onData = (chunk: Buffer) => {
-          const text = chunk.toString();
-          output += text;
-          const match = /Refinery is listening on (\S+)/.exec(output);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          }
-          // Server warnings and errors (LOG_LEVEL=warn) show up in the test output; the start-up banner does not.
-          for (const line of text.split('\n')) if (line.trim().startsWith('{')) process.stderr.write(`[${name}] ${line}\n`);
-        };
-        child.stdout!.on('data', onData);
-        child.stderr!.on('data', onData);
-        child.once('exit', (code, signal) => {
-          clearTimeout(timer);
-          reject(new Error(`process ${name} exited (${code ?? signal}) before listening:\n${output}`));
-        });
-      });
-      await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 15_000, `${name} /readyz`);
-      return url;
-    }
-
-    async function stopProcess(child: ChildProcess): Promise<void> {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
 
     before(async () => {
-      process.once('exit', killAll);
       const opened = await postgres!.open();
       cleanup.unshift(opened.drop);
       db = opened.db;
       const dir = await tempDir();
       cleanup.unshift(dir.remove);
-      cleanup.unshift(async () => {
-        await Promise.all(children.map(stopProcess));
-      });
       // One database, one shared data directory (file blobs; their signing key lives in the database).
       const env = { DATABASE_URL: opened.databaseUrl!, REFINERY_DATA_DIR: dir.path, REFINERY_ADMIN_KEY: adminKey, LOG_LEVEL: 'warn' };
-      const [urlA, urlB] = await Promise.all([startProcess('A', env), startProcess('B', env)]);
+      const [procA, procB] = await Promise.all([startServe('A', env), startServe('B', env)]);
+      cleanup.unshift(async () => void (await Promise.all([procA.stop(), procB.stop()])));
+      const [urlA, urlB] = [procA.url, procB.url];
       assert.notEqual(urlA, urlB);
       const base = { backend: 'postgres' as const, refinery: undefined as unknown as Refinery, adminKey, clock: systemClock, databaseUrl: opened.databaseUrl, dataDir: dir.path };
       a = makeHarness({ ...base, url: urlA });
@@ -219,8 +170,6 @@ describe('concurrency on PostgreSQL', { skip }, () => {
     });
     after(async () => {
       for (const step of cleanup) await step().catch((err) => console.error('cleanup failed:', err));
-      killAll();
-      process.off('exit', killAll);
     });
 
     it('serve one request of 2,000 records to completion, both handing out batches', async (t) => {

@@ -79,8 +79,8 @@ describe('fan-in exactly once', { skip }, () => {
     const enhancements = batch.recordIds.map((record_id) => ({ id: newId(), record_id, request_id: requestId, type: 'annotation', content, content_hash: contentHash(content), robot_version: null, derived_from: null }));
     const inserted = await insertEnhancements(q, { robotId, batchId: batch.id, enhancements, now });
     const outcomes = inserted.map((e) => ({ record_id: e.record_id, status: 'completed' as const, enhancement_id: e.enhancement_id, error_code: null, error_message: null }));
-    const touched = await settleImportedItems(q, { batchId: batch.id, outcomes, reportKey: blobKeys.report(batch.id), now });
-    assert.deepEqual(touched, [requestId]);
+    const settled = await settleImportedItems(q, { batchId: batch.id, outcomes, reportKey: blobKeys.report(batch.id), now });
+    assert.deepEqual(settled, [{ request_id: requestId, robot_id: robotId, status: 'completed', n: batch.recordIds.length }]);
   }
 
   /** Waits until the session is blocked on a lock held by another transaction. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { it } from 'node:test';
@@ -13,27 +13,7 @@ import { retryBackoff } from '../src/batches/backoff.ts';
 import { serveToyPushRobot } from '../../../examples/toy-robot/src/robot.ts';
 import { createPushDispatcher } from '../src/push/dispatcher.ts';
 import { describeEachBackend, eventually, references } from './support/harness.ts';
-
-/** A bare HTTP receiver on loopback: answers each POST with what `answer` says, and keeps what it got. */
-async function receiver(answer: (call: { n: number; headers: IncomingMessage['headers']; body: string }, response: ServerResponse) => void | Promise<void>) {
-  const calls: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
-  const server = createServer(async (request, response) => {
-    let body = '';
-    for await (const chunk of request) body += chunk;
-    calls.push({ headers: request.headers, body });
-    await answer({ n: calls.length, headers: request.headers, body }, response);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/push`,
-    calls,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
+import { receiver } from './support/receiver.ts';
 
 /** A loopback port nobody listens on. */
 async function deadPort(): Promise<number> {

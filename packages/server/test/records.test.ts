@@ -171,6 +171,50 @@ describeEachBackend('records', (h) => {
     assert.deepEqual(last.body.identifiers, [{ type: 'doi', value: `10.1/${prefix}/${total - 1}` }]);
   });
 
+  it('reads a JSON array cut anywhere, whatever its strings hold: brackets, commas, escaped quotes, any character', async () => {
+    const prefix = `tricky-${Date.now()}`;
+    const contents = [{ title: 'a, b] c} \\" [d', nested: [[1, [2]], { x: '}' }] }, 'just a "string", with ] and }', { emoji: 'é 😀 \u2028', empty: {} }, [], 42];
+    const records = contents.map((content, i) => ({ type: 'reference', identifiers: [{ type: 'doi', value: `10.1/${prefix}/${i}` }], content }));
+    const bytes = Buffer.from(` [ ${records.map((r, i) => JSON.stringify(r, null, i === 1 ? 2 : 0)).join(' ,\n')} ] \n`);
+    // 7 bytes a chunk: chunks end inside strings, escapes and multi-byte characters.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < bytes.length; at += 7) controller.enqueue(bytes.subarray(at, at + 7));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${h().url}/v1/records`, { method: 'POST', headers: { authorization: `Bearer ${h().adminKey}`, 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    assert.equal(res.status, 200, await res.clone().text());
+    const { ids } = (await res.json()) as { ids: string[] };
+    assert.equal(ids.length, contents.length);
+    for (const [i, id] of ids.entries()) assert.deepEqual((await h().api('GET', `/v1/records/${id}`)).body.content, contents[i]);
+  });
+
+  it('takes a record of up to 1 MiB of JSON, and refuses one byte more with 413, the same in a JSON array and in JSONL', async () => {
+    const limit = 1024 * 1024;
+    /** A record whose JSON text is exactly `bytes` long. */
+    const recordOf = (bytes: number, doi: string) => {
+      const record = { type: 'reference', identifiers: [{ type: 'doi', value: doi }], content: '' };
+      return { ...record, content: 'x'.repeat(bytes - Buffer.byteLength(JSON.stringify(record))) };
+    };
+    const send = (body: string, contentType: string) => h().api('POST', '/v1/records', { raw: body, headers: { 'content-type': contentType } });
+    const forms = {
+      'JSON array': (r: unknown) => send(`[${JSON.stringify(r)}]`, 'application/json'),
+      JSONL: (r: unknown) => send(`${JSON.stringify(r)}\n`, 'application/x-ndjson'),
+    };
+    for (const [form, sendOne] of Object.entries(forms)) {
+      const doi = `10.1/limit/${form}/${Date.now()}`;
+      const atLimit = recordOf(limit, doi);
+      assert.equal(Buffer.byteLength(JSON.stringify(atLimit)), limit);
+      const accepted = await sendOne(atLimit);
+      assert.equal(accepted.status, 200, `${form}: ${JSON.stringify(accepted.body)}`);
+      const refused = await sendOne(recordOf(limit + 1, `${doi}/over`));
+      assert.equal(refused.status, 413, form);
+      assert.equal(refused.body.error.code, 'payload_too_large');
+      assert.match(refused.body.error.message, /record 1 is larger than 1048576 bytes/);
+    }
+  });
+
   it('imports nothing when one record in the stream is invalid, and says which', async () => {
     const before = await h().refinery.ctx.db.query<{ n: number }>('select count(*)::int as n from records');
     const lines = references(3).map((r) => JSON.stringify(r));

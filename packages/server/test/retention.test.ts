@@ -158,11 +158,11 @@ describeEachBackend(
       const lines: any[] = [];
       const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) }));
       const cleanup = createCleanup({ ctx: { ...h().refinery.ctx, log } });
-      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 1, touchedRequests: 0 }, 'only the record past its own expires_at, so far');
+      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 1, touchedRequests: 0, batchFilesDeleted: 0 }, 'only the record past its own expires_at, so far');
       assert.equal((await h().api('GET', `/v1/records/${expiring}`)).status, 404);
 
       advance(31 * minute); // the old records are 91 minutes old, the young one 31
-      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 3, touchedRequests: 1 });
+      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 3, touchedRequests: 1, batchFilesDeleted: 0 });
       for (const id of oldIds) assert.equal((await h().api('GET', `/v1/records/${id}`)).status, 404);
       assert.equal((await h().api('GET', `/v1/records/${young}`)).status, 200);
       assert.equal((await h().api('GET', `/v1/records/${kept}`)).status, 200);
@@ -191,7 +191,7 @@ describeEachBackend(
       assert.deepEqual(logged.map((l) => [l.records, l.by_type]), [[1, { note: 1 }], [3, { [type]: 3 }]]);
 
       // Nothing more to remove.
-      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 0, touchedRequests: 0 });
+      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 0, touchedRequests: 0, batchFilesDeleted: 0 });
       assert.equal(lines.filter((l) => l.msg === 'cleanup removed aged-out records').length, 2, 'a pass that removes nothing logs nothing');
     });
 
@@ -204,7 +204,7 @@ describeEachBackend(
       assert.equal(created.body.counts.pending, 25);
       advance(11 * minute);
       const cleanup = createCleanup({ ctx: h().refinery.ctx, config: { batchLimit: 10 } });
-      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 25, touchedRequests: 1 });
+      assert.deepEqual(await cleanup.runOnce(), { removedRecords: 25, touchedRequests: 1, batchFilesDeleted: 0 });
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${created.body.id}`)).body;
       assert.equal(request.status, 'failed');

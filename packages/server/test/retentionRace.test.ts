@@ -57,7 +57,7 @@ describe('retention racing an import', { skip }, () => {
       return rows.length > 0 ? true : undefined;
     }, 10_000, 'the cleanup to wait for the import');
     await other.q.query('commit');
-    assert.deepEqual(await run, { removedRecords: 2, touchedRequests: 0 });
+    assert.deepEqual(await run, { removedRecords: 2, touchedRequests: 0, batchFilesDeleted: 0 });
 
     assert.equal(await enhancementsOf([held]), 0, 'the enhancement committed while the cleanup waited went with its record');
     const [gone] = await insertEnhancements(other.q, { robotId: newId(), batchId: newId(), enhancements: [enhancement(later)], now: h.clock.now() });

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { RefineryClient, runRobot, silentLogger, type RobotHandle } from '@refinery/sdk';
 import { describeEachBackend, references } from './support/harness.ts';
-import { startFaultProxy, type Fault } from './support/faultProxy.ts';
+import { tcpProxy, type Fault } from './support/tcpProxy.ts';
 
 // runRobot against a real Refinery whose robots reach it through a TCP proxy that loses a
 // connection on cue: a server crash or restart alone never fails an item. The SDK sends the
 // results file and the post again, with backoff, for as long as the lease lasts.
-const proxy = await startFaultProxy();
+const proxy = await tcpProxy();
 after(() => proxy.close());
 
 describeEachBackend(
@@ -18,7 +18,8 @@ describeEachBackend(
 
     /** A robot with one attempt per item, `n` records and a request for them; its runRobot reaches Refinery through the proxy. */
     async function setUp(n: number) {
-      proxy.forwardTo(h().url);
+      const { hostname, port } = new URL(h().url);
+      proxy.forwardTo({ host: hostname, port: Number(port) });
       const client = new RefineryClient({ url: h().url, apiKey: h().adminKey });
       const imported = await client.importRecords(references(n));
       const robot = await client.createRobot({ name: `steady-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_attempts: 1, lease: 'PT1M' });
@@ -53,7 +54,7 @@ describeEachBackend(
     /** Runs a robot through `fault`, made to the first request matching `requestLine`, and checks that nothing came of it. */
     async function unharmedBy(requestLine: RegExp, fault: Fault) {
       const s = await setUp(5);
-      const happened = proxy.inject(requestLine, fault);
+      const happened = proxy.failNext(requestLine, fault);
       const handle = s.start();
       try {
         const request = await s.create();
@@ -64,12 +65,12 @@ describeEachBackend(
       }
     }
 
-    it('the answer to the results post is lost after Refinery took it: the robot posts again and the batch counts as posted', () => unharmedBy(resultsPost, { drop: 'answer' }));
+    it('the answer to the results post is lost after Refinery took it: the robot posts again and the batch counts as posted', () => unharmedBy(resultsPost, { loseAnswer: true }));
 
-    it('Refinery is down when the results upload starts: the file is sent again once it is back, and no attempt is lost', () => unharmedBy(resultsUpload, { down: 2_000 }));
+    it('Refinery is down when the results upload starts: the file is sent again once it is back, and no attempt is lost', () => unharmedBy(resultsUpload, { cutMs: 2_000 }));
 
     it('Refinery is down between the upload and the post for longer than five tries take: the post waits for it while the lease lasts', () =>
-      unharmedBy(resultsPost, { down: 9_000 }));
+      unharmedBy(resultsPost, { cutMs: 9_000 }));
   },
   { publicUrl: proxy.url },
 );

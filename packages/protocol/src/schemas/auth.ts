@@ -11,3 +11,5 @@ export const ApiKeyIn = Type.Object(
 export const ApiKeyOut = Type.Object({ id: Uuid, name: Type.String(), role: StringEnum(roles), created_at: Timestamp });
 export const ProvisionedApiKey = Type.Object({ ...ApiKeyOut.properties, key: Type.String({ description: 'Shown once. Send as `Authorization: Bearer <key>`.' }) });
 export type ProvisionedApiKey = Static<typeof ProvisionedApiKey>;
+export const RevokedApiKey = Type.Object({ ...ApiKeyOut.properties, revoked_at: Timestamp });
+export type RevokedApiKey = Static<typeof RevokedApiKey>;

@@ -1,9 +1,16 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { durationPattern } from '../durations.ts';
 
-export const Uuid = Type.String({ format: 'uuid', description: 'A UUID (Refinery makes UUIDv7).' });
+/**
+ * The one form of id Refinery reads, wherever a caller sends one: 8-4-4-4-12 hex digits, in
+ * either case. The other forms a UUID parser may take (`urn:uuid:`, which the "uuid" format of
+ * JSON Schema allows; braces, no hyphens, which PostgreSQL takes) are refused.
+ */
+const uuidSource = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 /** A UUID in its text form, for checks outside a schema. */
-export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const uuidPattern = new RegExp(uuidSource);
+/** A UUID; the server takes it in lower case (`x-lowercase`), the case it writes ids in, so that an id compares equal to itself however it was sent. */
+export const Uuid = Type.String({ format: 'uuid', pattern: uuidSource, 'x-lowercase': true, description: 'A UUID (Refinery makes UUIDv7).' });
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time.' });
 export const Duration = Type.String({
   pattern: durationPattern,

@@ -14,6 +14,8 @@ export const Enhancement = Type.Object({
   content_hash: Type.String({ description: 'SHA-256 (hex) of the canonical JSON (RFC 8785) of `content`.' }),
   robot_version: Type.Union([Type.String(), Type.Null()]),
   derived_from: Type.Union([Type.Array(Uuid), Type.Null()]),
+  source: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "A DESTINY robot's provenance for it (docs/destiny.md); null from Refinery robots." })),
+  visibility: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "A DESTINY robot's visibility for it; null from Refinery robots." })),
   created_at: Timestamp,
 });
 export type Enhancement = Static<typeof Enhancement>;

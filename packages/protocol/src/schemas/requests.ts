@@ -18,6 +18,22 @@ export const RequestIn = Type.Object(
 );
 export type RequestIn = Static<typeof RequestIn>;
 
+/** Record ids a retry may name; without `record_ids` it takes every failed item, however many. */
+export const maxRecordsPerRetry = 10_000;
+
+export const RetryIn = Type.Object(
+  {
+    record_ids: Type.Optional(
+      Type.Array(Uuid, { minItems: 1, maxItems: maxRecordsPerRetry, description: 'Only these of the failed items (record ids); every failed item when left out.' }),
+    ),
+    priority: Type.Optional(StringEnum(priorities, { description: "The retry's priority; the original's when left out." })),
+    expires_at: Type.Optional(Timestamp),
+    ttl: Type.Optional(Type.String({ pattern: durationPattern, description: 'Deadline as a time from now; instead of expires_at. Without either the retry has no deadline.' })),
+  },
+  { additionalProperties: false },
+);
+export type RetryIn = Static<typeof RetryIn>;
+
 export const ItemCounts = Type.Object(
   Object.fromEntries(itemStatuses.map((s) => [s, Type.Integer({ minimum: 0 })])) as Record<(typeof itemStatuses)[number], ReturnType<typeof Type.Integer>>,
 );
@@ -38,6 +54,7 @@ export const RequestOut = Type.Object({
   started_at: Type.Union([Timestamp, Type.Null()]),
   finished_at: Type.Union([Timestamp, Type.Null()]),
   manifest_url: Type.Union([Type.String(), Type.Null()], { description: 'Signed link to the manifest (JSONL) once the request is final.' }),
+  retry_of: Type.Union([Uuid, Type.Null()], { description: 'The request whose failed items this one retries (`POST /v1/requests/{id}/retry`); null otherwise.' }),
 });
 export type RequestOut = Static<typeof RequestOut>;
 
@@ -69,7 +86,10 @@ export const RequestBatchOut = Type.Object({
   attempt: Type.Integer(),
   item_count: Type.Integer(),
   created_at: Timestamp,
-  report_url: Type.Union([Type.String(), Type.Null()]),
+  report_url: Type.Union([Type.String(), Type.Null()], { description: 'Signed GET: the validation report; null before the import and once the files are deleted.' }),
+  files_deleted_at: Type.Union([Timestamp, Type.Null()], {
+    description: "When the batch's files (items, results, report) were deleted, its retention past (docs/retention.md); null while they are kept.",
+  }),
 });
 export const RequestBatchPage = Page(RequestBatchOut);
 export { Cursor };

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Duration, Timestamp, Uuid } from './common.ts';
+import { Duration, StringEnum, Timestamp, Uuid } from './common.ts';
 import { RecordType } from './records.ts';
 import { EnhancementType } from './enhancements.ts';
 
@@ -69,6 +69,7 @@ export const RobotOut = Type.Object({
   lease: Type.String({ description: 'Default lease, ISO 8601.' }),
   max_attempts: Type.Integer(),
   active: Type.Boolean(),
+  protocol: StringEnum(['refinery', 'destiny'] as const, { description: "The protocol the robot speaks: Refinery's, or DESTINY's when registered through POST /v1/robots/ (docs/destiny.md)." }),
   secrets: Type.Array(Type.Object({ created_at: Timestamp, expires_at: Type.Union([Timestamp, Type.Null()]) }), { description: 'The live secrets (never their values).' }),
   created_at: Timestamp,
   updated_at: Timestamp,

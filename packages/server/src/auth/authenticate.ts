@@ -1,13 +1,21 @@
 import { Readable } from 'node:stream';
-import type { FastifyRequest, preHandlerHookHandler, preParsingHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { maxClockSkewSeconds, parseSignedRequest, SignatureError, signatureMatches, uuidPattern, type Role } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { hashApiKey } from './apiKeys.ts';
 import { getApiKeyByHash } from './queries/getApiKeyByHash.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
-import { getSigningRobot, liveSecrets } from './queries/getSigningRobot.ts';
+import { verifyDestinySignature } from '../destiny/signature.ts';
+import { findSigner } from './findSigner.ts';
 import { insertNonceIfNew } from './queries/insertNonceIfNew.ts';
+
+/**
+ * Who may call a route, declared by every route (`config: { access }`): `admin` (an admin key),
+ * `requester` (a requester or admin key), `robot` (a robot's signature: RFC 9421, or DESTINY's),
+ * `signedUrl` (the URL's own signature, checked by the blob routes) or `public`.
+ */
+export type Access = 'admin' | 'requester' | 'robot' | 'signedUrl' | 'public';
 
 /** Who made a request: an API key, or a robot (its row as read when its signature was checked). */
 export type Principal = { kind: 'key'; keyId: string; role: Role; name: string } | { kind: 'robot'; robot: RobotRow };
@@ -16,30 +24,54 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    access?: Access;
+    /** On `robot` routes: the scheme their robots sign with, in whose words an unsigned call is refused (default RFC 9421). */
+    signatureScheme?: 'rfc9421' | 'destiny';
+  }
 }
 
 /** Robots' request bodies are small JSON; more than this is refused before it is hashed. */
 const maxSignedBodyBytes = 64 * 1024;
 
-/** preHandler: a Bearer API key with one of `roles`. */
-export function requireKey(ctx: Context, ...roles: Role[]): preHandlerHookHandler {
-  return async (request) => {
-    const header = request.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw errors.unauthorized();
-    const hash = hashApiKey(match[1]);
-    let key = ctx.recentKeys.get(hash);
-    if (!key) {
-      key = await getApiKeyByHash(ctx.db, hash);
-      if (!key) throw errors.unauthorized('this API key is not valid');
-      ctx.recentKeys.set(hash, key);
-    }
-    if (!roles.includes(key.role)) throw errors.forbidden(`this needs a ${roles.join(' or ')} key`);
-    request.principal = { kind: 'key', keyId: key.id, role: key.role, name: key.name };
-  };
+const keyRoles: Partial<Record<Access, Role[]>> = { admin: ['admin'], requester: ['admin', 'requester'] };
+
+/**
+ * Checks who is calling, on every route registered after it, before anything else of the call is
+ * read or validated: a key when the request arrives, a robot's signature as its body is read
+ * (the signature covers the body). A route that does not declare its `access` fails at boot.
+ */
+export function installAuthentication(app: FastifyInstance, ctx: Context): void {
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.access) throw new Error(`${route.method} ${route.url} does not declare who may call it (config.access)`);
+  });
+  app.addHook('onRequest', async (request) => {
+    const roles = keyRoles[request.routeOptions.config.access ?? 'public'];
+    if (roles) await authenticateKey(ctx, request, roles);
+  });
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    if (request.routeOptions.config.access !== 'robot') return payload;
+    return authenticateRobot(ctx, request, payload);
+  });
 }
 
-/** The caller's key, on routes behind requireKey. */
+/** A Bearer API key with one of `roles`. */
+async function authenticateKey(ctx: Context, request: FastifyRequest, roles: Role[]): Promise<void> {
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!match) throw errors.unauthorized();
+  const hash = hashApiKey(match[1]);
+  let key = ctx.recentKeys.get(hash);
+  if (!key) {
+    key = await getApiKeyByHash(ctx.db, hash);
+    if (!key) throw errors.unauthorized('this API key is not valid');
+    ctx.recentKeys.set(hash, key);
+  }
+  if (!roles.includes(key.role)) throw errors.forbidden(`this needs a ${roles.join(' or ')} key`);
+  request.principal = { kind: 'key', keyId: key.id, role: key.role, name: key.name };
+}
+
+/** The caller's key, on routes of `admin` or `requester` access. */
 export function keyOf(request: FastifyRequest): Extract<Principal, { kind: 'key' }> {
   if (request.principal?.kind !== 'key') throw errors.unauthorized();
   return request.principal;
@@ -71,44 +103,49 @@ async function readBody(payload: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/**
- * preParsing: verifies a robot's RFC 9421 signature over method, target URI and body digest,
- * refuses replays (nonce seen before) and stale `created`, then hands the body on to the parser.
- */
-export function requireRobotSignature(ctx: Context): preParsingHookHandler {
-  return async (request, _reply, payload) => {
-    const body = await readBody(payload);
-    let parsed;
-    try {
-      parsed = parseSignedRequest({
-        method: request.method,
-        targetUri: targetUri(ctx, request),
-        body,
-        headers: request.headers,
-        nowSeconds: Math.floor(ctx.clock.now().getTime() / 1000),
-      });
-    } catch (err) {
-      if (err instanceof SignatureError) throw errors.badSignature(err.message);
-      throw err;
-    }
-    if (!uuidPattern.test(parsed.keyId)) throw errors.badSignature('keyid must be the robot id');
-    const now = ctx.clock.now();
-    let signer = ctx.recentRobots.get(parsed.keyId);
-    // Not matching what this process read: a secret issued since (perhaps through another process) is looked up before refusing.
-    if (!signer || !signatureMatches(parsed, liveSecrets(signer, now))) {
-      signer = await getSigningRobot(ctx.db, { robotId: parsed.keyId, now });
-      if (signer) ctx.recentRobots.set(parsed.keyId, signer);
-    }
-    if (!signer || !signatureMatches(parsed, liveSecrets(signer, now))) throw errors.badSignature('the signature does not match this request for that robot and secret');
-    const fresh = await insertNonceIfNew(ctx.db, {
-      robotId: parsed.keyId,
-      nonce: parsed.nonce,
-      expiresAt: new Date((parsed.created + 2 * maxClockSkewSeconds) * 1000),
+/** RFC 9421: the signature over method, target URI and body digest, fresh, its nonce not seen before. */
+async function verifyMessageSignature(ctx: Context, request: FastifyRequest, body: Buffer): Promise<RobotRow> {
+  let parsed;
+  try {
+    parsed = parseSignedRequest({
+      method: request.method,
+      targetUri: targetUri(ctx, request),
+      body,
+      headers: request.headers,
+      nowSeconds: Math.floor(ctx.clock.now().getTime() / 1000),
     });
-    if (!fresh) throw errors.badSignature('this nonce was used before (replay)');
-    request.principal = { kind: 'robot', robot: signer.robot };
-    const replay = Readable.from(body.length ? [body] : []);
-    (replay as unknown as { receivedEncodedLength: number }).receivedEncodedLength = body.length;
-    return replay;
-  };
+  } catch (err) {
+    if (err instanceof SignatureError) throw errors.badSignature(err.message);
+    throw err;
+  }
+  if (!uuidPattern.test(parsed.keyId)) throw errors.badSignature('keyid must be the robot id');
+  const robotId = parsed.keyId.toLowerCase();
+  const signer = await findSigner(ctx, robotId, (secrets) => signatureMatches(parsed, secrets));
+  if (!signer) throw errors.badSignature('the signature does not match this request for that robot and secret');
+  const fresh = await insertNonceIfNew(ctx.db, {
+    robotId,
+    nonce: parsed.nonce,
+    expiresAt: new Date((parsed.created + 2 * maxClockSkewSeconds) * 1000),
+  });
+  if (!fresh) throw errors.badSignature('this nonce was used before (replay)');
+  return signer.robot;
+}
+
+/**
+ * Verifies a robot's signature, in either scheme, then hands the body on to the parser: RFC 9421
+ * (SPEC.md), or DESTINY's HMAC (`Authorization: Signature …`, `X-Client-Id`,
+ * `X-Request-Timestamp`: docs/destiny.md), taken when there is no `Signature-Input`. A request
+ * signed in neither is answered in the words of the route's `signatureScheme`.
+ */
+async function authenticateRobot(ctx: Context, request: FastifyRequest, payload: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> {
+  const { headers } = request;
+  const destiny =
+    headers['signature-input'] === undefined &&
+    (request.routeOptions.config.signatureScheme === 'destiny' || headers['x-client-id'] !== undefined || /^Signature /.test(headers.authorization ?? ''));
+  const body = await readBody(payload);
+  const robot = destiny ? await verifyDestinySignature(ctx, headers, body) : await verifyMessageSignature(ctx, request, body);
+  request.principal = { kind: 'robot', robot };
+  const replay = Readable.from(body.length ? [body] : []);
+  (replay as unknown as { receivedEncodedLength: number }).receivedEncodedLength = body.length;
+  return replay;
 }

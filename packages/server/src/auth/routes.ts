@@ -1,16 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
-import { ApiKeyIn, ApiKeyOut, ProvisionedApiKey, type Role } from '@refinery/protocol';
+import { ApiKeyIn, ApiKeyOut, IdParams, ProvisionedApiKey, RevokedApiKey, type Role } from '@refinery/protocol';
 import type { Context } from '../context.ts';
-import { createApiKey } from './apiKeys.ts';
-import { requireKey } from './authenticate.ts';
+import { errors } from '../errors.ts';
+import { createApiKey, hashApiKey } from './apiKeys.ts';
 import { listApiKeys } from './queries/listApiKeys.ts';
+import { revokeApiKeyIfNotLastAdmin } from './queries/revokeApiKeyIfNotLastAdmin.ts';
 
 export const authRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const admin = requireKey(ctx, 'admin');
-
   app.post('/v1/api-keys', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['auth'], summary: 'Create an API key (shown once)', body: ApiKeyIn, response: { 201: ProvisionedApiKey } },
     handler: async (request, reply) => {
       const body = request.body as { name: string; role?: Role };
@@ -20,8 +19,35 @@ export const authRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ct
   });
 
   app.get('/v1/api-keys', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['auth'], summary: 'List API keys (never their values)', response: { 200: Type.Object({ data: Type.Array(ApiKeyOut) }) } },
     handler: async () => ({ data: await listApiKeys(ctx.db) }),
+  });
+
+  app.delete('/v1/api-keys/:id', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['auth'],
+      summary:
+        'Revoke an API key: 401 for it from then on, at once through this process and within 5 s through any other; ' +
+        'again: 200 unchanged; the last admin key, or the one REFINERY_ADMIN_KEY sets: 409',
+      params: IdParams,
+      response: { 200: RevokedApiKey },
+    },
+    handler: async (request) => {
+      const { id } = request.params as { id: string };
+      const revocation = await revokeApiKeyIfNotLastAdmin(ctx.db, {
+        id,
+        keepHash: ctx.config.adminKey === null ? null : hashApiKey(ctx.config.adminKey),
+        now: ctx.clock.now(),
+      });
+      if (!revocation) throw errors.notFound('API key');
+      const { outcome, key } = revocation;
+      if (outcome === 'configured') throw errors.configuredAdminKey();
+      if (outcome === 'last_admin') throw errors.lastAdminKey();
+      ctx.recentKeys.forget(key.key_hash);
+      const { key_hash: _hash, ...shown } = key;
+      return shown;
+    },
   });
 };

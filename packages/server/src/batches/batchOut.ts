@@ -14,6 +14,6 @@ export async function batchOut(ctx: Context, batch: BatchRow) {
     item_count: batch.item_count,
     items_url: await ctx.blobs.signedUrl(batch.items_key, 'GET', urlSeconds),
     results_url: await ctx.blobs.signedUrl(batch.results_key, 'PUT', urlSeconds),
-    report_url: batch.report_key ? await ctx.blobs.signedUrl(batch.report_key, 'GET', signedUrlSeconds) : null,
+    report_url: batch.report_key && !batch.files_deleted_at ? await ctx.blobs.signedUrl(batch.report_key, 'GET', signedUrlSeconds) : null,
   };
 }

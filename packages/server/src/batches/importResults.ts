@@ -8,11 +8,13 @@ import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { judgeDestinyLine, validationEntry } from '../destiny/results.ts';
 import { notifyWork } from '../work/signals.ts';
 import { readLines, type Line } from './lines.ts';
 import { completeImportedBatch } from './queries/completeImportedBatch.ts';
 import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
 import { insertEnhancements, type NewEnhancement } from './queries/insertEnhancements.ts';
+import { requestIdsOf } from './queries/itemMoves.ts';
 import { renewImportLeaseIfImporting } from './queries/renewImportLease.ts';
 import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
@@ -45,7 +47,11 @@ function contentValidators(ctx: ImportContext): Map<string, ValidateFunction | n
 
 const resultFields = new Set(['record_id', 'type', 'content', 'robot_version', 'derived_from']);
 
-type Verdict = { accept: Omit<NewEnhancement, 'id' | 'request_id'> } | { reject: string; recordId?: string } | { robotError: string; recordId: string; retryable: boolean };
+/** What becomes of one results line (judgeLine; DESTINY's: judgeDestinyLine). */
+export type Verdict =
+  | { accept: Omit<NewEnhancement, 'id' | 'request_id'> }
+  | { reject: string; recordId?: string }
+  | { robotError: string; recordId: string; retryable: boolean };
 
 /** Checks one results line against the batch; never throws. */
 function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<string, ValidateFunction | null>): Verdict {
@@ -145,11 +151,15 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
   if (!batch) return;
   const now = ctx.clock.now();
   // Resumed after its items were settled: only the last step is left.
-  if (batch.report_key) return completeImport(ctx, { batchId, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
+  if (batch.report_key) return completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
   const requestOf = new Map(batch.items.map((i) => [i.record_id, i.request_id]));
   /** Items cancelled or expired with their request while the robot held them: reported, not imported. */
   const closed = new Map(batch.closed.map((i) => [i.record_id, i]));
   const validators = contentValidators(batch);
+  // A DESTINY robot's results and report are in DESTINY's formats (docs/destiny.md).
+  const produces = new Set(batch.produces.map((p) => p.type));
+  const judge = batch.protocol === 'destiny' ? (text: string, entry: number) => judgeDestinyLine(text, entry, requestOf, produces) : (text: string) => judgeLine(text, requestOf, validators);
+  const reportForm: (line: ReportLine) => object = batch.protocol === 'destiny' ? validationEntry : (line) => line;
   const outcomes = new Map<string, ItemOutcome>();
   /** Per-record errors the robot marked retryable: back to pending while attempts remain. */
   const retryableErrors: Array<{ record_id: string; message: string }> = [];
@@ -169,7 +179,7 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
     if (text && !report.write(text)) await new Promise((r) => report.once('drain', r));
   };
   const writeReport = (line: ReportLine) => {
-    reportText += JSON.stringify(line) + '\n';
+    reportText += JSON.stringify(reportForm(line)) + '\n';
   };
 
   let pending: NewEnhancement[] = [];
@@ -198,10 +208,13 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
 
   let neverAnswered = 'the robot never answered this record';
   let unanswered = 0;
+  /** Lines that are not blank, so far. */
+  let entries = 0;
   /** Judges one results line: its enhancement waits in `pending`, anything else is settled and reported at once. */
   const take = (line: Line) => {
     if (!line.tooLong && line.text.trim() === '') return;
-    const verdict: Verdict = line.tooLong ? { reject: `this line is longer than the limit of ${maxResultLineBytes} bytes` } : judgeLine(line.text, requestOf, validators);
+    entries++;
+    const verdict: Verdict = line.tooLong ? { reject: `this line is longer than the limit of ${maxResultLineBytes} bytes` } : judge(line.text, entries);
     const recordId = 'accept' in verdict ? verdict.accept.record_id : verdict.recordId;
     if (recordId && requestOf.has(recordId)) {
       const first = answeredOn.get(recordId);
@@ -270,19 +283,23 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
     // so the request rows' locks (taken by the count trigger) are held for that statement only,
     // not across round trips to this process. A crash after it leaves the batch `importing` with
     // its report recorded: the resumed import only completes it.
-    const settledRequests = await settleImportedItems(ctx.db, settle);
-    return completeImport(ctx, { batchId, requestIds: settledRequests, now });
+    const settled = await settleImportedItems(ctx.db, settle);
+    ctx.metrics.itemsMoved(settled);
+    return completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: requestIdsOf(settled), now });
   }
-  const finished = await ctx.db.transaction(async (tx) => {
-    const settledRequests = await settleImportedItems(tx, settle);
+  const { moves, completed, finished } = await ctx.db.transaction(async (tx) => {
+    const settled = await settleImportedItems(tx, settle);
     const retried = await retryOrFailAnsweredItems(tx, { batchId, errors: retryableErrors, now });
     await notifyWork(tx, retried.retriedRobotIds);
     // What is still importing was never answered: it retries while attempts remain.
     const missing = unanswered === 0 ? null : await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
     if (missing) await notifyWork(tx, missing.retriedRobotIds);
-    await completeImportedBatch(tx, { batchId, now });
-    return finishRequestsIfDone(tx, { requestIds: [...settledRequests, ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
+    const completed = await completeImportedBatch(tx, { batchId, now });
+    const finished = await finishRequestsIfDone(tx, { requestIds: [...requestIdsOf(settled), ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
+    return { moves: [...settled, ...retried.moves, ...(missing?.moves ?? [])], completed, finished };
   });
+  ctx.metrics.itemsMoved(moves);
+  if (completed) ctx.metrics.batchesImported.inc({ robot: batch.robot_id });
   afterRequestsFinished(ctx, finished);
 }
 
@@ -292,7 +309,7 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
  * would hold the one connection across round trips to this thread): a process that dies between
  * them leaves the requests to the sweeper (listOpenRequestsWithoutOpenItems).
  */
-async function completeImport(ctx: Context, p: { batchId: string; requestIds: string[]; now: Date }): Promise<void> {
-  await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now });
+async function completeImport(ctx: Context, p: { batchId: string; robotId: string; requestIds: string[]; now: Date }): Promise<void> {
+  if (await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now })) ctx.metrics.batchesImported.inc({ robot: p.robotId });
   afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: p.requestIds, now: p.now }));
 }

@@ -1,7 +1,7 @@
 import { blobKeys } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
 import { newId, newLeaseToken } from '../ids.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
+import type { RobotProtocol, RobotRow } from '../robots/queries/robotRow.ts';
 import { itemsFileLines, itemsPageSize } from './queries/itemsFileLines.ts';
 import { leaseItems, type LeasedBatch } from './queries/leaseItems.ts';
 import { releaseBatch } from './queries/releaseBatch.ts';
@@ -14,14 +14,16 @@ export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey:
 }
 
 /** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. */
-export function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<LeasedBatch | null> {
-  return leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, now: ctx.clock.now() });
+export async function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<LeasedBatch | null> {
+  const leased = await leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, protocol: robot.protocol, now: ctx.clock.now() });
+  if (leased) ctx.metrics.leased(robot.id, leased.item_count);
+  return leased;
 }
 
 /** Leases a batch and streams its items file to blob storage; null when nothing is pending. */
 export async function leaseBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<BatchRow | null> {
   const leased = await leaseNewBatch(ctx, robot, p);
-  return leased && writeItemsFile(ctx, leased, robot.needs);
+  return leased && writeItemsFile(ctx, leased, robot.needs, { protocol: robot.protocol });
 }
 
 /** A batch whose items file is the lease's first page alone: written whole, as a string. */
@@ -36,15 +38,16 @@ export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boo
 }
 
 /**
- * Streams a new batch's items file to blob storage: the first page came with the lease, the rest
- * is read page by page. If the file cannot be written the lease is undone, so the items are not
- * stuck until it lapses, and the robot's polls in this process are woken for them.
+ * Streams a new batch's items file to blob storage, in the format of `protocol` (the robot's;
+ * Refinery's by default): the first page came with the lease, the rest is read page by page. If
+ * the file cannot be written the lease is undone, so the items are not stuck until it lapses, and
+ * the robot's polls in this process are woken for them.
  */
-export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[], options: { afterAnswer?: boolean } = {}): Promise<BatchRow> {
+export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[], options: { afterAnswer?: boolean; protocol?: RobotProtocol } = {}): Promise<BatchRow> {
   const { first_page, first_page_last, ...batch } = leased;
   async function* lines() {
     yield first_page;
-    yield* itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count - itemsPageSize, needs, after: first_page_last });
+    yield* itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count - itemsPageSize, needs, protocol: options.protocol, after: first_page_last });
   }
   try {
     // A batch of one page is written whole, without a turn of the event loop in between (dispatch

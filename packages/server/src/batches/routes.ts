@@ -1,26 +1,20 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
-import { requireRobotSignature, robotOf, signingRobotOf } from '../auth/authenticate.ts';
+import { robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { afterRequestsFinished } from '../requests/manifests.ts';
-import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
-import { notifyWork } from '../work/signals.ts';
-import { refuseIfItemsClosed } from './closedItems.ts';
-import { importResults } from './importResults.ts';
 import { batchOut } from './batchOut.ts';
+import { failLeasedBatch, refusal, startResultsImport } from './handIn.ts';
 import { itemsFileCanFollowAnswer, leaseNewBatch, writeItemsFile } from './leaseBatch.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
-import { failBatchIfLeased } from './queries/failBatchIfLeased.ts';
 import { getBatch } from './queries/getBatch.ts';
-import { startBatchImportIfLeased } from './queries/startBatchImport.ts';
 import { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
-import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 
 const maxLeaseMs = 24 * 3600_000;
 /** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */
 const connectionClosed = new Error('the connection closed');
+const serverClosing = new Error('the server is closing');
 
 function leaseMsFrom(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -30,30 +24,17 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
 }
 
 export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  app.addHook('preParsing', requireRobotSignature(ctx));
+  /** Long polls waiting, answered 204 at once when the server closes (one would hold its close up to its `wait`). */
+  const polls = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const poll of polls) poll.abort(serverClosing);
+  });
 
   /** The caller's batch, or 404 (another robot's batch is as good as missing). */
   async function ownBatch(id: string, robotId: string): Promise<BatchRow> {
     const batch = await getBatch(ctx.db, { id, robotId });
     if (!batch) throw errors.notFound('batch');
     return batch;
-  }
-
-  /** Why a fenced move refused: 409 with a reason a robot author can act on. */
-  function refusal(batch: BatchRow, leaseToken: string): never {
-    if (batch.status === 'leased' && batch.lease_token !== leaseToken) throw errors.conflict('lease_token_mismatch', 'lease_token is not the token of this lease');
-    if (batch.status === 'leased' || batch.status === 'expired') throw errors.conflict('lease_expired', 'the lease expired; the items were given back and nothing was imported');
-    throw errors.conflict('results_already_posted', `results for this batch were posted already (it is ${batch.status}); nothing was imported`);
-  }
-
-  /**
-   * The same hand-in again, with the lease's token: results after results, or an error after an
-   * error (the robot's retry of a post whose answer it lost). It is answered 202 as the first was,
-   * changing nothing; any other hand-in after the first is refused.
-   */
-  function repeatedHandIn(batch: BatchRow, leaseToken: string, error: boolean): boolean {
-    if (batch.lease_token !== leaseToken) return false;
-    return error ? batch.status === 'failed' : batch.status === 'importing' || batch.status === 'completed';
   }
 
   /**
@@ -74,6 +55,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   }
 
   app.post('/v1/batches/lease', {
+    config: { access: 'robot' },
     schema: {
       tags: ['batches'],
       summary: 'Lease a batch: 200 with it, or 204 when nothing is pending (after waiting up to `wait`)',
@@ -86,33 +68,41 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       const waitMs = q.wait === undefined ? 0 : parseDuration(q.wait)!;
       if (waitMs > maxLeaseWaitSeconds * 1000) throw errors.invalidRequest(`wait may be at most ${maxLeaseWaitSeconds} seconds`);
       if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its URL (${robot.delivery.url}); it does not lease them (docs/push.md)`);
+      if (robot.protocol === 'destiny') throw errors.conflict('destiny_robot', "this robot speaks DESTINY's protocol: it polls POST /v1/robot-enhancement-batches/ (docs/destiny.md)");
       const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
       const limit = Math.min(q.limit ?? robot.max_batch_size, robot.max_batch_size);
       const closed = new AbortController();
       request.raw.once('close', () => closed.abort(connectionClosed));
       reply.raw.once('close', () => closed.abort(connectionClosed));
       const deadline = Date.now() + waitMs;
-      for (;;) {
-        const seen = ctx.work.wakeups(robot.id);
-        if (robot.active) {
-          const leased = await leaseNewBatch(ctx, robot, { limit, leaseMs });
-          if (leased) return answerWithBatch(reply, leased, robot.needs);
+      polls.add(closed);
+      try {
+        for (;;) {
+          const seen = ctx.work.wakeups(robot.id);
+          if (robot.active) {
+            const leased = await leaseNewBatch(ctx, robot, { limit, leaseMs });
+            if (leased) return answerWithBatch(reply, leased, robot.needs);
+          }
+          const remaining = deadline - Date.now();
+          if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
+          // A request created in this process meanwhile may hand its items over in a batch already leased.
+          const handed = await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal, { limit, leaseMs, needs: robot.needs });
+          if (handed) return answerWithBatch(reply, handed, robot.needs);
         }
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
-        // A request created in this process meanwhile may hand its items over in a batch already leased.
-        const handed = await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal, { limit, leaseMs, needs: robot.needs });
-        if (handed) return answerWithBatch(reply, handed, robot.needs);
+      } finally {
+        polls.delete(closed);
       }
     },
   });
 
   app.get('/v1/batches/:id', {
+    config: { access: 'robot' },
     schema: { tags: ['batches'], summary: 'A batch, its URLs signed afresh', params: IdParams, response: { 200: Batch } },
     handler: async (request) => batchOut(ctx, await ownBatch((request.params as { id: string }).id, robotOf(request))),
   });
 
   app.post('/v1/batches/:id/renew', {
+    config: { access: 'robot' },
     schema: { tags: ['batches'], summary: 'Extend the lease; 409 once it has expired', params: IdParams, querystring: RenewQuery, response: { 200: RenewOut } },
     handler: async (request) => {
       const robot = signingRobotOf(request);
@@ -127,6 +117,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.post('/v1/batches/:id/results', {
+    config: { access: 'robot' },
     schema: {
       tags: ['batches'],
       summary: 'Hand in the batch after uploading the results file (or report a batch-wide error); 202. The same hand-in repeated with the lease token (its answer lost) is answered 202 again and changes nothing',
@@ -135,41 +126,15 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       response: { 202: ResultsAccepted },
     },
     handler: async (request, reply) => {
-      const robotId = robotOf(request);
       const { id } = request.params as { id: string };
       const body = request.body as ResultsIn;
-      const batch = await ownBatch(id, robotId);
-      const now = ctx.clock.now();
+      const batch = await ownBatch(id, robotOf(request));
       if (body.error) {
-        const error = body.error;
-        const finished = await ctx.db.transaction(async (tx) => {
-          if (!(await failBatchIfLeased(tx, { id, robotId, leaseToken: body.lease_token, message: error.message, now }))) return null;
-          const moved = await retryOrFailItems(tx, { batchIds: [id], fromStatus: 'leased', code: 'robot_error', message: error.message, retryable: error.retryable ?? false, now });
-          await notifyWork(tx, moved.retriedRobotIds);
-          return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
-        });
-        if (finished === null) {
-          const current = await ownBatch(id, robotId);
-          if (repeatedHandIn(current, body.lease_token, true)) return reply.status(202).send({ id, status: current.status });
-          refusal(current, body.lease_token);
-        }
-        afterRequestsFinished(ctx, finished);
-        return reply.status(202).send({ id, status: 'failed' });
+        const status = await failLeasedBatch(ctx, batch, { leaseToken: body.lease_token, message: body.error.message, retryable: body.error.retryable ?? false, repeat: 'accept' });
+        return reply.status(202).send({ id, status });
       }
-      if (batch.status === 'leased' && batch.lease_token === body.lease_token && batch.lease_expires_at > now) {
-        const uploaded = await ctx.blobs.get(batch.results_key);
-        if (!uploaded) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
-        uploaded.destroy();
-      }
-      const started = await startBatchImportIfLeased(ctx.db, { id, robotId, leaseToken: body.lease_token, importLeaseMs: ctx.config.importLeaseMs, now });
-      if (!started) {
-        const current = await ownBatch(id, robotId);
-        if (repeatedHandIn(current, body.lease_token, false)) return reply.status(202).send({ id, status: current.status });
-        await refuseIfItemsClosed(ctx.db, current, body.lease_token, now);
-        refusal(current, body.lease_token);
-      }
-      void ctx.background.run('import', { batch_id: id }, () => importResults(ctx, id, started.context));
-      return reply.status(202).send({ id, status: 'importing' });
+      const status = await startResultsImport(ctx, batch, { leaseToken: body.lease_token, repeat: 'accept' });
+      return reply.status(202).send({ id, status });
     },
   });
 };

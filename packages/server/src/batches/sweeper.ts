@@ -49,13 +49,16 @@ export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Par
   async function runOnce(): Promise<SweepResult> {
     const now = ctx.clock.now();
     const finished = await ctx.db.transaction(async (tx) => {
-      const batchIds = await expireLapsedLeases(tx, { now, limit: settings.batchLimit });
+      const expired = await expireLapsedLeases(tx, { now, limit: settings.batchLimit });
+      const batchIds = expired.map((b) => b.id);
       const released = await retryOrFailItems(tx, { batchIds, fromStatus: 'leased', code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
       await notifyWork(tx, released.retriedRobotIds);
       const leftOpen = await listOpenRequestsWithoutOpenItems(tx, { limit: settings.batchLimit });
       const done = await finishRequestsIfDone(tx, { requestIds: [...released.requestIds, ...leftOpen], now });
-      return { batchIds, done };
+      return { expired, batchIds, moves: released.moves, done };
     });
+    for (const { robot_id: robot } of finished.expired) ctx.metrics.leaseExpiries.inc({ robot });
+    ctx.metrics.itemsMoved(finished.moves);
     afterRequestsFinished(ctx, finished.done);
     await expireOverdueRequests(ctx);
     const stale = await claimStaleImports(ctx.db, { now, importLeaseMs: ctx.config.importLeaseMs, limit: settings.importsPerSweep });

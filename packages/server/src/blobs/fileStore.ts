@@ -1,46 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { inLargeWrites, writeBytes } from './largeWrites.ts';
 import type { BlobStore } from './store.ts';
 
-/** Size of the writes `put` makes; a blob no larger is written and read in one piece. */
-const writeBytes = 64 * 1024;
-
-/**
- * Joins small chunks (often a line each: items files, reports, manifests) into writes of about
- * 64 KB, so a file of 1,000 lines costs a few system calls rather than a thousand.
- */
-async function* inLargeWrites(source: AsyncIterable<string | Uint8Array>): AsyncIterable<Buffer> {
-  let parts: Buffer[] = [];
-  // Consecutive string chunks are joined as text and made a Buffer once.
-  let text = '';
-  let size = 0;
-  const keepText = () => {
-    if (text) parts.push(Buffer.from(text));
-    text = '';
-  };
-  const take = () => {
-    keepText();
-    const joined = Buffer.concat(parts);
-    parts = [];
-    size = 0;
-    return joined;
-  };
-  for await (const chunk of source) {
-    if (typeof chunk === 'string') {
-      text += chunk;
-    } else {
-      keepText();
-      parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    }
-    size += chunk.length;
-    if (size >= writeBytes) yield take();
-  }
-  if (size > 0) yield take();
-}
+/** Files unlinked at once by `deleteMany`. */
+const unlinksAtOnce = 32;
 
 const tempPathOf = (target: string) => `${target}.${randomBytes(6).toString('hex')}.part`;
 
@@ -78,6 +46,10 @@ export class FileBlobStore implements BlobStore {
     private readonly signingKey: string,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
+
+  get description(): string {
+    return `files in ${this.root}`;
+  }
 
   path(key: string): string {
     const full = resolve(this.root, key);
@@ -163,8 +135,23 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await rm(this.path(key), { force: true });
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    const folders = new Set<string>();
+    for (let i = 0; i < keys.length; i += unlinksAtOnce) {
+      await Promise.all(
+        keys.slice(i, i + unlinksAtOnce).map((key) => {
+          const path = this.path(key);
+          folders.add(dirname(path));
+          return rm(path, { force: true });
+        }),
+      );
+    }
+    // A folder left empty goes too: otherwise every minute of batches would leave one for good.
+    for (const folder of folders) {
+      await rmdir(folder).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST' && err.code !== 'ENOENT') throw err;
+      });
+    }
   }
 
   private signature(key: string, method: string, expires: number): string {

@@ -1,6 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { FileBlobStore } from './fileStore.ts';
 
@@ -13,10 +13,10 @@ const BlobQuery = Type.Object(
 );
 
 /** The embedded blob store's HTTP face: GET and PUT, authorised by the URL's own signature. */
-export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore }> = async (app, { store }) => {
-  // Uploads stream straight to disk, whatever their content type.
+export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (app, { store }) => {
+  // Uploads stream straight to disk, whatever their content type: the route takes the body as it comes.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   function keyOf(url: string): string {
     const path = url.split('?')[0].replace(/^\/v1\/blobs\//, '');
@@ -25,16 +25,24 @@ export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore
     return key;
   }
 
-  function authorise(method: string, key: string, query: { expires?: string; signature?: string }): void {
-    const problem = store.checkSignature(key, method, query.expires, query.signature);
+  /** onRequest: the URL's own signature, for `method` (a HEAD is a GET's), checked before anything else. */
+  const signedFor = (method: 'GET' | 'PUT') => async (request: FastifyRequest) => {
+    const query = request.query as { expires?: string; signature?: string };
+    const problem = store.checkSignature(keyOf(request.url), method, query.expires, query.signature);
     if (problem) throw errors.forbidden(problem);
-  }
+  };
 
   app.get('/v1/blobs/*', {
-    schema: { tags: ['blobs'], summary: 'Download a blob through its signed URL', querystring: BlobQuery },
+    config: { access: 'signedUrl' },
+    onRequest: signedFor('GET'),
+    schema: {
+      tags: ['blobs'],
+      summary: 'Download a blob through its signed URL',
+      querystring: BlobQuery,
+      response: { 200: { content: { 'application/x-ndjson': { schema: Type.String({ description: 'The file, JSON Lines.' }) } } } },
+    },
     handler: async (request, reply) => {
       const key = keyOf(request.url);
-      authorise('GET', key, request.query as { expires?: string; signature?: string });
       const stream = await store.get(key);
       if (!stream) throw errors.notFound('blob');
       return reply.type('application/x-ndjson').send(stream);
@@ -42,14 +50,20 @@ export const blobRoutes: FastifyPluginAsync<{ ctx: Context; store: FileBlobStore
   });
 
   app.put('/v1/blobs/*', {
-    schema: { tags: ['blobs'], summary: 'Upload a blob through its signed URL', querystring: BlobQuery },
+    config: { access: 'signedUrl' },
+    onRequest: signedFor('PUT'),
+    schema: {
+      tags: ['blobs'],
+      summary: 'Upload a blob through its signed URL',
+      querystring: BlobQuery,
+      response: { 200: Type.Object({ key: Type.String(), bytes: Type.Integer() }) },
+    },
     handler: async (request, reply) => {
       const key = keyOf(request.url);
-      authorise('PUT', key, request.query as { expires?: string; signature?: string });
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > maxUploadBytes) throw errors.payloadTooLarge(`uploads may be at most ${maxUploadBytes} bytes`);
       let received = 0;
-      const body = request.raw;
+      const body = (request.body as Readable | undefined) ?? Readable.from([]);
       const limited = (async function* () {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           received += chunk.length;

@@ -17,9 +17,19 @@ export interface BlobStore {
   readonly writesSoon: boolean;
   /** A stream of the blob, or null when there is none. */
   get(key: string): Promise<Readable | null>;
-  delete(key: string): Promise<void>;
+  /**
+   * Deletes these blobs (any number: S3 takes them a thousand a call). A key with no blob is not an
+   * error, so a deletion cut short is simply repeated.
+   */
+  deleteMany(keys: readonly string[]): Promise<void>;
   /** A URL that lets anyone holding it GET or PUT this key until it expires. */
   signedUrl(key: string, method: 'GET' | 'PUT', expiresInSeconds: number): Promise<string>;
+  /** Where the blobs are, for the start-up banner and `/readyz`. */
+  readonly description: string;
+  /** Resolves when a store kept elsewhere (S3) answers; rejects saying why not. */
+  ping?(): Promise<void>;
+  /** Lets go of connections. */
+  close?(): void;
 }
 
 /** Signed URLs live this long (SPEC: they expire; DESTINY used one hour). */

@@ -1,3 +1,6 @@
+import type { Readable } from 'node:stream';
+import split2 from 'split2';
+
 /**
  * The one narrow interface between Refinery and its database. Two drivers implement it:
  * `pg` (PostgreSQL, many processes) and PGlite (embedded, one process). Every query is plain
@@ -31,14 +34,16 @@ export interface Queryable {
   /** Runs a script of several statements (migrations), without parameters. */
   exec(sql: string): Promise<void>;
   /**
-   * Loads rows into a table set-based: `COPY … FROM STDIN` on PostgreSQL, large
-   * `jsonb_populate_recordset` inserts on PGlite. Rows are consumed as they come.
+   * Loads a file of rows, each a `rowLine`, into a table set-based: `COPY … FROM STDIN` on
+   * PostgreSQL, large `jsonb_populate_recordset` inserts on PGlite. Returns the rows loaded.
    */
-  copyRows(table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>): Promise<number>;
+  copyFrom(table: string, columns: readonly string[], file: Readable): Promise<number>;
 }
 
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /** One row as a line of a file for `copyFrom`, in what the database loads fastest: COPY text on PostgreSQL, a JSON object on PGlite. */
+  rowLine(columns: readonly string[], row: readonly unknown[]): string;
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Calls `onNotify` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
@@ -50,29 +55,30 @@ export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-export const rowsPerInsert = 2000;
+/** Rows per insert where a file of `rowLine`s is loaded with inserts (PGlite). */
+const rowsPerInsert = 2000;
 
-/** Groups an async iterable into arrays of at most `size`. */
-export async function* chunked<T>(source: AsyncIterable<T>, size: number): AsyncIterable<T[]> {
-  let chunk: T[] = [];
-  for await (const item of source) {
-    chunk.push(item);
-    if (chunk.length >= size) {
-      yield chunk;
-      chunk = [];
-    }
-  }
-  if (chunk.length > 0) yield chunk;
+/** A row as a JSON object line: what `jsonb_populate_recordset` takes. */
+export function jsonRowLine(columns: readonly string[], row: readonly unknown[]): string {
+  let line = '{';
+  for (let i = 0; i < columns.length; i++) line += `${i === 0 ? '' : ','}${JSON.stringify(columns[i])}:${JSON.stringify(row[i] ?? null)}`;
+  return line + '}\n';
 }
 
-/** `insert … select from jsonb_populate_recordset`: the PGlite way to load many rows in one statement. */
-export async function insertRowsAsJson(q: Pick<Queryable, 'query'>, table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>): Promise<number> {
+/** Loads a file of `jsonRowLine`s with `insert … select from jsonb_populate_recordset`, `rowsPerInsert` rows a statement: the PGlite way. */
+export async function insertJsonLines(q: Pick<Queryable, 'query'>, table: string, columns: readonly string[], file: Readable): Promise<number> {
   const cols = columns.map(ident).join(', ');
+  const insert = (lines: string[]) => q.query(`insert into ${ident(table)} (${cols}) select ${cols} from jsonb_populate_recordset(null::${ident(table)}, $1::jsonb)`, [`[${lines.join(',')}]`]);
   let count = 0;
-  for await (const chunk of chunked(rows, rowsPerInsert)) {
-    const objects = chunk.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]])));
-    await q.query(`insert into ${ident(table)} (${cols}) select ${cols} from jsonb_populate_recordset(null::${ident(table)}, $1::jsonb)`, [JSON.stringify(objects)]);
-    count += chunk.length;
+  let lines: string[] = [];
+  for await (const line of file.pipe(split2()) as AsyncIterable<string>) {
+    lines.push(line);
+    if (lines.length === rowsPerInsert) {
+      await insert(lines);
+      count += lines.length;
+      lines = [];
+    }
   }
-  return count;
+  if (lines.length > 0) await insert(lines);
+  return count + lines.length;
 }

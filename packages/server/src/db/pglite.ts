@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { insertRowsAsJson, type Db, type Queryable, type QueryResult } from './db.ts';
+import { insertJsonLines, jsonRowLine, type Db, type Queryable, type QueryResult } from './db.ts';
 
 /** A call to the database thread (pgliteThread.ts); `tx` names the transaction a statement runs in. */
 export type PgliteCall = { id: number } & (
@@ -74,7 +74,7 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     const q: Queryable = {
       query: <R>(sql: string, params?: readonly unknown[]) => call<QueryResult<R>>({ op: 'query', sql, params: params as unknown[] | undefined, tx }),
       exec: (sql: string) => call<void>({ op: 'exec', sql, tx }),
-      copyRows: (table, columns, rows) => insertRowsAsJson(q, table, columns, rows),
+      copyFrom: (table, columns, file) => insertJsonLines(q, table, columns, file),
     };
     return q;
   };
@@ -83,6 +83,7 @@ export async function openPglite(dataDir?: string): Promise<Db> {
   return {
     kind: 'pglite',
     ...queryable(),
+    rowLine: jsonRowLine,
     async transaction(fn) {
       const tx = nextTx++;
       await call<void>({ op: 'begin', tx });

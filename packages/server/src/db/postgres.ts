@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { ident, type Db, type Queryable, type QueryOptions, type QueryResult } from './db.ts';
@@ -13,28 +13,23 @@ function copyField(value: unknown): string {
   return text.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
 }
 
-async function copyRowsWith(client: pg.PoolClient | pg.Client, table: string, columns: readonly string[], rows: AsyncIterable<readonly unknown[]>): Promise<number> {
-  let count = 0;
-  const lines = Readable.from(
-    (async function* () {
-      let buffer = '';
-      for await (const row of rows) {
-        buffer += row.map(copyField).join('\t') + '\n';
-        count++;
-        if (buffer.length > 64 * 1024) {
-          yield buffer;
-          buffer = '';
-        }
-      }
-      if (buffer) yield buffer;
-    })(),
-  );
+/** A row as a line of COPY's text format. */
+function copyLine(_columns: readonly string[], row: readonly unknown[]): string {
+  return row.map(copyField).join('\t') + '\n';
+}
+
+async function copyFromWith(client: pg.PoolClient, table: string, columns: readonly string[], file: Readable): Promise<number> {
   const stream = client.query(copyFrom(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`));
-  await pipeline(lines, stream);
-  return count;
+  await pipeline(file, stream);
+  return stream.rowCount;
 }
 
 const statementNames = new Map<string, string>();
+
+/** How often a lost LISTEN connection is tried again while the database does not answer. */
+const listenRetryMs = 250;
+/** How long making the LISTEN connection may take before it is tried again (a network that drops packets). */
+const listenConnectTimeoutMs = 5000;
 
 /** The query as pg takes it: a named statement, named after its text, when it is to be kept parsed. */
 function statement(sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
@@ -53,7 +48,7 @@ function wrap(client: pg.PoolClient): Queryable {
     async exec(sql: string) {
       await client.query(sql);
     },
-    copyRows: (table, columns, rows) => copyRowsWith(client, table, columns, rows),
+    copyFrom: (table, columns, file) => copyFromWith(client, table, columns, file),
   };
 }
 
@@ -102,24 +97,96 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
   const lookupPool = () => (lookups.idleCount > 0 || lookups.totalCount < lookupConnections ? lookups : pool);
   await pool.query('select 1');
 
-  // One connection per process carries every LISTEN; it reconnects after a failure.
+  /**
+   * A pool connection for `fn`. Its session may end under it (a restart, pg_terminate_backend, the
+   * network): the error then fails `fn`'s statement rather than go unheard (an 'error' event that
+   * nobody listens to ends the process), and the connection is dropped, not reused.
+   */
+  async function withConnection<T>(fn: (client: pg.PoolClient, broken: (err: Error) => void) => Promise<T>): Promise<T> {
+    let failed: Error | undefined;
+    const broken = (err: Error) => void (failed ??= err);
+    // Listening from within the callback: a new connection can be handed out while the server's
+    // message ending its session waits in the same packet, read before an awaiting caller resumes.
+    const client = await new Promise<pg.PoolClient>((resolve, reject) =>
+      pool.connect((err, connected) => {
+        if (err || !connected) return reject(err);
+        connected.on('error', broken);
+        resolve(connected);
+      }),
+    );
+    try {
+      return await fn(client, broken);
+    } finally {
+      client.off('error', broken);
+      client.release(failed);
+    }
+  }
+
+  // One connection per process carries every LISTEN. Lost, it is made again at once, and then
+  // every listenRetryMs while the database does not answer, with all its channels.
   const handlers = new Map<string, Set<(payload: string) => void>>();
-  let listener: pg.Client | null = null;
+  let listener: Promise<pg.Client> | null = null;
   let closed = false;
-  async function connectListener(): Promise<void> {
-    const client = new pg.Client({ connectionString: options.connectionString });
+
+  async function connectListener(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: options.connectionString, connectionTimeoutMillis: listenConnectTimeoutMs });
+    let made = false;
+    let gone = false;
+    // A connection lost once made is made again; one lost while being made (its end can arrive in
+    // the packet that answers its last LISTEN) fails the making, below.
+    const lose = (err?: Error) => {
+      if (gone) return;
+      gone = true;
+      client.end().catch(() => {});
+      if (made) lost(err);
+    };
     client.on('notification', (msg) => {
       for (const handler of handlers.get(msg.channel) ?? []) handler(msg.payload ?? '');
     });
-    client.on('error', (err) => {
-      options.log.warn({ err }, 'LISTEN connection lost; reconnecting');
+    client.on('error', lose);
+    client.on('end', () => lose());
+    try {
+      await client.connect();
+      for (const channel of handlers.keys()) await client.query(`listen ${ident(channel)}`);
+    } catch (err) {
+      lose();
+      throw err;
+    }
+    if (gone || closed) {
+      lose();
+      throw new Error('the LISTEN connection ended as it was made');
+    }
+    made = true;
+    return client;
+  }
+
+  /** The connection that listens, once it does; made when there is none. */
+  function listening(): Promise<pg.Client> {
+    listener ??= connectListener().catch((err) => {
       listener = null;
-      client.end().catch(() => {});
-      if (!closed) setTimeout(() => void connectListener().catch(() => {}), 1000).unref();
+      throw err;
     });
-    await client.connect();
-    for (const channel of handlers.keys()) await client.query(`listen ${ident(channel)}`);
-    listener = client;
+    return listener;
+  }
+
+  function lost(err?: Error): void {
+    listener = null;
+    if (closed) return;
+    options.log.warn({ err }, 'LISTEN connection lost; making it again');
+    void listenAgain();
+  }
+
+  async function listenAgain(): Promise<void> {
+    for (let attempt = 1; !closed; attempt++) {
+      try {
+        await listening();
+        options.log.info({ attempts: attempt }, 'LISTEN connection made again');
+        return;
+      } catch (err) {
+        if (attempt === 1) options.log.warn({ err }, 'the database does not answer; LISTEN is made again once it does');
+        await new Promise((resolve) => setTimeout(resolve, listenRetryMs).unref());
+      }
+    }
   }
 
   const db: Db = {
@@ -131,35 +198,26 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     async exec(sql: string) {
       await pool.query(sql);
     },
-    async copyRows(table, columns, rows) {
-      const client = await pool.connect();
-      try {
-        return await copyRowsWith(client, table, columns, rows);
-      } finally {
-        client.release();
-      }
-    },
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
+    rowLine: copyLine,
+    copyFrom: (table, columns, file) => withConnection((client) => copyFromWith(client, table, columns, file)),
+    transaction: (fn) =>
+      withConnection(async (client, broken) => {
         await client.query('begin');
-        const result = await fn(wrap(client));
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        await client.query('rollback').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+        try {
+          const result = await fn(wrap(client));
+          await client.query('commit');
+          return result;
+        } catch (err) {
+          await client.query('rollback').catch(broken);
+          throw err;
+        }
+      }),
     async listen(channel, onNotify) {
       let set = handlers.get(channel);
       if (!set) {
         set = new Set();
         handlers.set(channel, set);
-        if (!listener) await connectListener();
-        else await listener.query(`listen ${ident(channel)}`);
+        await (await listening()).query(`listen ${ident(channel)}`);
       }
       set.add(onNotify);
       return async () => {
@@ -168,7 +226,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     },
     async close() {
       closed = true;
-      await listener?.end().catch(() => {});
+      const client = await listener?.catch(() => null);
+      await client?.end().catch(() => {});
       await Promise.all([pool.end(), lookups.end()]);
     },
   };

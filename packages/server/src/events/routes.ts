@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { EventsQuery, IdParams, requestFinalStatuses, WebhookSecretOut } from '@refinery/protocol';
-import { keyOf, requireKey } from '../auth/authenticate.ts';
+import { keyOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { getRequest } from '../requests/queries/getRequest.ts';
@@ -22,7 +22,6 @@ export const streamDefaults = {
 const finalEvent = 'request.finished';
 
 export const eventRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const requester = requireKey(ctx, 'admin', 'requester');
   const signals = new EventSignals(ctx.db);
   await signals.start();
   /** Open streams, ended when the server closes (an open stream would keep it from closing). */
@@ -33,7 +32,7 @@ export const eventRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   app.addHook('onClose', async () => signals.stop());
 
   app.get('/v1/webhook-secret', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: {
       tags: ['requests'],
       summary: "The calling key's Standard Webhooks secret, which signs the webhooks of the requests it makes",
@@ -47,7 +46,7 @@ export const eventRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.get('/v1/requests/:id/events', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: {
       tags: ['requests'],
       summary: 'Server-Sent Events: request.started, request.progress (throttled), request.finished (ends the stream); Last-Event-ID resumes',

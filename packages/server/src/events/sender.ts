@@ -101,6 +101,8 @@ export function createEventSender({ ctx, config = {} }: { ctx: Context; config?:
       }
       result.delivered += delivered.length;
       result.failed += failures.length;
+      ctx.metrics.webhookDeliveries.inc({ outcome: 'delivered' }, delivered.length);
+      ctx.metrics.webhookDeliveries.inc({ outcome: 'failed' }, failures.length);
     }
     return result;
   }

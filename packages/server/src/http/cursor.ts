@@ -1,3 +1,4 @@
+import { uuidPattern } from '@refinery/protocol';
 import { errors } from '../errors.ts';
 
 /** Cursors are opaque to callers: base64url JSON of the last row's sort key. */
@@ -23,7 +24,7 @@ export function page<R>(rows: R[], limit: number, keyOf: (row: R) => string | nu
 }
 
 export function checkUuidCursor(key: string | null): string | null {
-  if (key !== null && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(key)) throw errors.invalidCursor();
+  if (key !== null && !uuidPattern.test(key)) throw errors.invalidCursor();
   return key;
 }
 

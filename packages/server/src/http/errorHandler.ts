@@ -1,5 +1,8 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.ts';
+import { databaseUnavailable } from '../db/unavailable.ts';
+import { AppError, errors, retryAfterSeconds } from '../errors.ts';
 
 const frameworkCodes: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
@@ -25,23 +28,61 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
   }
 }
 
+/**
+ * What Node's HTTP parser refuses before there is a request (headers over 16 KB, broken chunked
+ * encoding, bytes that are not HTTP), answered in the same shape, and the connection closed: what
+ * follows on it cannot be read as requests.
+ */
+export function clientErrors(err: NodeJS.ErrnoException & { reason?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'the request headers are larger than 16 KB']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'the request headers did not arrive in time']
+        : [400, 'bad_http', `the request is not valid HTTP/1.1: ${err.reason ?? err.message}`];
+  const body = JSON.stringify({ error: { code, message } });
+  // A request whose answer has begun (the body broke off after it) gets no second answer.
+  const answer = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+  if (socket.writable && !answer?.headersSent) {
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroySoon();
+}
+
+/** Its client went away before sending the whole request: nothing can be answered, and nothing is wrong here. */
+function clientLeft(request: FastifyRequest): boolean {
+  return request.raw.destroyed && !request.raw.complete;
+}
+
+/** What a schema validation error says is wrong, for a person: where, and what. */
+export function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  const where = err.validationContext ?? 'request';
+  const path = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
+  return first?.keyword === 'additionalProperties'
+    ? `${path} has an unknown field "${(first.params as { additionalProperty: string }).additionalProperty}"`
+    : `${path} ${first?.message ?? 'is invalid'}`;
+}
+
 /** The one place errors become HTTP answers: `{"error":{"code","message","details"?}}`; 5xx messages never leak. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { details?: unknown }, request, reply) => {
+    if (clientLeft(request)) {
+      request.log.info({ reason: err.message }, 'the client closed the connection before its request was sent');
+      // 499, as nginx logs it: client closed request. The answer goes nowhere.
+      return reply.status(499).send({ error: { code: 'client_closed_request', message: 'the connection closed before the request was sent' } });
+    }
+    if (databaseUnavailable(err)) {
+      request.log.warn({ err }, 'the database does not answer');
+      err = errors.unavailable() as FastifyError;
+    }
     if (err instanceof AppError) {
-      if (err.statusCode >= 500) request.log.error({ err }, err.message);
+      if (err.statusCode === 503) reply.header('retry-after', String(retryAfterSeconds));
+      else if (err.statusCode >= 500) request.log.error({ err }, err.message);
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } });
     }
-    if (err.validation) {
-      const first = err.validation[0];
-      const where = err.validationContext ?? 'request';
-      const path = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
-      const message =
-        first?.keyword === 'additionalProperties'
-          ? `${path} has an unknown field "${(first.params as { additionalProperty: string }).additionalProperty}"`
-          : `${path} ${first?.message ?? 'is invalid'}`;
-      return reply.status(400).send({ error: { code: 'invalid_request', message, details: err.validation } });
-    }
+    if (err.validation) return reply.status(400).send({ error: { code: 'invalid_request', message: validationMessage(err), details: err.validation } });
     if (typeof err.code === 'string' && badValueSqlStates.has(err.code)) {
       return reply.status(400).send({ error: { code: 'invalid_request', message: `a value sent cannot be stored: ${err.message}` } });
     }

@@ -1,35 +1,53 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { Gauge } from 'prom-client';
+import Type from 'typebox';
 import type { Context } from '../context.ts';
-import type { Metrics } from './metrics.ts';
+import { errors } from '../errors.ts';
 
-export const opsRoutes: FastifyPluginAsync<{ ctx: Context; metrics: Metrics }> = async (app, { ctx, metrics }) => {
-  // Queue depth and age, read from the database when scraped.
-  new Gauge({
-    name: 'refinery_items',
-    help: 'Items by status (open states only)',
-    labelNames: ['status'],
-    registers: [metrics.registry],
-    async collect() {
-      const { rows } = await ctx.db.query<{ pending: number; leased: number; importing: number }>(
-        `select coalesce(sum(n_pending), 0)::int as pending, coalesce(sum(n_leased), 0)::int as leased, coalesce(sum(n_importing), 0)::int as importing from requests where status in ('received', 'processing')`,
-      );
-      for (const [status, n] of Object.entries(rows[0])) this.set({ status }, n);
+/** How long `/readyz` trusts its last look at the blob store, so that polling it stays cheap. */
+const blobsLookMs = 5_000;
+
+const Status = (status: string) => Type.Object({ status: Type.Literal(status) });
+
+export const opsRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status('ok') } } }, async () => ({ status: 'ok' }));
+
+  let blobsLook: { at: number; answer: Promise<void> } | null = null;
+  const blobsAnswer = () => {
+    if (!ctx.blobs.ping) return;
+    const now = performance.now();
+    if (!blobsLook || now - blobsLook.at > blobsLookMs) blobsLook = { at: now, answer: ctx.blobs.ping() };
+    return blobsLook.answer;
+  };
+
+  app.get('/readyz', {
+    config: { access: 'public' },
+    schema: {
+      tags: ['operations'],
+      summary: 'The database and the blob store answer (503 with Retry-After while one does not)',
+      response: { 200: Type.Object({ status: Type.Literal('ready'), blobs: Type.String({ description: 'The blob store in use.' }) }) },
     },
-  });
-
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', hide: false } }, async () => ({ status: 'ok' }));
-
-  app.get('/readyz', { schema: { tags: ['operations'], summary: 'The database answers' } }, async (_request, reply) => {
+  }, async () => {
     try {
       await ctx.db.query('select 1');
-      return { status: 'ready' };
     } catch {
-      return reply.status(503).send({ error: { code: 'unavailable', message: 'the database does not answer' } });
+      throw errors.unavailable('the database does not answer');
     }
+    try {
+      await blobsAnswer();
+    } catch (err) {
+      throw errors.unavailable(`the blob store (${ctx.blobs.description}) does not answer: ${(err as Error).message}`);
+    }
+    return { status: 'ready', blobs: ctx.blobs.description };
   });
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  app.get('/metrics', {
+    config: { access: 'public' },
+    schema: {
+      tags: ['operations'],
+      summary: "Prometheus metrics (this process's counters; docs/metrics.md)",
+      response: { 200: { content: { 'text/plain': { schema: Type.String({ description: 'Prometheus text exposition format.' }) } } } },
+    },
+  }, async (_request, reply) => {
+    return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
 };

@@ -5,6 +5,9 @@ import { pushMessageId, pushSigningSecret } from '@refinery/protocol';
 import { getRobotSecrets } from '../auth/queries/getRobotSecrets.ts';
 import type { Context } from '../context.ts';
 import { batchOut } from '../batches/batchOut.ts';
+import { failLeasedBatch } from '../batches/handIn.ts';
+import { destinyDelivery, robotResultOf } from '../destiny/push.ts';
+import { AppError } from '../errors.ts';
 import { importResults } from '../batches/importResults.ts';
 import type { BatchRow } from '../batches/queries/batchRow.ts';
 import { failBatchIfLeased } from '../batches/queries/failBatchIfLeased.ts';
@@ -49,6 +52,12 @@ const quotedBodyChars = 200;
 function webhookHeaders(secrets: string[], id: string, at: Date, body: string): Record<string, string> {
   const signatures = secrets.map((s) => new Webhook(pushSigningSecret(s)).sign(id, at, body));
   return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signatures.join(' ') };
+}
+
+/** The batch as Refinery POSTs it (docs/push.md): the lease's answer, signed per Standard Webhooks. */
+async function refineryDelivery(ctx: Context, batch: BatchRow, url: string, secrets: string[]) {
+  const body = JSON.stringify(await batchOut(ctx, batch));
+  return { url, body, headers: { 'content-type': 'application/json', ...webhookHeaders(secrets, pushMessageId(batch.id, batch.attempt), ctx.clock.now(), body) } };
 }
 
 class DeliveryTimeout extends Error {}
@@ -105,33 +114,34 @@ async function interrupted(ctx: Context, batch: BatchRow): Promise<DeliveryOutco
 /** A failed attempt: the batch fails, its items retry after a backoff while attempts remain, else fail with `message`. */
 async function failDelivery(ctx: Context, batch: BatchRow, message: string): Promise<DeliveryOutcome> {
   const now = ctx.clock.now();
-  const finished = await ctx.db.transaction(async (tx) => {
+  const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: batch.lease_token, message, now }))) return null;
     const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'delivery_failed', message, retryable: true, now });
     await notifyWork(tx, moved.retriedRobotIds);
-    return finishRequestsIfDone(tx, { requestIds: moved.requestIds, now });
+    return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
   });
-  if (finished === null) return { batchId: batch.id, outcome: 'superseded' };
-  afterRequestsFinished(ctx, finished);
+  if (failed === null) return { batchId: batch.id, outcome: 'superseded' };
+  ctx.metrics.itemsMoved(failed.moves);
+  afterRequestsFinished(ctx, failed.finished);
   return { batchId: batch.id, outcome: 'failed', message };
 }
 
 /**
  * POSTs one leased batch to its push robot and acts on the answer (docs/push.md):
- * 200 → the body is the results file, imported as if PUT and posted; 202 → the robot posts later;
+ * 200 → the body is the results file, imported as if PUT and posted (a DESTINY robot's: its
+ * RobotResult, the results uploaded already: docs/destiny.md); 202 → the robot posts later;
  * 429/503 with Retry-After → deferred without counting the attempt; anything else → a failed attempt.
  */
 export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
-  if (robot.delivery.mode !== 'push') throw new Error(`robot ${robot.id} is not a push robot`);
-  const url = robot.delivery.url;
+  const { delivery } = robot;
+  if (delivery.mode !== 'push') throw new Error(`robot ${robot.id} is not a push robot`);
   const log = ctx.log.child({ batch_id: batch.id, robot_id: robot.id, attempt: batch.attempt });
-  const body = JSON.stringify(await batchOut(ctx, batch));
   const secrets = await getRobotSecrets(ctx.db, { robotId: robot.id, now: ctx.clock.now() });
-  const headers = {
-    'content-type': 'application/json',
-    'user-agent': 'Refinery push',
-    ...webhookHeaders(secrets, pushMessageId(batch.id, batch.attempt), ctx.clock.now(), body),
-  };
+  const destinyRobot = robot.protocol === 'destiny';
+  // A DESTINY robot is POSTed a RobotRequest at <base_url>/batch/, signed as DESTINY signed it (docs/destiny.md).
+  const { url, body, headers } = destinyRobot
+    ? await destinyDelivery(ctx, batch, robot.id, delivery.url, secrets[0])
+    : await refineryDelivery(ctx, batch, delivery.url, secrets);
 
   const abort = new AbortController();
   const onShutdown = () => abort.abort(new DeliveryInterrupted());
@@ -142,7 +152,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
   try {
     let response: Response;
     try {
-      response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: abort.signal });
+      response = await fetch(url, { method: 'POST', headers: { ...headers, 'user-agent': 'Refinery push' }, body, redirect: 'manual', signal: abort.signal });
     } catch (err) {
       if (cutShort()) return await interrupted(ctx, batch);
       const message = `push delivery to ${url} failed: ${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)}`;
@@ -154,7 +164,20 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
     const leaseLeftMs = batch.lease_expires_at.getTime() - ctx.clock.now().getTime();
     timer = setTimeout(() => abort.abort(new DeliveryTimeout()), Math.max(settings.timeoutMs, leaseLeftMs));
 
-    if (response.status === 200) {
+    if (response.status === 200 && destinyRobot) {
+      // DESTINY's 200 is the robot's RobotResult, its result file uploaded already.
+      const result = await robotResultOf(response, batch.id);
+      if (!result) return await failDelivery(ctx, batch, `push delivery to ${url} failed: the robot answered 200 without a RobotResult for this batch`);
+      if (result.error !== null) {
+        try {
+          await failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: result.error, retryable: false, repeat: 'refuse' });
+        } catch (err) {
+          if (err instanceof AppError) return { batchId: batch.id, outcome: 'superseded' };
+          throw err;
+        }
+        return { batchId: batch.id, outcome: 'failed', message: result.error };
+      }
+    } else if (response.status === 200) {
       try {
         await ctx.blobs.put(batch.results_key, response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([]));
       } catch (err) {
@@ -163,6 +186,8 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
         log.warn({ err: message }, 'push delivery failed');
         return await failDelivery(ctx, batch, message);
       }
+    }
+    if (response.status === 200) {
       const now = ctx.clock.now();
       const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now });
       if (!started) {

@@ -50,12 +50,14 @@ export function createPushDispatcher({ ctx, config = {} }: { ctx: Context; confi
     return tracked;
   }
 
-  function deliver(robot: RobotRow, batch: Parameters<typeof deliverBatch>[2]): Promise<DeliveryOutcome> {
-    return deliverBatch(ctx, robot, batch, { ...settings, signal: stopping.signal }).catch((err) => {
+  async function deliver(robot: RobotRow, batch: Parameters<typeof deliverBatch>[2]): Promise<DeliveryOutcome> {
+    const delivered = await deliverBatch(ctx, robot, batch, { ...settings, signal: stopping.signal }).catch((err) => {
       // Unexpected (the database went away…): the lease lapses and the sweeper gives the items back.
       ctx.log.error({ err, batch_id: batch.id }, 'push delivery crashed; the lease will lapse');
       return { batchId: batch.id, outcome: 'failed', message: String((err as Error)?.message ?? err) } as const;
     });
+    ctx.metrics.pushDeliveries.inc({ robot: robot.id, outcome: delivered.outcome });
+    return delivered;
   }
 
   /** Leases and starts deliveries while slots are free, one batch per robot per round; returns them. */

@@ -1,7 +1,8 @@
 import type { Context } from '../context.ts';
 import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
-import { writeBacklogSlices } from './queries/writeBacklogSlices.ts';
+import { lockBacklogs } from './queries/lockBacklogs.ts';
+import { writeBacklogSlices, type WrittenSlices } from './queries/writeBacklogSlices.ts';
 
 /** The process's running backlog writer, and whether it was asked to look once more. */
 const writers = new WeakMap<Context, { running: Promise<void>; again: boolean }>();
@@ -32,14 +33,33 @@ export function writeBacklog(ctx: Context): Promise<void> {
           writer.again = false;
           continue;
         }
-        for (const w of written) if (w.pending > 0) ctx.work.wakeHere(w.robotId);
-        // Written denied or expired: the request's last open items may have been among them.
-        const closing = written.filter((w) => w.closed > 0).map((w) => w.requestId);
-        if (closing.length > 0) afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: closing, now }));
+        await afterSlicesWritten(ctx, written, now);
       }
     } finally {
       writers.delete(ctx);
     }
   })();
   return writer.running;
+}
+
+/** After slices were written: their robots' polls here look, and requests whose last open items were written denied or expired finish. */
+async function afterSlicesWritten(ctx: Context, written: WrittenSlices[], now: Date): Promise<void> {
+  for (const w of written) if (w.pending > 0) ctx.work.wakeHere(w.robotId);
+  const closing = written.filter((w) => w.closed > 0).map((w) => w.requestId);
+  if (closing.length > 0) afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: closing, now }));
+}
+
+/**
+ * Writes what is left of one request's backlog now, in one transaction (as the cancel does), so
+ * that every one of its ids is an item: for a read that lists them all (a DESTINY request's
+ * `reference_ids`). A request with no backlog costs one statement.
+ */
+export async function writeBacklogOf(ctx: Context, requestId: string): Promise<void> {
+  if ((await lockBacklogs(ctx.db, { requestIds: [requestId] })).length === 0) return;
+  const now = ctx.clock.now();
+  const written = await ctx.db.transaction(async (tx) => {
+    const backlogs = await lockBacklogs(tx, { requestIds: [requestId] });
+    return backlogs.length === 0 ? [] : writeBacklogSlices(tx, { now, requestIds: backlogs });
+  });
+  await afterSlicesWritten(ctx, written, now);
 }

@@ -11,6 +11,7 @@ import { writeBacklog } from './backlog.ts';
 import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
+import { getRetryOf } from './queries/getRetryOf.ts';
 import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
 import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
 import { raiseWorkMem } from '../db/raiseWorkMem.ts';
@@ -41,8 +42,13 @@ function deadlineOf(body: RequestBody, now: Date): string | null {
  * process that dies between the two leaves it to the sweeper (listOpenRequestsWithoutOpenItems).
  * A request of more than `createSlice` ids commits its first slice of items and leaves the rest in
  * its backlog, which this process then writes while the robot works (docs/large-requests.md).
+ * With `retryOf` the request retries that one (retryRequest.ts): as with an idempotency key, a
+ * second retry inserts nothing and the first is returned (or 409 when it was asked differently).
  */
-export async function createRequest(ctx: Context, input: { body: RequestBody; requestedBy: string; idempotencyKey: string | null }): Promise<{ request: RequestRow; created: boolean }> {
+export async function createRequest(
+  ctx: Context,
+  input: { body: RequestBody; requestedBy: string; idempotencyKey: string | null; retryOf?: string },
+): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
   const now = ctx.clock.now();
   if (body.expires_at !== undefined && new Date(body.expires_at).getTime() <= now.getTime()) {
@@ -65,6 +71,7 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
       callbackUrl: body.callback_url ?? null,
       idempotencyKey: input.idempotencyKey,
       bodyHash,
+      retryOf: input.retryOf,
       recordIds: body.record_ids,
       now,
       handoff: handoff?.lease ?? null,
@@ -74,7 +81,12 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
     // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
     // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
-    if (!inserted.request) return { existing: await getRequestByIdempotencyKey(db, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
+    if (!inserted.request) {
+      const existing = input.retryOf
+        ? await getRetryOf(db, { requestId: input.retryOf })
+        : await getRequestByIdempotencyKey(db, { requestedBy: input.requestedBy, key: input.idempotencyKey! });
+      return { existing };
+    }
     if (large) await analyzeItems(db);
     // Every item denied or expired at once: the request is final already.
     const finished = inserted.pending === 0 && !inserted.batch ? await finishRequestsIfDone(db, { requestIds: [id], now }) : [];
@@ -97,9 +109,14 @@ export async function createRequest(ctx: Context, input: { body: RequestBody; re
     const { existing } = outcome;
     // Only if the original was deleted between the two statements: ask again, it inserts this time.
     if (!existing) return createRequest(ctx, input);
-    if (existing.body_hash !== bodyHash) throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
+    if (existing.body_hash !== bodyHash) {
+      if (input.retryOf) throw errors.alreadyRetried(input.retryOf, existing.id);
+      throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
+    }
     return { request: existing, created: false };
   }
+  ctx.metrics.requestsCreated.inc();
+  if (handed) ctx.metrics.leased(body.robot_id, handed.item_count);
   // Committed: this process's long polls for the robot look at once, not when the NOTIFY comes back.
   if (outcome.pending > 0) ctx.work.wakeHere(body.robot_id);
   if (outcome.backlog) ctx.background.run('backlog', { request_id: id }, () => writeBacklog(ctx));

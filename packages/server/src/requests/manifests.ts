@@ -56,10 +56,13 @@ export async function writePendingManifests(ctx: Context, requestIds?: readonly 
   return claimed.length;
 }
 
-/** After a transaction finished requests: write their manifests now, without holding the caller up. */
+/** After a transaction finished requests: count them, and write their manifests now, without holding the caller up. */
 export function afterRequestsFinished(ctx: Context, finished: ReadonlyArray<{ id: string; status: string }>): void {
   if (finished.length === 0) return;
-  for (const f of finished) ctx.log.info({ request_id: f.id, status: f.status }, 'request finished');
+  for (const f of finished) {
+    ctx.log.info({ request_id: f.id, status: f.status }, 'request finished');
+    ctx.metrics.requestsFinished.inc({ status: f.status });
+  }
   const requestIds = finished.map((f) => f.id);
   void ctx.background.run('writing manifests', { request_ids: requestIds }, () => writePendingManifests(ctx, requestIds));
 }

@@ -15,13 +15,21 @@ const Assembler = require('stream-json/Assembler.js') as typeof import('stream-j
  * `bytea` parameter.
  */
 export class RecordIdList {
-  private buffer = Buffer.allocUnsafe(16 * 1024);
+  private buffer: Buffer = Buffer.allocUnsafe(16 * 1024);
   private hashed: string | null = null;
   length = 0;
 
+  /** A list of the ids already packed in `packed` (16 bytes each). */
+  static fromPacked(packed: Uint8Array): RecordIdList {
+    const list = new RecordIdList();
+    list.buffer = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+    list.length = packed.byteLength / 16;
+    return list;
+  }
+
   push(id: string): void {
     if (this.buffer.length < (this.length + 1) * 16) {
-      const grown = Buffer.allocUnsafe(this.buffer.length * 2);
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, 16 * 1024));
       this.buffer.copy(grown, 0, 0, this.length * 16);
       this.buffer = grown;
     }
@@ -46,11 +54,11 @@ export type RequestBody = Omit<RequestIn, 'record_ids'> & { record_ids: RecordId
 const invalid = (path: string, what: string) => errors.invalidRequest(`body${path} ${what}`);
 
 /**
- * Parses a `POST /v1/requests` body as it streams in (stream-json tokens): `record_ids` is checked
- * and packed id by id, every other field assembled as usual and left to the route's schema.
- * Over `limit` bytes is 413.
+ * Parses a `POST /v1/requests` body as it streams in (stream-json tokens): `record_ids` (or the
+ * field `idsField`: DESTINY's `reference_ids`) is checked and packed id by id, every other field
+ * assembled as usual and left to the route's schema. Over `limit` bytes is 413.
  */
-export function parseRequestBody(body: Readable, limit: number, contentLength?: string): Promise<Record<string, unknown>> {
+export function parseRequestBody(body: Readable, limit: number, contentLength?: string, idsField = 'record_ids'): Promise<Record<string, unknown>> {
   if (Number(contentLength) > limit) return Promise.reject(errors.payloadTooLarge(`the body is larger than ${limit} bytes`));
   return new Promise((resolve, reject) => {
     const parser = jsonParser({ packKeys: true, packStrings: true, packNumbers: true, streamKeys: false, streamStrings: false, streamNumbers: false });
@@ -92,14 +100,14 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
         }
         if (ids) {
           if (token.name === 'endArray') {
-            if (ids.length === 0) throw invalid('.record_ids', 'must NOT have fewer than 1 items');
-            result.record_ids = ids;
+            if (ids.length === 0) throw invalid(`.${idsField}`, 'must NOT have fewer than 1 items');
+            result[idsField] = ids;
             ids = null;
           } else if (token.name === 'stringValue' && uuidPattern.test(token.value!)) {
-            if (ids.length === maxRecordsPerRequest) throw invalid('.record_ids', `must NOT have more than ${maxRecordsPerRequest} items`);
+            if (ids.length === maxRecordsPerRequest) throw invalid(`.${idsField}`, `must NOT have more than ${maxRecordsPerRequest} items`);
             ids.push(token.value!);
           } else {
-            throw invalid(`.record_ids.${ids.length}`, token.name === 'stringValue' ? 'must match format "uuid"' : 'must be string');
+            throw invalid(`.${idsField}.${ids.length}`, token.name === 'stringValue' ? 'must match format "uuid"' : 'must be string');
           }
           return;
         }
@@ -111,10 +119,10 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
         } else if (token.name === 'keyValue') {
           key = token.value!;
           if (Object.hasOwn(result, key)) throw invalid('', `has the field "${key}" twice`);
-        } else if (key === 'record_ids' && token.name === 'startArray') {
+        } else if (key === idsField && token.name === 'startArray') {
           ids = new RecordIdList();
-        } else if (key === 'record_ids') {
-          throw invalid('.record_ids', 'must be array');
+        } else if (key === idsField) {
+          throw invalid(`.${idsField}`, 'must be array');
         } else {
           value = new Assembler();
           value.consume(token);

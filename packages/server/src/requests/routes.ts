@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, itemFinalStatuses, PageQuery } from '@refinery/protocol';
-import { keyOf, requireKey } from '../auth/authenticate.ts';
+import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, RetryIn, itemFinalStatuses, PageQuery } from '@refinery/protocol';
+import { keyOf } from '../auth/authenticate.ts';
 import { signedUrlSeconds, type BlobStore } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
@@ -11,6 +11,7 @@ import { checkIntCursor, checkUuidCursor, decodeCursor, page } from '../http/cur
 import { createRequest } from './createRequest.ts';
 import { parseRequestBody, type RequestBody, type RecordIdList } from './requestBody.ts';
 import { cancelRequest } from './lifecycle.ts';
+import { retryRequest } from './retryRequest.ts';
 import { getRequest } from './queries/getRequest.ts';
 import { listItems, type ItemRow } from './queries/listItems.ts';
 import { listRequestBatches } from './queries/listRequestBatches.ts';
@@ -47,8 +48,6 @@ function itemOut(row: ItemRow) {
 }
 
 export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const requester = requireKey(ctx, 'admin', 'requester');
-
   /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
   async function visibleRequest(request: FastifyRequest): Promise<RequestRow> {
     const { id } = request.params as { id: string };
@@ -65,8 +64,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       parseRequestBody(payload, requestBodyLimit, request.headers['content-length']),
     );
     scope.post('/v1/requests', {
-      // The key is checked before the body is read.
-      onRequest: requester,
+      config: { access: 'requester' },
       // record_ids is checked and packed by the parser; the schema still documents it.
       validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: RequestInPacked } : route),
       schema: {
@@ -89,8 +87,8 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/requests', {
-    preHandler: requester,
-    schema: { tags: ['requests'], summary: 'List requests (a requester sees its own)', querystring: ListRequestsQuery, response: { 200: RequestPage } },
+    config: { access: 'requester' },
+    schema: { tags: ['requests'], summary: 'List requests, newest first (a requester sees its own)', querystring: ListRequestsQuery, response: { 200: RequestPage } },
     handler: async (request) => {
       const key = keyOf(request);
       const q = request.query as { status?: string; robot_id?: string; cursor?: string; limit?: number };
@@ -108,13 +106,13 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/requests/:id', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: { tags: ['requests'], summary: 'Status, counts, progress, timestamps, manifest link', params: IdParams, response: { 200: RequestOut } },
     handler: async (request) => requestOut(ctx.blobs, await visibleRequest(request)),
   });
 
   app.post('/v1/requests/:id/cancel', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: {
       tags: ['requests'],
       summary: 'Cancel what has not finished: open items become cancelled, the request cancelled; again: 200 unchanged; finished otherwise: 409',
@@ -124,8 +122,32 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     handler: async (request) => requestOut(ctx.blobs, await cancelRequest(ctx, (await visibleRequest(request)).id)),
   });
 
+  app.post('/v1/requests/:id/retry', {
+    config: { access: 'requester' },
+    // The body is optional: none at all retries every failed item.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
+    schema: {
+      tags: ['requests'],
+      summary:
+        "Retry a finished request's failed items (all, or `record_ids`) as a new request with `retry_of` set: 202 with it; " +
+        'the same call again: 200 with the same retry; another call for a request retried already: 409 `already_retried`; ' +
+        'an unfinished request: 409 `request_not_finished`; no failed item: 409 `nothing_to_retry`; ' +
+        'an id that is not a failed item of the request: 409 `items_not_failed` naming each',
+      params: IdParams,
+      body: Type.Optional(RetryIn),
+      response: { 202: RequestOut, 200: RequestOut },
+    },
+    handler: async (request, reply) => {
+      const original = await visibleRequest(request);
+      const { request: row, created } = await retryRequest(ctx, original, request.body as RetryIn);
+      return reply.status(created ? 202 : 200).header('location', `/v1/requests/${row.id}`).send(await requestOut(ctx.blobs, row));
+    },
+  });
+
   app.get('/v1/requests/:id/items', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: { tags: ['requests'], summary: "Every item's outcome and error", params: IdParams, querystring: ListItemsQuery, response: { 200: ItemPage } },
     handler: async (request) => {
       const row = await visibleRequest(request);
@@ -138,7 +160,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   });
 
   app.get('/v1/requests/:id/batches', {
-    preHandler: requester,
+    config: { access: 'requester' },
     schema: {
       tags: ['requests'],
       summary: "The batches that carried this request's items, with their validation reports",
@@ -153,7 +175,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       const rows = await listRequestBatches(ctx.db, { requestId: row.id, afterId: checkUuidCursor(decodeCursor(q.cursor)), limit: limit + 1 });
       const p = page(rows, limit, (r) => r.id);
       const data = await Promise.all(
-        p.data.map(async ({ report_key, ...b }) => ({ ...b, report_url: report_key ? await ctx.blobs.signedUrl(report_key, 'GET', signedUrlSeconds) : null })),
+        p.data.map(async ({ report_key, ...b }) => ({ ...b, report_url: report_key && !b.files_deleted_at ? await ctx.blobs.signedUrl(report_key, 'GET', signedUrlSeconds) : null })),
       );
       return { data, next_cursor: p.next_cursor };
     },

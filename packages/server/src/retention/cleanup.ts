@@ -1,3 +1,4 @@
+import { deleteBatchFilesPastRetention } from '../batches/filesCleanup.ts';
 import type { Context } from '../context.ts';
 import { createLoop } from '../loop.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
@@ -7,7 +8,7 @@ import { deleteAgedOutRecords } from './queries/deleteAgedOutRecords.ts';
 export const cleanupDefaults = {
   /** Time between passes, jittered ±20 % (the media lifecycle's scheduler ran every 300 s). */
   intervalMs: 5 * 60_000,
-  /** Records removed per statement; a pass repeats statements until none is left. */
+  /** Records removed, or batches whose files are deleted, per statement; a pass repeats statements until none is left. */
   batchLimit: 1000,
 };
 export type CleanupConfig = typeof cleanupDefaults;
@@ -17,13 +18,16 @@ export interface CleanupResult {
   removedRecords: number;
   /** Requests whose pending items were expired because their record was removed. */
   touchedRequests: number;
+  /** Batches whose files (items, results, report) were deleted, their retention past. */
+  batchFilesDeleted: number;
 }
 
 /**
  * The retention cleanup: removes records that aged out (older than their type's `aged_out`, or
  * past their own `expires_at`), with their identifiers and enhancements, and expires the pending
- * items that named them. Blobs belong to batches and requests, never to a record alone, so none
- * is removed here. Any number of processes may run it at once: a record is deleted once.
+ * items that named them; then deletes the files of the batches that ended, with their requests,
+ * `REFINERY_BATCH_FILES_RETENTION` ago (a record has no blob of its own). Any number of processes
+ * may run it at once: a record is deleted once, a batch's files by one of them.
  */
 export function createCleanup({ ctx, config = {} }: { ctx: Context; config?: Partial<CleanupConfig> }) {
   const settings = { ...cleanupDefaults, ...config };
@@ -46,7 +50,9 @@ export function createCleanup({ ctx, config = {} }: { ctx: Context; config?: Par
       if (pass.removed.length < settings.batchLimit) break;
     }
     if (removedRecords > 0) ctx.log.info({ records: removedRecords, by_type: byType, requests_touched: touched.size }, 'cleanup removed aged-out records');
-    return { removedRecords, touchedRequests: touched.size };
+    const batchFilesDeleted = await deleteBatchFilesPastRetention(ctx, { retentionMs: ctx.config.batchFilesRetentionMs, pageSize: settings.batchLimit });
+    if (batchFilesDeleted > 0) ctx.log.info({ batches: batchFilesDeleted }, 'cleanup deleted the files of batches past their retention');
+    return { removedRecords, touchedRequests: touched.size, batchFilesDeleted };
   }
 
   return createLoop({ name: 'cleanup', intervalMs: settings.intervalMs, log: ctx.log, runOnce });

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { formatDuration, parseDuration, RecordTypeList, RecordTypeOut, RecordTypeParams, RecordTypePut } from '@refinery/protocol';
-import { requireKey } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { deleteRecordType } from './queries/deleteRecordType.ts';
@@ -26,11 +25,8 @@ function durationMs(name: string, text: string): number {
 }
 
 export const retentionRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const admin = requireKey(ctx, 'admin');
-  const reader = requireKey(ctx, 'admin', 'requester');
-
   app.put('/v1/record-types/:type', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['record types'], summary: "Set (or with `retention: null` remove) a record type's retention policy", params: RecordTypeParams, body: RecordTypePut, response: { 200: RecordTypeOut } },
     handler: async (request) => {
       const { type } = request.params as { type: string };
@@ -50,13 +46,13 @@ export const retentionRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app,
   });
 
   app.get('/v1/record-types', {
-    preHandler: reader,
+    config: { access: 'requester' },
     schema: { tags: ['record types'], summary: 'The record types that carry a retention policy', response: { 200: RecordTypeList } },
     handler: async () => ({ data: (await listRecordTypes(ctx.db)).map(recordTypeOut) }),
   });
 
   app.get('/v1/record-types/:type', {
-    preHandler: reader,
+    config: { access: 'requester' },
     schema: { tags: ['record types'], summary: "A record type's retention policy (null: it never ages out)", params: RecordTypeParams, response: { 200: RecordTypeOut } },
     handler: async (request) => {
       const { type } = request.params as { type: string };

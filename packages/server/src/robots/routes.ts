@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { formatDuration, IdParams, Page, PageQuery, parseDuration, ProvisionedRobot, robotDefaults, RobotIn, RobotOut, RobotPatch, RotateSecretBody } from '@refinery/protocol';
-import { requireKey } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
@@ -43,10 +42,8 @@ function leaseMs(text: string | undefined): number | undefined {
 }
 
 export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  const admin = requireKey(ctx, 'admin');
-
   app.post('/v1/robots', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Register a robot; its secret is shown once', body: RobotIn, response: { 201: ProvisionedRobot } },
     handler: async (request, reply) => {
       const body = request.body as RobotIn;
@@ -77,7 +74,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.get('/v1/robots', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'List robots', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: Page(RobotOut) } },
     handler: async (request) => {
       const q = request.query as { cursor?: string; limit?: number };
@@ -89,7 +86,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.get('/v1/robots/:id', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Read a robot', params: IdParams, response: { 200: RobotOut } },
     handler: async (request) => {
       const { id } = request.params as { id: string };
@@ -100,7 +97,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.patch('/v1/robots/:id', {
-    preHandler: admin,
+    config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Change a robot; `active: false` pauses it', params: IdParams, body: RobotPatch, response: { 200: RobotOut } },
     handler: async (request) => {
       const { id } = request.params as { id: string };
@@ -132,7 +129,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   });
 
   app.post('/v1/robots/:id/secrets', {
-    preHandler: admin,
+    config: { access: 'admin' },
     // The body is optional: none at all means the default grace, not "body must be object".
     preValidation: async (request) => {
       request.body ??= {};

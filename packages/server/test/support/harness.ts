@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { after, before, describe } from 'node:test';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
+import type { BlobStore } from '../../src/blobs/store.ts';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Queryable } from '../../src/db/db.ts';
@@ -30,6 +31,12 @@ export interface HarnessOptions {
   manualClock?: boolean;
   /** The base URL robots and signed URLs are given (REFINERY_PUBLIC_URL), e.g. a proxy's. */
   publicUrl?: string;
+  /** Settings from the environment (`REFINERY_BODY_TIMEOUT`, …), as the process would read them. */
+  env?: Record<string, string>;
+  /** Where the logs go (default: nowhere, or `TEST_LOG` as the level on stdout). */
+  log?: Logger;
+  /** A blob store instead of files under the data directory (the test closes it). */
+  blobs?: BlobStore;
 }
 
 /** A fresh database of `backend`, a temporary data directory and a Refinery listening on loopback; `close` undoes all. */
@@ -38,8 +45,9 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
   const dir = await tempDir();
   const clock = options.manualClock ? manualClock() : systemClock;
   const adminKey = 'test-admin-key-0123456789';
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent', publicUrl: options.publicUrl }, {});
-  const refinery = await createRefinery({ config, db: opened.db, clock, log: pino({ level: process.env.TEST_LOG ?? 'silent' }), sweep: false });
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent', publicUrl: options.publicUrl }, options.env ?? {});
+  const log = options.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const refinery = await createRefinery({ config, db: opened.db, blobs: options.blobs, clock, log, sweep: false });
   await refinery.listen();
   // Its own address, whatever robots are told (publicUrl).
   const url = `http://127.0.0.1:${(refinery.app.server.address() as AddressInfo).port}`;

@@ -5,55 +5,103 @@ import { eventually } from './harness.ts';
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const cliScript = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
-/** A `refinery serve` OS process on a loopback port. */
-export interface ServeProcess {
+/** The admin key of a `refinery serve` process, unless its `env` sets another. */
+export const serveAdminKey = 'serve-process-admin-key-0123';
+
+/** A `refinery serve` OS process. */
+export interface Spawned {
   child: ChildProcess;
-  url: string;
+  /** The URL from its banner, once it listens; rejects if it exits first. */
+  url: Promise<string>;
+  /** How it ended. */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+  stderr(): string;
   /** Everything it wrote to stdout and stderr so far. */
   output(): string;
   /** SIGTERM (a graceful stop), SIGKILL after 5 s; waits for it to be gone. */
   stop(): Promise<void>;
 }
 
-/** Starts `refinery serve` with `env` on top of this process's environment; resolves once it listens and /readyz answers. */
-export async function startServe(name: string, env: Record<string, string>): Promise<ServeProcess> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const k of ['REFINERY_BLOB_URL', 'REFINERY_PUBLIC_URL', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS']) delete childEnv[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', cliScript, 'serve', '--port', '0', '--host', '127.0.0.1'], { cwd: repoRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  process.once('exit', () => child.kill('SIGKILL'));
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process ${name} did not start within 30 s:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      const text = chunk.toString();
-      output += text;
-      const match = /Refinery is listening on (\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-      // Server warnings and errors (LOG_LEVEL=warn) show up in the test output; the start-up banner does not.
-      for (const line of text.split('\n')) if (line.trim().startsWith('{')) process.stderr.write(`[${name}] ${line}\n`);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`process ${name} exited (${code ?? signal}) before listening:\n${output}`));
-    });
+/** A `refinery serve` process that listens, and whose /readyz answered 200. */
+export type ServeProcess = Omit<Spawned, 'url'> & { url: string };
+
+/**
+ * `refinery serve` as an operator runs it, in a process of its own, on a loopback port (0 unless
+ * `env` or `args` say otherwise): the test runner's environment less every Refinery, database and
+ * AWS setting, plus `env`.
+ */
+export function spawnServe(env: Record<string, string>, args: string[] = []): Spawned {
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(base)) if (/^(AWS_|REFINERY_|DATABASE_URL$|NODE_TEST_CONTEXT$|NODE_OPTIONS$)/.test(k)) delete base[k];
+  const child = spawn(process.execPath, ['--import', 'tsx', cliScript, 'serve', ...args], {
+    cwd: repoRoot,
+    env: { ...base, PORT: '0', HOST: '127.0.0.1', REFINERY_ADMIN_KEY: serveAdminKey, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 15_000, `${name} /readyz`);
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    output += chunk;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      process.off('exit', kill);
+      resolve({ code, signal });
+    }),
+  );
+  const url = new Promise<string>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      output += chunk;
+      const listening = /Refinery is listening on (\S+)/.exec(stderr);
+      if (listening) resolve(listening[1]);
+    });
+    void exit.then(({ code, signal }) => reject(new Error(`refinery serve exited (${code ?? signal}) before it listened:\n${output}`)));
+  });
+  url.catch(() => {});
   return {
     child,
     url,
+    exit,
+    stdout: () => stdout,
+    stderr: () => stderr,
     output: () => output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
+      await exit;
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Starts `refinery serve` with `env` (spawnServe); resolves once it listens and /readyz answers.
+ * Its log lines show up in the test output, marked with `name`; its start-up banner does not.
+ */
+export async function startServe(name: string, env: Record<string, string>): Promise<ServeProcess> {
+  const spawned = spawnServe(env);
+  const echo = (chunk: Buffer | string) => {
+    for (const line of String(chunk).split('\n')) if (line.trim().startsWith('{')) process.stderr.write(`[${name}] ${line}\n`);
+  };
+  spawned.child.stdout!.on('data', echo);
+  spawned.child.stderr!.on('data', echo);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`process ${name} did not start within 30 s:\n${spawned.output()}`)), 30_000)));
+  try {
+    const url = await Promise.race([spawned.url, late]);
+    await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 15_000, `${name} /readyz`);
+    return { ...spawned, url };
+  } catch (err) {
+    await spawned.stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -12,6 +12,8 @@ export interface BatchRow {
   results_key: string;
   report_key: string | null;
   error_message: string | null;
+  /** When the cleanup deleted its files (docs/retention.md); null while they are kept. */
+  files_deleted_at: Date | null;
 }
 
-export const batchColumns = `b.id, b.robot_id, b.status, b.attempt, b.item_count, b.lease_token, b.lease_expires_at, b.items_key, b.results_key, b.report_key, b.error_message`;
+export const batchColumns = `b.id, b.robot_id, b.status, b.attempt, b.item_count, b.lease_token, b.lease_expires_at, b.items_key, b.results_key, b.report_key, b.error_message, b.files_deleted_at`;

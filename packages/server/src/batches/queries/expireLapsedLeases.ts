@@ -1,8 +1,8 @@
 import type { Queryable } from '../../db/db.ts';
 
-/** Marks up to `limit` batches whose lease lapsed as `expired`; returns their ids. */
-export async function expireLapsedLeases(db: Queryable, p: { now: Date; limit: number }): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
+/** Marks up to `limit` batches whose lease lapsed as `expired`; returns them, with their robots. */
+export async function expireLapsedLeases(db: Queryable, p: { now: Date; limit: number }): Promise<Array<{ id: string; robot_id: string }>> {
+  const { rows } = await db.query<{ id: string; robot_id: string }>(
     `
 update batches set status = 'expired', updated_at = $1::timestamptz
 where id in (
@@ -12,9 +12,9 @@ where id in (
   limit $2::int
   for update skip locked
 )
-returning id::text
+returning id::text, robot_id::text
 `,
     [p.now.toISOString(), p.limit],
   );
-  return rows.map((r) => r.id);
+  return rows;
 }

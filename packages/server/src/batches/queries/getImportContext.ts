@@ -1,5 +1,6 @@
 import type { Produces } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
+import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
 
 export interface ImportContext {
   id: string;
@@ -8,6 +9,8 @@ export interface ImportContext {
   /** Set once the import settled the batch's items (settleImportedItems). */
   report_key: string | null;
   produces: Produces[];
+  /** The robot's protocol: the format its results and the report are in. */
+  protocol: RobotProtocol;
   robot_updated_at: Date;
   items: Array<{ record_id: string; request_id: string }>;
   /**
@@ -21,7 +24,7 @@ export interface ImportContext {
 export async function getImportContext(db: Queryable, p: { batchId: string }): Promise<ImportContext | null> {
   const { rows } = await db.query<ImportContext>(
     `
-select b.id, b.robot_id, b.results_key, b.report_key, r.produces, r.updated_at as robot_updated_at,
+select b.id, b.robot_id, b.results_key, b.report_key, r.produces, r.protocol, r.updated_at as robot_updated_at,
   coalesce(i.importing, '[]') as items, coalesce(i.closed, '[]') as closed
 from batches b join robots r on r.id = b.robot_id
 cross join lateral (

@@ -9,6 +9,9 @@ export interface NewEnhancement {
   content_hash: string;
   robot_version: string | null;
   derived_from: string[] | null;
+  /** What a DESTINY robot said of it (docs/destiny.md); absent from Refinery robots. */
+  source?: string;
+  visibility?: string;
 }
 
 export interface EnhancementOutcome {
@@ -35,10 +38,10 @@ export interface EnhancementOutcome {
 export async function insertEnhancements(db: Queryable, p: { robotId: string; batchId: string; enhancements: NewEnhancement[]; now: Date }): Promise<EnhancementOutcome[]> {
   const { rows: inserted } = await db.query<{ record_id: string; id: string }>(
     `
-insert into enhancements (id, record_id, robot_id, request_id, batch_id, type, content, content_hash, robot_version, derived_from, created_at)
-select x.id, x.record_id, $2::uuid, x.request_id, $3::uuid, x.type, x.content, x.content_hash, x.robot_version, x.derived_from, $4::timestamptz
+insert into enhancements (id, record_id, robot_id, request_id, batch_id, type, content, content_hash, robot_version, derived_from, source, visibility, created_at)
+select x.id, x.record_id, $2::uuid, x.request_id, $3::uuid, x.type, x.content, x.content_hash, x.robot_version, x.derived_from, x.source, x.visibility, $4::timestamptz
 from jsonb_to_recordset($1::jsonb)
-  as x(id uuid, record_id uuid, request_id uuid, type text, content jsonb, content_hash text, robot_version text, derived_from uuid[])
+  as x(id uuid, record_id uuid, request_id uuid, type text, content jsonb, content_hash text, robot_version text, derived_from uuid[], source text, visibility text)
 where exists (select 1 from records r where r.id = x.record_id)
 on conflict (record_id, type, content_hash) do nothing
 returning record_id::text, id::text

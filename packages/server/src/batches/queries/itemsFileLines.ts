@@ -1,4 +1,6 @@
 import type { Queryable } from '../../db/db.ts';
+import { referenceLineSql } from '../../destiny/queries/referenceLineSql.ts';
+import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
 
 /** Items file lines read per statement. */
 export const itemsPageSize = 1000;
@@ -22,15 +24,18 @@ export function itemLineSql(needsParam: string | null): string {
     || ',"enhancements":' || ${enhancements} || '}}'`;
 }
 
+/** SQL for one line of record `r` in the items file of a robot speaking `protocol` (DESTINY's: a Reference). */
+const lineSql = (needsParam: string | null, protocol: RobotProtocol = 'refinery') => (protocol === 'destiny' ? referenceLineSql : itemLineSql)(needsParam);
+
 /**
  * SQL for the first page of a new batch's items file, from `items` (a relation of the batch's
  * `id, record_id`): one row, `text` (its lines, by item id) and `last` (the last item id in it),
- * which itemsFileLines reads on after. `needsParam` as in itemLineSql.
+ * which itemsFileLines reads on after. `needsParam` as in itemLineSql; `protocol`: the robot's.
  */
-export function firstPageSql(items: string, needsParam: string | null): string {
+export function firstPageSql(items: string, needsParam: string | null, protocol?: RobotProtocol): string {
   return `select string_agg(x.line, E'\\n' order by x.id) || E'\\n' as text, max(x.id)::text as last
   from (
-    select l.id, ${itemLineSql(needsParam)} as line
+    select l.id, ${lineSql(needsParam, protocol)} as line
     from ${items} l join records r on r.id = l.record_id
     order by l.id
     limit ${itemsPageSize}
@@ -41,14 +46,17 @@ export function firstPageSql(items: string, needsParam: string | null): string {
  * The items file of a batch (or its items after item id `after`), as JSONL text, a page of
  * records at a time (itemLineSql).
  */
-export async function* itemsFileLines(db: Queryable, p: { batchId: string; itemCount: number; needs: string[]; after?: string; pageSize?: number }): AsyncIterable<string> {
+export async function* itemsFileLines(
+  db: Queryable,
+  p: { batchId: string; itemCount: number; needs: string[]; protocol?: RobotProtocol; after?: string; pageSize?: number },
+): AsyncIterable<string> {
   const pageSize = p.pageSize ?? itemsPageSize;
   let after = p.after ?? '0';
   let read = 0;
   while (read < p.itemCount) {
     const { rows } = await db.query<{ seq: string; line: string }>(
       `
-select i.id::text as seq, ${itemLineSql(p.needs.length === 0 ? null : '$4::text[]')} as line
+select i.id::text as seq, ${lineSql(p.needs.length === 0 ? null : '$4::text[]', p.protocol)} as line
 from items i join records r on r.id = i.record_id
 where i.batch_id = $1::uuid and i.status = 'leased' and i.id > $2::bigint
 order by i.id

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.ts';
 import { commitUnflushed } from '../../db/flushWal.ts';
+import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
 import { firstPageSql } from './itemsFileLines.ts';
@@ -29,7 +30,7 @@ export interface LeasedBatch extends BatchRow {
  */
 export async function leaseItems(
   db: Queryable,
-  p: { robotId: string; limit: number; batchId: string; leaseToken: string; leaseMs: number; itemsKey: string; resultsKey: string; needs: string[]; now: Date },
+  p: { robotId: string; limit: number; batchId: string; leaseToken: string; leaseMs: number; itemsKey: string; resultsKey: string; needs: string[]; protocol?: RobotProtocol; now: Date },
 ): Promise<LeasedBatch | null> {
   const { rows } = await db.query<LeasedBatch>(
     `
@@ -90,7 +91,7 @@ b as (
 select ${batchColumns}, page.text as first_page, page.last as first_page_last
 from b cross join ${commitUnflushed}
 cross join lateral (
-  ${firstPageSql('leased', p.needs.length === 0 ? null : '$11::text[]')}
+  ${firstPageSql('leased', p.needs.length === 0 ? null : '$11::text[]', p.protocol)}
 ) page
 `,
     [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit), ...(p.needs.length === 0 ? [] : [p.needs])],

@@ -1,18 +1,20 @@
 import type { Queryable } from '../../db/db.ts';
 import { backoffSql, retryBackoff } from '../backoff.ts';
+import { requestIdsOf, retriedRobotIdsOf, type ItemMove } from './itemMoves.ts';
 
 /**
  * The items of `batchIds` still in `fromStatus` go back to `pending` after a backoff while
  * `retryable` and attempts remain, otherwise to `failed`, with the error code and message.
- * Returns the requests and robots touched.
+ * Returns the requests and robots touched, and how many items went where.
  */
 export async function retryOrFailItems(
   db: Queryable,
   p: { batchIds: readonly string[]; fromStatus: 'leased' | 'importing'; code: string; message: string; retryable: boolean; now: Date },
-): Promise<{ requestIds: string[]; retriedRobotIds: string[] }> {
-  if (p.batchIds.length === 0) return { requestIds: [], retriedRobotIds: [] };
-  const { rows } = await db.query<{ request_id: string; robot_id: string; status: string }>(
+): Promise<{ requestIds: string[]; retriedRobotIds: string[]; moves: ItemMove[] }> {
+  if (p.batchIds.length === 0) return { requestIds: [], retriedRobotIds: [], moves: [] };
+  const { rows } = await db.query<ItemMove>(
     `
+with moved as (
 update items i set
   status = case when $4::boolean and i.attempts < r.max_attempts then 'pending' else 'failed' end,
   available_at = ${backoffSql('$6::timestamptz', '$7', '$8')},
@@ -23,12 +25,11 @@ update items i set
   updated_at = $6::timestamptz
 from robots r
 where i.batch_id = any($1::uuid[]) and i.status = $2::text and r.id = i.robot_id
-returning i.request_id::text, i.robot_id::text, i.status
+returning i.request_id, i.robot_id, i.status
+)
+select request_id::text, robot_id::text, status, count(*)::int as n from moved group by 1, 2, 3
 `,
     [p.batchIds, p.fromStatus, p.code, p.retryable, p.message, p.now.toISOString(), retryBackoff.baseMs, retryBackoff.capMs],
   );
-  return {
-    requestIds: [...new Set(rows.map((r) => r.request_id))],
-    retriedRobotIds: [...new Set(rows.filter((r) => r.status === 'pending').map((r) => r.robot_id))],
-  };
+  return { requestIds: requestIdsOf(rows), retriedRobotIds: retriedRobotIdsOf(rows), moves: rows };
 }

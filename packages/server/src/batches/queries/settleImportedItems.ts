@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import type { ItemMove } from './itemMoves.ts';
 
 export interface ItemOutcome {
   record_id: string;
@@ -11,11 +12,12 @@ export interface ItemOutcome {
 /**
  * Moves the batch's answered items from `importing` to their final state, from parallel arrays
  * (one statement for the whole batch), and records the batch's report, which marks its items
- * settled (the batch stays `importing` until completeImportedBatch). Returns the requests touched.
+ * settled (the batch stays `importing` until completeImportedBatch). Returns how many items went
+ * where, by request.
  */
-export async function settleImportedItems(db: Queryable, p: { batchId: string; outcomes: ItemOutcome[]; reportKey: string; now: Date }): Promise<string[]> {
+export async function settleImportedItems(db: Queryable, p: { batchId: string; outcomes: ItemOutcome[]; reportKey: string; now: Date }): Promise<ItemMove[]> {
   const o = p.outcomes;
-  const { rows } = await db.query<{ request_id: string }>(
+  const { rows } = await db.query<ItemMove>(
     `
 with outcome as (
   select * from unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[]) as t(record_id, status, enhancement_id, error_code, error_message)
@@ -25,13 +27,13 @@ settled as (
     error_code = outcome.error_code, error_message = outcome.error_message, updated_at = $7::timestamptz
   from outcome
   where i.batch_id = $1::uuid and i.status = 'importing' and i.record_id = outcome.record_id
-  returning i.request_id
+  returning i.request_id, i.robot_id, i.status
 ),
 batch as (
   update batches set report_key = $8::text, updated_at = $7::timestamptz
   where id = $1::uuid and status = 'importing'
 )
-select distinct request_id::text from settled
+select request_id::text, robot_id::text, status, count(*)::int as n from settled group by 1, 2, 3
 `,
     [
       p.batchId,
@@ -44,5 +46,5 @@ select distinct request_id::text from settled
       p.reportKey,
     ],
   );
-  return rows.map((r) => r.request_id);
+  return rows;
 }

@@ -38,7 +38,7 @@ moved as (
     and i.request_id not in (select id from past_deadline)
   returning i.record_id, i.request_id
 )
-select b.id::text, b.robot_id, b.results_key, b.item_count, r.produces, r.updated_at as robot_updated_at,
+select b.id::text, b.robot_id, b.results_key, b.item_count, r.produces, r.protocol, r.updated_at as robot_updated_at,
   (select coalesce(jsonb_agg(jsonb_build_object('record_id', m.record_id, 'request_id', m.request_id)), '[]') from moved m) as items
 from b join robots r on r.id = b.robot_id
 `,

@@ -22,7 +22,7 @@ select ${recordColumns},
     select jsonb_agg(jsonb_build_object(
       'id', e.id, 'record_id', e.record_id, 'robot_id', e.robot_id, 'request_id', e.request_id, 'batch_id', e.batch_id,
       'type', e.type, 'content', e.content, 'content_hash', e.content_hash, 'robot_version', e.robot_version,
-      'derived_from', to_jsonb(e.derived_from), 'created_at', e.created_at) order by e.created_at, e.id)
+      'derived_from', to_jsonb(e.derived_from), 'source', e.source, 'visibility', e.visibility, 'created_at', e.created_at) order by e.created_at, e.id)
     from enhancements e where e.record_id = r.id
   ), '[]') as enhancements
 from records r

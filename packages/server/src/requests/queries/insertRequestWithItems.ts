@@ -12,7 +12,7 @@ import { requestColumns, type RequestRow } from './requestRow.ts';
 export interface RequestInsert {
   /** The robot's name and whether it takes requests; null when no robot has that id. */
   robot: { name: string; active: boolean } | null;
-  /** The request as inserted, with its items counted; null when nothing was inserted (the idempotency key was used). */
+  /** The request as inserted, with its items counted; null when nothing was inserted (the idempotency key was used, or the request retried already). */
   request: RequestRow | null;
   /** Items created `pending`; the robot was woken (at commit) when there are any. */
   pending: number;
@@ -33,10 +33,11 @@ const initialCounts = (backlog: string) =>
 const lookupItemsAtMost = 100;
 
 /**
- * Accepts a request in one statement: the request row (unless the robot is unknown or paused, or
- * the idempotency key was used), its items, and the robot's wake-up. Items are `pending`, or
- * `denied` / `expired` at once with the reason, by joining the record ids (16 bytes each, in one
- * `bytea`: see RecordIdList) against the records (checkedItemsSql); duplicate ids count once.
+ * Accepts a request in one statement: the request row (unless the robot is unknown or paused, the
+ * idempotency key was used or, for a retry, the request was retried already), its items, and the
+ * robot's wake-up. Items are `pending`, or `denied` / `expired` at once with the reason, by joining
+ * the record ids (16 bytes each, in one `bytea`: see RecordIdList) against the records
+ * (checkedItemsSql); duplicate ids count once.
  * The request is inserted counted, after its items' fates are known and before the items
  * themselves: the counts start here, and the items triggers move them from then on
  * (003_state_machines.sql, 011_items_created_counted.sql).
@@ -65,6 +66,8 @@ export async function insertRequestWithItems(
     callbackUrl: string | null;
     idempotencyKey: string | null;
     bodyHash: string;
+    /** The request this one retries (POST /v1/requests/{id}/retry), if it is a retry. */
+    retryOf?: string | null;
     recordIds: RecordIdList;
     now: Date;
     handoff: HandoffLease | null;
@@ -88,16 +91,18 @@ with robot as (
 -- back 535,000 pages for them (hint bits) against 29,000: its statement took 18.3 s against 11.7.
 ${sliced ? 'distinct_ids' : 'wanted'} as (
   select distinct on (record_id) record_id, ord from (${unpackedIdsSql('$2::bytea')}) ids
-  -- Not for a paused robot, nor for a key used already (the insert's ON CONFLICT below is what
-  -- settles a race between two requests with one key; this spares the retry its records' join).
+  -- Not for a paused robot, nor for a key used already, nor for a request retried already (the
+  -- insert's ON CONFLICT below is what settles a race between two such calls; this spares the
+  -- repeat its records' join).
   where exists (select 1 from robot where robot.active)
     and ($9::text is null or not exists (select 1 from requests x where x.requested_by = $6::uuid and x.idempotency_key = $9::text))
+    and ($11::uuid is null or not exists (select 1 from requests x where x.retry_of = $11::uuid))
   order by record_id, ord
 ),${
       sliced
         ? `
 numbered as (
-  select record_id, ord, (row_number() over (order by ord) - 1) / $11::int as slice from distinct_ids
+  select record_id, ord, (row_number() over (order by ord) - 1) / $12::int as slice from distinct_ids
 ),
 wanted as (
   select record_id, ord from numbered where slice = 0 order by record_id
@@ -112,7 +117,7 @@ handed as (
   where c.error_code is null
     and not exists (select 1 from items i where i.robot_id = $3::uuid and i.queued and i.available_at <= $5::timestamptz)
   order by c.ord
-  limit $12::int
+  limit $13::int
 ),`
         : ''
     }
@@ -129,13 +134,14 @@ counted as (
 -- The request, counted already; started as at a first lease if any item went to the waiting poll.
 request as (
   insert into requests (id, robot_id, requested_by, priority, status, total, ${itemInitialStatuses.map((s) => `n_${s}`).join(', ')},
-    expires_at, callback_url, idempotency_key, body_hash, created_at, started_at, progress_at)
+    expires_at, callback_url, idempotency_key, body_hash, retry_of, created_at, started_at, progress_at)
   select $1::uuid, robot.id, $6::uuid, $4::smallint, case when counted.leased > 0 then 'processing' else 'received' end,
     counted.total, ${itemInitialStatuses.map((s) => `counted.${s}`).join(', ')},
-    $7::timestamptz, $8::text, $9::text, $10::text, $5::timestamptz,
+    $7::timestamptz, $8::text, $9::text, $10::text, $11::uuid, $5::timestamptz,
     case when counted.leased > 0 then $5::timestamptz end, case when counted.leased > 0 then $5::timestamptz end
   from robot cross join counted where robot.active
-  on conflict (requested_by, idempotency_key) where idempotency_key is not null do nothing
+  -- Either unique index: (requested_by, idempotency_key) or retry_of.
+  on conflict do nothing
   returning *
 ),
 started as (
@@ -147,7 +153,7 @@ inserted as (
   insert into items (request_id, record_id, robot_id, priority, status, attempts, batch_id, available_at, error_code, error_message, updated_at)
   select $1::uuid, f.record_id, $3::uuid, $4::smallint, f.status,
     case when f.status = 'leased' then 1 else 0 end,
-    ${h ? `case when f.status = 'leased' then $11::uuid end` : 'null::uuid'},
+    ${h ? `case when f.status = 'leased' then $12::uuid end` : 'null::uuid'},
     $5::timestamptz,
     f.error_code,
     ${itemErrorMessageSql},
@@ -172,13 +178,13 @@ backlog as (
         ? `,
 b as (
   insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, created_at, updated_at)
-  select $11::uuid, $3::uuid, 'leased', 1, count(*), $13::text, $5::timestamptz + make_interval(secs => $14::int / 1000.0), $15::text, $16::text, $5::timestamptz, $5::timestamptz
+  select $12::uuid, $3::uuid, 'leased', 1, count(*), $14::text, $5::timestamptz + make_interval(secs => $15::int / 1000.0), $16::text, $17::text, $5::timestamptz, $5::timestamptz
   from inserted where status = 'leased'
   having count(*) > 0
   returning item_count, lease_expires_at
 ),
 page as (
-  ${firstPageSql("(select id, record_id from inserted where status = 'leased')", h.needs.length === 0 ? null : '$17::text[]')}
+  ${firstPageSql("(select id, record_id from inserted where status = 'leased')", h.needs.length === 0 ? null : '$18::text[]')}
 )`
         : ''
     }
@@ -199,6 +205,7 @@ from robot left join request q on true${h ? ` left join b on true cross join pag
       p.callbackUrl,
       p.idempotencyKey,
       p.bodyHash,
+      p.retryOf ?? null,
       ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
       ...(sliced ? [p.slice] : []),
     ],
@@ -221,6 +228,7 @@ from robot left join request q on true${h ? ` left join b on true cross join pag
           results_key: h.resultsKey,
           report_key: null,
           error_message: null,
+          files_deleted_at: null,
           first_page: first_page!,
           first_page_last: first_page_last!,
         }

@@ -7,13 +7,14 @@ export interface RequestBatchRow {
   item_count: number;
   created_at: Date;
   report_key: string | null;
+  files_deleted_at: Date | null;
 }
 
 /** The batches that carried any of this request's items (current or past attempts). */
 export async function listRequestBatches(db: Queryable, p: { requestId: string; afterId: string | null; limit: number }): Promise<RequestBatchRow[]> {
   const { rows } = await db.query<RequestBatchRow>(
     `
-select b.id, b.status, b.attempt, b.item_count, b.created_at, b.report_key
+select b.id, b.status, b.attempt, b.item_count, b.created_at, b.report_key, b.files_deleted_at
 from batches b
 where b.id in (select i.batch_id from items i where i.request_id = $1::uuid and i.batch_id is not null)
   and ($2::uuid is null or b.id > $2::uuid)

@@ -15,11 +15,14 @@ export interface RequestRow {
   finished_at: Date | null;
   manifest_key: string | null;
   body_hash: string | null;
+  retry_of: string | null;
+  /** Where a DESTINY enhancement request came from (its `source`). */
+  source: string | null;
 }
 
 /** The RequestRow columns of the requests row aliased `q`. */
 export const requestColumns = `q.id, q.robot_id, q.requested_by, q.priority, q.status, q.total,
   jsonb_build_object(${itemStatuses.map((s) => `'${s}', q.n_${s}`).join(', ')}) as counts,
-  q.expires_at, q.callback_url, q.created_at, q.started_at, q.finished_at, q.manifest_key, q.body_hash`;
+  q.expires_at, q.callback_url, q.created_at, q.started_at, q.finished_at, q.manifest_key, q.body_hash, q.retry_of, q.source`;
 
 export const priorityOf = (rank: number): Priority => priorities[rank];

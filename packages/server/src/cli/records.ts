@@ -1,0 +1,85 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
+import { Command } from 'commander';
+import { connected, withClient, type CommonFlags } from './connection.ts';
+import { positiveInteger } from './options.ts';
+import { count, note, plural, print, printJson, printJsonArray, rowPrinter } from './output.ts';
+import { counting, progress } from './progress.ts';
+
+/** `refinery records …`. */
+export function registerRecordCommands(program: Command): void {
+  const records = program.command('records').description('import, list and read records');
+
+  connected(records.command('import'))
+    .description('upsert records from a JSONL or JSON-array file (- for stdin), streamed; prints {ids, created, updated} as JSON unless stdout is a terminal')
+    .argument('<file>', 'records, one JSON object a line or one JSON array; - reads stdin')
+    .action(
+      withClient(async (client, file: string, flags: CommonFlags) => {
+        const size = file === '-' ? undefined : (await stat(file)).size;
+        const bar = progress({ unit: 'bytes', total: size, printsMeanwhile: false });
+        const startedAt = performance.now();
+        let result;
+        try {
+          const source = pipeline(file === '-' ? process.stdin : createReadStream(file), counting(bar), () => {});
+          result = await client.importRecords(source);
+        } finally {
+          bar.stop();
+        }
+        const seconds = (performance.now() - startedAt) / 1000;
+        const summary = `Imported ${plural(result.ids.length, 'record')} (${count(result.created)} created, ${count(result.updated)} updated) in ${seconds.toFixed(1)} s`;
+        if (process.stdout.isTTY && !flags.json) {
+          print(summary);
+          print('To keep their ids for a request, redirect the output: refinery records import FILE > imported.json');
+        } else {
+          printJson(result, { compact: true });
+          note(summary);
+        }
+      }),
+    );
+
+  for (const name of ['get', 'show']) {
+    connected(records.command(name))
+      .description('a record with its enhancements, as JSON')
+      .argument('<id>', 'record id')
+      .action(withClient(async (client, id: string) => printJson(await client.getRecord(id))));
+  }
+
+  connected(records.command('list'))
+    .description('list records, oldest first, or look one up by identifier')
+    .option('--type <type>', 'only records of this type')
+    .option('--identifier <type:value>', 'only the record with this identifier, e.g. doi:10.1000/xyz')
+    .option('--limit <n>', 'at most this many (default 100)', positiveInteger)
+    .option('--all', 'every one, page after page')
+    .action(
+      withClient(async (client, flags: CommonFlags & { type?: string; identifier?: string; limit?: number; all?: boolean }) => {
+        const limit = flags.all ? Infinity : (flags.limit ?? 100);
+        const bar = progress({ unit: 'items', printsMeanwhile: true });
+        let more = false;
+        async function* listed() {
+          let n = 0;
+          for await (const record of client.iterateRecords({ type: flags.type, identifier: flags.identifier, limit: Math.min(limit + 1, 1000) })) {
+            if (n++ === limit) {
+              more = true;
+              return;
+            }
+            bar.add(1);
+            yield record;
+          }
+        }
+        try {
+          if (flags.json) return void (await printJsonArray(listed()));
+          const row = rowPrinter([36, 12, 40]);
+          let n = 0;
+          for await (const record of listed()) {
+            if (n++ === 0) row(['ID', 'TYPE', 'IDENTIFIERS', 'UPDATED']);
+            row([record.id, record.type, record.identifiers.map((i) => `${i.type}:${i.value}`).join(' '), record.updated_at]);
+          }
+          if (n === 0) print(flags.type || flags.identifier ? 'No records match.' : 'No records yet. Import some with: refinery records import FILE');
+          if (more) print(`(the first ${count(limit)}; --limit N or --all for more)`);
+        } finally {
+          bar.stop();
+        }
+      }),
+    );
+}

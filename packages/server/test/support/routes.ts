@@ -1,0 +1,95 @@
+import { signRequest } from '@refinery/protocol';
+import type { Harness } from './harness.ts';
+
+/** A JSON Schema as /openapi.json gives it. */
+export type Schema = {
+  type?: string;
+  format?: string;
+  pattern?: string;
+  enum?: unknown[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  minProperties?: number;
+  items?: Schema;
+};
+
+export interface Parameter {
+  in: 'path' | 'query' | 'header';
+  name: string;
+  schema: Schema;
+}
+
+/** One route as the API documents it: `/v1/robots/{id}`, its tags, its parameters and its JSON body's schema. */
+export interface Operation {
+  method: string;
+  path: string;
+  tags: string[];
+  parameters: Parameter[];
+  body?: Schema;
+}
+
+/**
+ * The status of a call that `op`'s schema refuses: 400 `invalid_request`, but 422 on the
+ * DESTINY-compatible routes (tagged `destiny`), as DESTINY (FastAPI) answers it (docs/destiny.md).
+ */
+export function refusedStatus(op: Operation): number {
+  return op.tags.includes('destiny') ? 422 : 400;
+}
+
+/** Every operation in the API's own description (/openapi.json), its component references resolved: what a generated test walks. */
+export async function operations(h: Harness): Promise<Operation[]> {
+  const res = await fetch(`${h.url}/openapi.json`);
+  const doc = (await res.json()) as {
+    paths: Record<string, Record<string, { tags?: string[]; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+    components?: { schemas?: Record<string, Schema> };
+  };
+  const resolved = (node: unknown): any => {
+    if (Array.isArray(node)) return node.map(resolved);
+    if (typeof node !== 'object' || node === null) return node;
+    const ref = (node as { $ref?: string }).$ref;
+    if (ref?.startsWith('#/components/schemas/')) return resolved(doc.components?.schemas?.[ref.slice('#/components/schemas/'.length)]);
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolved(v)]));
+  };
+  return Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({
+      method: method.toUpperCase(),
+      path,
+      tags: op.tags ?? [],
+      parameters: resolved(op.parameters ?? []),
+      body: resolved(op.requestBody?.content['application/json']?.schema),
+    })),
+  );
+}
+
+/** `path` with each `{name}` replaced by `values[name]`, encoded. */
+export function fillPath(path: string, values: Record<string, string>): string {
+  return path.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    if (!(name in values)) throw new Error(`no value for {${name}} in ${path}`);
+    return encodeURIComponent(values[name]);
+  });
+}
+
+/** The operations that need a key or a robot's signature: all of /v1 but the blob store, whose URLs carry their own signature. */
+export function needsCredentials(op: Operation): boolean {
+  return op.path.startsWith('/v1/') && !op.path.startsWith('/v1/blobs/');
+}
+
+/**
+ * Sends a call with the admin key and a signature of `robot` both, so that it passes whichever
+ * of the two its route asks for; `raw` is the body exactly as sent.
+ */
+export async function sendAsAnyone(h: Harness, robot: { id: string; secret: string }, method: string, path: string, raw?: string): Promise<{ status: number; body: any }> {
+  const url = h.url + path;
+  const headers: Record<string, string> = { ...signRequest({ method, url, body: raw ?? '', keyId: robot.id, secret: robot.secret }), authorization: `Bearer ${h.adminKey}` };
+  if (raw !== undefined) headers['content-type'] = 'application/json';
+  return answer(await fetch(url, { method, headers, body: raw }));
+}
+
+export async function answer(res: Response): Promise<{ status: number; body: any }> {
+  const text = await res.text();
+  try {
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
