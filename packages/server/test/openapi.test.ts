@@ -164,6 +164,16 @@ describeEachBackend('the OpenAPI document', (h) => {
     assert.ok(doc.paths['/v1/robots'].post.responses['400']);
   });
 
+  it('documents the status an invalid body really gets: 400 natively, 422 on the DESTINY API', async () => {
+    const doc = await openapi(h());
+    for (const [path, expected] of [['/v1/robots', 400], ['/v1/robots/', 422], ['/v1/enhancement-requests/', 422]] as const) {
+      const res = await h().api('POST', path, { body: { name: 7 } });
+      assert.equal(res.status, expected, `POST ${path}: ${JSON.stringify(res.body)}`);
+      assert.ok(doc.paths[path].post.responses[String(expected)], `POST ${path} documents ${expected}`);
+      assert.equal(doc.paths[path].post.responses[String(400 + 422 - expected)], undefined, `POST ${path} does not document the other`);
+    }
+  });
+
   it('names its schemas as components and refers to them, never a copy', async () => {
     const doc = await openapi(h());
     const refOf = (media: Schema | undefined) => media?.schema?.$ref;

@@ -28,6 +28,8 @@ declare module 'fastify' {
     access?: Access;
     /** On `robot` routes: the scheme their robots sign with, in whose words an unsigned call is refused (default RFC 9421). */
     signatureScheme?: 'rfc9421' | 'destiny';
+    /** The status a request that fails validation gets: 400, or 422 on the DESTINY API, as FastAPI answers. */
+    invalidInputStatus?: 400 | 422;
   }
 }
 

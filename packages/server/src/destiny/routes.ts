@@ -105,6 +105,9 @@ async function batchRead(ctx: Context, batch: BatchRow, error: string | null): P
  * that does not match, JSON that does not parse), in Refinery's error shape; the rest as everywhere.
  */
 function answerInDestinyCodes(scope: FastifyInstance): void {
+  scope.addHook('onRoute', (route) => {
+    route.config = { ...route.config, invalidInputStatus: 422 };
+  });
   scope.setErrorHandler((err: FastifyError, _request, reply) => {
     if (err.validation) return reply.status(422).send({ error: { code: 'invalid_request', message: validationMessage(err), details: err.validation } });
     if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {

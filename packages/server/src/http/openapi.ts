@@ -101,7 +101,7 @@ function errorResponses(route: RouteOptions, guard: Guard | null): Record<string
   const hasParams = /[:*]/.test(route.url);
   const responses: Record<string, unknown> = {};
   if (takesBody || schema.body || schema.querystring || schema.params || schema.headers) {
-    responses[400] = errorBody('The request is malformed or a value in it is invalid (`invalid_request`, `malformed_json`, `invalid_cursor`); nothing changed.');
+    responses[route.config?.invalidInputStatus ?? 400] = errorBody('The request is malformed or a value in it is invalid (`invalid_request`, `malformed_json`, `invalid_cursor`); nothing changed.');
   }
   if (guard?.scheme === 'apiKey') {
     responses[401] = errorBody('No API key, or not a valid one (`unauthorized`).');
