@@ -5,8 +5,8 @@ import type { Clock } from '../clock.ts';
  * `ttlMs`: every requester call checked its key, and every robot call read the robot and its
  * secrets, with a query of its own: a round trip before any work
  * (docs/internals/0008-recently-checked-callers.md). Only what was found is kept. A change made
- * through another process (a key revoked, a secret ended, a robot paused) reaches this one within `ttlMs`; what this process
- * changes itself it forgets at once.
+ * through another process (a key revoked, a secret ended, a robot paused) reaches this one within
+ * `ttlMs`; what this process changes itself it forgets at once.
  */
 export class Recent<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();
