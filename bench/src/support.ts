@@ -50,11 +50,9 @@ export async function freshPostgresDatabase(prefix = 'refinery_bench', options: 
 /**
  * Every run's folder (blob files, PGlite's data) is removed when the benchmark exits, not when the
  * run ends. This machine's root file system is ext4 without a journal, where the kernel will not
- * reuse an inode freed in the last 30 s or more and checks every such inode one by one: a file
- * created in /tmp just after a run's thousands were deleted took 0.81 ms instead of 0.10 (the
- * session of 2026-12-05 21:24 in bench/RESULTS.md, later bench/HISTORY.md). Removed between
- * runs, the previous run's files made the next run's file store pay for the benchmark's own
- * clean-up, which no deployment does.
+ * reuse an inode freed in the last 30 s or more and checks every such inode one by one. Removed
+ * between runs, the previous run's files made the next run's file store pay for the benchmark's
+ * own clean-up, which no deployment does (docs/internals/0015-benchmark-method.md).
  */
 const runFolders: string[] = [];
 process.once('exit', () => {

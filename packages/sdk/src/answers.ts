@@ -51,7 +51,8 @@ function failed(record: BatchRecord, err: unknown): ResultLine[] {
 
 /**
  * One record's results lines; synchronous when the handler is (no promise per record then, and no
- * function made per record: under tsx each one costs a `__name` call, 5 % of a toy robot's CPU).
+ * function made per record: under tsx each one costs a `__name` call, which showed in a toy robot's
+ * CPU profile).
  */
 function answerRecord(handler: RecordHandler, record: BatchRecord, ctx: BatchContext): ResultLine[] | Promise<ResultLine[]> {
   try {

@@ -15,10 +15,10 @@ const isBodiless = (method: string, status: number) => method === 'HEAD' || bodi
 
 /**
  * The clients' default Fetch: fetch's contract (a WHATWG Response, redirects followed) over
- * undici's `request`, which skips fetch's Request object and header guards. A loopback round trip
- * takes about half as long as with Node's global fetch (0.5–1.0 ms p50 against 0.9–1.8 on the
- * bench's machine). The clients' JSON calls skip even the Response when it is the fetch in use
- * (callJson); files and streams go through it.
+ * undici's `request`, which skips fetch's Request object and header guards: a loopback round trip
+ * takes about half as long as with Node's global fetch (docs/internals/0009-sdk-http-over-undici.md).
+ * The clients' JSON calls skip even the Response when it is the fetch in use (callJson); files and
+ * streams go through it.
  */
 export const requestFetch: Fetch = async (input, init = {}) => {
   if (input instanceof Request) throw new TypeError('requestFetch takes a URL, not a Request');
@@ -55,8 +55,8 @@ export interface JsonCall {
 /**
  * Makes a call whose answer is JSON (or has no body: `null`), throwing a RefineryError unless it
  * is 2xx. With `requestFetch` it goes to undici's `request` and reads the body with its `json()`:
- * building a WHATWG Response and reading it as a web stream took about 0.3 ms of a robot's lease
- * answer on the bench's machine, against 0.05 in a warm loop (bench/HISTORY.md). Any other fetch
+ * building a WHATWG Response and reading it as a web stream, cold at every lease, was most of a
+ * robot's time on a lease's answer (docs/internals/0009-sdk-http-over-undici.md). Any other fetch
  * is called as a fetch.
  */
 export async function callJson<T>(fetchImpl: Fetch, url: string, call: JsonCall): Promise<T | null> {

@@ -3,9 +3,9 @@ import { V7Generator } from 'uuidv7';
 
 /**
  * Random bits for ids and lease tokens, fetched 4 KB at a time: uuidv7's own buffer holds 32
- * bytes, so every few ids cost a `getrandom` system call (`randomFillSync`, 0.78 s of the
- * benchmark process's CPU in an end-to-end run: importing the records, then their enhancements),
- * and `randomBytes` for each lease token took 0.03 ms of every dispatch (bench/HISTORY.md).
+ * bytes, so every few ids cost a `getrandom` system call (it showed in CPU profiles of imports,
+ * which make an id per record and per enhancement), and `randomBytes` for each lease token made one
+ * on every dispatch.
  */
 class BufferedRandom {
   private readonly buffer = new Uint32Array(1024);

@@ -3,10 +3,10 @@ import type { Clock } from '../clock.ts';
 /**
  * Callers this process has just looked up (API keys by hash, signing robots by id), each kept for
  * `ttlMs`: every requester call checked its key, and every robot call read the robot and its
- * secrets, with a query of its own (a round trip of 1.2–1.4 ms p50 on this machine,
- * bench/HISTORY.md). Only what was found is kept. A change made through another process (a key
- * revoked, a secret ended, a robot paused) reaches this one within `ttlMs`; what this process
- * changes itself it forgets at once.
+ * secrets, with a query of its own: a round trip before any work
+ * (docs/internals/0008-recently-checked-callers.md). Only what was found is kept. A change made
+ * through another process (a key revoked, a secret ended, a robot paused) reaches this one within
+ * `ttlMs`; what this process changes itself it forgets at once.
  */
 export class Recent<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();

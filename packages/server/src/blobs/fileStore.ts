@@ -60,8 +60,7 @@ export class FileBlobStore implements BlobStore {
   // A blob of one write (a small batch's items, results and report) is written and read with
   // synchronous calls: each asynchronous file call is a hand-off to libuv's thread pool, and with
   // five of them per file (mkdir, open, write, close, rename) the hand-offs cost more than the
-  // write (profile of the small-batches bench: open, mkdir, close, rename and read took over a
-  // quarter of the busy main thread's time). Larger blobs stream.
+  // write (docs/internals/0006-blob-files-on-the-dispatch-path.md). Larger blobs stream.
   async put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>, options: { soon?: boolean } = {}): Promise<number> {
     const target = this.path(key);
     if (typeof body === 'string') return options.soon ? this.#writeSoon(key, target, body) : writeWhole(target, Buffer.from(body));

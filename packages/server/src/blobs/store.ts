@@ -38,8 +38,8 @@ export const signedUrlSeconds = 3600;
 /**
  * A batch's files sit side by side in a folder shared with the batches leased around the same
  * time: the first 8 hex digits of a UUIDv7 are the top of its millisecond timestamp, so a new
- * folder every 65.5 s. With a folder per batch every lease made one, and writing a one-item
- * batch's items file took 1.0 ms p50 on the dispatch path instead of 0.45 (bench/HISTORY.md).
+ * folder every 65.5 s. With a folder per batch every lease made one, on the dispatch path
+ * (docs/internals/0006-blob-files-on-the-dispatch-path.md).
  * Manifests are kept the same way, by their request's id (a folder per request made one per
  * manifest). A manifest's key is stored with its request, so those written before stay where
  * they are.

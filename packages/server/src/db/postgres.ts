@@ -70,7 +70,8 @@ const customPlans = ['plan_cache_mode=force_custom_plan'];
  * The connections that run `lookup` statements (QueryOptions) plan each statement once, at its
  * first call, for index lookups joined by nested loops: the choice any table size gets right for
  * a few rows by key, so a plan made when a table held ten rows stays right at ten million. (Planned
- * for its values, a one-item create spends as long planning as running: dispatch latency.)
+ * for its values, a one-item create spends as long planning as running: dispatch latency,
+ * docs/internals/0005-statement-planning.md.)
  */
 const lookupPlans = ['plan_cache_mode=force_generic_plan', 'enable_seqscan=off', 'enable_hashjoin=off', 'enable_mergejoin=off'];
 

@@ -27,13 +27,13 @@ export interface EnhancementOutcome {
  * Only records this statement sees get enhancements, and no record is locked: the retention
  * cleanup, the one place records are deleted, waits for every transaction that inserted into
  * enhancements before it deletes theirs (deleteAgedOutRecords), so none is left without its
- * record. Locking the 1,000 records of a batch (KEY SHARE, a tuple header and WAL record each) was
- * 4 ms of a 33 ms insert on PostgreSQL and 11 of 42 on PGlite.
+ * record. Locking the 1,000 records of a batch instead would cost a tuple header and a WAL record
+ * each (docs/internals/0004-ids-without-foreign-keys.md).
  *
  * Usually every enhancement is inserted, and the insert's returned rows say so. Only the ones it
  * skipped are looked up, in a second statement, whose snapshot also sees a duplicate that another
  * transaction committed while the insert waited on it. Judging every row in the insert itself (a
- * join to the inserted rows and a probe per row) took 16.1 ms per 1,000 rows against 13.4.
+ * join to the inserted rows and a probe per row) was slower.
  */
 export async function insertEnhancements(db: Queryable, p: { robotId: string; batchId: string; enhancements: NewEnhancement[]; now: Date }): Promise<EnhancementOutcome[]> {
   const { rows: inserted } = await db.query<{ record_id: string; id: string }>(

@@ -25,8 +25,8 @@ export interface LeasedBatch extends BatchRow {
  * Its commit does not wait for the WAL to reach disk (`synchronous_commit` off for this statement's
  * transaction only): a lease lost in a database crash loses nothing, since its items are still
  * pending and are leased again, and the robot's later calls for the batch get 404. The results
- * post's fence commits durably, and with it everything logged before, this lease included. The
- * flush was a third of the time PostgreSQL spent on a dispatch's statements (bench/HISTORY.md).
+ * post's fence commits durably, and with it everything logged before, this lease included
+ * (docs/internals/0003-unflushed-commits.md).
  */
 export async function leaseItems(
   db: Queryable,

@@ -3,7 +3,7 @@
 -- items (insertRequestWithItems): it knows each item's first status before it inserts either. The
 -- insert trigger that counted them afterwards updated the new request row a second time in the
 -- same statement (a new row version with all its index entries, its status check, its foreign key
--- check) and was about a third of a one-item create's time (bench/RESULTS.md).
+-- check): docs/internals/0001-one-statement-create.md.
 drop trigger items_on_insert on items;
 drop function items_after_insert();
 drop table item_initial_statuses;

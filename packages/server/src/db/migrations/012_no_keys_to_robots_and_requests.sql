@@ -4,9 +4,8 @@
 -- finds its robot (and inserts nothing for an unknown one), a batch by the lease or the create,
 -- for the robot whose signature or request it holds, an event in the transaction that writes its
 -- request. The checks only locked the parent row (KEY SHARE: a tuple header and WAL record, and a
--- multixact when several leases of one robot commit together). In the create a long poll waits
--- on, the three checks took 0.15 of the statement's 0.57 ms (auto_explain); the dispatch p50 was
--- 0.06–0.46 ms lower without them in three rounds alternating (bench/RESULTS.md).
+-- multixact when several leases of one robot commit together), in the create a long poll waits
+-- on: docs/internals/0004-ids-without-foreign-keys.md.
 alter table requests drop constraint requests_robot_id_fkey;
 alter table batches drop constraint batches_robot_id_fkey;
 alter table events drop constraint events_request_id_fkey;

@@ -87,8 +87,8 @@ with robot as (
 ),
 -- Each id once, at its first place, in id order: the records are then looked up in the order of
 -- their index (and, ids being time-ordered, of their table), so that each page is read once. In
--- the order of a hash, a 1,000,000-item create whose records outgrew shared_buffers read and wrote
--- back 535,000 pages for them (hint bits) against 29,000: its statement took 18.3 s against 11.7.
+-- the order of a hash, a create whose records outgrew shared_buffers read them at random and wrote
+-- most pages back (hint bits): docs/internals/0001-one-statement-create.md.
 ${sliced ? 'distinct_ids' : 'wanted'} as (
   select distinct on (record_id) record_id, ord from (${unpackedIdsSql('$2::bytea')}) ids
   -- Not for a paused robot, nor for a key used already, nor for a request retried already (the
