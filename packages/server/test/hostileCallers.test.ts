@@ -238,9 +238,9 @@ describeEachBackend(
       const badSignature = (message: RegExp) => ({ status: 401, code: 'bad_signature', message });
 
       // ── Robots: every signature attack, in both schemes, on every robot route ──
-      for (const [family, routes, owner, other, batchId] of [
-        ['native', nativeRoutes, nativeA, nativeB, nBatch.id],
-        ['DESTINY', destinyRoutes, destinyA, destinyB, dBatch.id],
+      for (const [family, routes, owner, other, batchId, otherBatchId] of [
+        ['native', nativeRoutes, nativeA, nativeB, nBatch.id, nBatchB.id],
+        ['DESTINY', destinyRoutes, destinyA, destinyB, dBatch.id, dBatchB.id],
       ] as const) {
         for (const route of routes) {
           const call = route.call(batchId, owner);
@@ -260,7 +260,13 @@ describeEachBackend(
 
           for (const scheme of ['rfc9421', 'destiny'] as const) {
             const as = (what: string) => at(`${scheme === 'rfc9421' ? 'RFC 9421' : 'DESTINY signature'}, ${what}`);
-            const replay = (what: string, original: Call, sent: Call, message: RegExp, primeStatus = route.primeStatus): Attack => {
+            const replay = (
+              what: string,
+              original: Call,
+              sent: Call,
+              message: RegExp,
+              options: { primeStatus?: number; alter?: (headers: Record<string, string>) => Record<string, string> } = {},
+            ): Attack => {
               let headers: Record<string, string>;
               return {
                 name: as(what),
@@ -270,11 +276,29 @@ describeEachBackend(
                   advance(h(), 1000); // a replay accepted would move what the original set (a lease's expiry)
                   return res;
                 },
-                primeStatus,
-                send: () => send(sent, headers),
+                primeStatus: options.primeStatus ?? route.primeStatus,
+                send: () => send(sent, options.alter?.(headers) ?? headers),
                 ...badSignature(message),
               };
             };
+            /** On a GET (which changes nothing when taken): the same signed request twice at once, of which one is taken. */
+            const twiceAtOnce = (message: RegExp): Attack[] =>
+              call.method !== 'GET'
+                ? []
+                : [
+                    {
+                      name: as('the same request twice at once'),
+                      send: async () => {
+                        const headers = sign(scheme, owner, call);
+                        const both = await Promise.all([send(call, headers), send(call, headers)]);
+                        assert.deepEqual(both.map((r) => r.status).sort(), [200, 401], JSON.stringify(both));
+                        return both.find((r) => r.status === 401)!;
+                      },
+                      ...badSignature(message),
+                    },
+                  ];
+            // Another batch's path (the lease's, which has none: the batch's renewal).
+            const otherPath = call.path.includes(batchId) ? call.path.replace(batchId, otherBatchId) : routes[2].call(batchId, owner).path;
             // Taken when sent: the replays move the clock.
             const stale = () => ({ at: nowSeconds() - 301 });
             const ahead = () => ({ at: nowSeconds() + 301 });
@@ -285,6 +309,7 @@ describeEachBackend(
                 { name: as('created 301 s ahead'), send: () => send(call, sign(scheme, owner, call, ahead())), ...badSignature(/created.*300 s/) },
                 { name: as('another query than signed'), send: () => send({ ...call, path: otherQuery(call.path) }, sign(scheme, owner, call)), ...badSignature(/signature does not match/) },
                 { name: as('another method than signed'), send: () => send(call, sign(scheme, owner, { ...call, method: otherMethod(call.method) })), ...badSignature(/signature does not match/) },
+                { name: as('another path than signed'), send: () => send(call, sign(scheme, owner, { ...call, path: otherPath })), ...badSignature(/signature does not match/) },
                 { name: as('another host than signed'), send: () => send(call, sign(scheme, owner, call, { url: h().url.replace('127.0.0.1', 'localhost') + call.path })), ...badSignature(/signature does not match/) },
                 { name: as("another robot's keyid"), send: () => send(call, sign(scheme, other, call, { keyId: owner.id })), ...badSignature(/signature does not match/) },
                 { name: as('the signature changed'), send: () => send(call, changedSignature(sign(scheme, owner, call), 'signature')), ...badSignature(/signature does not match/) },
@@ -299,6 +324,8 @@ describeEachBackend(
                   },
                 );
               }
+              if (hasBody) attacks.push({ name: as('no body where one was signed'), send: () => send({ ...call, body: '' }, sign(scheme, owner, call)), ...badSignature(/content-digest does not match the body/) });
+              attacks.push(...twiceAtOnce(/nonce was used before \(replay\)/));
             } else {
               // DESTINY's signature covers the body, the client id and the timestamp, not the method
               // or the URL (destiny_sdk): a signature is taken once, so a captured one sent again,
@@ -306,7 +333,15 @@ describeEachBackend(
               attacks.push(
                 replay('the same request again (replayed signature)', harmless, harmless, /used before \(a replay\)/),
                 replay('a used signature sent with another query', harmless, { ...harmless, path: otherQuery(harmless.path) }, /used before \(a replay\)/),
-                replay('a used signature sent with another method and path', source, { ...call, body: source.body }, /used before \(a replay\)/, sourceRoute.primeStatus),
+                replay('a used signature sent with another method and path', source, { ...call, body: source.body }, /used before \(a replay\)/, { primeStatus: sourceRoute.primeStatus }),
+                // The same number, written otherwise: the signature holds, and was taken.
+                replay('a used signature sent with its timestamp written otherwise', harmless, harmless, /used before \(a replay\)/, {
+                  alter: (headers) => ({ ...headers, 'x-request-timestamp': `${headers['x-request-timestamp']}0` }),
+                }),
+                replay('a used signature sent with the client id in capitals', harmless, harmless, /used before \(a replay\)/, {
+                  alter: (headers) => ({ ...headers, 'x-client-id': headers['x-client-id'].toUpperCase() }),
+                }),
+                ...twiceAtOnce(/used before \(a replay\)/),
                 { name: as('a timestamp 301 s old'), send: () => send(call, sign(scheme, owner, call, stale())), ...badSignature(/^Token is expired/) },
                 { name: as('a timestamp 301 s ahead'), send: () => send(call, sign(scheme, owner, call, ahead())), ...badSignature(/ahead of the server's clock/) },
                 {
@@ -318,6 +353,7 @@ describeEachBackend(
                 { name: as('the signature changed'), send: () => send(call, changedSignature(sign(scheme, owner, call), 'authorization')), ...badSignature(/^Signature is invalid/) },
               );
               if (sentBody) attacks.push({ name: as('another body than signed'), send: () => send(sentBody, sign(scheme, owner, call)), ...badSignature(/^Signature is invalid/) });
+              if (hasBody) attacks.push({ name: as('no body where one was signed'), send: () => send({ ...call, body: '' }, sign(scheme, owner, call)), ...badSignature(/^Signature is invalid/) });
             }
             // Signed rightly, by another robot: its batch is as good as missing.
             attacks.push({ name: as("another robot's batch, signed by that robot"), send: () => signedCall(scheme, other, call), ...route.otherRobot });
