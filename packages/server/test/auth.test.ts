@@ -149,7 +149,6 @@ describeEachBackend('auth: robot signatures (RFC 9421)', (h) => {
     const other = await h().createRobot();
     assertBadSignature(await send(url, 'POST', signed({ id: robot.id, secret: other.secret }, 'POST', url)), /signature does not match/);
   });
-
 });
 
 describeEachBackend('auth: Bearer API keys', (h) => {
