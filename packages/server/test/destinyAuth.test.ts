@@ -14,20 +14,20 @@ async function requestFor(h: Harness, robot: { id: string }, n: number): Promise
   return ids;
 }
 
-// DESTINY's robot authentication over real HTTP (docs/destiny.md): every wrong header, stale or
-// future timestamp and bad signature is refused with 401 and changes nothing; either scheme works
-// on any robot route; a robot reaches only its own batches.
+// DESTINY's robot authentication over real HTTP (docs/destiny.md): every wrong header is refused
+// with 401 and changes nothing; either scheme works on any robot route. Attacks (replays, stale or
+// future timestamps, tampering, another robot's batch) are one table in hostileCallers.test.ts.
 describeEachBackend(
   'DESTINY protocol: robot authentication and bad input',
   (h) => {
     let robot: DestinyRobot;
 
-    it('refuses every bad signature with 401, before anything is leased', async () => {
+    it('refuses every malformed signature with 401, before anything is leased', async () => {
       robot = await registerDestinyRobot(h());
       await requestFor(h(), robot, 3);
       const path = `/v1/robot-enhancement-batches/?robot_id=${robot.id}&limit=10`;
       const now = nowSeconds(h());
-      const signed = (timestamp: number, body = '', secret = robot.client_secret) => destiny.signDestinyRequest({ clientId: robot.id, secret, body, timestamp });
+      const signed = (timestamp: number) => destiny.signDestinyRequest({ clientId: robot.id, secret: robot.client_secret, timestamp });
       const fresh = signed(now + 0.25);
       const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
         ['no Authorization', { authorization: undefined }, /^Authorization header missing/],
@@ -40,12 +40,7 @@ describeEachBackend(
         ['a timestamp that is no number', { 'x-request-timestamp': 'soon' }, /must be a number/],
         ['an infinite timestamp', { ...signed(Infinity), 'x-request-timestamp': 'inf' }, /must be a number/],
         ['a timestamp that is not a number', { 'x-request-timestamp': 'nan' }, /must be a number/],
-        ['a stale timestamp', signed(now - 301), /^Token is expired/],
-        ['a future timestamp', signed(now + 301), /ahead of the server's clock/],
-        ['another secret', signed(now + 0.5, '', 'f'.repeat(64)), /^Signature is invalid/],
         ['the signature in upper case', { ...fresh, authorization: fresh.authorization.replace(/[0-9a-f]{64}$/, (hex) => hex.toUpperCase()) }, /^Signature is invalid/],
-        ['a signature over another body', signed(now + 0.75, '{}'), /^Signature is invalid/],
-        ['the timestamp changed after signing', { ...signed(now + 1), 'x-request-timestamp': destiny.pythonFloatRepr(now + 2) }, /^Signature is invalid/],
       ];
       for (const [what, headers, message] of cases) {
         const res = await destinyCall(h(), robot, 'POST', path, undefined, { headers });
@@ -56,17 +51,6 @@ describeEachBackend(
       const batch = await poll(h(), robot, 10);
       assert.ok(batch, 'nothing was leased by the refused polls');
       assert.equal((await (await fetch(batch.reference_storage_url)).text()).trim().split('\n').length, 3);
-    });
-
-    it('accepts a signature once: an exact replay is refused', async () => {
-      await requestFor(h(), robot, 1);
-      const batch = (await poll(h(), robot, 10))!;
-      const timestamp = nowSeconds(h()) + 0.001;
-      const first = await destinyCall(h(), robot, 'GET', `/v1/robot-enhancement-batches/${batch.id}/`, undefined, { timestamp });
-      assert.equal(first.status, 200, first.text);
-      const replay = await destinyCall(h(), robot, 'GET', `/v1/robot-enhancement-batches/${batch.id}/`, undefined, { timestamp });
-      assert.equal(replay.status, 401);
-      assert.match(replay.body.error.message, /replay/);
     });
 
     it('verifies the timestamp as Python writes the number read: a whole second is signed with ".0"', async () => {
@@ -97,21 +81,6 @@ describeEachBackend(
       // Each robot polls its own protocol's route.
       assert.equal((await destinyCall(h(), { id: native.id, client_secret: native.secret }, 'POST', `/v1/robot-enhancement-batches/?robot_id=${native.id}`)).status, 409);
       assert.equal((await destinyCall(h(), robot, 'POST', '/v1/batches/lease', undefined, { headers: { 'content-type': undefined } })).status, 409);
-    });
-
-    it('lets a robot reach only its own batches', async () => {
-      await requestFor(h(), robot, 1);
-      const batch = (await poll(h(), robot, 10))!;
-      const other = await registerDestinyRobot(h());
-      assert.equal((await destinyCall(h(), other, 'GET', `/v1/robot-enhancement-batches/${batch.id}/`)).status, 404);
-      assert.equal((await destinyCall(h(), other, 'PATCH', `/v1/robot-enhancement-batches/${batch.id}/renew-lease/`)).status, 422);
-      assert.equal((await destinyCall(h(), other, 'POST', `/v1/robot-enhancement-batches/${batch.id}/results/`, { request_id: batch.id, error: null })).status, 404);
-      const poached = await destinyCall(h(), other, 'POST', `/v1/robot-enhancement-batches/?robot_id=${robot.id}`);
-      assert.equal(poached.status, 403);
-      // The batch is still the robot's to hand in.
-      const refs = (await (await fetch(batch.reference_storage_url)).text()).trim().split('\n').map((l) => JSON.parse(l).id as string);
-      await uploadResults(batch, refs.map((id) => toyEnhancement(id)));
-      assert.equal((await destinyCall(h(), robot, 'POST', `/v1/robot-enhancement-batches/${batch.id}/results/`, { request_id: batch.id, error: null })).status, 202);
     });
 
     it("answers bad input with DESTINY's status codes, in Refinery's error shape, and changes nothing", async () => {
