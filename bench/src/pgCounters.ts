@@ -12,8 +12,11 @@
  *   the two LSNs that touch the bench's database (pg_walinspect's block references, full-page images
  *   included), plus the commit records of their transactions. A temporary replication slot keeps
  *   that WAL until it is read.
+ * - CPU: `backendCpuSeconds` is that of the processes serving the bench's database (cpuTime.ts's
+ *   databaseCpuTimer), which the server's other clients do not pollute.
  */
 import pg from 'pg';
+import { databaseCpuTimer } from './cpuTime.ts';
 import { sleep } from './support.ts';
 
 export interface PgCounts {
@@ -22,6 +25,8 @@ export interface PgCounts {
   walBytes: number;
   /** The LSN advance, whatever wrote it. */
   clusterWalBytes: number;
+  /** CPU seconds of the PostgreSQL processes serving the bench's database. */
+  backendCpuSeconds: number;
 }
 
 const settleMs = 11_000;
@@ -39,14 +44,16 @@ export async function startPgCounts(url: string): Promise<() => Promise<PgCounts
     await client.query(`select pg_create_physical_replication_slot('refinery_bench_' || pg_backend_pid(), true, true)`);
     await sleep(settleMs);
     const before = await read(client);
+    const cpu = databaseCpuTimer(new URL(url).pathname.slice(1));
     return async () => {
       try {
+        const backendCpuSeconds = cpu();
         const stopped = performance.now();
         const { rows } = await client.query<{ lsn: string; cluster: string }>(`select pg_current_wal_lsn()::text as lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint::text as cluster`, [before.lsn]);
         const walBytes = await ownWalBytes(client, before.lsn, rows[0].lsn);
         await sleep(settleMs - (performance.now() - stopped));
         const after = await read(client);
-        return { rowsWritten: after.rows - before.rows, walBytes, clusterWalBytes: Number(rows[0].cluster) };
+        return { rowsWritten: after.rows - before.rows, walBytes, clusterWalBytes: Number(rows[0].cluster), backendCpuSeconds };
       } finally {
         await client.end();
       }
