@@ -74,6 +74,8 @@ async function read(client: pg.Client): Promise<{ rows: number; lsn: string }> {
 
 /** One pass over the WAL between `from` and `to`, by transaction: a transaction's commit counts if any of its records touch this database. */
 async function ownWalBytes(client: pg.Client, from: string, to: string): Promise<number> {
+  // pg_walinspect reads only WAL already flushed; the WAL writer flushes within wal_writer_delay.
+  while (!(await client.query(`select pg_current_wal_flush_lsn() >= $1::pg_lsn as flushed`, [to])).rows[0].flushed) await sleep(50);
   const { rows } = await client.query<{ bytes: string }>(
     `with mine as (select '%/' || oid || '/%' as ref from pg_database where datname = current_database()),
      by_xact as (
