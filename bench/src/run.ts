@@ -10,7 +10,9 @@
  * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
  *   Each PostgreSQL run is a round with the peers' (a) and the floors measured right after it (when
- *   those sections run): their ratios are the median of the rounds' own.
+ *   those sections run): their ratios are the median of the rounds' own. These runs also read
+ *   PostgreSQL's own counters on their database (pgCounters.ts: rows written, WAL, CPU per item),
+ *   which adds 22 s of waiting to each.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150), BENCH_MEMORY_ITEMS (default 100,000).
  * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
