@@ -248,13 +248,13 @@ function printTable(r: {
     const median = (values: number[]) => percentile(values, 50);
     const measures: Array<{ name: string; of: (c: Counted) => number; show: (v: number) => string; also?: { name: string; of: (c: Counted) => number }; target: ((v: number) => string) | null }> = [
       {
-        name: 'rows written per item (pg_stat_database of its database: tuples inserted + updated + deleted)',
+        name: 'rows written (pg_stat_database: tuples inserted + updated + deleted)',
         of: (c: Counted) => c.pg.rowsWritten / c.items,
         show: (v: number) => fmt(v, 2),
         target: (v: number) => `≤ 2.0: ${verdict(v <= 2)}`,
       },
       {
-        name: "WAL per item (its database's WAL records, full-page images included, and their commits: pg_walinspect)",
+        name: "WAL (its database's records, full-page images included, and their commits: pg_walinspect)",
         of: (c: Counted) => c.pg.walBytes / c.items,
         show: kb,
         // The LSN advance counts what other clients of the server wrote meanwhile.
@@ -262,11 +262,11 @@ function printTable(r: {
         target: (v: number) => `≤ 1.1 KB: ${verdict(v <= 1.1 * 1024)}`,
       },
       {
-        name: 'PostgreSQL CPU per item (the processes serving its database)',
+        name: 'PostgreSQL CPU (the processes serving its database)',
         of: (c: Counted) => (c.pg.backendCpuSeconds * 1e6) / c.items,
         // The server's other clients share these; the peers' CPU rows above count them.
         also: { name: "all the server's processes", of: (c: Counted) => (c.cpu * 1e6) / c.items },
-        show: (v: number) => `${fmt(v, 1)} µs`,
+        show: (v: number) => `${fmt(v)} µs`,
         target: null,
       },
     ];
@@ -290,7 +290,7 @@ function printTable(r: {
       const graphile = peers.find((p) => p.name === 'graphile-worker (a)');
       const complete = counted.every((x) => x.refinery.items === records);
       row(
-        `PostgreSQL's counters, end to end on PostgreSQL: ${m.name}`,
+        `PostgreSQL's counters, end to end, per item completed: ${m.name}`,
         figure(counted.map((x) => x.refinery)),
         peers.map((p) => `${p.name}: ${p.figure}${p.ratios.length > 1 ? `, each round's ratio ${p.ratios.map((x) => `${fmt(x, 2)}x`).join(', ')}` : ''}`).join('; '),
         peers.map((p) => `${fmt(p.ratio, 2)}x`).join(' / '),
