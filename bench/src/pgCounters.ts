@@ -6,7 +6,7 @@
  * - Rows: a backend adds its counts to pg_stat_database at most once a second, and an idle one
  *   within PGSTAT_IDLE_INTERVAL (10 s). So each reading comes `settleMs` after the writes it must
  *   count: the first one that long after the caller's setup, the last that long after the clock
- *   stopped (anything the idle system wrote meanwhile included; it writes nothing while idle).
+ *   stopped (so anything written meanwhile counts too).
  * - WAL: the cluster's WAL is shared with whatever else runs on the server, so the LSN advance
  *   (`clusterWalBytes`) counts others' writes too. `walBytes` is the size of the WAL records between
  *   the two LSNs that touch the bench's database (pg_walinspect's block references, full-page images
@@ -38,6 +38,7 @@ const settleMs = 11_000;
  */
 export async function startPgCounts(url: string): Promise<() => Promise<PgCounts>> {
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {}); // ended by the database's drop, should the run fail
   await client.connect();
   try {
     await client.query('create extension if not exists pg_walinspect');
