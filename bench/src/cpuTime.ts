@@ -32,8 +32,8 @@ export const processKind = {
   postgresql: 'postgresql',
 } as const;
 
-function snapshot(): Map<number, { name: string; seconds: number }> {
-  const seen = new Map<number, { name: string; seconds: number }>();
+function snapshot(): Map<number, { name: string; cmdline: string; seconds: number }> {
+  const seen = new Map<number, { name: string; cmdline: string; seconds: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -50,7 +50,7 @@ function snapshot(): Map<number, { name: string; seconds: number }> {
               : cmdline.startsWith('postgres')
                 ? processKind.postgresql
                 : stat.slice(stat.indexOf('(') + 1, close);
-      seen.set(Number(entry), { name, seconds: cpuSecondsOfStat(stat) });
+      seen.set(Number(entry), { name, cmdline, seconds: cpuSecondsOfStat(stat) });
     } catch {
       // the process ended meanwhile
     }
@@ -66,6 +66,22 @@ export function cpuTimer(): () => Map<string, number> {
     const byName = new Map<string, number>();
     for (const [pid, p] of after) byName.set(p.name, (byName.get(p.name) ?? 0) + p.seconds - (before.get(pid)?.seconds ?? 0));
     return byName;
+  };
+}
+
+/**
+ * CPU seconds used since the call by the PostgreSQL processes serving `database`: its backends and
+ * autovacuum workers, which name it on their command line ("postgres: 15/main: postgres <database>
+ * 127.0.0.1(…) idle"). Unlike the postgresql kind, it leaves out the server's other clients and
+ * its shared processes (WAL writer, checkpointer, background writer).
+ */
+export function databaseCpuTimer(database: string): () => number {
+  const serves = (p: { name: string; cmdline: string }) => p.name === processKind.postgresql && ` ${p.cmdline} `.includes(` ${database} `);
+  const before = snapshot();
+  return () => {
+    let seconds = 0;
+    for (const [pid, p] of snapshot()) if (serves(p)) seconds += p.seconds - (before.get(pid)?.seconds ?? 0);
+    return seconds;
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import type { RefineryClient } from '@refinery/sdk';
 import { cpuTimer, describeCpu, processKind } from './cpuTime.ts';
+import { startPgCounts, type PgCounts } from './pgCounters.ts';
 import { referenceRecords, registerDestinyRobot, untilIdle, spawnDestinyRobot, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
 
 /** CPU seconds while the clock ran: PostgreSQL's backends (0 on PGlite, which runs inside Refinery), Refinery's process, the robots. */
@@ -24,6 +25,8 @@ export interface EndToEndResult {
   completed: number;
   /** From POST to the final state. */
   cpuSeconds: RunCpuSeconds;
+  /** With `pgCounts`, on PostgreSQL: what PostgreSQL counted from POST to the final state. */
+  pg: PgCounts | null;
 }
 
 export interface ToyRobotsOptions {
@@ -32,6 +35,8 @@ export interface ToyRobotsOptions {
   batchSize: number;
   /** The robots' protocol: Refinery's (the default) or DESTINY's. */
   protocol?: 'refinery' | 'destiny';
+  /** Read PostgreSQL's own counters around the run (pgCounters.ts; adds 22 s of waiting). */
+  pgCounts?: boolean;
 }
 
 /**
@@ -44,7 +49,7 @@ export async function withToyRobots<T>(
   options: ToyRobotsOptions,
   label: string,
   measured: (client: RefineryClient, robotId: string, recordIds: string[]) => Promise<T>,
-): Promise<{ importSeconds: number; seconds: number; cpuSeconds: RunCpuSeconds; result: T }> {
+): Promise<{ importSeconds: number; seconds: number; cpuSeconds: RunCpuSeconds; pg: PgCounts | null; result: T }> {
   const running = await startRefinery(backend);
   const { client, url } = running;
   try {
@@ -56,15 +61,17 @@ export async function withToyRobots<T>(
     const robot = destinyRobot ?? (await client.createRobot({ name, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: options.batchSize }));
     const children = Array.from({ length: options.robots }, () => (destinyRobot ? spawnDestinyRobot(url, destinyRobot, options.batchSize) : spawnToyRobot(url, robot as { id: string; secret: string }, options.batchSize)));
     await untilIdle(children);
+    const pgCounts = options.pgCounts && running.databaseUrl ? await startPgCounts(running.databaseUrl) : null;
     const cpu = cpuTimer();
     t = performance.now();
     const result = await measured(client, robot.id, imported.ids);
     const seconds = (performance.now() - t) / 1000;
     const used = cpu();
+    const pg = (await pgCounts?.()) ?? null;
     if (process.env.BENCH_PROFILE) console.error(`# CPU time ${label} (${backend}, ${seconds.toFixed(1)} s): ${describeCpu(used)}`);
     await Promise.all(children.map(stopProcess));
     const cpuSeconds = { postgresql: used.get(processKind.postgresql) ?? 0, refinery: used.get(processKind.bench) ?? 0, robots: used.get(processKind.robots) ?? 0 };
-    return { importSeconds, seconds, cpuSeconds, result };
+    return { importSeconds, seconds, cpuSeconds, pg, result };
   } finally {
     await running.close();
   }
@@ -78,6 +85,6 @@ export async function endToEnd(backend: Backend, options: ToyRobotsOptions): Pro
     const done = await client.waitForRequest(request.id, { intervalMs: 100 });
     return { createSeconds, completed: done.counts.completed };
   });
-  const { importSeconds, seconds: endToEndSeconds, cpuSeconds } = run;
-  return { backend, records: options.records, importSeconds, createSeconds: run.result.createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: run.result.completed, cpuSeconds };
+  const { importSeconds, seconds: endToEndSeconds, cpuSeconds, pg } = run;
+  return { backend, records: options.records, importSeconds, createSeconds: run.result.createSeconds, endToEndSeconds, itemsPerSecond: options.records / endToEndSeconds, completed: run.result.completed, cpuSeconds, pg };
 }

@@ -10,7 +10,9 @@
  * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
  *   Each PostgreSQL run is a round with the peers' (a) and the floors measured right after it (when
- *   those sections run): their ratios are the median of the rounds' own.
+ *   those sections run): their ratios are the median of the rounds' own. These runs also read
+ *   PostgreSQL's own counters on their database (pgCounters.ts: rows written, WAL, CPU per item),
+ *   which adds 22 s of waiting to each.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150), BENCH_MEMORY_ITEMS (default 100,000).
  * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
@@ -22,6 +24,7 @@ import { endToEnd, type EndToEndResult } from './endToEnd.ts';
 import { floors, type FloorsResult } from './floors.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { memory, type MemoryRun } from './memory.ts';
+import type { PgCounts } from './pgCounters.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
 import { scale, type ScaleResult } from './scale.ts';
@@ -72,14 +75,14 @@ const e2e = await section('e2e', async () => {
   for (const backend of backends) {
     const runs: EndToEndResult[] = [];
     for (let i = 0; i < e2eRuns; i++) {
-      const refinery = await endToEnd(backend, { records, robots, batchSize });
+      const refinery = await endToEnd(backend, { records, robots, batchSize, pgCounts: true });
       runs.push(refinery);
       if (only.has('destiny')) destinyRounds.get(backend)!.push({ native: refinery, destiny: await destinyRun(backend) });
       if (backend !== 'postgres') continue;
       const round: Round = { refinery };
       if (only.has('peers')) {
-        round.graphileA = await graphileWorkerThroughput({ items: records, jobSize: 1000 });
-        round.pgBossA = await pgBossThroughput({ items: records, jobSize: 1000 });
+        round.graphileA = await graphileWorkerThroughput({ items: records, jobSize: 1000, pgCounts: true });
+        round.pgBossA = await pgBossThroughput({ items: records, jobSize: 1000, pgCounts: true });
       }
       if (only.has('floors')) round.floor = await floors({ rows: records });
       rounds.push(round);
@@ -222,6 +225,78 @@ function printTable(r: {
     row('pg-boss 10.4.2 (a): one job per 1,000 items', `${fmt(pgBossA.figure)} items/s`, againstCell(pgBossA), ratioCell(pgBossA), bestA?.ratio != null ? `≥ best (a): ${verdict(bestA.ratio >= 1)}` : '');
     cpuRow('graphile-worker 0.17.3 (a)', (x) => x.graphileA, r.peers?.graphileA);
     cpuRow('pg-boss 10.4.2 (a)', (x) => x.pgBossA, r.peers?.pgBossA);
+  }
+  countersRows();
+  /**
+   * What PostgreSQL itself counted per item completed (pgCounters.ts), Refinery's end-to-end run
+   * against the peers' (a) of the same round: the medians of the rounds' figures and of their ratios.
+   */
+  function countersRows(): void {
+    interface Counted {
+      pg: PgCounts;
+      items: number;
+      cpu: number;
+    }
+    const ofRefinery = (e: EndToEndResult): Counted | null => (e.pg ? { pg: e.pg, items: e.completed, cpu: e.cpuSeconds.postgresql } : null);
+    const ofPeer = (p: PeerThroughputResult | undefined): Counted | null => (p?.pg ? { pg: p.pg, items: p.done, cpu: p.cpuSeconds.postgresql } : null);
+    const counted = rounds.flatMap((x) => {
+      const refinery = ofRefinery(x.refinery);
+      return refinery ? [{ refinery, graphile: ofPeer(x.graphileA), pgBoss: ofPeer(x.pgBossA) }] : [];
+    });
+    if (counted.length === 0) return;
+    const kb = (bytes: number) => `${fmt(bytes / 1024, 2)} KB`;
+    const median = (values: number[]) => percentile(values, 50);
+    const measures: Array<{ name: string; of: (c: Counted) => number; show: (v: number) => string; also?: { name: string; of: (c: Counted) => number }; target: ((v: number) => string) | null }> = [
+      {
+        name: 'rows written (pg_stat_database: tuples inserted + updated + deleted)',
+        of: (c: Counted) => c.pg.rowsWritten / c.items,
+        show: (v: number) => fmt(v, 2),
+        target: (v: number) => `≤ 2.0: ${verdict(v <= 2)}`,
+      },
+      {
+        name: "WAL (its database's records, full-page images included, and their commits: pg_walinspect)",
+        of: (c: Counted) => c.pg.walBytes / c.items,
+        show: kb,
+        // The LSN advance counts what other clients of the server wrote meanwhile.
+        also: { name: "the server's whole LSN advance", of: (c: Counted) => c.pg.clusterWalBytes / c.items },
+        target: (v: number) => `≤ 1.1 KB: ${verdict(v <= 1.1 * 1024)}`,
+      },
+      {
+        name: 'PostgreSQL CPU (the processes serving its database)',
+        of: (c: Counted) => (c.pg.backendCpuSeconds * 1e6) / c.items,
+        // The server's other clients share these; the peers' CPU rows above count them.
+        also: { name: "all the server's processes", of: (c: Counted) => (c.cpu * 1e6) / c.items },
+        show: (v: number) => `${fmt(v)} µs`,
+        target: null,
+      },
+    ];
+    const peerNames = [
+      ['graphile-worker (a)', (x: (typeof counted)[number]) => x.graphile],
+      ['pg-boss (a)', (x: (typeof counted)[number]) => x.pgBoss],
+    ] as const;
+    for (const m of measures) {
+      /** The median of the rounds' figures, and of the server-wide one beside it. */
+      const figure = (of: (Counted | null)[]) => {
+        const cs = of.filter((c) => c !== null);
+        return `${m.show(median(cs.map(m.of)))}${m.also ? ` (${m.also.name}: ${m.show(median(cs.map(m.also.of)))})` : ''}`;
+      };
+      const refinery = median(counted.map((x) => m.of(x.refinery)));
+      const peers = peerNames.flatMap(([name, peerOf]) => {
+        const paired = counted.flatMap((x) => (peerOf(x) ? [{ refinery: x.refinery, peer: peerOf(x)! }] : []));
+        if (paired.length === 0) return [];
+        const ratios = paired.map((x) => m.of(x.refinery) / m.of(x.peer));
+        return [{ name, figure: figure(paired.map((x) => x.peer)), ratio: median(ratios), ratios }];
+      });
+      const graphile = peers.find((p) => p.name === 'graphile-worker (a)');
+      const complete = counted.every((x) => x.refinery.items === records);
+      row(
+        `PostgreSQL's counters, end to end, per item completed: ${m.name}`,
+        figure(counted.map((x) => x.refinery)),
+        peers.map((p) => `${p.name}: ${p.figure}${p.ratios.length > 1 ? `, each round's ratio ${p.ratios.map((x) => `${fmt(x, 2)}x`).join(', ')}` : ''}`).join('; '),
+        peers.map((p) => `${fmt(p.ratio, 2)}x`).join(' / '),
+        m.target ? `${m.target(refinery)}${complete ? '' : ' (not every item completed)'}` : graphile ? `≤ 1.2x graphile-worker (a): ${verdict(graphile.ratio <= 1.2)}` : '',
+      );
+    }
   }
   /**
    * The CPU a peer's (a) used for the same items, against Refinery's: the round with the median

@@ -72,6 +72,8 @@ export interface RunningRefinery {
   url: string;
   client: RefineryClient;
   db: Db;
+  /** The fresh PostgreSQL database it runs on (null on PGlite). */
+  databaseUrl: string | null;
   /** With BENCH_PROFILE: the profiled database Refinery runs on. */
   profile: ProfiledDb | null;
   close(): Promise<void>;
@@ -91,6 +93,7 @@ export async function startRefinery(backend: Backend): Promise<RunningRefinery> 
     refinery,
     url,
     db,
+    databaseUrl: database?.url ?? null,
     profile,
     client: new RefineryClient({ url, apiKey: adminKey }),
     async close() {

@@ -11,6 +11,7 @@
 import pg from 'pg';
 import { Logger, makeWorkerUtils, runMigrations, type AddJobsJobSpec } from 'graphile-worker';
 import { cpuTimer, processKind } from '../cpuTime.ts';
+import { startPgCounts, type PgCounts } from '../pgCounters.ts';
 import { freshPostgresDatabase, percentile, sleep } from '../support.ts';
 import { countDone, preparePeerTables, spawnPeerWorkers, waitForZero, wallClock } from './peerWork.ts';
 
@@ -24,6 +25,8 @@ export interface PeerThroughputOptions {
   processes?: number;
   /** Jobs each process runs at once (graphile's concurrency; pg-boss: `work` calls). Default 2 for batch jobs, 8 for one-item jobs (graphile); 2 and 2 (pg-boss). */
   concurrency?: number;
+  /** Read PostgreSQL's own counters around the run (pgCounters.ts; adds 22 s of waiting). */
+  pgCounts?: boolean;
 }
 
 export interface GraphileThroughputOptions extends PeerThroughputOptions {
@@ -52,6 +55,8 @@ export interface PeerThroughputResult {
   enhancements: number;
   /** CPU seconds while the clock ran: PostgreSQL's backends, the worker processes, the enqueuing (this process). */
   cpuSeconds: PeerCpuSeconds;
+  /** With `pgCounts`: what PostgreSQL counted while the clock ran. */
+  pg: PgCounts | null;
 }
 
 export interface PeerCpuSeconds {
@@ -89,6 +94,7 @@ export async function graphileWorkerThroughput(options: GraphileThroughputOption
       workers = await spawnPeerWorkers(workerScript, processes, { url: database.url, concurrency, localQueueSize, completeJobBatchDelay, mode: 'enhance' });
       const specs: AddJobsJobSpec[] = [];
       for (let from = 1; from <= items; from += jobSize) specs.push({ identifier: 'enhance', payload: { from, to: Math.min(items, from + jobSize - 1) } });
+      const pgCounts = options.pgCounts ? await startPgCounts(database.url) : null;
       const cpu = cpuTimer();
       const t0 = performance.now();
       for (let i = 0; i < specs.length; i += enqueueChunk) await utils.addJobs(specs.slice(i, i + enqueueChunk));
@@ -97,9 +103,10 @@ export async function graphileWorkerThroughput(options: GraphileThroughputOption
       await waitForZero(pool, 'select count(*) as n from graphile_worker.jobs', [], 30_000);
       const seconds = (performance.now() - t0) / 1000;
       const cpuSeconds = peerCpuSeconds(cpu());
+      const pg = (await pgCounts?.()) ?? null;
       const counted = await countDone(database.url);
       const settings = `${processes} processes × concurrency ${concurrency}, localQueue ${localQueueSize > 1 ? localQueueSize : 'off'}, completeJobBatchDelay ${completeJobBatchDelay < 0 ? 'off' : `${completeJobBatchDelay} ms`}, addJobs in chunks of ${enqueueChunk}`;
-      return { peer: 'graphile-worker 0.17.3', items, jobSize, jobs: specs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted, cpuSeconds };
+      return { peer: 'graphile-worker 0.17.3', items, jobSize, jobs: specs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted, cpuSeconds, pg };
     } finally {
       await utils.release();
     }

@@ -8,6 +8,7 @@
 import PgBoss from 'pg-boss';
 import pg from 'pg';
 import { cpuTimer } from '../cpuTime.ts';
+import { startPgCounts } from '../pgCounters.ts';
 import { freshPostgresDatabase } from '../support.ts';
 import { peerCpuSeconds, type PeerThroughputOptions, type PeerThroughputResult } from './graphileWorker.ts';
 import { countDone, preparePeerTables, spawnPeerWorkers, waitForZero } from './peerWork.ts';
@@ -45,6 +46,7 @@ export async function pgBossThroughput(options: PgBossThroughputOptions): Promis
     workers = await spawnPeerWorkers(workerScript, processes, { url: database.url, queue, workers: concurrency, batchSize, pollingIntervalSeconds, poolSize });
     const jobs: PgBoss.JobInsert[] = [];
     for (let from = 1; from <= items; from += jobSize) jobs.push({ name: queue, data: { from, to: Math.min(items, from + jobSize - 1) } });
+    const pgCounts = options.pgCounts ? await startPgCounts(database.url) : null;
     const cpu = cpuTimer();
     const t0 = performance.now();
     for (let i = 0; i < jobs.length; i += enqueueChunk) await boss.insert(jobs.slice(i, i + enqueueChunk));
@@ -53,9 +55,10 @@ export async function pgBossThroughput(options: PgBossThroughputOptions): Promis
     await waitForZero(pool, `select count(*) as n from pgboss.job where name = $1 and state < 'completed'`, [queue], 30_000);
     const seconds = (performance.now() - t0) / 1000;
     const cpuSeconds = peerCpuSeconds(cpu());
+    const pg = (await pgCounts?.()) ?? null;
     const counted = await countDone(database.url);
     const settings = `${processes} processes × ${concurrency} work() × batchSize ${batchSize}, ${poolSize} statements at once per process, polling ${pollingIntervalSeconds} s, insert() in chunks of ${enqueueChunk}`;
-    return { peer: 'pg-boss 10.4.2', items, jobSize, jobs: jobs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted, cpuSeconds };
+    return { peer: 'pg-boss 10.4.2', items, jobSize, jobs: jobs.length, processes, concurrency, settings, enqueueSeconds, seconds, itemsPerSecond: items / seconds, ...counted, cpuSeconds, pg };
   } finally {
     await workers?.stop();
     await boss.stop({ graceful: false, close: true }).catch(() => {});
