@@ -134,6 +134,16 @@ export function references(n: number, prefix = `${Date.now()}-${Math.random().to
   return Array.from({ length: n }, (_, i) => ({ type: 'reference', identifiers: [{ type: 'doi', value: `10.1000/${prefix}/${i}` }], content: { title: `Reference ${i}` } }));
 }
 
+/** What `promise` gives within `ms`, or null when it is still waiting then. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
   const start = Date.now();
