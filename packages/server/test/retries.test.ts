@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { ProvisionedRobot, RobotIn } from '@refinery/protocol';
 import { retryBackoff } from '../src/batches/backoff.ts';
-import { describeEachBackend, eventually, references, within } from './support/harness.ts';
+import { describeEachBackend, eventually, openOtherProcess, references, within } from './support/harness.ts';
 
 // Retries (issue 3, point 4) on a clock the tests move. After a failed attempt n an item waits
 // min(cap, base · 2^(n−1)) · f, f uniform in [0.5, 1) drawn once per batch: never leasable before
@@ -183,6 +183,29 @@ describeEachBackend(
         assert.equal(leased.body.attempt, 2);
       } finally {
         work.recheckMs = recheckMs;
+      }
+    });
+
+    it('a long poll waiting in another Refinery process is answered when the backoff ends: the moment travels with the NOTIFY', async () => {
+      const n = 1000;
+      const { robot } = await setup(n, { max_attempts: 3 });
+      const first = (await lease(robot)).body;
+      // A second process on the same database and clock; the batch fails through the first.
+      const { other, close } = await openOtherProcess(h(), { adminKey: h().adminKey, clock: h().clock });
+      const { work } = other.refinery.ctx;
+      work.recheckMs = 60_000;
+      try {
+        const polling = other.robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S');
+        await eventually(async () => (work.waiting(robot.id) === 1 ? true : undefined), 10_000, 'the poll waiting');
+        await batchError(robot, first, 'busy', true);
+        await new Promise((r) => setTimeout(r, 500));
+        advance(delayAfter(1));
+        const leased = await within(polling, 15_000);
+        assert.ok(leased, 'the poll was still waiting 15 s after the backoff ended');
+        assert.equal(leased.status, 200);
+        assert.equal(leased.body.item_count, n);
+      } finally {
+        await close();
       }
     });
 

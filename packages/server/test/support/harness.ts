@@ -60,6 +60,31 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
 }
 
 /**
+ * Another Refinery process on the same database, with its own cache of keys, its own clock and
+ * data directory, and `adminKey` as its REFINERY_ADMIN_KEY (none: it makes or keeps its own).
+ */
+export async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> } }) {
+  const dir = options.dir ?? (await tempDir());
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, {});
+  const clock = options.clock ?? systemClock;
+  const refinery = await createRefinery({ config, db: h.refinery.ctx.db, clock, log: pino({ level: 'silent' }), sweep: false }).catch(async (err) => {
+    await dir.remove();
+    throw err;
+  });
+  const url = await refinery.listen();
+  const adminKey = options.adminKey ?? refinery.newAdminKey!;
+  return {
+    other: makeHarness({ backend: h.backend, refinery, url, adminKey, clock, databaseUrl: h.databaseUrl, dataDir: dir.path }),
+    dir,
+    /** Stops it; its data directory stays with `keepDir`. */
+    async close(keepDir = false) {
+      await refinery.close();
+      if (!keepDir) await dir.remove();
+    },
+  };
+}
+
+/**
  * Runs `suite` once per backend (PGlite, and PostgreSQL when it answers; always in CI), each with
  * a fresh database, a temporary data directory and a Refinery listening on a loopback port.
  */
