@@ -1,7 +1,7 @@
 /**
  * When an item goes back to `pending` after a failed attempt, it waits
- * min(cap, base · 2^(a−1)), a its batch's attempt, scaled by a random factor in [0.5, 1) drawn once
- * per batch: retries of different batches spread out, and a batch's items come back together.
+ * min(cap, base · 2^(a−1)), with a the attempt of its batch, scaled by a random factor in [0.5, 1)
+ * drawn once per batch: retries of different batches spread out, and a batch's items come back together.
  */
 export const retryBackoff = { baseMs: 5_000, capMs: 10 * 60_000 } as const;
 
