@@ -148,11 +148,11 @@ describeEachBackend(
         assert.equal(one.body.item_count, 1);
         await batchError(robot, one.body, 'busy', true);
       }
-      // Through the backoff's second half in 25 steps: the batches come back at different steps.
+      // Through the backoff's second half in steps of a fiftieth: the batches come back at different steps.
       const d = delayAfter(1);
       advance(d / 2 - 1);
       const comeBack: number[] = [];
-      for (let step = 0; step <= 25; step++) {
+      for (let step = 0; step <= 26; step++) {
         const res = await lease(robot);
         if (res.status === 200) comeBack.push(res.body.item_count);
         advance(d / 50);
