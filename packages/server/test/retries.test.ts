@@ -166,7 +166,7 @@ describeEachBackend(
       const { robot } = await setup(n, { max_attempts: 3 });
       const first = (await lease(robot)).body;
       const { work } = h().refinery.ctx;
-      // Only the wake-up due at the backoff's end can answer the poll within the test: the re-check would come after a minute.
+      // Only the wake-up due at the backoff's end answers the poll early: the re-check would come after a minute.
       const recheckMs = work.recheckMs;
       work.recheckMs = 60_000;
       try {
@@ -176,8 +176,9 @@ describeEachBackend(
         // Time for the retry's NOTIFY to reach this process while the items still back off.
         await new Promise((r) => setTimeout(r, 500));
         advance(delayAfter(1));
-        const leased = await within(polling, 15_000);
-        assert.ok(leased, 'the poll was still waiting 15 s after the backoff ended');
+        // Not woken, the poll would look again only when its 30 s wait ends.
+        const leased = await within(polling, 20_000);
+        assert.ok(leased, 'the poll was still waiting 20 s after the backoff ended');
         assert.equal(leased.status, 200);
         assert.equal(leased.body.item_count, n);
         assert.equal(leased.body.attempt, 2);
@@ -200,8 +201,9 @@ describeEachBackend(
         await batchError(robot, first, 'busy', true);
         await new Promise((r) => setTimeout(r, 500));
         advance(delayAfter(1));
-        const leased = await within(polling, 15_000);
-        assert.ok(leased, 'the poll was still waiting 15 s after the backoff ended');
+        // Not woken, the poll would look again only when its 30 s wait ends.
+        const leased = await within(polling, 20_000);
+        assert.ok(leased, 'the poll was still waiting 20 s after the backoff ended');
         assert.equal(leased.status, 200);
         assert.equal(leased.body.item_count, n);
       } finally {
