@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import pino from 'pino';
 import { recentDefaults } from '../src/auth/recent.ts';
-import { manualClock, systemClock, type Clock } from '../src/clock.ts';
-import { loadConfig } from '../src/config.ts';
-import { createRefinery } from '../src/refinery.ts';
-import { tempDir } from './support/backends.ts';
-import { describeEachBackend, makeHarness, type Harness } from './support/harness.ts';
+import { manualClock } from '../src/clock.ts';
+import { describeEachBackend, openOtherProcess, type Harness } from './support/harness.ts';
 
 // DELETE /v1/api-keys/{id}: revocation, through the process that revoked and through others.
 
@@ -21,31 +17,6 @@ async function liveKeyIds(h: Harness, role?: 'admin'): Promise<string[]> {
   const res = await h.api('GET', '/v1/api-keys');
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.data.filter((k: { role: string }) => role === undefined || k.role === role).map((k: { id: string }) => k.id);
-}
-
-/**
- * Another Refinery process on the same database, with its own cache of keys, its own clock and
- * data directory, and `adminKey` as its REFINERY_ADMIN_KEY (none: it makes or keeps its own).
- */
-async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> } }) {
-  const dir = options.dir ?? (await tempDir());
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, {});
-  const clock = options.clock ?? systemClock;
-  const refinery = await createRefinery({ config, db: h.refinery.ctx.db, clock, log: pino({ level: 'silent' }), sweep: false }).catch(async (err) => {
-    await dir.remove();
-    throw err;
-  });
-  const url = await refinery.listen();
-  const adminKey = options.adminKey ?? refinery.newAdminKey!;
-  return {
-    other: makeHarness({ backend: h.backend, refinery, url, adminKey, clock, databaseUrl: h.databaseUrl, dataDir: dir.path }),
-    dir,
-    /** Stops it; its data directory stays with `keepDir`. */
-    async close(keepDir = false) {
-      await refinery.close();
-      if (!keepDir) await dir.remove();
-    },
-  };
 }
 
 describeEachBackend('API key revocation', (h) => {

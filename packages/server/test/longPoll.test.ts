@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeEachBackend, eventually, references } from './support/harness.ts';
-
-/** What `promise` gives within `ms`, or null when it is still waiting then. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { describeEachBackend, eventually, references, within } from './support/harness.ts';
 
 describeEachBackend('long poll', (h) => {
   it('answers a waiting lease as soon as work arrives, not when the wait ends', async () => {

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { ProvisionedRobot, RobotIn } from '@refinery/protocol';
 import { retryBackoff } from '../src/batches/backoff.ts';
-import { describeEachBackend, references } from './support/harness.ts';
+import { describeEachBackend, eventually, openOtherProcess, references, within } from './support/harness.ts';
 
 // Retries (issue 3, point 4) on a clock the tests move. After a failed attempt n an item waits
-// min(cap, base · 2^(n−1)) · f, f uniform in [0.5, 1): never leasable before half the delay,
-// always after the whole of it. A batch-wide error or a per-record error marked `retryable`
-// retries while attempts remain, then fails with the robot's last message.
+// min(cap, base · 2^(n−1)) · f, f uniform in [0.5, 1) drawn once per batch: never leasable before
+// half the delay, always after the whole of it, and a batch's retried items come back together
+// (issue 28). A batch-wide error or a per-record error marked `retryable` retries while attempts
+// remain, then fails with the robot's last message.
 describeEachBackend(
   'retries',
   (h) => {
@@ -79,34 +80,135 @@ describeEachBackend(
       assert.equal((await lease(robot)).status, 204);
     });
 
-    it('jitter spreads the retries of one batch between half the delay and the whole of it', async () => {
-      const n = 200;
-      const { robot, requestId } = await setup(n, { max_attempts: 3 });
-      const first = await lease(robot);
-      assert.equal(first.body.item_count, n);
-      await batchError(robot, first.body, 'busy', true);
-      const failedAt = h().clock.now().getTime();
-
-      // What the user cannot see but the lease obeys: every item's moment, within the bounds.
-      const { rows } = await h().refinery.ctx.db.query<{ at: string }>(`select (extract(epoch from available_at) * 1000)::float8::text as at from items where request_id = $1::uuid`, [requestId]);
-      const waits = rows.map((r) => Number(r.at) - failedAt);
-      const d = delayAfter(1);
-      assert.equal(waits.length, n);
-      for (const w of waits) assert.ok(w >= d / 2 && w < d, `wait ${w} ms outside [${d / 2}, ${d})`);
-      assert.ok(Math.max(...waits) - Math.min(...waits) > d / 4, 'the waits are spread, not one moment');
-
-      // Seen through leases: none before half the delay, some (not all) at three quarters, the rest by the end.
+    /**
+     * Moves the clock through the backoff after attempt `n` in twentieths of it, leasing at each
+     * step: nothing before half of it, something by the end. Returns the first batch leased.
+     */
+    async function firstLeaseAfterBackoff(robot: ProvisionedRobot, n: number): Promise<{ id: string; lease_token: string; item_count: number; attempt: number; results_url: string; items_url: string }> {
+      const d = delayAfter(n);
       advance(d / 2 - 1);
-      assert.equal((await lease(robot)).status, 204);
-      advance(d / 4);
-      const early = await lease(robot);
-      assert.equal(early.status, 200);
-      assert.ok(early.body.item_count > 0 && early.body.item_count < n, `${early.body.item_count} of ${n} leasable at three quarters of the backoff`);
-      advance(d / 4 + 1); // now exactly d after the failure: every wait (< d) has passed
-      const rest = await lease(robot);
-      assert.equal(rest.status, 200);
-      assert.equal(early.body.item_count + rest.body.item_count, n);
+      assert.equal((await lease(robot)).status, 204, `leasable before half the backoff after attempt ${n}`);
+      for (let step = 0; step <= 10; step++) {
+        advance(d / 20);
+        const res = await lease(robot);
+        if (res.status === 200) return res.body;
+        assert.equal(res.status, 204);
+      }
+      assert.fail(`nothing leasable after the whole backoff after attempt ${n}`);
+    }
+
+    it("a batch-wide retryable error: the batch's 1,000 items come back at one moment, as one batch, attempt after attempt", async () => {
+      const n = 1000;
+      const { robot, requestId } = await setup(n, { max_attempts: 3 });
+      let batch = (await lease(robot)).body;
+      assert.equal(batch.item_count, n);
+      for (const attempt of [1, 2]) {
+        await batchError(robot, batch, `busy ${attempt}`, true);
+        batch = await firstLeaseAfterBackoff(robot, attempt);
+        assert.equal(batch.item_count, n, `attempt ${attempt + 1} came back as a batch of ${batch.item_count}`);
+        assert.equal(batch.attempt, attempt + 1);
+      }
+      assert.ok((await items(requestId)).every((i) => i.status === 'leased' && i.attempts === 3));
+    });
+
+    it("a lapsed lease: the batch's 1,000 items come back at one moment, as one batch", async () => {
+      const n = 1000;
+      const { robot, requestId } = await setup(n, { lease: 'PT1M' });
+      const first = (await lease(robot)).body;
+      assert.equal(first.item_count, n);
+      advance(61_000);
+      assert.equal((await h().refinery.sweeper.runOnce()).expiredBatches, 1);
+      const again = await firstLeaseAfterBackoff(robot, 1);
+      assert.equal(again.item_count, n);
+      assert.equal(again.attempt, 2);
       assert.ok((await items(requestId)).every((i) => i.status === 'leased' && i.attempts === 2));
+    });
+
+    it("a batch's retryable answers and its missing items come back together, as one batch", async () => {
+      const { robot, recordIds } = await setup(1000, { max_attempts: 3 });
+      const first = (await lease(robot)).body;
+      // 400 answered with a retryable error, 300 done, 300 never mentioned (missing: retried too).
+      await uploadResults(first, [
+        ...recordIds.slice(0, 400).map((id) => ({ record_id: id, error: { message: 'the image server timed out', retryable: true } })),
+        ...recordIds.slice(400, 700).map((id) => ({ record_id: id, type: 'annotation', content: { ok: true } })),
+      ]);
+      assert.equal((await postResults(robot, first)).status, 202);
+      await h().refinery.background.drain();
+      const again = await firstLeaseAfterBackoff(robot, 1);
+      assert.equal(again.item_count, 700);
+      const lines = (await (await fetch(again.items_url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map((l) => l.record.id).sort(), [...recordIds.slice(0, 400), ...recordIds.slice(700)].sort());
+    });
+
+    it('batches failing at one moment each draw their own backoff: their retries spread out', async () => {
+      const batches = 8;
+      const { robot } = await setup(batches, { max_attempts: 3 });
+      for (let b = 0; b < batches; b++) {
+        const one = await h().robotCall(robot, 'POST', '/v1/batches/lease?limit=1');
+        assert.equal(one.body.item_count, 1);
+        await batchError(robot, one.body, 'busy', true);
+      }
+      // Through the backoff's second half in steps of a fiftieth: the batches come back at different steps.
+      const d = delayAfter(1);
+      advance(d / 2 - 1);
+      const comeBack: number[] = [];
+      for (let step = 0; step <= 26; step++) {
+        const res = await lease(robot);
+        if (res.status === 200) comeBack.push(res.body.item_count);
+        advance(d / 50);
+      }
+      assert.equal(comeBack.reduce((a, b) => a + b, 0), batches);
+      assert.ok(comeBack.length > 1, `all ${batches} batches came back at one moment`);
+    });
+
+    it('a long poll waiting through a backoff is answered with the whole batch when the backoff ends, in the same poll', async () => {
+      const n = 1000;
+      const { robot } = await setup(n, { max_attempts: 3 });
+      const first = (await lease(robot)).body;
+      const { work } = h().refinery.ctx;
+      // Only the wake-up due at the backoff's end answers the poll early: the re-check would come after a minute.
+      const recheckMs = work.recheckMs;
+      work.recheckMs = 60_000;
+      try {
+        const polling = h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S');
+        await eventually(async () => (work.waiting(robot.id) === 1 ? true : undefined), 10_000, 'the poll waiting');
+        await batchError(robot, first, 'busy', true);
+        // Time for the retry's NOTIFY to reach this process while the items still back off.
+        await new Promise((r) => setTimeout(r, 500));
+        advance(delayAfter(1));
+        // Not woken, the poll would look again only when its 30 s wait ends.
+        const leased = await within(polling, 20_000);
+        assert.ok(leased, 'the poll was still waiting 20 s after the backoff ended');
+        assert.equal(leased.status, 200);
+        assert.equal(leased.body.item_count, n);
+        assert.equal(leased.body.attempt, 2);
+      } finally {
+        work.recheckMs = recheckMs;
+      }
+    });
+
+    it('a long poll waiting in another Refinery process is answered when the backoff ends: the moment travels with the NOTIFY', async () => {
+      const n = 1000;
+      const { robot } = await setup(n, { max_attempts: 3 });
+      const first = (await lease(robot)).body;
+      // A second process on the same database and clock; the batch fails through the first.
+      const { other, close } = await openOtherProcess(h(), { adminKey: h().adminKey, clock: h().clock });
+      const { work } = other.refinery.ctx;
+      work.recheckMs = 60_000;
+      try {
+        const polling = other.robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S');
+        await eventually(async () => (work.waiting(robot.id) === 1 ? true : undefined), 10_000, 'the poll waiting');
+        await batchError(robot, first, 'busy', true);
+        await new Promise((r) => setTimeout(r, 500));
+        advance(delayAfter(1));
+        // Not woken, the poll would look again only when its 30 s wait ends.
+        const leased = await within(polling, 20_000);
+        assert.ok(leased, 'the poll was still waiting 20 s after the backoff ended');
+        assert.equal(leased.status, 200);
+        assert.equal(leased.body.item_count, n);
+      } finally {
+        await close();
+      }
     });
 
     it('a batch-wide error with retryable false fails every item at once with the message', async () => {

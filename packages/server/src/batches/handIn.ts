@@ -2,7 +2,7 @@ import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
-import { notifyWork } from '../work/signals.ts';
+import { notifyRetries } from '../work/signals.ts';
 import { refuseIfItemsClosed } from './closedItems.ts';
 import { importResults } from './importResults.ts';
 import type { BatchRow } from './queries/batchRow.ts';
@@ -49,7 +49,7 @@ export async function failLeasedBatch(ctx: Context, batch: BatchRow, p: { leaseT
   const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, message: p.message, now }))) return null;
     const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'robot_error', message: p.message, retryable: p.retryable, now });
-    await notifyWork(tx, moved.retriedRobotIds);
+    await notifyRetries(tx, moved.retries);
     return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
   });
   if (failed === null) return (await repeatedOrRefused(ctx, batch, { leaseToken: p.leaseToken, error: true, repeat: p.repeat })).status;

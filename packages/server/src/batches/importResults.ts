@@ -9,7 +9,7 @@ import { newId } from '../ids.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { judgeDestinyLine, validationEntry } from '../destiny/results.ts';
-import { notifyWork } from '../work/signals.ts';
+import { notifyRetries } from '../work/signals.ts';
 import { readLines, type Line } from './lines.ts';
 import { completeImportedBatch } from './queries/completeImportedBatch.ts';
 import { getImportContext, type ImportContext } from './queries/getImportContext.ts';
@@ -290,10 +290,9 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
   const { moves, completed, finished } = await ctx.db.transaction(async (tx) => {
     const settled = await settleImportedItems(tx, settle);
     const retried = await retryOrFailAnsweredItems(tx, { batchId, errors: retryableErrors, now });
-    await notifyWork(tx, retried.retriedRobotIds);
-    // What is still importing was never answered: it retries while attempts remain.
+    // What is still importing was never answered: it retries while attempts remain, at the same moment.
     const missing = unanswered === 0 ? null : await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
-    if (missing) await notifyWork(tx, missing.retriedRobotIds);
+    await notifyRetries(tx, [...retried.retries, ...(missing?.retries ?? [])]);
     const completed = await completeImportedBatch(tx, { batchId, now });
     const finished = await finishRequestsIfDone(tx, { requestIds: [...requestIdsOf(settled), ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
     return { moves: [...settled, ...retried.moves, ...(missing?.moves ?? [])], completed, finished };

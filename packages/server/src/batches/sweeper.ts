@@ -7,7 +7,7 @@ import { writeBacklog } from '../requests/backlog.ts';
 import { expireOverdueRequests } from '../requests/lifecycle.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { listOpenRequestsWithoutOpenItems } from '../requests/queries/listOpenRequestsWithoutOpenItems.ts';
-import { notifyWork } from '../work/signals.ts';
+import { notifyRetries } from '../work/signals.ts';
 import { importResults } from './importResults.ts';
 import { claimStaleImports } from './queries/claimStaleImports.ts';
 import { expireLapsedLeases } from './queries/expireLapsedLeases.ts';
@@ -52,7 +52,7 @@ export function createSweeper({ ctx, config = {} }: { ctx: Context; config?: Par
       const expired = await expireLapsedLeases(tx, { now, limit: settings.batchLimit });
       const batchIds = expired.map((b) => b.id);
       const released = await retryOrFailItems(tx, { batchIds, fromStatus: 'leased', code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
-      await notifyWork(tx, released.retriedRobotIds);
+      await notifyRetries(tx, released.retries);
       const leftOpen = await listOpenRequestsWithoutOpenItems(tx, { limit: settings.batchLimit });
       const done = await finishRequestsIfDone(tx, { requestIds: [...released.requestIds, ...leftOpen], now });
       return { expired, batchIds, moves: released.moves, done };

@@ -16,7 +16,7 @@ import { startBatchImportIfLeased } from '../batches/queries/startBatchImport.ts
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
-import { notifyWork } from '../work/signals.ts';
+import { notifyRetries, notifyWork } from '../work/signals.ts';
 import { deferBatchIfLeased } from './queries/deferBatchIfLeased.ts';
 import { retryAfterMs } from './retryAfter.ts';
 
@@ -117,7 +117,7 @@ async function failDelivery(ctx: Context, batch: BatchRow, message: string): Pro
   const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: batch.lease_token, message, now }))) return null;
     const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'delivery_failed', message, retryable: true, now });
-    await notifyWork(tx, moved.retriedRobotIds);
+    await notifyRetries(tx, moved.retries);
     return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
   });
   if (failed === null) return { batchId: batch.id, outcome: 'superseded' };

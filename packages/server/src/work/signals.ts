@@ -1,18 +1,36 @@
+import type { Clock } from '../clock.ts';
 import type { Db, Queryable } from '../db/db.ts';
 
 /**
  * The NOTIFY channel that says "robot X has pending items". Its payload is the robot id, followed
- * by ` push` for a push robot: only those wake the push dispatcher.
+ * by ` push` for a push robot (only those wake the push dispatcher), then ` at=<epoch ms>` when the
+ * items may be leased only from that moment (a retry's backoff): each process wakes its polls then.
  */
 export const workChannel = 'refinery_work';
 
-/** SQL sending the wake-up for robot row `r` (a `robots` row alias). */
-export const notifyWorkOf = (r: string) => `pg_notify('${workChannel}', ${r}.id::text || case when ${r}.delivery->>'mode' = 'push' then ' push' else '' end)`;
+/** SQL sending the wake-up for robot row `r` (a `robots` row alias), due at `at` (SQL for epoch ms) when given. */
+export const notifyWorkOf = (r: string, at?: string) =>
+  `pg_notify('${workChannel}', ${r}.id::text || case when ${r}.delivery->>'mode' = 'push' then ' push' else '' end${at === undefined ? '' : ` || ' at=' || (${at})::text`})`;
 
 /** Sends the wake-up inside the caller's transaction, so it is delivered at commit and only then. */
 export async function notifyWork(db: Queryable, robotIds: readonly string[]): Promise<void> {
   if (robotIds.length === 0) return;
   await db.query(`select ${notifyWorkOf('r')} from robots r where r.id = any($1::uuid[])`, [[...new Set(robotIds)]]);
+}
+
+/** Items of `robot_id` given back for a retry, leasable from `at` (epoch ms): when their backoff ends. */
+export interface Retry {
+  robot_id: string;
+  at: number;
+}
+
+/** Sends the wake-ups for retried items inside the caller's transaction, each due when its backoff ends. */
+export async function notifyRetries(db: Queryable, retries: readonly Retry[]): Promise<void> {
+  if (retries.length === 0) return;
+  await db.query(`select ${notifyWorkOf('r', 't.at')} from unnest($1::uuid[], $2::bigint[]) as t(robot_id, at) join robots r on r.id = t.robot_id`, [
+    retries.map((t) => t.robot_id),
+    retries.map((t) => t.at),
+  ]);
 }
 
 /** A long poll parked in `waitFor`, claimed to be handed work directly (`claimWaiter`). */
@@ -36,28 +54,77 @@ interface Waiter<Terms, Work> {
 
 /**
  * Long-poll waiters: a lease with `wait` parks here until a NOTIFY for its robot arrives
- * (from any Refinery process, through PostgreSQL, or in-process through PGlite), work is handed
- * to it by a request created in this process (`claimWaiter`), or time runs out.
+ * (from any Refinery process, through PostgreSQL, or in-process through PGlite) or, for a NOTIFY
+ * due later (a retry's backoff), that moment comes; work is handed to it by a request created in
+ * this process (`claimWaiter`); or time runs out.
  * `Terms`: what a waiting poll asks for; `Work`: what it can be handed.
  */
 export class WorkSignals<Terms = unknown, Work = unknown> {
   private readonly waiters = new Map<string, Set<Waiter<Terms, Work>>>();
   private readonly listeners = new Set<(robotId: string) => void>();
   private readonly wakeCounts = new Map<string, number>();
-  /** How long a long poll waits without a wake-up before it looks again: a retry's backoff ending sends none. */
+  /**
+   * How long a long poll waits without a wake-up before it looks again: for backoffs whose NOTIFY
+   * this process did not hear (sent before it started listening).
+   */
   recheckMs = 1000;
   private unlisten: (() => Promise<void>) | null = null;
+  /** Wake-ups due later, by the moment they are due (epoch ms), and the clock's alarm for the earliest. */
+  private readonly due = new Map<number, Set<string>>();
+  private alarm: { at: number; cancel(): void } | null = null;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
 
   async start(): Promise<void> {
-    this.unlisten ??= await this.db.listen(workChannel, (payload) => this.wake(payload));
+    this.unlisten ??= await this.db.listen(workChannel, (payload) => this.heard(payload));
   }
 
   async stop(): Promise<void> {
     await this.unlisten?.();
     this.unlisten = null;
+    this.alarm?.cancel();
+    this.alarm = null;
+    this.due.clear();
     for (const set of this.waiters.values()) for (const waiter of set) waiter.end(null);
+  }
+
+  /** A NOTIFY: woken now, or, for one due later, when the clock gets there. */
+  private heard(payload: string): void {
+    const due = / at=(\d+)$/.exec(payload);
+    if (!due) return this.wake(payload);
+    const at = Number(due[1]);
+    const wakeUp = payload.slice(0, due.index);
+    if (at <= this.clock.now().getTime()) return this.wake(wakeUp);
+    let set = this.due.get(at);
+    if (!set) this.due.set(at, (set = new Set()));
+    set.add(wakeUp);
+    if (this.alarm === null || at < this.alarm.at) this.arm(at);
+  }
+
+  private arm(at: number): void {
+    this.alarm?.cancel();
+    const alarm = { at, cancel: () => {} };
+    this.alarm = alarm;
+    alarm.cancel = this.clock.at(new Date(at), () => this.ring());
+  }
+
+  /** The alarm: the wake-ups now due are sent, and the alarm set for the next. */
+  private ring(): void {
+    this.alarm = null;
+    const now = this.clock.now().getTime();
+    let next = Infinity;
+    for (const [at, wakeUps] of this.due) {
+      if (at > now) {
+        next = Math.min(next, at);
+        continue;
+      }
+      this.due.delete(at);
+      for (const wakeUp of wakeUps) this.wake(wakeUp);
+    }
+    if (next !== Infinity) this.arm(next);
   }
 
   private wake(payload: string): void {

@@ -60,6 +60,31 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
 }
 
 /**
+ * Another Refinery process on the same database, with its own cache of keys, its own clock and
+ * data directory, and `adminKey` as its REFINERY_ADMIN_KEY (none: it makes or keeps its own).
+ */
+export async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> } }) {
+  const dir = options.dir ?? (await tempDir());
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, {});
+  const clock = options.clock ?? systemClock;
+  const refinery = await createRefinery({ config, db: h.refinery.ctx.db, clock, log: pino({ level: 'silent' }), sweep: false }).catch(async (err) => {
+    await dir.remove();
+    throw err;
+  });
+  const url = await refinery.listen();
+  const adminKey = options.adminKey ?? refinery.newAdminKey!;
+  return {
+    other: makeHarness({ backend: h.backend, refinery, url, adminKey, clock, databaseUrl: h.databaseUrl, dataDir: dir.path }),
+    dir,
+    /** Stops it; its data directory stays with `keepDir`. */
+    async close(keepDir = false) {
+      await refinery.close();
+      if (!keepDir) await dir.remove();
+    },
+  };
+}
+
+/**
  * Runs `suite` once per backend (PGlite, and PostgreSQL when it answers; always in CI), each with
  * a fresh database, a temporary data directory and a Refinery listening on a loopback port.
  */
@@ -132,6 +157,16 @@ export function makeHarness(base: Omit<Harness, 'api' | 'robotCall' | 'createRob
 /** n reference records with distinct DOIs. */
 export function references(n: number, prefix = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`): Array<{ type: string; identifiers: Array<{ type: string; value: string }>; content: unknown }> {
   return Array.from({ length: n }, (_, i) => ({ type: 'reference', identifiers: [{ type: 'doi', value: `10.1000/${prefix}/${i}` }], content: { title: `Reference ${i}` } }));
+}
+
+/** What `promise` gives within `ms`, or null when it is still waiting then. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */

@@ -1,35 +1,38 @@
 import type { Queryable } from '../../db/db.ts';
-import { backoffSql, retryBackoff } from '../backoff.ts';
-import { requestIdsOf, retriedRobotIdsOf, type ItemMove } from './itemMoves.ts';
+import type { Retry } from '../../work/signals.ts';
+import { batchBackoffSql, epochMsSql, retryBackoff } from '../backoff.ts';
+import { requestIdsOf, retriesOf, type ItemMove, type RetryMove } from './itemMoves.ts';
 
 /**
- * The items of `batchIds` still in `fromStatus` go back to `pending` after a backoff while
- * `retryable` and attempts remain, otherwise to `failed`, with the error code and message.
- * Returns the requests and robots touched, and how many items went where.
+ * The items of `batchIds` still in `fromStatus` go back to `pending` while `retryable` and attempts
+ * remain, otherwise to `failed`, with the error code and message. A batch's retried items all wait
+ * the same backoff, so they come back together. Returns the requests touched, the retries (robot
+ * and moment) to wake for, and how many items went where.
  */
 export async function retryOrFailItems(
   db: Queryable,
   p: { batchIds: readonly string[]; fromStatus: 'leased' | 'importing'; code: string; message: string; retryable: boolean; now: Date },
-): Promise<{ requestIds: string[]; retriedRobotIds: string[]; moves: ItemMove[] }> {
-  if (p.batchIds.length === 0) return { requestIds: [], retriedRobotIds: [], moves: [] };
-  const { rows } = await db.query<ItemMove>(
+): Promise<{ requestIds: string[]; retries: Retry[]; moves: ItemMove[] }> {
+  if (p.batchIds.length === 0) return { requestIds: [], retries: [], moves: [] };
+  const { rows } = await db.query<RetryMove>(
     `
 with moved as (
 update items i set
   status = case when $4::boolean and i.attempts < r.max_attempts then 'pending' else 'failed' end,
-  available_at = ${backoffSql('$6::timestamptz', '$7', '$8')},
+  available_at = ${batchBackoffSql('$6::timestamptz', '$7', '$8', 'b')},
   error_code = $3::text,
   error_message = case when $4::boolean and i.attempts < r.max_attempts
     then $5::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || '; will retry)'
     else $5::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || ')' end,
   updated_at = $6::timestamptz
-from robots r
-where i.batch_id = any($1::uuid[]) and i.status = $2::text and r.id = i.robot_id
-returning i.request_id, i.robot_id, i.status
+from batches b, robots r
+where b.id = any($1::uuid[]) and i.batch_id = b.id and i.status = $2::text and r.id = i.robot_id
+returning i.request_id, i.robot_id, i.status, i.available_at
 )
-select request_id::text, robot_id::text, status, count(*)::int as n from moved group by 1, 2, 3
+select request_id::text, robot_id::text, status, case when status = 'pending' then ${epochMsSql('available_at')} end as at, count(*)::int as n
+from moved group by 1, 2, 3, 4
 `,
     [p.batchIds, p.fromStatus, p.code, p.retryable, p.message, p.now.toISOString(), retryBackoff.baseMs, retryBackoff.capMs],
   );
-  return { requestIds: requestIdsOf(rows), retriedRobotIds: retriedRobotIdsOf(rows), moves: rows };
+  return { requestIds: requestIdsOf(rows), retries: retriesOf(rows), moves: rows };
 }
