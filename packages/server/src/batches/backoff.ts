@@ -15,7 +15,7 @@ export function backoffSql(now: string, base: string, cap: string): string {
  * The factor is drawn from the batch id rather than by `random()`: every statement that retries
  * items of one batch (an import's retryable answers and its missing items are two) gives them the
  * same moment, and one statement retrying many batches (the sweeper's) draws once for each
- * (docs/internals/retries-come-back-whole.md).
+ * (docs/internals/0018-retries-come-back-whole.md).
  */
 export function batchBackoffSql(now: string, base: string, cap: string, b: string): string {
   const draw = `((hashtextextended(${b}.id::text, 0) & 4503599627370495)::double precision / 4503599627370496)`; // the hash's low 52 bits, in [0, 1)
