@@ -57,9 +57,14 @@ class Node {
     this.url = `http://127.0.0.1:${port}`;
   }
 
+  /** How long each start took, in seconds. */
+  readonly startTimes: number[] = [];
+
   async start(): Promise<void> {
-    const proc = await startServe(`${this.name}#${this.kills}`, { ...this.env, PORT: String(this.port), REFINERY_PUBLIC_URL: this.url });
+    const at = Date.now();
+    const proc = await startServe(`${this.name}#${this.kills}`, { ...this.env, PORT: String(this.port), REFINERY_PUBLIC_URL: this.url }, { timeoutMs: 120_000 });
     this.process = proc;
+    this.startTimes.push(Math.round((Date.now() - at) / 100) / 10);
     void proc.exit.then(({ code, signal }) => {
       if (this.process === proc) this.crashes.push(`${this.name} exited on its own (${code ?? signal}):\n${proc.output().slice(-3000)}`);
     });
@@ -139,13 +144,13 @@ interface Run {
 }
 
 /**
- * A robot (batches of `batchSize`, lease `PT30S`, 3 attempts) and `items` new records imported
+ * A robot (batches of `batchSize`, 3 attempts, a lease longer than any restart takes on a loaded machine) and `items` new records imported
  * through the first node, a request for them, and two SDK robots per node working it: each takes
  * a batch's records, waits for its turn (`pace`), then answers every record with one annotation.
  */
 async function startRun(nodes: Node[], o: { items: number; batchSize: number; faults: number }): Promise<Run> {
   const client = new RefineryClient({ url: nodes[0].url, apiKey: adminKey });
-  const robot = await client.createRobot({ name: `crash-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: o.batchSize, lease: 'PT30S', max_attempts: 3 });
+  const robot = await client.createRobot({ name: `crash-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: o.batchSize, lease: 'PT2M', max_attempts: 3 });
   const imported = await client.importRecords(references(o.items));
   assert.equal(imported.ids.length, o.items);
   const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
@@ -264,7 +269,7 @@ describe('crashes and restarts under SDK robots', () => {
     const { request, stats } = await finishRun(run, 180_000);
     const found = await outcome(opened.db, run);
     t.diagnostic(`seed ${seed}: ${kills} kills (${duringImport} during a results import) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s: ${killed.join(', ')}`);
-    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}`);
+    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
     assert.deepEqual(crashesOf(nodes), []);
     assertCompletedOnce(request, found, items);
     assert.ok(duringImport >= 3, `only ${duringImport} kills came during a results import`);
@@ -301,7 +306,7 @@ describe('crashes and restarts under SDK robots', () => {
     const db = await openPostgres({ connectionString: server.databaseUrl, log: pino({ level: 'silent' }) });
     const found = await outcome(db, run).finally(() => db.close());
     t.diagnostic(`seed ${seed + 1}: PostgreSQL restarted (${restarts.join(', ')}) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}`);
+    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
     assert.deepEqual(crashesOf(nodes), [], 'no process ended for the database restarting');
     assertCompletedOnce(request, found, items);
   });
@@ -341,8 +346,9 @@ describe('crashes and restarts under SDK robots', () => {
     await node.stop();
     const db = await openPglite(pgdata);
     const found = await outcome(db, run).finally(() => db.close());
+    const nodes = [node];
     t.diagnostic(`seed ${seed + 2}: ${kills} kills (${duringImport} during a results import) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}`);
+    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
     assert.deepEqual(node.crashes, []);
     assertCompletedOnce(request, found, items);
     assert.ok(duringImport >= 2, `only ${duringImport} kills came during a results import`);
