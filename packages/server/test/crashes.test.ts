@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import pino from 'pino';
-import { RefineryClient, requestFetch, runRobot, silentLogger, type Fetch, type RobotHandle } from '@refinery/sdk';
+import { RefineryClient, requestFetch, runRobot, type Fetch, type RobotHandle, type RobotLogger } from '@refinery/sdk';
 import type { Queryable } from '../src/db/db.ts';
 import { openPglite } from '../src/db/pglite.ts';
 import { openPostgres } from '../src/db/postgres.ts';
@@ -86,32 +86,57 @@ class Node {
   }
 }
 
-/** Results posts answered 202, as the robots see them: the import has started in the process that answered. */
-class HandIns {
-  #waiting: Array<(handIn: { url: string; batchId: string }) => void> = [];
+/** A robot's call a test acts on: its results file uploaded (answered 200), or its results posted (answered 202: the import has begun). */
+type RobotStep = { kind: 'uploaded' | 'posted'; url: string; batchId: string };
 
-  /** The robots' fetch: requestFetch, telling of each results post answered 202. */
+/** The robots' calls, seen from their side: a test may act at a step of theirs while the robot waits for the answer. */
+class RobotSteps {
+  #waiting: Array<{ kind: RobotStep['kind']; act: (step: RobotStep) => Promise<void> }> = [];
+
+  /** The robots' fetch: requestFetch, holding an answer back while a test acts on it. */
   readonly fetch: Fetch = async (input, init) => {
     const res = await requestFetch(input, init);
-    const match = init?.method === 'POST' && res.status === 202 ? /^(http:\/\/[^/]+)\/v1\/batches\/([^/]+)\/results$/.exec(String(input)) : null;
-    if (match) for (const resolve of this.#waiting.splice(0)) resolve({ url: match[1], batchId: match[2] });
+    const step = stepOf(String(input), init?.method ?? 'GET', res.status);
+    const i = step ? this.#waiting.findIndex((w) => w.kind === step.kind) : -1;
+    if (i >= 0) await this.#waiting.splice(i, 1)[0].act(step!);
     return res;
   };
 
-  /** The next results post answered 202, or null after `timeoutMs`. */
-  next(timeoutMs: number): Promise<{ url: string; batchId: string } | null> {
-    return new Promise((resolve) => {
+  /**
+   * Runs `act` at the next step of `kind`, before the robot has the answer; null (and nothing
+   * run) if none comes within `timeoutMs`.
+   */
+  at(kind: RobotStep['kind'], timeoutMs: number, act: (step: RobotStep) => Promise<void>): Promise<RobotStep | null> {
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        kind,
+        act: async (step: RobotStep) => {
+          clearTimeout(timer);
+          await act(step).then(() => resolve(step), reject);
+        },
+      };
       const timer = setTimeout(() => {
-        this.#waiting = this.#waiting.filter((w) => w !== take);
+        this.#waiting = this.#waiting.filter((w) => w !== waiter);
         resolve(null);
       }, timeoutMs);
-      const take = (handIn: { url: string; batchId: string }) => {
-        clearTimeout(timer);
-        resolve(handIn);
-      };
-      this.#waiting.push(take);
+      this.#waiting.push(waiter);
     });
   }
+}
+
+function stepOf(url: string, method: string, status: number): RobotStep | null {
+  const posted = method === 'POST' && status === 202 ? /^(http:\/\/[^/]+)\/v1\/batches\/([^/]+)\/results$/.exec(url) : null;
+  if (posted) return { kind: 'posted', url: posted[1], batchId: posted[2] };
+  const uploaded = method === 'PUT' && status === 200 ? /^(http:\/\/[^/]+)\/v1\/blobs\/.*batches\/([0-9a-f-]{36})\//.exec(url) : null;
+  if (uploaded) return { kind: 'uploaded', url: uploaded[1], batchId: uploaded[2] };
+  return null;
+}
+
+/** The robots' log: how many times each warning or error was written. */
+function countingLogger(): RobotLogger & { counts: Record<string, number> } {
+  const counts: Record<string, number> = {};
+  const count = (_: object, msg: string) => void (counts[msg] = (counts[msg] ?? 0) + 1);
+  return { counts, debug() {}, info() {}, warn: count, error: count };
 }
 
 /**
@@ -138,7 +163,8 @@ interface Run {
   client: RefineryClient;
   requestId: string;
   recordIds: string[];
-  handIns: HandIns;
+  steps: RobotSteps;
+  log: ReturnType<typeof countingLogger>;
   pace: Pace;
   robots: RobotHandle[];
 }
@@ -154,7 +180,8 @@ async function startRun(nodes: Node[], o: { items: number; batchSize: number; fa
   const imported = await client.importRecords(references(o.items));
   assert.equal(imported.ids.length, o.items);
   const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
-  const handIns = new HandIns();
+  const steps = new RobotSteps();
+  const log = countingLogger();
   const pace = new Pace(Math.max(1, Math.floor(o.items / o.batchSize / (o.faults + 1))));
   const robots = nodes.flatMap((node) =>
     [1, 2].map(() =>
@@ -163,9 +190,9 @@ async function startRun(nodes: Node[], o: { items: number; batchSize: number; fa
         robotId: robot.id,
         secret: robot.secret,
         wait: 'PT1S',
-        log: silentLogger,
+        log,
         handleSignals: false,
-        fetch: handIns.fetch,
+        fetch: steps.fetch,
         async *handleBatch(records, ctx) {
           const all = [];
           for await (const record of records) all.push(record);
@@ -175,14 +202,14 @@ async function startRun(nodes: Node[], o: { items: number; batchSize: number; fa
       }),
     ),
   );
-  return { client, requestId: request.id, recordIds: imported.ids, handIns, pace, robots };
+  return { client, requestId: request.id, recordIds: imported.ids, steps, log, pace, robots };
 }
 
 /** Waits for the request to finish (at most `timeoutMs`), then stops the robots; answers the request and the robots' counters. */
 async function finishRun(run: Run, timeoutMs: number) {
   try {
     const request = await run.client.waitForRequest(run.requestId, { intervalMs: 250, signal: AbortSignal.timeout(timeoutMs) });
-    return { request, stats: run.robots.map((r) => ({ ...r.stats })) };
+    return { request, stats: run.robots.map((r) => ({ ...r.stats })), warnings: run.log.counts };
   } finally {
     await Promise.all(run.robots.map((r) => r.stop({ timeoutMs: 5_000 })));
   }
@@ -239,40 +266,45 @@ describe('crashes and restarts under SDK robots', () => {
     const kills = 12;
     const started = Date.now();
     const run = await startRun(nodes, { items, batchSize: 500, faults: kills });
-    let duringImport = 0;
+    const statusOf = async (batchId: string) => (await opened.db.query<{ status: string }>('select status from batches where id = $1::uuid', [batchId])).rows[0].status;
+    /** Kills that came during a results import (the batch was `importing` once its process was gone), and between a robot's upload and its post (it was `leased`). */
+    const landed = { importing: 0, beforePost: 0 };
     const killed: string[] = [];
     for (let k = 0; k < kills; k++) {
       run.pace.release();
-      let node: Node;
-      let importing: string | null = null;
-      if (k % 2 === 0) {
-        // Right after a results post is answered 202: the process is importing that batch.
-        const handIn = await run.handIns.next(30_000);
-        assert.ok(handIn, 'a results post within 30 s');
-        node = nodes.find((n) => n.url === handIn.url)!;
-        importing = handIn.batchId;
-        await sleep(random() * 100);
-      } else {
+      let node: Node | null = null;
+      const kind = (['during an import', 'before a results post', 'at random'] as const)[k % 3];
+      if (kind === 'at random') {
         await sleep(1_000 + random() * 2_000);
         node = nodes[Math.floor(random() * nodes.length)];
+        await node.kill();
+      } else {
+        // At a robot's step, before it has the answer: its results posted (the process that
+        // answered 202 is importing them), or its results file uploaded (its post comes next).
+        const step = await run.steps.at(kind === 'during an import' ? 'posted' : 'uploaded', 60_000, async (at) => {
+          node = nodes.find((n) => n.url === at.url)!;
+          await sleep(random() * 50);
+          await node.kill();
+          const status = await statusOf(at.batchId);
+          if (kind === 'during an import' && status === 'importing') landed.importing++;
+          if (kind === 'before a results post' && status === 'leased') landed.beforePost++;
+        });
+        assert.ok(step && node, `no robot step to kill ${kind} within 60 s`);
       }
-      await node.kill();
-      if (importing) {
-        const { rows } = await opened.db.query<{ status: string }>('select status from batches where id = $1::uuid', [importing]);
-        if (rows[0].status === 'importing') duringImport++;
-      }
-      killed.push(`${node.name}${importing ? ' (importing)' : ''} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      killed.push(`${node!.name} ${kind} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
       await sleep(random() * 500);
-      await node.start();
+      await node!.start();
     }
     run.pace.release(true);
-    const { request, stats } = await finishRun(run, 180_000);
+    const { request, stats, warnings } = await finishRun(run, 180_000);
     const found = await outcome(opened.db, run);
-    t.diagnostic(`seed ${seed}: ${kills} kills (${duringImport} during a results import) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s: ${killed.join(', ')}`);
-    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
+    t.diagnostic(`seed ${seed}: ${kills} kills (${landed.importing} during a results import, ${landed.beforePost} before a results post) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s: ${killed.join(', ')}`);
+    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; their warnings: ${JSON.stringify(warnings)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
     assert.deepEqual(crashesOf(nodes), []);
     assertCompletedOnce(request, found, items);
-    assert.ok(duringImport >= 3, `only ${duringImport} kills came during a results import`);
+    assert.ok(landed.beforePost >= 2, `only ${landed.beforePost} kills came between an upload and its post`);
+    assert.ok((warnings['could not post results; retrying'] ?? 0) >= landed.beforePost, 'the robots posted again the results posts that the kills lost');
+    assert.ok(landed.importing >= 2, `only ${landed.importing} kills came during a results import`);
   });
 
   it('PostgreSQL restarts twice (a private cluster, once stopped fast and once crashed): /readyz goes unready then ready, the processes stay up, the robots carry on; all complete, once', { skip: privatePostgresUnavailable() ?? false }, async (t: TestContext) => {
@@ -281,7 +313,8 @@ describe('crashes and restarts under SDK robots', () => {
     cleanup.push(() => server.close());
     const dir = await tempDir();
     cleanup.push(dir.remove);
-    const env = { DATABASE_URL: server.databaseUrl, REFINERY_DATA_DIR: dir.path, REFINERY_ADMIN_KEY: adminKey, REFINERY_IMPORT_LEASE: '2', LOG_LEVEL: 'error' };
+    // Its background loops log each failure while the database is down: only what is worse shows.
+    const env = { DATABASE_URL: server.databaseUrl, REFINERY_DATA_DIR: dir.path, REFINERY_ADMIN_KEY: adminKey, REFINERY_IMPORT_LEASE: '2', LOG_LEVEL: 'fatal' };
     const nodes = [new Node('A', env, await freePort()), new Node('B', env, await freePort())];
     cleanup.push(async () => void (await Promise.all(nodes.map((n) => n.stop()))));
     await Promise.all(nodes.map((n) => n.start()));
@@ -302,11 +335,11 @@ describe('crashes and restarts under SDK robots', () => {
       restarts.push(`${mode} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
     run.pace.release(true);
-    const { request, stats } = await finishRun(run, 120_000);
+    const { request, stats, warnings } = await finishRun(run, 120_000);
     const db = await openPostgres({ connectionString: server.databaseUrl, log: pino({ level: 'silent' }) });
     const found = await outcome(db, run).finally(() => db.close());
     t.diagnostic(`seed ${seed + 1}: PostgreSQL restarted (${restarts.join(', ')}) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
+    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; their warnings: ${JSON.stringify(warnings)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
     assert.deepEqual(crashesOf(nodes), [], 'no process ended for the database restarting');
     assertCompletedOnce(request, found, items);
   });
@@ -328,13 +361,14 @@ describe('crashes and restarts under SDK robots', () => {
     let duringImport = 0;
     for (let k = 0; k < kills; k++) {
       run.pace.release();
-      const handIn = await run.handIns.next(30_000);
-      assert.ok(handIn, 'a results post within 30 s');
-      await sleep(random() * 50);
-      await node.kill();
+      const step = await run.steps.at('posted', 60_000, async () => {
+        await sleep(random() * 50);
+        await node.kill();
+      });
+      assert.ok(step, 'a results post within 60 s');
       const db = await openPglite(pgdata);
       try {
-        const { rows } = await db.query<{ status: string }>('select status from batches where id = $1::uuid', [handIn.batchId]);
+        const { rows } = await db.query<{ status: string }>('select status from batches where id = $1::uuid', [step.batchId]);
         if (rows[0].status === 'importing') duringImport++;
       } finally {
         await db.close();
@@ -342,13 +376,13 @@ describe('crashes and restarts under SDK robots', () => {
       await node.start();
     }
     run.pace.release(true);
-    const { request, stats } = await finishRun(run, 120_000);
+    const { request, stats, warnings } = await finishRun(run, 120_000);
     await node.stop();
     const db = await openPglite(pgdata);
     const found = await outcome(db, run).finally(() => db.close());
     const nodes = [node];
     t.diagnostic(`seed ${seed + 2}: ${kills} kills (${duringImport} during a results import) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
+    t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; their warnings: ${JSON.stringify(warnings)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
     assert.deepEqual(node.crashes, []);
     assertCompletedOnce(request, found, items);
     assert.ok(duringImport >= 2, `only ${duringImport} kills came during a results import`);
