@@ -127,7 +127,7 @@ class RobotSteps {
 function stepOf(url: string, method: string, status: number): RobotStep | null {
   const posted = method === 'POST' && status === 202 ? /^(http:\/\/[^/]+)\/v1\/batches\/([^/]+)\/results$/.exec(url) : null;
   if (posted) return { kind: 'posted', url: posted[1], batchId: posted[2] };
-  const uploaded = method === 'PUT' && status === 200 ? /^(http:\/\/[^/]+)\/v1\/blobs\/.*batches\/([0-9a-f-]{36})\//.exec(url) : null;
+  const uploaded = method === 'PUT' && status === 200 ? /^(http:\/\/[^/]+)\/v1\/blobs\/batches\/[^/]+\/([0-9a-f-]{36})\.results\.jsonl\?/.exec(url) : null;
   if (uploaded) return { kind: 'uploaded', url: uploaded[1], batchId: uploaded[2] };
   return null;
 }
@@ -176,7 +176,7 @@ interface Run {
  */
 async function startRun(nodes: Node[], o: { items: number; batchSize: number; faults: number }): Promise<Run> {
   const client = new RefineryClient({ url: nodes[0].url, apiKey: adminKey });
-  const robot = await client.createRobot({ name: `crash-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: o.batchSize, lease: 'PT2M', max_attempts: 3 });
+  const robot = await client.createRobot({ name: `crash-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: o.batchSize, lease: 'PT1M', max_attempts: 3 });
   const imported = await client.importRecords(references(o.items));
   assert.equal(imported.ids.length, o.items);
   const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
