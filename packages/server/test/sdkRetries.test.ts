@@ -15,7 +15,6 @@ describeEachBackend(
   (h) => {
     const resultsPost = /^POST \/v1\/batches\/[^/ ]+\/results /;
     const resultsUpload = /^PUT \/v1\/blobs\//;
-    const itemsDownload = /^GET \/v1\/blobs\//;
 
     /** A robot with one attempt per item, `n` records and a request for them; its runRobot reaches Refinery through the proxy. */
     async function setUp(n: number) {
@@ -67,8 +66,6 @@ describeEachBackend(
     }
 
     it('the answer to the results post is lost after Refinery took it: the robot posts again and the batch counts as posted', () => unharmedBy(resultsPost, { loseAnswer: true }));
-
-    it('Refinery is down when the items download starts: the items are fetched again once it is back, and no attempt is lost', () => unharmedBy(itemsDownload, { cutMs: 2_000 }));
 
     it('Refinery is down when the results upload starts: the file is sent again once it is back, and no attempt is lost', () => unharmedBy(resultsUpload, { cutMs: 2_000 }));
 
