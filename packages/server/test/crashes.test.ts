@@ -176,7 +176,7 @@ interface Run {
  */
 async function startRun(nodes: Node[], o: { items: number; batchSize: number; faults: number }): Promise<Run> {
   const client = new RefineryClient({ url: nodes[0].url, apiKey: adminKey });
-  const robot = await client.createRobot({ name: `crash-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: o.batchSize, lease: 'PT1M', max_attempts: 3 });
+  const robot = await client.createRobot({ name: `crash-${Date.now()}`, accepts: ['reference'], produces: [{ type: 'annotation' }], max_batch_size: o.batchSize, lease: 'PT2M', max_attempts: 3 });
   const imported = await client.importRecords(references(o.items));
   assert.equal(imported.ids.length, o.items);
   const request = await client.createRequest({ robot_id: robot.id, record_ids: imported.ids });
