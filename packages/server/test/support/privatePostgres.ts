@@ -36,7 +36,7 @@ export interface PrivatePostgres {
   close(): Promise<void>;
 }
 
-/** Why the private cluster cannot be had here (its binaries are absent), or null when it can. */
+/** Why the private cluster cannot be had here (no binaries, or no `postgres` user to run them as root), or null when it can. */
 export function privatePostgresUnavailable(): string | null {
   for (const bin of ['initdb', 'pg_ctl']) {
     if (!existsSync(join(binDir, bin))) return `${join(binDir, bin)} is absent (TEST_POSTGRES_BIN names another folder): no private PostgreSQL cluster to restart`;
@@ -50,7 +50,6 @@ export function privatePostgresUnavailable(): string | null {
   }
   return null;
 }
-
 
 /** Initialises a cluster, starts it and creates a database migrated to Refinery's schema. */
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
