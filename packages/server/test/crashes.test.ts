@@ -170,9 +170,11 @@ interface Run {
 }
 
 /**
- * A robot (batches of `batchSize`, 3 attempts, a lease longer than any restart takes on a loaded machine) and `items` new records imported
- * through the first node, a request for them, and two SDK robots per node working it: each takes
- * a batch's records, waits for its turn (`pace`), then answers every record with one annotation.
+ * A robot (batches of `batchSize`, 3 attempts, a lease longer than a restart takes on a loaded
+ * machine) and `items` new records imported through the first node, a request for them, and two
+ * SDK robots per node working it: each takes a batch's records, waits for its turn (`pace`), then
+ * answers every record with one annotation. A lease whose answer a kill lost lapses before its
+ * items go again: the request's end waits for it.
  */
 async function startRun(nodes: Node[], o: { items: number; batchSize: number; faults: number }): Promise<Run> {
   const client = new RefineryClient({ url: nodes[0].url, apiKey: adminKey });
@@ -296,7 +298,7 @@ describe('crashes and restarts under SDK robots', () => {
       await node!.start();
     }
     run.pace.release(true);
-    const { request, stats, warnings } = await finishRun(run, 180_000);
+    const { request, stats, warnings } = await finishRun(run, 300_000);
     const found = await outcome(opened.db, run);
     t.diagnostic(`seed ${seed}: ${kills} kills (${landed.importing} during a results import, ${landed.beforePost} before a results post) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s: ${killed.join(', ')}`);
     t.diagnostic(`items: ${JSON.stringify(found.items)}; robots: ${JSON.stringify(stats)}; their warnings: ${JSON.stringify(warnings)}; starts (s): ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, n.startTimes])))}`);
@@ -337,7 +339,7 @@ describe('crashes and restarts under SDK robots', () => {
       restarts.push(`${mode} once ${step} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
     run.pace.release(true);
-    const { request, stats, warnings } = await finishRun(run, 120_000);
+    const { request, stats, warnings } = await finishRun(run, 300_000);
     const db = await openPostgres({ connectionString: server.databaseUrl, log: pino({ level: 'silent' }) });
     const found = await outcome(db, run).finally(() => db.close());
     t.diagnostic(`seed ${seed + 1}: PostgreSQL restarted (${restarts.join(', ')}) over ${items} items in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -378,7 +380,7 @@ describe('crashes and restarts under SDK robots', () => {
       await node.start();
     }
     run.pace.release(true);
-    const { request, stats, warnings } = await finishRun(run, 120_000);
+    const { request, stats, warnings } = await finishRun(run, 300_000);
     await node.stop();
     const db = await openPglite(pgdata);
     const found = await outcome(db, run).finally(() => db.close());
