@@ -5,7 +5,7 @@
 import type { Batch, ResultLine } from '@refinery/protocol';
 import { mapConcurrent } from './concurrent.ts';
 import { BatchError, messageOf, RecordError } from './errors.ts';
-import type { RobotClient } from './robot-client.ts';
+import type { DownloadOptions, RobotClient } from './robot-client.ts';
 import type { BatchContext, BatchHandler, BatchRecord, RecordHandler } from './runtime.ts';
 
 export interface AnswerOptions {
@@ -19,10 +19,13 @@ export interface AnswerOptions {
   onRecordError?: () => void;
 }
 
+/** How a download lost to the network is tried again (RobotClient.downloadItemChunks); once, without. */
+export type DownloadRetry = Pick<DownloadOptions, 'retryUntil' | 'onRetry'>;
+
 /** The batch's records, a network chunk's worth at a time; a failed download becomes a retryable BatchError. */
-async function* downloadRecordChunks(o: AnswerOptions, batch: Batch, signal: AbortSignal): AsyncGenerator<BatchRecord[]> {
+async function* downloadRecordChunks(o: AnswerOptions, batch: Batch, signal: AbortSignal, retry: DownloadRetry): AsyncGenerator<BatchRecord[]> {
   try {
-    for await (const lines of o.client.downloadItemChunks(batch, { signal })) {
+    for await (const lines of o.client.downloadItemChunks(batch, { signal, ...retry })) {
       const records = lines.map((line) => line.record);
       if (o.onRecord) for (let i = 0; i < records.length; i++) o.onRecord();
       yield records;
@@ -33,8 +36,8 @@ async function* downloadRecordChunks(o: AnswerOptions, batch: Batch, signal: Abo
   }
 }
 
-async function* downloadRecords(o: AnswerOptions, batch: Batch, signal: AbortSignal): AsyncGenerator<BatchRecord> {
-  for await (const records of downloadRecordChunks(o, batch, signal)) yield* records;
+async function* downloadRecords(o: AnswerOptions, batch: Batch, signal: AbortSignal, retry: DownloadRetry): AsyncGenerator<BatchRecord> {
+  for await (const records of downloadRecordChunks(o, batch, signal, retry)) yield* records;
 }
 
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T> | null)?.then === 'function';
@@ -68,7 +71,7 @@ function answerRecord(handler: RecordHandler, record: BatchRecord, ctx: BatchCon
  * BatchError. Records answered one at a time (the default) are taken a network chunk at a time,
  * so a record costs one asynchronous step on its way through rather than one per stage.
  */
-export async function* batchResultLines(o: AnswerOptions, batch: Batch, ctx: BatchContext): AsyncGenerator<ResultLine> {
+export async function* batchResultLines(o: AnswerOptions, batch: Batch, ctx: BatchContext, retry: DownloadRetry = {}): AsyncGenerator<ResultLine> {
   const finished = (line: ResultLine): ResultLine => {
     if ('error' in line) {
       o.onRecordError?.();
@@ -78,15 +81,15 @@ export async function* batchResultLines(o: AnswerOptions, batch: Batch, ctx: Bat
   };
   try {
     if (o.handleBatch) {
-      for await (const line of o.handleBatch(downloadRecords(o, batch, ctx.signal), ctx)) yield finished(line);
+      for await (const line of o.handleBatch(downloadRecords(o, batch, ctx.signal, retry), ctx)) yield finished(line);
     } else if (o.recordConcurrency > 1) {
       const handler = o.handler!;
-      for await (const lines of mapConcurrent(downloadRecords(o, batch, ctx.signal), o.recordConcurrency, async (record) => answerRecord(handler, record, ctx))) {
+      for await (const lines of mapConcurrent(downloadRecords(o, batch, ctx.signal, retry), o.recordConcurrency, async (record) => answerRecord(handler, record, ctx))) {
         for (const line of lines) yield finished(line);
       }
     } else {
       const handler = o.handler!;
-      for await (const records of downloadRecordChunks(o, batch, ctx.signal)) {
+      for await (const records of downloadRecordChunks(o, batch, ctx.signal, retry)) {
         for (const record of records) {
           const answered = answerRecord(handler, record, ctx);
           for (const line of isPromise(answered) ? await answered : answered) yield finished(line);

@@ -10,7 +10,7 @@ export type { ApiKey, NewApiKey, Page, PageOptions, RefineryClientOptions, Reque
 export { parseServerSentEvents } from './sse.ts';
 export type { ServerSentEvent } from './sse.ts';
 export { RobotClient } from './robot-client.ts';
-export type { RobotClientOptions, LeaseOptions, UploadOptions, Renewal } from './robot-client.ts';
+export type { RobotClientOptions, LeaseOptions, DownloadOptions, UploadOptions, Renewal } from './robot-client.ts';
 export { runRobot } from './runtime.ts';
 export type {
   BatchContext,

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
 import { isTransient, LeaseLostError, RefineryError } from './errors.ts';
-import { retryTransient } from './retry.ts';
+import { Backoff, retryTransient, sleep } from './retry.ts';
 import { buildUrl, callJson, durationParam, fetchOk, pathOf, requestFetch, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
 import { encodeJsonLines, parseJsonLineChunks } from './jsonl.ts';
 
@@ -44,6 +44,18 @@ export interface UploadOptions {
    * honoured), with backoff, until this time (milliseconds since the epoch; read before each wait,
    * so it may move, as a renewed lease does). The bytes sent are kept in a temporary file as they
    * go, so a retry sends the same file without asking `lines` again. Default: one attempt.
+   */
+  retryUntil?: () => number;
+  /** Called before each retry's wait, with the error and the delay in milliseconds. */
+  onRetry?: (err: unknown, delayMs: number) => void;
+}
+
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  /**
+   * Fetch the items file again after a transient failure (network, 408, 429, 5xx), with backoff,
+   * until this time (milliseconds since the epoch), going on after the lines already given.
+   * Default: one attempt.
    */
   retryUntil?: () => number;
   /** Called before each retry's wait, with the error and the delay in milliseconds. */
@@ -109,15 +121,40 @@ export class RobotClient {
    * The batch's records, streamed from `items_url` one line at a time (the batch is never
    * held whole in memory). The URL carries its own authorisation.
    */
-  async *downloadItems(batch: Pick<Batch, 'items_url'>, options: { signal?: AbortSignal } = {}): AsyncGenerator<ItemsLine> {
+  async *downloadItems(batch: Pick<Batch, 'items_url'>, options: DownloadOptions = {}): AsyncGenerator<ItemsLine> {
     for await (const lines of this.downloadItemChunks(batch, options)) yield* lines;
   }
 
-  /** The same as downloadItems, the lines each network chunk completes at a time (one asynchronous step per chunk, not per record). */
-  async *downloadItemChunks(batch: Pick<Batch, 'items_url'>, options: { signal?: AbortSignal } = {}): AsyncGenerator<ItemsLine[]> {
-    const response = await fetchOk(this.#fetch, batch.items_url, { signal: options.signal });
-    if (!response.body) return;
-    yield* parseJsonLineChunks<ItemsLine>(response.body);
+  /**
+   * The same as downloadItems, the lines each network chunk completes at a time (one asynchronous
+   * step per chunk, not per record). With `retryUntil`, a transient failure (a server restarting)
+   * fetches the file again after a backoff until that time, going on after the lines already given.
+   */
+  async *downloadItemChunks(batch: Pick<Batch, 'items_url'>, options: DownloadOptions = {}): AsyncGenerator<ItemsLine[]> {
+    const backoff = new Backoff();
+    let given = 0;
+    for (;;) {
+      try {
+        const response = await fetchOk(this.#fetch, batch.items_url, { signal: options.signal });
+        if (!response.body) return;
+        let seen = 0;
+        for await (const lines of parseJsonLineChunks<ItemsLine>(response.body)) {
+          const fresh = seen + lines.length <= given ? [] : lines.slice(Math.max(0, given - seen));
+          seen += lines.length;
+          if (fresh.length === 0) continue;
+          given += fresh.length;
+          yield fresh;
+        }
+        return;
+      } catch (err) {
+        const leftMs = (options.retryUntil?.() ?? 0) - Date.now();
+        if (leftMs <= 0 || !isTransient(err) || options.signal?.aborted) throw err;
+        const delayMs = Math.min(backoff.next(), leftMs);
+        options.onRetry?.(err, delayMs);
+        await sleep(delayMs, options.signal);
+        if (options.signal?.aborted) throw err;
+      }
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
  * retrying what fails transiently, and giving batches back when it shuts down.
  */
 import type { Batch, ItemsLine, ResultLine, ResultsIn } from '@refinery/protocol';
-import { batchResultLines } from './answers.ts';
+import { batchResultLines, type DownloadRetry } from './answers.ts';
 import { BatchError, isTransient, LeaseLostError, messageOf, RefineryError } from './errors.ts';
 import { durationMs, type Duration, type Fetch } from './http.ts';
 import { jsonLogger, withFields, type RobotLogger } from './logger.ts';
@@ -195,7 +195,7 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
     onRecordError: () => void stats.recordErrors++,
   };
   /** The results file's lines: records downloaded, passed through the handler, as they come. */
-  const resultLines = (batch: Batch, ctx: BatchContext) => batchResultLines(answers, batch, ctx);
+  const resultLines = (batch: Batch, ctx: BatchContext, retry: DownloadRetry) => batchResultLines(answers, batch, ctx, retry);
 
   /**
    * Renews the lease every `renewAt` of it until stopped; aborts `work` once the lease is lost.
@@ -283,8 +283,15 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
     const renewal = keepLeaseAlive(batch, work, batchLog);
     const ctx: BatchContext = { batch, signal: work.signal, log: batchLog };
     try {
-      // A lost connection (a server restarting) sends the file again, while the lease lasts.
-      await client.uploadResults(batch, resultLines(batch, ctx), {
+      // A lost connection (a server restarting) fetches the items again, within the lease as it
+      // stands now (so that a file that keeps failing does not hold the batch for ever), and
+      // sends the results file again, while the lease lasts.
+      const downloadUntil = renewal.expiresAt();
+      const download: DownloadRetry = {
+        retryUntil: () => downloadUntil,
+        onRetry: (err, delayMs) => batchLog.warn({ err: messageOf(err), retry_in_ms: delayMs }, 'could not download the items; fetching them again'),
+      };
+      await client.uploadResults(batch, resultLines(batch, ctx, download), {
         signal: work.signal,
         spool: options.spoolResults,
         retryUntil: renewal.expiresAt,

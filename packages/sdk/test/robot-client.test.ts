@@ -19,6 +19,43 @@ test('lease signs the exact URL it calls, query string included, and answers nul
   assert.equal(verifyRobotSignature(call, { [robotId]: secret }), robotId);
 });
 
+test('an items download cut mid-file is fetched again while retryUntil allows, going on after the lines already given', async () => {
+  const lines = Array.from({ length: 6 }, (_, i) => JSON.stringify({ record: { id: `r-${i}` } }) + '\n');
+  const cut = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+  let calls = 0;
+  /** The first answer breaks off in the fourth line; the next ones are whole. */
+  const fetch = async () => {
+    const first = ++calls === 1;
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!first) {
+          controller.enqueue(new TextEncoder().encode(lines.join('')));
+          return controller.close();
+        }
+        if (pulls++ === 0) controller.enqueue(new TextEncoder().encode(lines.slice(0, 3).join('') + '{"record":{"id"'));
+        else controller.error(cut);
+      },
+    });
+    return new Response(body, { status: 200 });
+  };
+  const cutting = new RobotClient({ url: api.url, robotId, secret, fetch });
+  const batch = { items_url: `${api.url}/items` };
+  const retries: unknown[] = [];
+  const got: string[] = [];
+  for await (const line of cutting.downloadItems(batch, { retryUntil: () => Date.now() + 10_000, onRetry: (err) => retries.push(err) })) got.push(line.record.id);
+  assert.deepEqual(got, ['r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'r-5']);
+  assert.deepEqual([calls, retries], [2, [cut]]);
+
+  // Without retryUntil: one attempt.
+  calls = 0;
+  got.length = 0;
+  await assert.rejects(async () => {
+    for await (const line of cutting.downloadItems(batch)) got.push(line.record.id);
+  }, cut);
+  assert.deepEqual([calls, got], [1, ['r-0', 'r-1', 'r-2']]);
+});
+
 test('a wrong secret is refused with a RefineryError carrying the server\'s code and message', async () => {
   const impostor = new RobotClient({ url: api.url, robotId, secret: 'wrong' });
   await assert.rejects(impostor.lease(), (err: unknown) => {

@@ -99,8 +99,8 @@ test('a BatchError fails the whole batch with its message and retryable flag', a
   assert.equal(robot.stats.batchErrors, 1);
 });
 
-test('a failed download gives the batch back as retryable', async () => {
-  api.queue(records(2, 'e'), { brokenItems: true });
+test('a download that fails until the lease ends gives the batch back as retryable', async () => {
+  api.queue(records(2, 'e'), { brokenItems: true, leaseMs: 1_500 });
   const robot = start({ handler: () => ({ type: 't', content: {} }) });
   await api.posted(1);
   await robot.stop();

@@ -82,10 +82,12 @@ export function spawnServe(env: Record<string, string>, args: string[] = []): Sp
 }
 
 /**
- * Starts `refinery serve` with `env` (spawnServe); resolves once it listens and /readyz answers.
- * Its log lines show up in the test output, marked with `name`; its start-up banner does not.
+ * Starts `refinery serve` with `env` (spawnServe); resolves once it listens and /readyz answers,
+ * each within `timeoutMs` (default 30 s). Its log lines show up in the test output, marked with
+ * `name`; its start-up banner does not.
  */
-export async function startServe(name: string, env: Record<string, string>): Promise<ServeProcess> {
+export async function startServe(name: string, env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<ServeProcess> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const spawned = spawnServe(env);
   const echo = (chunk: Buffer | string) => {
     for (const line of String(chunk).split('\n')) if (line.trim().startsWith('{')) process.stderr.write(`[${name}] ${line}\n`);
@@ -93,10 +95,10 @@ export async function startServe(name: string, env: Record<string, string>): Pro
   spawned.child.stdout!.on('data', echo);
   spawned.child.stderr!.on('data', echo);
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`process ${name} did not start within 30 s:\n${spawned.output()}`)), 30_000)));
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`process ${name} did not start within ${timeoutMs / 1000} s:\n${spawned.output()}`)), timeoutMs)));
   try {
     const url = await Promise.race([spawned.url, late]);
-    await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 15_000, `${name} /readyz`);
+    await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), timeoutMs, `${name} /readyz`);
     return { ...spawned, url };
   } catch (err) {
     await spawned.stop();
