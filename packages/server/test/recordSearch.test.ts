@@ -65,7 +65,7 @@ const badQueries: Array<[string, number, RegExp]> = [
   ['content.title:[a TO z]', 14, /range on content takes numbers/],
   ['content.year:>soon', 14, /range on content takes numbers/],
   ['created_at:>=yesterday', 13, /RFC 3339/],
-  ['created_at:2024', 11, /takes a range/],
+  ['created_at:2024', 11, /takes a comparison or a range/],
   ['content.authors[0]:x', 15, /unexpected/],
   ['content.a b:x', 10, /write AND or OR/],
   ['visibility:secret', 11, /visibility is one of/],
