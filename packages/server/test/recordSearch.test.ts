@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { ProvisionedRobot, RecordFilter } from '@refinery/protocol';
 import { checkFilter } from '../src/records/search/checkFilter.ts';
 import { parseQuery } from '../src/records/search/parseQuery.ts';
@@ -271,6 +274,23 @@ describeEachBackend('record search', (h) => {
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.error.code, 'invalid_request');
     }
+  });
+
+  it('refinery records search: lists, counts, and shows where a query is wrong', async () => {
+    const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+    const refinery = (args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'records', 'search', ...args], { env: { ...process.env, REFINERY_URL: h().url, REFINERY_API_KEY: h().adminKey, CI: 'true' } });
+    const listed = JSON.parse((await refinery(['type:book', '--json'])).stdout) as Array<{ id: string }>;
+    assert.deepEqual(listed.map((x) => x.id), [r.three]);
+    const byFilter = JSON.parse((await refinery(['{"visibility": "hidden"}', '--json'])).stdout) as Array<{ id: string }>;
+    assert.deepEqual(byFilter.map((x) => x.id), [r.four]);
+    assert.match((await refinery(['type:reference', '--count'])).stdout, /^4 records match/);
+    const failed = await refinery(['type:reference AND title:x']).then(
+      () => assert.fail('a bad query succeeded'),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(failed.code, 1);
+    assert.ok(failed.stderr.includes(`type:reference AND title:x\n${' '.repeat(19)}^`), failed.stderr);
   });
 
   it('needs an API key', async () => {
