@@ -5,6 +5,7 @@ import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { ProvisionedRobot, RecordFilter } from '@refinery/protocol';
 import { checkFilter } from '../src/records/search/checkFilter.ts';
+import { contentClauses } from '../src/records/search/clauses.ts';
 import { parseQuery } from '../src/records/search/parseQuery.ts';
 import { describeEachBackend, eventually, type Harness } from './support/harness.ts';
 import { createRequest, leaseRecords } from './support/lifecycle.ts';
@@ -57,6 +58,17 @@ describe('record query strings: the table of good queries and what they mean', (
   }
 });
 
+describe('the content clauses of a query', () => {
+  it('are found wherever they are nested, for refusing them over encrypted record types', () => {
+    const filter = parseQuery('type:a AND NOT content.x:1 OR (identifier.doi:* AND content.y.z:*)', 100);
+    assert.deepEqual(contentClauses(filter), [
+      { path: 'x', in: [1, '1'] },
+      { path: 'y.z', exists: true },
+    ]);
+    assert.deepEqual(contentClauses(parseQuery('identifier.doi:"10.1/x" OR type:b', 100)), []);
+  });
+});
+
 /** Bad query strings: each refused with 400 invalid_query and the character offset of the mistake. */
 const badQueries: Array<[string, number, RegExp]> = [
   ['type:reference AND', 18, /ends too soon/],
@@ -94,6 +106,8 @@ const badFilters: Array<[unknown, string, RegExp]> = [
   [{ content: { path: 'x', eq: { nested: true } } }, '/filter/content/eq', /compared with a string/],
   [{ content: { path: 'x', contains: 'a\u0000b' } }, '/filter/content/contains', /NUL/],
   [{ created_at: { gte: 'last week' } }, '/filter/created_at/gte', /RFC 3339/],
+  [{ updated_at: { lt: '2024-02-30' } }, '/filter/updated_at/lt', /RFC 3339/],
+  [{ has_enhancement: { type: 'annotation', newer_than: '2024-01-01T25:00:00Z' } }, '/filter/has_enhancement/newer_than', /RFC 3339/],
   [{ identifier: { kind: 'doi' } }, '/filter/identifier/kind', /unknown field "kind"/],
   [{ has_enhancement: { type: 'annotation', robot_id: 'x' } }, '/filter/has_enhancement/robot_id', /UUID/],
   [{ not: { not: 'x' } }, '/filter/not/not', /an object/],

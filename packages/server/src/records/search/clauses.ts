@@ -1,4 +1,4 @@
-import type { ContentClause, RecordFilter, TimeRange } from '@refinery/protocol';
+import type { ContentClause, RecordFilter } from '@refinery/protocol';
 import { uuidPattern, visibilities } from '@refinery/protocol';
 import { errors } from '../../errors.ts';
 
@@ -48,14 +48,26 @@ export function checkPath(value: unknown, at: At): string {
   return value;
 }
 
-const rfc3339 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/i;
+const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2})))?$/i;
 
-/** A time: RFC 3339, or a date alone (midnight UTC). */
+/** A time: RFC 3339, or a date alone (midnight UTC); each field in its range, so that PostgreSQL reads it as meant. */
 export function checkTime(value: unknown, at: At): string {
-  if (typeof value !== 'string' || !rfc3339.test(value) || Number.isNaN(Date.parse(value))) {
-    fail(`a time must be RFC 3339 (2024-01-31T12:00:00Z) or a date (2024-01-31), not ${JSON.stringify(value)}`, at);
-  }
-  return value;
+  const m = typeof value === 'string' ? rfc3339.exec(value) : null;
+  const [year, month, day, hour = 0, minute = 0, second = 0, offsetHour = 0, offsetMinute = 0] = (m?.slice(1) ?? []).map((x) => (x === undefined ? undefined : Number(x)));
+  const valid =
+    m !== null &&
+    year! >= 1 &&
+    month! >= 1 &&
+    month! <= 12 &&
+    day! >= 1 &&
+    day! <= new Date(Date.UTC(year!, month!, 0)).getUTCDate() &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHour <= 14 &&
+    offsetMinute <= 59;
+  if (!valid) fail(`a time must be RFC 3339 (2024-01-31T12:00:00Z) or a date (2024-01-31), not ${JSON.stringify(value)}`, at);
+  return value as string;
 }
 
 export function checkNumber(value: unknown, at: At): number {
@@ -109,4 +121,3 @@ export function contentClauses(filter: RecordFilter): ContentClause[] {
   return found;
 }
 
-export type { TimeRange };
