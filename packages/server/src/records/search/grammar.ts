@@ -18,7 +18,8 @@ export type Value =
  * The Lucene query syntax, as Elasticsearch's query_string reads it, less what ranks or guesses
  * (boosts, fuzziness, proximity, regular expressions, a default field). AND binds tighter than OR;
  * NOT, `!` and `-` negate; a value is a term (backslash escapes), a "phrase", a comparison
- * (`>=2020`), a range (`[a TO b}`), or a parenthesised group of values for one field.
+ * (`>=2020`), a range (`[a TO b}`), or a parenthesised group of values for one field. Our own
+ * rather than the `lucene` package's: docs/internals/0018-record-queries.md.
  */
 const source = String.raw`
 {{
