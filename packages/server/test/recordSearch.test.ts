@@ -251,6 +251,15 @@ describeEachBackend('record search', (h) => {
     assert.deepEqual((await search(h(), { filter: { type: 'nothing' }, count_only: true })).body, { count: 0 });
   });
 
+  it('takes quotes, backslashes and regular expression characters in values as they are', async () => {
+    const value = `x'); drop table records; --`;
+    const [odd] = await h().importRecords([{ type: 'odd', identifiers: [{ type: 'odd', value }], content: { title: 'a\\b"c .* (' } }]);
+    assert.deepEqual(await idsOf(h(), { identifier: { type: 'odd', value } }), [odd]);
+    assert.deepEqual(await idsOf(h(), { content: { path: 'title', eq: 'a\\b"c .* (' } }), [odd]);
+    assert.deepEqual(await idsOf(h(), 'content.title:*\\"c\\ .\\*\\ \\(*'), [odd]);
+    assert.deepEqual(await idsOf(h(), 'type:odd AND content.title:*b.c*'), [], 'a dot is a dot, not any character');
+  });
+
   it('refuses a bad query string with where it is wrong, and changes nothing', async () => {
     const before = await h().api('GET', '/v1/records?limit=1000');
     for (const [query, offset, message] of badQueries) {
