@@ -10,6 +10,8 @@ import {
   type ProvisionedApiKey,
   type ProvisionedRobot,
   type RecordIn,
+  type RecordCount,
+  type RecordFilter,
   type RecordOut,
   type RecordTypeOut,
   type RecordWithEnhancements,
@@ -131,6 +133,24 @@ export class RefineryClient {
   /** Every record that `listRecords` finds, page after page (`limit` is the page size). */
   iterateRecords(options: Omit<PageOptions, 'cursor'> & { type?: string; identifier?: string } = {}): AsyncGenerator<RecordOut> {
     return allPages((cursor) => this.listRecords({ ...options, cursor }));
+  }
+
+  /**
+   * Records that match a query: a Lucene-style string (`type:reference AND content.year:>=2020`)
+   * or the same as a RecordFilter (docs/queries.md). One page; `iterateSearch` walks them all.
+   */
+  searchRecords(query: string | RecordFilter, options: PageOptions = {}): Promise<Page<RecordOut>> {
+    return this.#json('POST', '/v1/records/search', { body: { ...queryBody(query), ...options } });
+  }
+
+  /** Every record that `searchRecords` finds, page after page (`limit` is the page size). */
+  iterateSearch(query: string | RecordFilter, options: Omit<PageOptions, 'cursor'> = {}): AsyncGenerator<RecordOut> {
+    return allPages((cursor) => this.searchRecords(query, { ...options, cursor }));
+  }
+
+  /** How many records match a query; `lower_bound` past the server's cap (REFINERY_SEARCH_COUNT_CAP). */
+  countRecords(query: string | RecordFilter): Promise<RecordCount> {
+    return this.#json('POST', '/v1/records/search', { body: { ...queryBody(query), count_only: true } });
   }
 
   // ── record types ───────────────────────────────────────────────────────────
@@ -364,6 +384,10 @@ export class RefineryClient {
 }
 
 /** Every item of a cursor-paged list, fetching the next page only when needed. */
+function queryBody(query: string | RecordFilter): { query: string } | { filter: RecordFilter } {
+  return typeof query === 'string' ? { query } : { filter: query };
+}
+
 export async function* allPages<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>): AsyncGenerator<T> {
   let cursor: string | undefined;
   do {

@@ -15,6 +15,7 @@ import { guardUnfinishedBodies } from './http/unfinishedBodies.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { recordRoutes } from './records/routes.ts';
+import { searchRoutes } from './records/search/routes.ts';
 import { requestRoutes } from './requests/routes.ts';
 import { retentionRoutes } from './retention/routes.ts';
 import { eventRoutes } from './events/routes.ts';
@@ -73,6 +74,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(opsRoutes, { ctx });
   await app.register(authRoutes, { ctx });
   await app.register(recordRoutes, { ctx });
+  await app.register(searchRoutes, { ctx });
   await app.register(robotRoutes, { ctx });
   await app.register(requestRoutes, { ctx });
   await app.register(retentionRoutes, { ctx });

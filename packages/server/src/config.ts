@@ -35,6 +35,10 @@ export interface Config {
    * another resumes the import. Default 20 s.
    */
   importLeaseMs: number;
+  /** A record query of more clauses than this is refused (`REFINERY_QUERY_MAX_CLAUSES`, docs/queries.md); default 100. */
+  queryMaxClauses: number;
+  /** `count_only` counts this many matching records at most, then says the count is a lower bound (`REFINERY_SEARCH_COUNT_CAP`); default 10,000. */
+  searchCountCap: number;
 }
 
 export class ConfigError extends Error {}
@@ -45,6 +49,13 @@ function durationSetting(env: NodeJS.ProcessEnv, name: string, fallback: string,
   const ms = parseDuration(text);
   if (ms === null || ms < min * 1000 || ms > max * 1000) throw new ConfigError(`${name} must be a duration from ${range} (seconds or ISO 8601), not "${text}"`);
   return ms;
+}
+
+function wholeNumberSetting(env: NodeJS.ProcessEnv, name: string, fallback: string, min: number, max: number): number {
+  const text = env[name] ?? fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${text}"`);
+  return n;
 }
 
 export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | 'databaseUrl' | 'blobUrl' | 'publicUrl' | 'adminKey' | 'logLevel', string>> = {}, env: NodeJS.ProcessEnv = process.env): Config {
@@ -76,6 +87,8 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const importLeaseText = env.REFINERY_IMPORT_LEASE ?? '20';
   const importLeaseMs = parseDuration(importLeaseText);
   if (importLeaseMs === null || importLeaseMs < 1000 || importLeaseMs > 3600_000) throw new ConfigError(`REFINERY_IMPORT_LEASE must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${importLeaseText}"`);
+  const queryMaxClauses = wholeNumberSetting(env, 'REFINERY_QUERY_MAX_CLAUSES', '100', 1, 10_000);
+  const searchCountCap = wholeNumberSetting(env, 'REFINERY_SEARCH_COUNT_CAP', '10000', 1, 100_000_000);
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -92,6 +105,8 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     shutdownTimeoutMs,
     batchFilesRetentionMs,
     importLeaseMs,
+    queryMaxClauses,
+    searchCountCap,
   };
 }
 

@@ -73,6 +73,11 @@ function hintFor(err: RefineryError, command: Command): string | null {
       return 'Check --key or REFINERY_API_KEY: this key is unknown, or was revoked (an admin key lists the live ones: refinery keys list).';
     case 'forbidden':
       return 'This needs an admin key: `refinery serve` prints one at first start; `refinery keys create --role admin --name …` makes another.';
+    case 'invalid_query': {
+      // Under a query string, where it went wrong.
+      const offset = (err.details as { offset?: unknown } | undefined)?.offset;
+      return typeof offset === 'number' && typeof id === 'string' ? `${id}\n${' '.repeat(offset)}^` : null;
+    }
     case 'robot_paused':
       return `Resume the robot first: refinery robots resume ${robot}`;
     case 'request_not_finished':

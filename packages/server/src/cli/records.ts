@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import { Command } from 'commander';
+import type { RecordFilter } from '@refinery/protocol';
 import { connected, withClient, type CommonFlags } from './connection.ts';
 import { positiveInteger } from './options.ts';
 import { count, note, plural, print, printJson, printJsonArray, rowPrinter } from './output.ts';
@@ -80,6 +81,44 @@ export function registerRecordCommands(program: Command): void {
         } finally {
           bar.stop();
         }
+      }),
+    );
+
+  connected(records.command('search'))
+    .description('records that match a query, oldest first (docs/queries.md), or with --count how many')
+    .argument('<query>', 'a Lucene-style query string, e.g. \'type:reference AND content.year:>=2020\', or a JSON filter ({"type": "reference"})')
+    .option('--count', 'only how many match')
+    .option('--limit <n>', 'at most this many (default 100)', positiveInteger)
+    .option('--all', 'every one, page after page')
+    .action(
+      withClient(async (client, text: string, flags: CommonFlags & { count?: boolean; limit?: number; all?: boolean }) => {
+        const query: string | RecordFilter = text.trimStart().startsWith('{') ? (JSON.parse(text) as RecordFilter) : text;
+        if (flags.count) {
+          const counted = await client.countRecords(query);
+          if (flags.json) return printJson(counted);
+          return print(counted.lower_bound ? `At least ${count(counted.count)} records match.` : `${plural(counted.count, 'record')} match.`);
+        }
+        const limit = flags.all ? Infinity : (flags.limit ?? 100);
+        let more = false;
+        async function* found() {
+          let n = 0;
+          for await (const record of client.iterateSearch(query, { limit: Math.min(limit + 1, 1000) })) {
+            if (n++ === limit) {
+              more = true;
+              return;
+            }
+            yield record;
+          }
+        }
+        if (flags.json) return void (await printJsonArray(found()));
+        const row = rowPrinter([36, 12, 40]);
+        let n = 0;
+        for await (const record of found()) {
+          if (n++ === 0) row(['ID', 'TYPE', 'IDENTIFIERS', 'UPDATED']);
+          row([record.id, record.type, record.identifiers.map((i) => `${i.type}:${i.value}`).join(' '), record.updated_at]);
+        }
+        if (n === 0) print('No records match.');
+        if (more) print(`(the first ${count(limit)}; --limit N or --all for more)`);
       }),
     );
 }

@@ -43,12 +43,16 @@ export async function operations(h: Harness): Promise<Operation[]> {
     paths: Record<string, Record<string, { tags?: string[]; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
     components?: { schemas?: Record<string, Schema> };
   };
-  const resolved = (node: unknown): any => {
-    if (Array.isArray(node)) return node.map(resolved);
+  // A component met again inside itself (RecordFilter nests filters) is left as any value.
+  const resolved = (node: unknown, expanding: ReadonlySet<string> = new Set()): any => {
+    if (Array.isArray(node)) return node.map((v) => resolved(v, expanding));
     if (typeof node !== 'object' || node === null) return node;
     const ref = (node as { $ref?: string }).$ref;
-    if (ref?.startsWith('#/components/schemas/')) return resolved(doc.components?.schemas?.[ref.slice('#/components/schemas/'.length)]);
-    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolved(v)]));
+    if (ref?.startsWith('#/components/schemas/')) {
+      const name = ref.slice('#/components/schemas/'.length);
+      return expanding.has(name) ? {} : resolved(doc.components?.schemas?.[name], new Set([...expanding, name]));
+    }
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolved(v, expanding)]));
   };
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({

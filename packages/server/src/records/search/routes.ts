@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import Type from 'typebox';
+import { Json, RecordCount, RecordSearchPage, SearchRecordsBody } from '@refinery/protocol';
+import type { Context } from '../../context.ts';
+import { errors } from '../../errors.ts';
+import { checkUuidCursor, decodeCursor, page } from '../../http/cursor.ts';
+import { validatorCompiler } from '../../http/validation.ts';
+import { countRecords } from '../queries/countRecords.ts';
+import { searchRecords } from '../queries/searchRecords.ts';
+import { checkFilter } from './checkFilter.ts';
+import { compileFilter } from './compileFilter.ts';
+import { parseQuery } from './parseQuery.ts';
+
+/** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
+const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
+
+export const searchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  app.post('/v1/records/search', {
+    config: { access: 'requester' },
+    validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: bodyChecked } : route),
+    schema: {
+      tags: ['records'],
+      summary: 'Records that match a query (a Lucene-style string, or a RecordFilter), cursor-paged; or, with `count_only`, how many',
+      description: 'A query that cannot be run is refused with 400 `invalid_query`, its `details` saying where: `{"offset"}` into `query`, or `{"pointer"}` into the body. See docs/queries.md.',
+      body: SearchRecordsBody,
+      response: { 200: Type.Union([RecordSearchPage, RecordCount]) },
+    },
+    handler: async (request) => {
+      const body = request.body as SearchRecordsBody;
+      if ((body.query === undefined) === (body.filter === undefined)) throw errors.invalidRequest('send a query string (`query`) or a filter (`filter`): one of the two');
+      const filter = body.query !== undefined ? parseQuery(body.query, ctx.config.queryMaxClauses) : checkFilter(body.filter, ctx.config.queryMaxClauses);
+      const where = compileFilter(filter);
+      if (body.count_only) {
+        const cap = ctx.config.searchCountCap;
+        const count = await countRecords(ctx.db, where, cap);
+        return count > cap ? { count: cap, lower_bound: true } : { count };
+      }
+      const limit = body.limit ?? 100;
+      const rows = await searchRecords(ctx.db, where, { afterId: checkUuidCursor(decodeCursor(body.cursor)), limit: limit + 1 });
+      return page(rows, limit, (r) => r.id);
+    },
+  });
+};
