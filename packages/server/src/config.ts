@@ -39,6 +39,8 @@ export interface Config {
   queryMaxClauses: number;
   /** `count_only` counts this many matching records at most, then says the count is a lower bound (`REFINERY_SEARCH_COUNT_CAP`); default 10,000. */
   searchCountCap: number;
+  /** A record search (a page or a count) running longer than this is stopped and refused (`REFINERY_SEARCH_TIMEOUT`, docs/queries.md); default 30 s. */
+  searchTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -89,6 +91,7 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   if (importLeaseMs === null || importLeaseMs < 1000 || importLeaseMs > 3600_000) throw new ConfigError(`REFINERY_IMPORT_LEASE must be a duration from 1 second to 1 hour (seconds or ISO 8601), not "${importLeaseText}"`);
   const queryMaxClauses = wholeNumberSetting(env, 'REFINERY_QUERY_MAX_CLAUSES', '100', 1, 10_000);
   const searchCountCap = wholeNumberSetting(env, 'REFINERY_SEARCH_COUNT_CAP', '10000', 1, 100_000_000);
+  const searchTimeoutMs = durationSetting(env, 'REFINERY_SEARCH_TIMEOUT', '30', 0.001, 3600, '1 millisecond to 1 hour');
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -107,6 +110,7 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     importLeaseMs,
     queryMaxClauses,
     searchCountCap,
+    searchTimeoutMs,
   };
 }
 

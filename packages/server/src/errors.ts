@@ -20,6 +20,9 @@ export const errors = {
   invalidRequest: (message: string, details?: unknown) => new AppError(400, 'invalid_request', message, details),
   /** A record query that cannot be run (docs/queries.md): `at` is where, a character offset into the query string or a JSON pointer into the body. */
   invalidQuery: (message: string, at: { offset: number } | { pointer: string }) => new AppError(400, 'invalid_query', message, at),
+  /** A record search that ran past REFINERY_SEARCH_TIMEOUT and was stopped. */
+  queryTimeout: (ms: number) =>
+    new AppError(422, 'query_timeout', `the search ran past ${ms / 1000} s (REFINERY_SEARCH_TIMEOUT) and was stopped: add an indexed clause (a type, an identifier, a content equality) to narrow it`),
   invalidCursor: () => new AppError(400, 'invalid_cursor', 'cursor is not one this API gave out'),
   unauthorized: (message = 'send Authorization: Bearer <api key>') => new AppError(401, 'unauthorized', message),
   badSignature: (message: string) => new AppError(401, 'bad_signature', message),

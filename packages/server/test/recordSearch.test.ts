@@ -344,3 +344,20 @@ describeEachBackend(
   },
   { env: { REFINERY_SEARCH_COUNT_CAP: '10', REFINERY_QUERY_MAX_CLAUSES: '3' } },
 );
+
+describeEachBackend(
+  'record search time-out',
+  (h) => {
+    it('a search past REFINERY_SEARCH_TIMEOUT is stopped and refused with 422, and the next search runs', async (t) => {
+      // PGlite has no timer to stop a statement with (docs/queries.md).
+      if (h().backend === 'pglite') return t.skip('PGlite cannot stop a running statement');
+      await h().importRecords(Array.from({ length: 3000 }, (_, i) => ({ type: 'slow', identifiers: [{ type: 'n', value: `slow-${i}` }], content: { title: `title number ${i} `.repeat(20) } })));
+      const res = await search(h(), { query: 'content.title:*nothing-like-this*', count_only: true });
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'query_timeout');
+      assert.match(res.body.error.message, /REFINERY_SEARCH_TIMEOUT/);
+      assert.equal((await search(h(), { query: 'identifier.n:"slow-7"' })).body.data.length, 1);
+    });
+  },
+  { env: { REFINERY_SEARCH_TIMEOUT: '0.001' } },
+);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { Json, RecordCount, RecordSearchPage, SearchRecordsBody } from '@refinery/protocol';
 import type { Context } from '../../context.ts';
+import type { Queryable } from '../../db/db.ts';
 import { errors } from '../../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../../http/cursor.ts';
 import { validatorCompiler } from '../../http/validation.ts';
@@ -11,10 +12,27 @@ import { checkFilter } from './checkFilter.ts';
 import { compileFilter } from './compileFilter.ts';
 import { parseQuery } from './parseQuery.ts';
 
+/** PostgreSQL's code for a statement stopped by its `statement_timeout`. */
+const queryCanceled = '57014';
+
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
 export const searchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  /** A search may read every record (a "contains", a range alone): it holds its connection no longer than REFINERY_SEARCH_TIMEOUT. */
+  async function withinSearchTimeout<T>(search: (db: Queryable) => Promise<T>): Promise<T> {
+    const ms = ctx.config.searchTimeoutMs;
+    try {
+      return await ctx.db.transaction(async (tx) => {
+        await tx.query(`select set_config('statement_timeout', $1, true)`, [`${ms}ms`]);
+        return search(tx);
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === queryCanceled) throw errors.queryTimeout(ms);
+      throw err;
+    }
+  }
+
   app.post('/v1/records/search', {
     config: { access: 'requester' },
     validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: bodyChecked } : route),
@@ -32,11 +50,12 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
       const where = compileFilter(filter);
       if (body.count_only) {
         const cap = ctx.config.searchCountCap;
-        const count = await countRecords(ctx.db, where, cap);
+        const count = await withinSearchTimeout((db) => countRecords(db, where, cap));
         return count > cap ? { count: cap, lower_bound: true } : { count };
       }
       const limit = body.limit ?? 100;
-      const rows = await searchRecords(ctx.db, where, { afterId: checkUuidCursor(decodeCursor(body.cursor)), limit: limit + 1 });
+      const afterId = checkUuidCursor(decodeCursor(body.cursor));
+      const rows = await withinSearchTimeout((db) => searchRecords(db, where, { afterId, limit: limit + 1 }));
       return page(rows, limit, (r) => r.id);
     },
   });
