@@ -35,6 +35,10 @@ export interface Config {
    * another resumes the import. Default 20 s.
    */
   importLeaseMs: number;
+  /** The master key that wraps the data keys (`REFINERY_MASTER_KEY`, 32 bytes in base64 or hex; docs/encryption.md). */
+  masterKey: string | null;
+  /** A file holding the master key (`REFINERY_MASTER_KEY_FILE`). Neither set: embedded mode keeps one in `dataDir`; PostgreSQL refuses to start. */
+  masterKeyFile: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -92,6 +96,8 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     shutdownTimeoutMs,
     batchFilesRetentionMs,
     importLeaseMs,
+    masterKey: env.REFINERY_MASTER_KEY || null,
+    masterKeyFile: env.REFINERY_MASTER_KEY_FILE ? resolve(env.REFINERY_MASTER_KEY_FILE) : null,
   };
 }
 
