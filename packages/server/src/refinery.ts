@@ -20,6 +20,7 @@ import { holdDataDir } from './dataDir.ts';
 import { loadKeyring } from './keys/loadKeyring.ts';
 import { loadMasterKey } from './keys/masterKey.ts';
 import { sealPlainSecrets } from './keys/sealPlainSecrets.ts';
+import { createRecordSealer, type RecordSealer } from './records/encryption.ts';
 import { clearSpoolDir } from './records/spool.ts';
 import { databaseStartupError, listenStartupError } from './startup.ts';
 import { autovacuumRuns, churningTables } from './db/vacuum.ts';
@@ -39,6 +40,8 @@ export interface Refinery {
   sweeper: Sweeper;
   /** Removes aged-out records (docs/retention.md). */
   cleanup: Cleanup;
+  /** Encrypts the records stored before their type was marked encrypted (docs/encryption.md). */
+  recordSealer: RecordSealer;
   /** Delivers batches to push robots (docs/push.md). */
   pusher: PushDispatcher;
   /** Delivers request events to callback URLs, signed per Standard Webhooks (docs/events.md). */
@@ -159,7 +162,8 @@ async function assemble(
   const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs } });
   const eventSender = createEventSender({ ctx });
   const cleanup = createCleanup({ ctx });
-  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender];
+  const recordSealer = createRecordSealer({ ctx });
+  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender, recordSealer];
   const app = await buildApp(ctx);
   if (options.sweep !== false) for (const loop of loops) loop.start();
 
@@ -170,6 +174,7 @@ async function assemble(
     background,
     sweeper,
     cleanup,
+    recordSealer,
     pusher,
     eventSender,
     newAdminKey,

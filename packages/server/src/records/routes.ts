@@ -6,6 +6,7 @@ import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
 import { validatorCompiler } from '../http/validation.ts';
+import { openRecord } from './encryption.ts';
 import { importRecords } from './importRecords.ts';
 import { recordsFromBody } from './recordTexts.ts';
 import { getRecordWithEnhancements } from './queries/getRecord.ts';
@@ -59,7 +60,11 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
         afterId: checkUuidCursor(decodeCursor(q.cursor)),
         limit: limit + 1,
       });
-      return page(rows, limit, (r) => r.id);
+      return page(
+        rows.map((r) => openRecord(ctx.keys, r)),
+        limit,
+        (r) => r.id,
+      );
     },
   });
 
@@ -70,7 +75,7 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
       const { id } = request.params as { id: string };
       const record = await getRecordWithEnhancements(ctx.db, { id });
       if (!record) throw errors.notFound('record');
-      return record;
+      return openRecord(ctx.keys, record);
     },
   });
 };
