@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { loadConfig } from '../src/config.ts';
+import { addDataKey } from '../src/keys/loadKeyring.ts';
+import { parseMasterKey } from '../src/keys/masterKey.ts';
+import { createRefinery } from '../src/refinery.ts';
+import { availableBackends } from './support/backends.ts';
+import { describeEachBackend, openHarness, type Harness } from './support/harness.ts';
+
+// `refinery keys rotate-master` (docs/encryption.md), and the background encryption of the
+// records stored before their type was marked encrypted.
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const cliScript = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const keyText = () => randomBytes(32).toString('base64');
+
+/** `refinery keys rotate-master` in a process of its own; `killAt`: SIGKILL it at its first line of progress past zero. */
+function rotate(env: Record<string, string>, killAt?: 'progress'): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(base)) if (/^(REFINERY_|DATABASE_URL$|NODE_TEST_CONTEXT$|NODE_OPTIONS$)/.test(k)) delete base[k];
+  const child = spawn(process.execPath, ['--import', 'tsx', cliScript, 'keys', 'rotate-master'], { cwd: repoRoot, env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk;
+    if (killAt && /re-wrapped [1-9]\d* of/.test(stderr)) child.kill('SIGKILL');
+  });
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
+}
+
+/** A second Refinery on the harness's database with `masterKey`, listening; or the error that stopped it. */
+async function startWith(h: Harness, masterKey: string) {
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: h.dataDir, logLevel: 'silent' }, { REFINERY_MASTER_KEY: masterKey });
+  return createRefinery({ config, db: h.refinery.ctx.db, log: pino({ level: 'silent' }), sweep: false });
+}
+
+describe('master key rotation (PostgreSQL: processes keep running)', async () => {
+  const postgres = (await availableBackends()).find((b) => b.name === 'postgres');
+  let opened: Awaited<ReturnType<typeof openHarness>>;
+  const oldKey = keyText();
+  const newKey = keyText();
+  before(async () => {
+    if (postgres) opened = await openHarness(postgres, { env: { REFINERY_MASTER_KEY: oldKey } });
+  });
+  after(async () => {
+    await opened?.close();
+  });
+
+  it('re-wraps every data key; killed midway it leaves both keys working, and run again it finishes, losing nothing', { skip: !postgres && 'PostgreSQL does not answer' }, async () => {
+    const h = opened.harness;
+    const robot = await h.createRobot();
+    assert.equal((await h.api('PUT', '/v1/record-types/sealed_doc', { body: { encrypted: true } })).status, 200);
+    const [recordId] = await h.importRecords([{ type: 'sealed_doc', identifiers: [{ type: 'doc', value: 'rotated' }], content: { title: 'kept through the rotation' } }]);
+    // An installation with many data keys, so that the kill lands midway.
+    for (let i = 0; i < 3000; i++) await addDataKey(h.refinery.ctx.db, parseMasterKey(oldKey, 'old'), new Date());
+    const env = { DATABASE_URL: h.databaseUrl!, REFINERY_MASTER_KEY: oldKey, REFINERY_NEW_MASTER_KEY: newKey };
+
+    const killed = await rotate(env, 'progress');
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+
+    // Midway, processes start on either key and read everything; the running one carries on.
+    for (const key of [oldKey, newKey]) {
+      const other = await startWith(h, key);
+      try {
+        const url = await other.listen();
+        const res = await fetch(`${url}/v1/records/${recordId}`, { headers: { authorization: `Bearer ${h.adminKey}` } });
+        assert.deepEqual((await res.json()).content, { title: 'kept through the rotation' });
+      } finally {
+        await other.close();
+      }
+    }
+    assert.equal((await h.robotCall(robot, 'POST', '/v1/batches/lease')).status, 204, 'the running process still checks signatures');
+
+    const resumed = await rotate(env);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /Every data key \(3001\) is wrapped by master key [0-9a-f]{16} alone/);
+    const again = await rotate(env);
+    assert.equal(again.code, 0, again.stderr);
+
+    const rotated = await startWith(h, newKey);
+    try {
+      const url = await rotated.listen();
+      const res = await fetch(`${url}/v1/records/${recordId}`, { headers: { authorization: `Bearer ${h.adminKey}` } });
+      assert.deepEqual((await res.json()).content, { title: 'kept through the rotation' });
+    } finally {
+      await rotated.close();
+    }
+    await assert.rejects(startWith(h, oldKey), /REFINERY_MASTER_KEY is not the master key of this database/);
+  });
+});
+
+describeEachBackend('a record type marked encrypted with records stored', (h) => {
+  it('encrypts them in the background, its progress shown on the record type; the content reads the same', async () => {
+    const marker = randomBytes(6).toString('hex');
+    const records = Array.from({ length: 1200 }, (_, i) => ({ type: 'later_sealed', identifiers: [{ type: 'doc', value: `${marker}-${i}` }], content: { n: i, text: `clear-${marker}` } }));
+    const ids = await h().importRecords(records);
+    const marked = await h().api('PUT', '/v1/record-types/later_sealed', { body: { encrypted: true } });
+    assert.equal(marked.status, 200);
+    assert.deepEqual(marked.body.encryption, { status: 'encrypting', records_pending: 1200 });
+    assert.deepEqual((await h().api('GET', '/v1/record-types/later_sealed')).body.encryption, { status: 'encrypting', records_pending: 1200 });
+
+    assert.deepEqual(await h().refinery.recordSealer.runOnce(), { sealed: 1200 });
+    assert.deepEqual((await h().api('GET', '/v1/record-types/later_sealed')).body.encryption, { status: 'encrypted', records_pending: 0 });
+    const listed = await h().api('GET', '/v1/record-types');
+    assert.ok(listed.body.data.some((t: { type: string; encrypted: boolean }) => t.type === 'later_sealed' && t.encrypted));
+    assert.deepEqual((await h().api('GET', `/v1/records/${ids[7]}`)).body.content, { n: 7, text: `clear-${marker}` });
+    const { rows } = await h().refinery.ctx.db.query<{ n: number }>(`select count(*)::int as n from records where content::text like $1::text`, [`%clear-${marker}%`]);
+    assert.equal(rows[0].n, 0, 'no record keeps its content in clear');
+
+    const off = await h().api('PUT', '/v1/record-types/later_sealed', { body: { encrypted: false } });
+    assert.equal(off.status, 422);
+    assert.equal(off.body.error.code, 'encryption_is_permanent');
+    const empty = await h().api('PUT', '/v1/record-types/later_sealed', { body: {} });
+    assert.equal(empty.status, 400);
+  });
+});
