@@ -7,7 +7,7 @@ import pg from 'pg';
 import { systemClock } from '../src/clock.ts';
 import { availableBackends, tempDir, type Backend } from './support/backends.ts';
 import { eventually, makeHarness, type Harness } from './support/harness.ts';
-import { serveAdminKey, spawnServe, startServe } from './support/serveProcess.ts';
+import { serveAdminKey, spawnServe } from './support/serveProcess.ts';
 
 // Encryption at rest (docs/encryption.md): what an operator checks. After a run through real
 // `refinery serve` processes, the raw database files, the WAL and the blob folder hold no robot
@@ -15,6 +15,12 @@ import { serveAdminKey, spawnServe, startServe } from './support/serveProcess.ts
 // type that is not encrypted) is found by the same scan, so the scan can see plaintext.
 
 const keyText = () => randomBytes(32).toString('base64');
+
+/** `refinery serve` started and listening, however long a loaded machine takes to start it. */
+async function startServe(env: Record<string, string>) {
+  const spawned = spawnServe(env);
+  return { ...spawned, url: await spawned.url };
+}
 
 /** Every file under `dir`, with its bytes. */
 async function* filesUnder(dir: string): AsyncIterable<{ path: string; bytes: Buffer }> {
@@ -106,7 +112,7 @@ describe('encryption at rest', async () => {
 
     it('says it made the key; the data directory (database files, WAL, blobs, spool) holds no secret and no encrypted content', async () => {
       const marker = randomBytes(8).toString('hex');
-      const serve = await startServe('embedded', { REFINERY_DATA_DIR: dir.path, REFINERY_MASTER_KEY: '' });
+      const serve = await startServe({ REFINERY_DATA_DIR: dir.path, REFINERY_MASTER_KEY: '' });
       let seen;
       try {
         assert.match(serve.output(), /Master key: made at first start in .*master-key/);
@@ -150,7 +156,7 @@ describe('encryption at rest', async () => {
     it('the database files, the WAL written during the run and the blob folder hold no secret and no encrypted content', async () => {
       const lsn = await opened.db.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
       const marker = randomBytes(8).toString('hex');
-      const serve = await startServe('postgres', { DATABASE_URL: opened.databaseUrl!, REFINERY_DATA_DIR: dir.path, REFINERY_MASTER_KEY: masterKey });
+      const serve = await startServe({ DATABASE_URL: opened.databaseUrl!, REFINERY_DATA_DIR: dir.path, REFINERY_MASTER_KEY: masterKey });
       let seen;
       try {
         const h = makeHarness({ backend: 'postgres', refinery: undefined as never, url: serve.url, adminKey: serveAdminKey, clock: systemClock, databaseUrl: opened.databaseUrl, dataDir: dir.path });

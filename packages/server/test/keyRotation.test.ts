@@ -55,14 +55,15 @@ describe('master key rotation (PostgreSQL: processes keep running)', async () =>
     assert.equal((await h.api('PUT', '/v1/record-types/sealed_doc', { body: { encrypted: true } })).status, 200);
     const [recordId] = await h.importRecords([{ type: 'sealed_doc', identifiers: [{ type: 'doc', value: 'rotated' }], content: { title: 'kept through the rotation' } }]);
     // An installation with many data keys, so that the kill lands midway.
-    for (let i = 0; i < 3000; i++) await addDataKey(h.refinery.ctx.db, parseMasterKey(oldKey, 'old'), new Date());
+    for (let i = 0; i < 1500; i++) await addDataKey(h.refinery.ctx.db, parseMasterKey(oldKey, 'old'), new Date());
     const env = { DATABASE_URL: h.databaseUrl!, REFINERY_MASTER_KEY: oldKey, REFINERY_NEW_MASTER_KEY: newKey };
 
     const killed = await rotate(env, 'progress');
     assert.equal(killed.signal, 'SIGKILL', killed.stderr);
 
-    // Midway, processes start on either key and read everything; the running one carries on.
-    for (const key of [oldKey, newKey]) {
+    // Midway, processes start on the old key and read everything, the new key is not taken yet, and the running process carries on.
+    await assert.rejects(startWith(h, newKey), /a rotation has begun but not finished: finish it \(refinery keys rotate-master\)/);
+    for (const key of [oldKey]) {
       const other = await startWith(h, key);
       try {
         const url = await other.listen();
@@ -76,7 +77,7 @@ describe('master key rotation (PostgreSQL: processes keep running)', async () =>
 
     const resumed = await rotate(env);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stderr, /Every data key \(3001\) is wrapped by master key [0-9a-f]{16} alone/);
+    assert.match(resumed.stderr, /Every data key \(1501\) is wrapped by master key [0-9a-f]{16} alone/);
     const again = await rotate(env);
     assert.equal(again.code, 0, again.stderr);
 
@@ -109,6 +110,17 @@ describeEachBackend('a record type marked encrypted with records stored', (h) =>
     assert.deepEqual((await h().api('GET', `/v1/records/${ids[7]}`)).body.content, { n: 7, text: `clear-${marker}` });
     const { rows } = await h().refinery.ctx.db.query<{ n: number }>(`select count(*)::int as n from records where content::text like $1::text`, [`%clear-${marker}%`]);
     assert.equal(rows[0].n, 0, 'no record keeps its content in clear');
+
+    // Its content cannot be queried; its identifiers can; another type's content can.
+    const query = (type: string, content: unknown) => h().api('GET', `/v1/records?type=${type}&content=${encodeURIComponent(JSON.stringify(content))}`);
+    const refused = await query('later_sealed', { n: 7 });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'encrypted_content');
+    assert.match(refused.body.error.message, /record type later_sealed is encrypted/);
+    assert.equal((await h().api('GET', `/v1/records?identifier=doc:${marker}-7`)).body.data[0].id, ids[7]);
+    const [open] = await h().importRecords([{ type: 'open_doc', identifiers: [{ type: 'doc', value: `open-${marker}` }], content: { n: 7, marker } }]);
+    assert.deepEqual((await query('open_doc', { marker })).body.data.map((r: { id: string }) => r.id), [open]);
+    assert.equal((await query('open_doc', [1])).status, 400);
 
     const off = await h().api('PUT', '/v1/record-types/later_sealed', { body: { encrypted: false } });
     assert.equal(off.status, 422);

@@ -32,6 +32,11 @@ export async function loadKeyring(db: Db, master: MasterKey, now: Date, source: 
   const keys = new Map<string, Buffer>();
   for (const row of rows) {
     const wrapped = row.master_key_id === master.id ? row.wrapped : row.next_master_key_id === master.id ? row.next_wrapped : null;
+    if (!wrapped && rows.some((r) => r.next_master_key_id === master.id)) {
+      throw new ConfigError(
+        `${source} is master key ${master.id}, to which a rotation has begun but not finished: finish it (refinery keys rotate-master), or start on the current master key ${row.master_key_id} meanwhile (docs/encryption.md)`,
+      );
+    }
     if (!wrapped) {
       throw new ConfigError(
         `${source} is not the master key of this database: its data keys are wrapped by master key ${row.master_key_id}${row.next_master_key_id ? ` (being rotated to ${row.next_master_key_id})` : ''}, and this key is ${master.id} (docs/encryption.md)`,

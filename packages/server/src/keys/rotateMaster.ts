@@ -9,8 +9,9 @@ const pageSize = 100;
 
 /**
  * Re-wraps every data key under master key `to`, while processes keep running on `from`: first
- * each data key gets a second wrap, by `to`, a page per statement (a process starting on either
- * key meanwhile opens them all); then, in one transaction, the new wraps replace the old. Run
+ * each data key gets a second wrap, by `to`, a page per statement (processes keep starting on
+ * `from` meanwhile); then, in one transaction, the new wraps replace the old, and processes start
+ * on `to` alone. Run
  * again after an interruption, it goes on where it stopped; run after it finished, it does
  * nothing. `progress` is told the data keys wrapped so far, and how many there are.
  */

@@ -29,9 +29,7 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
   /** A content query names its type, one that is not encrypted (its content is not stored in clear to search), and is a JSON object. */
   async function checkContentQuery(content: string, type: string | undefined): Promise<void> {
     if (type === undefined) throw errors.invalidRequest('content needs type: the record type whose content to search');
-    if ((await listEncryptedTypes(ctx.db)).includes(type)) {
-      throw errors.invalidRequest(`record type ${type} is encrypted: its content cannot be searched (look its records up by identifier instead)`, { code: 'encrypted_content' });
-    }
+    if ((await listEncryptedTypes(ctx.db)).includes(type)) throw errors.encryptedContent(type);
     let parsed: unknown;
     try {
       parsed = JSON.parse(content);
