@@ -7,7 +7,7 @@ import { manualClock, systemClock, type Clock } from '../src/clock.ts';
 import { loadConfig } from '../src/config.ts';
 import { createRefinery } from '../src/refinery.ts';
 import { tempDir } from './support/backends.ts';
-import { describeEachBackend, makeHarness, type Harness } from './support/harness.ts';
+import { describeEachBackend, makeHarness, type Harness, testMasterKey } from './support/harness.ts';
 
 // DELETE /v1/api-keys/{id}: revocation, through the process that revoked and through others.
 
@@ -29,7 +29,7 @@ async function liveKeyIds(h: Harness, role?: 'admin'): Promise<string[]> {
  */
 async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> } }) {
   const dir = options.dir ?? (await tempDir());
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, {});
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, { REFINERY_MASTER_KEY: testMasterKey });
   const clock = options.clock ?? systemClock;
   const refinery = await createRefinery({ config, db: h.refinery.ctx.db, clock, log: pino({ level: 'silent' }), sweep: false }).catch(async (err) => {
     await dir.remove();
