@@ -50,7 +50,7 @@ async function postgresFiles(databaseUrl: string, fromLsn: string): Promise<Arra
        where n.nspname in ('public', 'pg_toast') and c.relkind in ('r', 't') and pg_relation_filepath(c.oid) is not null`,
     );
     for (const { path } of tables.rows) {
-      const { rows } = await client.query<{ bytes: Buffer }>(`select pg_read_binary_file($1, 0, 1 << 30, true) as bytes`, [path]);
+      const { rows } = await client.query<{ bytes: Buffer }>(`select pg_read_binary_file($1, true) as bytes`, [path]);
       if (rows[0].bytes) files.push({ path, bytes: rows[0].bytes });
     }
     const wal = await client.query<{ name: string }>(
@@ -58,7 +58,7 @@ async function postgresFiles(databaseUrl: string, fromLsn: string): Promise<Arra
       [fromLsn],
     );
     for (const { name } of wal.rows) {
-      const { rows } = await client.query<{ bytes: Buffer }>(`select pg_read_binary_file('pg_wal/' || $1, 0, 1 << 30, true) as bytes`, [name]);
+      const { rows } = await client.query<{ bytes: Buffer }>(`select pg_read_binary_file('pg_wal/' || $1, true) as bytes`, [name]);
       if (rows[0].bytes) files.push({ path: `pg_wal/${name}`, bytes: rows[0].bytes });
     }
     return files;
