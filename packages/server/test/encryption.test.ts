@@ -50,7 +50,7 @@ async function postgresFiles(databaseUrl: string, fromLsn: string): Promise<Arra
        where n.nspname in ('public', 'pg_toast') and c.relkind in ('r', 't') and pg_relation_filepath(c.oid) is not null`,
     );
     for (const { path } of tables.rows) {
-      const { rows } = await client.query<{ bytes: Buffer }>(`select pg_read_binary_file($1, true) as bytes`, [path]);
+      const { rows } = await client.query<{ bytes: Buffer }>(`select case when (pg_stat_file($1::text, true)).size is not null then pg_read_binary_file($1::text) end as bytes`, [path]);
       if (rows[0].bytes) files.push({ path, bytes: rows[0].bytes });
     }
     const wal = await client.query<{ name: string }>(
@@ -58,7 +58,7 @@ async function postgresFiles(databaseUrl: string, fromLsn: string): Promise<Arra
       [fromLsn],
     );
     for (const { name } of wal.rows) {
-      const { rows } = await client.query<{ bytes: Buffer }>(`select pg_read_binary_file('pg_wal/' || $1, true) as bytes`, [name]);
+      const { rows } = await client.query<{ bytes: Buffer }>(`select case when (pg_stat_file('pg_wal/' || $1, true)).size is not null then pg_read_binary_file('pg_wal/' || $1) end as bytes`, [name]);
       if (rows[0].bytes) files.push({ path: `pg_wal/${name}`, bytes: rows[0].bytes });
     }
     return files;
@@ -115,6 +115,7 @@ describe('encryption at rest', async () => {
       const serve = await startServe({ REFINERY_DATA_DIR: dir.path, REFINERY_MASTER_KEY: '' });
       let seen;
       try {
+        await eventually(async () => (serve.output().includes('API docs:') ? true : undefined), 30_000, 'the banner');
         assert.match(serve.output(), /Master key: made at first start in .*master-key/);
         const h = makeHarness({ backend: 'pglite', refinery: undefined as never, url: serve.url, adminKey: serveAdminKey, clock: systemClock, databaseUrl: null, dataDir: dir.path });
         seen = await workThrough(h, marker);
