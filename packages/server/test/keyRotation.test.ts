@@ -10,7 +10,7 @@ import { parseMasterKey } from '../src/keys/masterKey.ts';
 import { createRefinery } from '../src/refinery.ts';
 import { availableBackends } from './support/backends.ts';
 import { systemClock } from '../src/clock.ts';
-import { describeEachBackend, eventually, makeHarness, openHarness, type Harness } from './support/harness.ts';
+import { describeEachBackend, eventually, makeHarness, openHarness, testMasterKey, type Harness } from './support/harness.ts';
 import { serveAdminKey, spawnServe } from './support/serveProcess.ts';
 
 // `refinery keys rotate-master` (docs/encryption.md), and the background encryption of the
@@ -129,6 +129,25 @@ describeEachBackend('a record type marked encrypted with records stored', (h) =>
     assert.equal(off.body.error.code, 'encryption_is_permanent');
     const empty = await h().api('PUT', '/v1/record-types/later_sealed', { body: {} });
     assert.equal(empty.status, 400);
+  });
+});
+
+describeEachBackend('secrets stored before encryption at rest', (h) => {
+  it('are sealed at the next start, and keep working', async () => {
+    const robot = await h().createRobot();
+    // As a version before encryption at rest stored it.
+    await h().refinery.ctx.db.query(`update robot_secrets set secret = $2::text where robot_id = $1::uuid`, [robot.id, robot.secret]);
+    const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, logLevel: 'silent' }, { REFINERY_MASTER_KEY: testMasterKey });
+    const restarted = await createRefinery({ config, db: h().refinery.ctx.db, log: pino({ level: 'silent' }), sweep: false });
+    try {
+      const url = await restarted.listen();
+      const { rows } = await h().refinery.ctx.db.query<{ n: number }>(`select count(*)::int as n from robot_secrets where secret = $1::text`, [robot.secret]);
+      assert.equal(rows[0].n, 0, 'the secret is no longer stored in clear');
+      const other = makeHarness({ backend: h().backend, refinery: restarted, url, adminKey: h().adminKey, clock: h().clock, databaseUrl: h().databaseUrl, dataDir: h().dataDir });
+      assert.equal((await other.robotCall(robot, 'POST', '/v1/batches/lease')).status, 204, 'the robot still signs with it');
+    } finally {
+      await restarted.close();
+    }
   });
 });
 
