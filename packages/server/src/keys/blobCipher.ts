@@ -1,12 +1,13 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Keyring } from './keyring.ts';
+import { randomPart, type Keyring } from './keyring.ts';
 
 /**
  * An encrypted blob: a header (`RFB1`, the data key id's length and id, an 8-byte nonce prefix),
- * then frames of [4-byte length][AES-256-GCM ciphertext][16-byte tag], one per write (about 64
- * KB). Frame n's nonce is the prefix and n; its associated data is the header and whether it is
- * the last frame, so frames cannot be reordered, dropped or cut off without the read failing.
+ * then frames of [4-byte length, its top bit set on the last frame][AES-256-GCM ciphertext]
+ * [16-byte tag], one per write (about 64 KB). Frame n's nonce is the prefix and n; its associated
+ * data is the header and the last-frame bit, so frames cannot be reordered, dropped or cut off
+ * without the read failing.
  * Each frame is checked before any of it is given out. A file without the header is a blob
  * written before encryption, read as it is.
  */
@@ -14,6 +15,7 @@ const magic = Buffer.from('RFB1');
 const tagBytes = 16;
 /** No frame Refinery writes is larger; a longer length is a damaged file. */
 const maxFrameBytes = 64 * 1024 * 1024;
+const lastBit = 0x8000_0000;
 
 const nonceOf = (prefix: Buffer, n: number) => {
   const nonce = Buffer.alloc(12);
@@ -25,7 +27,7 @@ const aadOf = (header: Buffer, last: boolean) => Buffer.concat([header, Buffer.f
 
 class Sealer {
   readonly header: Buffer;
-  private readonly prefix = randomBytes(8);
+  private readonly prefix = Buffer.from(randomPart(8));
   private n = 0;
   constructor(private readonly keyring: Keyring) {
     const id = Buffer.from(keyring.currentId);
@@ -34,7 +36,7 @@ class Sealer {
   frame(plain: Buffer, last: boolean): Buffer {
     const cipher = createCipheriv('aes-256-gcm', this.keyring.current, nonceOf(this.prefix, this.n++)).setAAD(aadOf(this.header, last));
     const length = Buffer.alloc(4);
-    length.writeUInt32BE(plain.length);
+    length.writeUInt32BE((plain.length | (last ? lastBit : 0)) >>> 0);
     const body = cipher.update(plain);
     cipher.final();
     return Buffer.concat([length, body, cipher.getAuthTag()]);
@@ -100,30 +102,27 @@ class Opener {
     }
     while (this.buffered.length >= 4) {
       if (this.ended) throw new Error('the encrypted blob goes on after its last frame');
-      const length = this.buffered.readUInt32BE(0);
+      const word = this.buffered.readUInt32BE(0);
+      const last = (word & lastBit) !== 0;
+      const length = word & ~lastBit;
       if (length > maxFrameBytes) throw new Error('the encrypted blob is damaged');
       if (this.buffered.length < 4 + length + tagBytes) return;
-      out.push(this.openFrame(this.buffered.subarray(4, 4 + length), this.buffered.subarray(4 + length, 4 + length + tagBytes)));
+      out.push(this.openFrame(this.buffered.subarray(4, 4 + length), this.buffered.subarray(4 + length, 4 + length + tagBytes), last));
       this.buffered = this.buffered.subarray(4 + length + tagBytes);
     }
   }
 
-  private openFrame(body: Buffer, tag: Buffer): Buffer {
-    const n = this.n++;
-    // The last frame says so in its associated data: try it as a middle frame first, then as the last.
-    for (const last of [false, true]) {
-      const decipher = createDecipheriv('aes-256-gcm', this.key!, nonceOf(this.prefix!, n)).setAAD(aadOf(this.header!, last));
-      decipher.setAuthTag(tag);
-      const plain = decipher.update(body);
-      try {
-        decipher.final();
-      } catch {
-        continue;
-      }
-      this.ended = last;
-      return plain;
+  private openFrame(body: Buffer, tag: Buffer, last: boolean): Buffer {
+    const decipher = createDecipheriv('aes-256-gcm', this.key!, nonceOf(this.prefix!, this.n++)).setAAD(aadOf(this.header!, last));
+    decipher.setAuthTag(tag);
+    const plain = decipher.update(body);
+    try {
+      decipher.final();
+    } catch {
+      throw new Error('the encrypted blob does not open with its data key: it was changed or damaged');
     }
-    throw new Error('the encrypted blob does not open with its data key: it was changed or damaged');
+    this.ended = last;
+    return plain;
   }
 
   /** The end of the blob: what is left (a short blob without the header), or why it is incomplete. */
