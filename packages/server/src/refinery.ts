@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -140,7 +140,11 @@ async function assemble(
   // The master key is read after the migrations, which never need it, and before anything that seals.
   const { master, made } = await loadMasterKey(config);
   const source = config.masterKey ? 'REFINERY_MASTER_KEY' : `the master key in ${config.masterKeyFile ?? join(config.dataDir, 'master-key')}`;
-  const keys = await loadKeyring(db, master, clock.now(), source);
+  const keys = await loadKeyring(db, master, clock.now(), source).catch(async (err) => {
+    // A key made now for a database that has keys already (its own key file was lost) is no use: not kept.
+    if (made) await rm(made, { force: true });
+    throw err;
+  });
   if (made) log.warn({ file: made }, 'made a master key: keep a copy of it apart from the data directory, for without it nothing encrypted can be read (docs/encryption.md)');
   const sealed = await sealPlainSecrets(db, keys);
   if (sealed > 0) log.info({ secrets: sealed }, 'encrypted the secrets stored before encryption at rest');
