@@ -36,14 +36,21 @@ async function* ofType(type: string, n: number, prefix: string) {
   for await (const r of referenceRecords(n, prefix)) yield { ...r, type };
 }
 
-/** Seal and open a megabyte of items-file-like text, 64 KB at a time; ms per megabyte. */
+/**
+ * Sealing and opening items-file-like text, 64 KB at a time; ms per megabyte, the best of 30
+ * tries (on a busy machine a single try measures the other processes as much as the cipher).
+ */
 function blobCipherMsPerMb(): number {
   const keys = new Keyring(new Map([['bench', randomBytes(32)]]), 'bench');
   const piece = Buffer.from('{"record":{"id":"0190a0c4-0000-7000-8000-000000000000","type":"reference","content":{"title":"Reference 1","year":2001}}}\n'.repeat(540));
-  const rounds = 200;
-  const t = performance.now();
-  for (let i = 0; i < rounds; i++) openWhole(keys, sealWhole(keys, piece));
-  return (performance.now() - t) / ((rounds * piece.length) / 1e6);
+  const pieces = 16;
+  let best = Infinity;
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const t = performance.now();
+    for (let i = 0; i < pieces; i++) openWhole(keys, sealWhole(keys, piece));
+    best = Math.min(best, (performance.now() - t) / ((pieces * piece.length) / 1e6));
+  }
+  return best;
 }
 
 export async function encryptionCost(backend: Backend, options: { records: number; robots: number; batchSize: number; rounds: number }): Promise<EncryptionResult> {
