@@ -3,7 +3,9 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption); all by default.
+ *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
+ *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
  *   `e2e`, each of its runs right after the native run of the same round, and compared with it.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
@@ -20,6 +22,7 @@
  */
 import { cpus } from 'node:os';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
+import { encryptionCost, type EncryptionResult } from './encryption.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
 import { floors, type FloorsResult } from './floors.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
@@ -34,7 +37,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -125,8 +128,11 @@ const small = await section('small', () =>
   smallBatches({ batches: Number(process.env.BENCH_SMALL_BATCHES ?? 10_000), maxSeconds: Number(process.env.BENCH_SMALL_MAX_SECONDS ?? 150) }),
 );
 const memoryRuns = await section('memory', () => memory());
+const encryption = await section('encryption', () =>
+  encryptionCost(backends[0], { records: Number(process.env.BENCH_CRYPT_RECORDS ?? 20_000), robots, batchSize, rounds: Number(process.env.BENCH_CRYPT_ROUNDS ?? 3) }),
+);
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns });
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -151,6 +157,7 @@ function printTable(r: {
   scaled: ScaleResult | null;
   small: SmallBatchesResult | null;
   memoryRuns: MemoryRun[] | null;
+  encryption: EncryptionResult | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -368,6 +375,25 @@ function printTable(r: {
         '',
       );
     }
+  }
+  if (r.encryption) {
+    const c = r.encryption;
+    const pct = (x: number) => `${x >= 0 ? '+' : ''}${fmt(x * 100, 1)} %`;
+    row(
+      `encryption (${c.backend}): a ${fmt(c.records)}-record request of an encrypted type, POST to final state (median of ${c.rounds})`,
+      `${fmt(c.encrypted.itemsPerSecond)} items/s`,
+      `not encrypted: ${fmt(c.plain.itemsPerSecond)} items/s`,
+      pct(c.endToEndCost),
+      '',
+    );
+    row(`encryption (${c.backend}): its records import (POST /v1/records)`, `${fmt(c.records / c.encrypted.importSeconds)} records/s`, `not encrypted: ${fmt(c.records / c.plain.importSeconds)} records/s`, pct(c.importCost), '');
+    row(
+      'encryption: every blob sealed, whatever its type (the unencrypted path\'s cost): sealing and opening, per MB; share of the plain run',
+      `${fmt(c.blobSealMsPerMb, 2)} ms/MB`,
+      'at most 2 %',
+      pct(c.blobShare),
+      verdict(c.blobShare <= 0.02),
+    );
   }
   console.log('\n' + lines.join('\n'));
 }

@@ -153,7 +153,7 @@ export async function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promi
 /** Refinery in a process of its own, `node <nodeArgs> serve` on a loopback port; resolves once it is listening. */
 export async function startRefineryProcess(nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [...nodeArgs, 'serve'], {
-    env: { ...process.env, REFINERY_ADMIN_KEY: adminKey, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, REFINERY_ADMIN_KEY: adminKey, REFINERY_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {

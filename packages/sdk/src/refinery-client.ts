@@ -170,6 +170,11 @@ export class RefineryClient {
     return this.#json('PUT', pathOf('v1', 'record-types', type), { body: { retention } });
   }
 
+  /** Marks a record type encrypted: its records' content is stored encrypted from now on, and the records stored before are encrypted in the background (admin; docs/encryption.md). */
+  encryptRecordType(type: string): Promise<RecordTypeOut> {
+    return this.#json('PUT', pathOf('v1', 'record-types', type), { body: { encrypted: true } });
+  }
+
   // ── robots (admin) ─────────────────────────────────────────────────────────
 
   /** Registers a robot. The answer holds its `secret`, which is never shown again. */

@@ -41,6 +41,10 @@ export interface Config {
   searchCountCap: number;
   /** A record search (a page or a count) running longer than this is stopped and refused (`REFINERY_SEARCH_TIMEOUT`, docs/queries.md); default 30 s. */
   searchTimeoutMs: number;
+  /** The master key that wraps the data keys (`REFINERY_MASTER_KEY`, 32 bytes in base64 or hex; docs/encryption.md). */
+  masterKey: string | null;
+  /** A file holding the master key (`REFINERY_MASTER_KEY_FILE`). Neither set: embedded mode keeps one in `dataDir`; PostgreSQL refuses to start. */
+  masterKeyFile: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -111,6 +115,8 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     queryMaxClauses,
     searchCountCap,
     searchTimeoutMs,
+    masterKey: env.REFINERY_MASTER_KEY || null,
+    masterKeyFile: env.REFINERY_MASTER_KEY_FILE ? resolve(env.REFINERY_MASTER_KEY_FILE) : null,
   };
 }
 

@@ -9,6 +9,7 @@ import type { BlobStore } from './blobs/store.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/db.ts';
+import type { Keyring } from './keys/keyring.ts';
 import type { Metrics } from './ops/metrics.ts';
 import type { WorkSignals } from './work/signals.ts';
 
@@ -29,6 +30,8 @@ export interface Context {
   background: Background;
   /** This process's Prometheus metrics (docs/metrics.md). */
   metrics: Metrics;
+  /** The data keys, unwrapped: secrets, blobs and encrypted record types are sealed with them (docs/encryption.md). */
+  keys: Keyring;
   /** The scheme and host robots and signed URLs use. */
   publicUrl(): string;
 }

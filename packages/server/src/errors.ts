@@ -38,6 +38,10 @@ export const errors = {
   /** Answered with Retry-After (retryAfterSeconds). */
   unavailable: (message = 'the database does not answer; try again shortly') => new AppError(503, 'unavailable', message),
 
+  /** A query over the content of an encrypted record type (docs/encryption.md). */
+  encryptedContent: (type: string) =>
+    new AppError(400, 'encrypted_content', `record type ${type} is encrypted: its content cannot be searched (look its records up by identifier instead)`),
+
   // Retrying a request's failed items (docs/retrying-requests.md).
   notFinished: (id: string, status: string) =>
     new AppError(409, 'request_not_finished', `request ${id} is still ${status}: retry its failed items once it has finished`),

@@ -5,3 +5,5 @@ export { openPglite } from './db/pglite.ts';
 export { openPostgres } from './db/postgres.ts';
 export { migrate } from './db/migrate.ts';
 export type { Db, QueryOptions } from './db/db.ts';
+export { Keyring } from './keys/keyring.ts';
+export { openWhole, sealWhole } from './keys/blobCipher.ts';

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -17,6 +17,10 @@ import type { Context } from './context.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
 import { holdDataDir } from './dataDir.ts';
+import { loadKeyring } from './keys/loadKeyring.ts';
+import { loadMasterKey } from './keys/masterKey.ts';
+import { sealPlainSecrets } from './keys/sealPlainSecrets.ts';
+import { createRecordSealer, type RecordSealer } from './records/encryption.ts';
 import { clearSpoolDir } from './records/spool.ts';
 import { databaseStartupError, listenStartupError } from './startup.ts';
 import { autovacuumRuns, churningTables } from './db/vacuum.ts';
@@ -36,12 +40,16 @@ export interface Refinery {
   sweeper: Sweeper;
   /** Removes aged-out records (docs/retention.md). */
   cleanup: Cleanup;
+  /** Encrypts the records stored before their type was marked encrypted (docs/encryption.md). */
+  recordSealer: RecordSealer;
   /** Delivers batches to push robots (docs/push.md). */
   pusher: PushDispatcher;
   /** Delivers request events to callback URLs, signed per Standard Webhooks (docs/events.md). */
   eventSender: EventSender;
   /** The admin key to print: made now, or kept in the data directory (embedded mode); null when set by the operator or made earlier. */
   newAdminKey: string | null;
+  /** The master key file made at this start (embedded mode's first), to say so; else null. */
+  newMasterKeyFile: string | null;
   /** Listens on the configured port; returns the URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -129,6 +137,17 @@ async function assemble(
   const clock = options.clock ?? systemClock;
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  // The master key is read after the migrations, which never need it, and before anything that seals.
+  const { master, made } = await loadMasterKey(config);
+  const source = config.masterKey ? 'REFINERY_MASTER_KEY' : `the master key in ${config.masterKeyFile ?? join(config.dataDir, 'master-key')}`;
+  const keys = await loadKeyring(db, master, clock.now(), source).catch(async (err) => {
+    // A key made now for a database that has keys already (its own key file was lost) is no use: not kept.
+    if (made) await rm(made, { force: true });
+    throw err;
+  });
+  if (made) log.warn({ file: made }, 'made a master key: keep a copy of it apart from the data directory, for without it nothing encrypted can be read (docs/encryption.md)');
+  const sealed = await sealPlainSecrets(db, keys);
+  if (sealed > 0) log.info({ secrets: sealed }, 'encrypted the secrets stored before encryption at rest');
   const newAdminKey = await bootstrapAdminKey(db, config, clock.now());
   if (db.kind === 'postgres' && !(await autovacuumRuns(db))) {
     log.warn({ tables: churningTables, every_ms: sweeperDefaults.vacuumIntervalMs }, 'autovacuum is off on this PostgreSQL: Refinery vacuums its churning tables itself');
@@ -137,17 +156,18 @@ async function assemble(
   let boundUrl = `http://localhost:${config.port}`;
   const publicUrl = () => config.publicUrl ?? boundUrl;
   const blobs =
-    options.blobs ?? s3 ?? new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), () => Math.floor(clock.now().getTime() / 1000));
+    options.blobs ?? s3 ?? new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), keys, () => Math.floor(clock.now().getTime() / 1000));
   const work: Context['work'] = new WorkSignals(db, clock);
   await work.start();
   const background = createBackground(log);
-  const ctx: Context = { db, blobs, clock, log, config, work, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background, metrics: createMetrics(db) };
+  const ctx: Context = { db, blobs, clock, log, config, work, keys, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background, metrics: createMetrics(db) };
   const sweeper = createSweeper({ ctx, config: { intervalMs: options.sweepIntervalMs ?? sweeperDefaults.intervalMs } });
   // The background loops: started together, stopped together.
   const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs } });
   const eventSender = createEventSender({ ctx });
   const cleanup = createCleanup({ ctx });
-  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender];
+  const recordSealer = createRecordSealer({ ctx });
+  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender, recordSealer];
   const app = await buildApp(ctx);
   if (options.sweep !== false) for (const loop of loops) loop.start();
 
@@ -158,9 +178,11 @@ async function assemble(
     background,
     sweeper,
     cleanup,
+    recordSealer,
     pusher,
     eventSender,
     newAdminKey,
+    newMasterKeyFile: made,
     async listen() {
       await app.listen({ port: config.port, host: config.host }).catch((err) => {
         throw listenStartupError(err, config.host, config.port);

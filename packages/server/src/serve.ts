@@ -25,6 +25,7 @@ export async function serve(flags: { port?: string; host?: string; dataDir?: str
   process.stderr.write(`\nRefinery is listening on ${url} (${mode}; blobs: ${refinery.ctx.blobs.description})\n`);
   if (refinery.newAdminKey) process.stderr.write(`Admin key: ${refinery.newAdminKey}\n  export REFINERY_URL=${url} REFINERY_API_KEY=${refinery.newAdminKey}\n`);
   else process.stderr.write(`Admin key: ${config.adminKey ? 'from REFINERY_ADMIN_KEY' : 'made at first start (set REFINERY_ADMIN_KEY to choose one)'}\n`);
+  if (refinery.newMasterKeyFile) process.stderr.write(`Master key: made at first start in ${refinery.newMasterKeyFile}; keep a copy of it apart from the data (docs/encryption.md)\n`);
   process.stderr.write(`API docs: ${url}/docs\n\n`);
 
   const running = refinery;

@@ -5,7 +5,7 @@ import { blobKeys, type BlobStore } from '../src/blobs/store.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createRefinery } from '../src/refinery.ts';
 import { createCleanup } from '../src/retention/cleanup.ts';
-import { describeEachBackend, references } from './support/harness.ts';
+import { describeEachBackend, references, testMasterKey } from './support/harness.ts';
 import { advance, createRequest, leaseRecords, uploadAnnotations, type LeasedBatch } from './support/lifecycle.ts';
 import { startLocalS3 } from './support/s3.ts';
 
@@ -198,7 +198,7 @@ for (const [storeName, blobs] of [
         advance(h(), retention() + minute);
         const second = h().databaseUrl
           ? await createRefinery({
-              config: loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, databaseUrl: h().databaseUrl!, adminKey: h().adminKey, logLevel: 'silent' }, {}),
+              config: loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, databaseUrl: h().databaseUrl!, adminKey: h().adminKey, logLevel: 'silent' }, { REFINERY_MASTER_KEY: testMasterKey }),
               blobs: h().refinery.ctx.blobs,
               clock: h().clock,
               log: pino({ level: 'silent' }),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { FileBlobStore } from '../src/blobs/fileStore.ts';
 import { blobRoutes } from '../src/blobs/routes.ts';
 import type { BlobStore } from '../src/blobs/store.ts';
 import { installErrorHandler } from '../src/http/errorHandler.ts';
+import { Keyring } from '../src/keys/keyring.ts';
 import { tempDir } from './support/backends.ts';
 import { startLocalS3 } from './support/s3.ts';
 
@@ -26,6 +27,7 @@ interface Subject {
   close(): Promise<void>;
 }
 
+const testKeyring = () => new Keyring(new Map([['test', randomBytes(32)]]), 'test');
 const twoHoursAgo = () => Date.now() - 2 * 3600_000;
 
 const subjects: Array<{ name: string; open(): Promise<Subject> }> = [
@@ -36,10 +38,11 @@ const subjects: Array<{ name: string; open(): Promise<Subject> }> = [
       const app = Fastify();
       installErrorHandler(app);
       let base = '';
-      const store = new FileBlobStore(dir.path, () => base, 'signing-key');
+      const keys = testKeyring();
+      const store = new FileBlobStore(dir.path, () => base, 'signing-key', keys);
       await app.register(blobRoutes, { store });
       base = await app.listen({ port: 0, host: '127.0.0.1' });
-      const signingInThePast = new FileBlobStore(dir.path, () => base, 'signing-key', () => Math.floor(twoHoursAgo() / 1000));
+      const signingInThePast = new FileBlobStore(dir.path, () => base, 'signing-key', keys, () => Math.floor(twoHoursAgo() / 1000));
       return { store, signingInThePast, root: dir.path, close: async () => (await app.close(), await dir.remove()) };
     },
   },

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import { it } from 'node:test';
 import { contentDigest, destiny, signRequest } from '@refinery/protocol';
 import { FileBlobStore } from '../src/blobs/fileStore.ts';
+import { Keyring } from '../src/keys/keyring.ts';
 import { describeEachBackend, references } from './support/harness.ts';
 import { advance } from './support/lifecycle.ts';
 import { registerDestinyRobot } from './support/destiny.ts';
@@ -363,7 +364,7 @@ describeEachBackend(
       }
 
       // ── Signed blob URLs: expired, or altered ──
-      const forger = new FileBlobStore('/nonexistent', () => h().url, 'not-the-signing-key', () => Math.floor(nowSeconds()));
+      const forger = new FileBlobStore('/nonexistent', () => h().url, 'not-the-signing-key', new Keyring(new Map([['forger', randomBytes(32)]]), 'forger'), () => Math.floor(nowSeconds()));
       const keyOf = (url: string) => decodeURIComponent(new URL(url).pathname.replace(/^\/v1\/blobs\//, ''));
       /** `url`'s signature on `to`'s blob. */
       const moved = (url: string, to: string) => {

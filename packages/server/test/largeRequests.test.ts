@@ -8,7 +8,7 @@ import { createRefinery } from '../src/refinery.ts';
 import { RecordIdList } from '../src/requests/requestBody.ts';
 import { insertRequestWithItems } from '../src/requests/queries/insertRequestWithItems.ts';
 import { writeBacklogSlices } from '../src/requests/queries/writeBacklogSlices.ts';
-import { describeEachBackend, references, type Harness } from './support/harness.ts';
+import { describeEachBackend, references, type Harness, testMasterKey } from './support/harness.ts';
 import { advance, createRequest, finishedEvents, leaseRecords, uploadAnnotations } from './support/lifecycle.ts';
 
 type Item = { record_id: string; status: string; error: { code: string; message: string } | null };
@@ -154,7 +154,7 @@ describeEachBackend(
       const robot = await h().createRobot();
       const ids = await h().importRecords(references(5000));
       const other = await createRefinery({
-        config: { ...loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, databaseUrl: h().databaseUrl!, adminKey: h().adminKey, logLevel: 'silent' }, {}), createSlice: slice },
+        config: { ...loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, databaseUrl: h().databaseUrl!, adminKey: h().adminKey, logLevel: 'silent' }, { REFINERY_MASTER_KEY: testMasterKey }), createSlice: slice },
         clock: h().clock,
         log: pino({ level: 'silent' }),
         sweep: false,

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { parseServerSentEvents, RefineryClient, type RequestEvent } from '@refinery/sdk';
 import { loadConfig } from '../src/config.ts';
 import { createRefinery } from '../src/refinery.ts';
-import { describeEachBackend, eventually } from './support/harness.ts';
+import { describeEachBackend, eventually, testMasterKey } from './support/harness.ts';
 import { requesterKey, twoBatchRequest } from './support/requestEvents.ts';
 
 // GET /v1/requests/{id}/events: Server-Sent Events from the events table, live and resumable.
@@ -124,7 +124,7 @@ describeEachBackend(
     it('a stream on one process follows events written through another (PostgreSQL), and closing that process ends its streams', async (t) => {
       if (!h().databaseUrl) return t.skip('one process only on PGlite');
       const second = await createRefinery({
-        config: loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, databaseUrl: h().databaseUrl!, adminKey: h().adminKey, logLevel: 'silent' }, {}),
+        config: loadConfig({ port: '0', host: '127.0.0.1', dataDir: h().dataDir, databaseUrl: h().databaseUrl!, adminKey: h().adminKey, logLevel: 'silent' }, { REFINERY_MASTER_KEY: testMasterKey }),
         clock: h().clock,
         log: pino({ level: 'silent' }),
         sweep: false,

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { openapiPath } from '../src/http/openapi.ts';
 import { createRefinery } from '../src/refinery.ts';
 import { tempDir } from './support/backends.ts';
-import { describeEachBackend, references, type Harness } from './support/harness.ts';
+import { describeEachBackend, references, type Harness, testMasterKey } from './support/harness.ts';
 
 // /openapi.json as a client generator and a person at /docs use it: valid OpenAPI 3.1, every
 // route in it, each operation's security as the server enforces it, errors in the error schema,
@@ -224,7 +224,7 @@ describeEachBackend('the OpenAPI document', (h) => {
   it('sends calls to REFINERY_PUBLIC_URL when it is set', async () => {
     const dir = await tempDir();
     const publicUrl = 'https://refinery.example.com/api';
-    const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, publicUrl, adminKey: 'test-admin-key-0123456789', logLevel: 'silent' }, {});
+    const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, publicUrl, adminKey: 'test-admin-key-0123456789', logLevel: 'silent' }, { REFINERY_MASTER_KEY: testMasterKey });
     const behindProxy = await createRefinery({ config, db: h().refinery.ctx.db, log: pino({ level: 'silent' }), sweep: false });
     try {
       assert.equal(await behindProxy.listen(), publicUrl);

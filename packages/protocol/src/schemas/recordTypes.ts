@@ -20,8 +20,16 @@ export const RetentionIn = Type.Object(
 export type RetentionIn = Static<typeof RetentionIn>;
 
 export const RecordTypePut = Type.Object(
-  { retention: Type.Union([RetentionIn, Type.Null()], { description: '`null` removes the policy: records of this type never age out.' }) },
-  { additionalProperties: false },
+  {
+    retention: Type.Optional(Type.Union([RetentionIn, Type.Null()], { description: '`null` removes the policy: records of this type never age out. Left out: unchanged.' })),
+    encrypted: Type.Optional(
+      Type.Boolean({
+        description:
+          "`true`: the content of this type's records is stored encrypted (docs/encryption.md); records stored before are encrypted in the background. Once set it stays set. Left out: unchanged.",
+      }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
 );
 export type RecordTypePut = Static<typeof RecordTypePut>;
 
@@ -32,9 +40,18 @@ export const RetentionOut = Type.Object({
 });
 export type RetentionOut = Static<typeof RetentionOut>;
 
+/** The encryption of a type's stored records: `encrypting` while records stored before it was marked are still being encrypted. */
+export const EncryptionOut = Type.Object({
+  status: Type.Union([Type.Literal('encrypting'), Type.Literal('encrypted')]),
+  records_pending: Type.Integer({ description: 'Records of the type not encrypted yet.' }),
+});
+export type EncryptionOut = Static<typeof EncryptionOut>;
+
 export const RecordTypeOut = Type.Object({
   type: Type.String(),
   retention: Type.Union([RetentionOut, Type.Null()]),
+  encrypted: Type.Boolean(),
+  encryption: Type.Union([EncryptionOut, Type.Null()], { description: 'Null when the type is not encrypted.' }),
   updated_at: Type.Union([Timestamp, Type.Null()]),
 });
 export type RecordTypeOut = Static<typeof RecordTypeOut>;

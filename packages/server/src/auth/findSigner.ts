@@ -1,4 +1,5 @@
 import type { Context } from '../context.ts';
+import { openRobotSecret } from '../keys/secrets.ts';
 import { getSigningRobot, liveSecrets, type SigningRobot } from './queries/getSigningRobot.ts';
 
 /**
@@ -11,7 +12,11 @@ export async function findSigner(ctx: Context, robotId: string, matches: (secret
   let signer = ctx.recentRobots.get(robotId);
   if (!signer || !matches(liveSecrets(signer, now))) {
     signer = await getSigningRobot(ctx.db, { robotId, now });
-    if (signer) ctx.recentRobots.set(robotId, signer);
+    // Kept opened for the few seconds it is cached: a signature check opens nothing.
+    if (signer) {
+      signer = { ...signer, secrets: signer.secrets.map((s) => ({ ...s, secret: openRobotSecret(ctx.keys, robotId, s.secret) })) };
+      ctx.recentRobots.set(robotId, signer);
+    }
   }
   return signer && matches(liveSecrets(signer, now)) ? signer : null;
 }

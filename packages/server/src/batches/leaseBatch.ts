@@ -1,6 +1,7 @@
 import { blobKeys } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
 import { newId, newLeaseToken } from '../ids.ts';
+import { openItemsText } from '../records/encryption.ts';
 import type { RobotProtocol, RobotRow } from '../robots/queries/robotRow.ts';
 import { itemsFileLines, itemsPageSize } from './queries/itemsFileLines.ts';
 import { leaseItems, type LeasedBatch } from './queries/leaseItems.ts';
@@ -44,10 +45,14 @@ export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boo
  * the robot's polls in this process are woken for them.
  */
 export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[], options: { afterAnswer?: boolean; protocol?: RobotProtocol } = {}): Promise<BatchRow> {
-  const { first_page, first_page_last, ...batch } = leased;
+  const { first_page: stored_first_page, first_page_last, ...batch } = leased;
+  // Sealed record content is opened for the robot (the items file is sealed as a whole on disk).
+  const first_page = openItemsText(ctx.keys, stored_first_page);
   async function* lines() {
     yield first_page;
-    yield* itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count - itemsPageSize, needs, protocol: options.protocol, after: first_page_last });
+    for await (const page of itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count - itemsPageSize, needs, protocol: options.protocol, after: first_page_last })) {
+      yield openItemsText(ctx.keys, page);
+    }
   }
   try {
     // A batch of one page is written whole, without a turn of the event loop in between (dispatch

@@ -4,6 +4,8 @@ import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { openStream, openWhole, sealPieces, sealWhole } from '../keys/blobCipher.ts';
+import type { Keyring } from '../keys/keyring.ts';
 import { inLargeWrites, writeBytes } from './largeWrites.ts';
 import type { BlobStore } from './store.ts';
 
@@ -13,7 +15,7 @@ const unlinksAtOnce = 32;
 const tempPathOf = (target: string) => `${target}.${randomBytes(6).toString('hex')}.part`;
 
 /** Writes a blob of one write under a temporary name, then renames it: it appears whole or not at all. */
-function writeWhole(target: string, data: Buffer): number {
+function writeWhole(target: string, data: Buffer): void {
   const temp = tempPathOf(target);
   try {
     try {
@@ -28,12 +30,13 @@ function writeWhole(target: string, data: Buffer): number {
     rmSync(temp, { force: true });
     throw err;
   }
-  return data.length;
 }
 
 /**
  * The embedded blob store: files under `root`, served by Refinery itself at
  * `/v1/blobs/<key>?method=&expires=&signature=` (HMAC-SHA256 with a key kept in the database).
+ * Every blob is encrypted on its way to disk and decrypted on its way out (keys/blobCipher.ts), so
+ * what robots upload and download through signed URLs is plain to them and sealed on disk.
  */
 export class FileBlobStore implements BlobStore {
   readonly writesSoon = true;
@@ -44,6 +47,7 @@ export class FileBlobStore implements BlobStore {
     private readonly root: string,
     private readonly publicUrl: () => string,
     private readonly signingKey: string,
+    private readonly keyring: Keyring,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
@@ -63,21 +67,29 @@ export class FileBlobStore implements BlobStore {
   // write (docs/internals/0006-blob-files-on-the-dispatch-path.md). Larger blobs stream.
   async put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>, options: { soon?: boolean } = {}): Promise<number> {
     const target = this.path(key);
-    if (typeof body === 'string') return options.soon ? this.#writeSoon(key, target, body) : writeWhole(target, Buffer.from(body));
+    if (typeof body === 'string') return options.soon ? this.#writeSoon(key, target, body) : this.#writeWhole(target, Buffer.from(body));
     const writes = inLargeWrites(body)[Symbol.asyncIterator]();
     const first = await writes.next();
     const second = first.done ? first : await writes.next();
-    if (second.done) return writeWhole(target, first.done ? Buffer.alloc(0) : first.value);
+    if (second.done) return this.#writeWhole(target, first.done ? Buffer.alloc(0) : first.value);
     const temp = tempPathOf(target);
     await mkdir(dirname(target), { recursive: true });
     const out = createWriteStream(temp);
+    let bytes = 0;
     try {
       await pipeline(
-        (async function* () {
-          yield first.value;
-          yield second.value;
-          for (let next = await writes.next(); !next.done; next = await writes.next()) yield next.value;
-        })(),
+        sealPieces(
+          this.keyring,
+          (async function* () {
+            yield first.value;
+            yield second.value;
+            bytes = first.value.length + second.value.length;
+            for (let next = await writes.next(); !next.done; next = await writes.next()) {
+              bytes += next.value.length;
+              yield next.value;
+            }
+          })(),
+        ),
         out,
       );
       await rename(temp, target);
@@ -85,14 +97,20 @@ export class FileBlobStore implements BlobStore {
       await rm(temp, { force: true });
       throw err;
     }
-    return out.bytesWritten;
+    return bytes;
+  }
+
+  /** Returns the bytes of the blob (`data`'s), not of the file. */
+  #writeWhole(target: string, data: Buffer): number {
+    writeWhole(target, sealWhole(this.keyring, data));
+    return data.length;
   }
 
   #writeSoon(key: string, target: string, body: string): Promise<number> {
     const written = new Promise<number>((resolve, reject) =>
       setImmediate(() => {
         try {
-          resolve(writeWhole(target, Buffer.from(body)));
+          resolve(this.#writeWhole(target, Buffer.from(body)));
         } catch (err) {
           reject(err);
         }
@@ -118,7 +136,12 @@ export class FileBlobStore implements BlobStore {
     }
     try {
       const size = fstatSync(fd).size;
-      if (size > writeBytes) return createReadStream('', { fd });
+      if (size > writeBytes) {
+        const opened = openStream(this.keyring);
+        // A failure reaches the reader: pipeline destroys `opened` with it.
+        pipeline(createReadStream('', { fd }), opened).catch(() => {});
+        return opened;
+      }
       const data = Buffer.allocUnsafe(size);
       let read = 0;
       while (read < size) {
@@ -127,7 +150,8 @@ export class FileBlobStore implements BlobStore {
         read += n;
       }
       closeSync(fd);
-      return Readable.from(read === 0 ? [] : [data.subarray(0, read)]);
+      const plain = openWhole(this.keyring, data.subarray(0, read));
+      return Readable.from(plain.length === 0 ? [] : [plain]);
     } catch (err) {
       closeSync(fd);
       throw err;

@@ -49,7 +49,12 @@ function whyFailed(err: unknown): string {
 
 const refusedCredentials = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'AuthorizationHeaderMalformed', 'InvalidClientTokenId']);
 
-/** Blobs in an S3-compatible store (`s3://bucket/prefix`). */
+/**
+ * Blobs in an S3-compatible store (`s3://bucket/prefix`). What Refinery writes asks for SSE-S3
+ * (`ServerSideEncryption: AES256`); the presigned PUT URLs robots upload results to do not, for
+ * S3 would then refuse an upload without that header: those objects rely on the bucket's default
+ * encryption, which AWS applies to every new object (docs/encryption.md).
+ */
 export class S3BlobStore implements BlobStore {
   /** A put is an upload, and robots read the object from S3 directly. */
   readonly writesSoon = false;
@@ -88,7 +93,7 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: string | Readable | AsyncIterable<string | Uint8Array>): Promise<number> {
     if (typeof body === 'string') {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: 'application/x-ndjson' }));
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: 'application/x-ndjson', ServerSideEncryption: 'AES256' }));
       return Buffer.byteLength(body);
     }
     let bytes = 0;
@@ -100,7 +105,7 @@ export class S3BlobStore implements BlobStore {
         }
       })(),
     );
-    await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.key(key), Body: counted, ContentType: 'application/x-ndjson' } }).done();
+    await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.key(key), Body: counted, ContentType: 'application/x-ndjson', ServerSideEncryption: 'AES256' } }).done();
     return bytes;
   }
 

@@ -5,7 +5,17 @@ import { note, print, printJson, printTable } from './output.ts';
 
 /** `refinery keys …` (admin key). */
 export function registerKeyCommands(program: Command): void {
-  const keys = program.command('keys').description('make, list and revoke API keys (admin key)');
+  const keys = program.command('keys').description('make, list and revoke API keys (admin key); rotate the master key');
+
+  keys
+    .command('rotate-master')
+    .description(
+      're-wrap every data key under a new master key (REFINERY_NEW_MASTER_KEY or REFINERY_NEW_MASTER_KEY_FILE; embedded: one is made), ' +
+        'reading the database and current master key as `refinery serve` does; resumes where it stopped (docs/encryption.md)',
+    )
+    .option('--data-dir <dir>', 'embedded mode: the data directory (REFINERY_DATA_DIR; default ./refinery-data); Refinery must be stopped')
+    // Loaded when it runs: it opens the database, as `serve` does.
+    .action(async (flags: { dataDir?: string }) => (await import('../keys/rotateCommand.ts')).rotateMasterCommand(flags));
 
   connected(keys.command('create'))
     .description('make an API key; prints it as JSON (the key is shown once)')

@@ -44,6 +44,18 @@ export function registerRecordTypeCommands(program: Command): void {
       }),
     );
 
+  connected(types.command('encrypt'))
+    .description("store a record type's content encrypted from now on; its records stored before are encrypted in the background (docs/encryption.md); it cannot be undone")
+    .argument('<type>', 'record type, e.g. reference')
+    .action(
+      withClient(async (client, type: string, flags: CommonFlags) => {
+        const recordType = await client.encryptRecordType(type);
+        if (flags.json) return printJson(recordType);
+        const pending = recordType.encryption?.records_pending ?? 0;
+        print(`Records of type ${recordType.type} are stored encrypted${pending > 0 ? `; ${pending} stored before are being encrypted (see: refinery record-types show ${type})` : ''}.`);
+      }),
+    );
+
   connected(types.command('clear'))
     .description("remove a record type's retention policy: its records never age out")
     .argument('<type>', 'record type, e.g. reference')
@@ -63,6 +75,7 @@ function recordTypeRow(t: RecordTypeOut): string[] {
 }
 
 function printRecordType(t: RecordTypeOut): void {
+  if (t.encryption) print(`Content encrypted${t.encryption.status === 'encrypting' ? `; ${t.encryption.records_pending} records stored before still being encrypted` : ''}.`);
   if (!t.retention) return print(`Records of type ${t.type} never age out (no retention policy).`);
   printTable([
     ['type', t.type],

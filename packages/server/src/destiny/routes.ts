@@ -30,6 +30,7 @@ import { insertRobot } from '../robots/queries/insertRobot.ts';
 import { listRobots } from '../robots/queries/listRobots.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { rotateRobotSecret } from '../robots/queries/rotateRobotSecret.ts';
+import { sealRobotSecret } from '../keys/secrets.ts';
 import { updateRobot } from '../robots/queries/updateRobot.ts';
 import { toDestinyIdentifier } from './identifiers.ts';
 import { enhancementRequestJson } from './requests.ts';
@@ -362,7 +363,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
         maxAttempts: robotDefaults.maxAttempts,
         protocol: 'destiny',
         secretId: newId(),
-        secret,
+        secret: sealRobotSecret(ctx.keys, id, secret),
         now,
       });
       if (!inserted) throw errors.conflict('name_taken', `a robot named "${body.name}" exists already`);
@@ -425,7 +426,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       const { id } = request.params as { id: string };
       const secret = newDestinySecret();
       const now = ctx.clock.now();
-      const rotated = await rotateRobotSecret(ctx.db, { robotId: id, secretId: newId(), secret, graceMs: parseDuration(robotDefaults.secretGrace)!, now });
+      const rotated = await rotateRobotSecret(ctx.db, { robotId: id, secretId: newId(), secret: sealRobotSecret(ctx.keys, id, secret), graceMs: parseDuration(robotDefaults.secretGrace)!, now });
       if (!rotated) throw errors.notFound('robot');
       ctx.recentRobots.forget(id);
       return reply.status(201).send({ ...destinyRobot((await getRobot(ctx.db, { id, now }))!), client_secret: secret });

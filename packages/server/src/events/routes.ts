@@ -5,7 +5,7 @@ import { keyOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { getRequest } from '../requests/queries/getRequest.ts';
-import { ensureWebhookSecrets } from './queries/ensureWebhookSecrets.ts';
+import { webhookSecrets } from './webhookSecrets.ts';
 import { listEventsAfter } from './queries/listEventsAfter.ts';
 import { EventSignals } from './signals.ts';
 
@@ -40,7 +40,7 @@ export const eventRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     },
     handler: async (request) => {
       const key = keyOf(request);
-      const secrets = await ensureWebhookSecrets(ctx.db, { keyIds: [key.keyId], now: ctx.clock.now() });
+      const secrets = await webhookSecrets(ctx, [key.keyId]);
       return { secret: secrets.get(key.keyId)! };
     },
   });

@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Context } from '../context.ts';
 import { createLoop } from '../loop.ts';
 import { claimDeliveries, type ClaimedDelivery } from './queries/claimDeliveries.ts';
-import { ensureWebhookSecrets } from './queries/ensureWebhookSecrets.ts';
+import { webhookSecrets } from './webhookSecrets.ts';
 import { markDeliveredIfPending } from './queries/markDeliveredIfPending.ts';
 import { scheduleDeliveryRetries } from './queries/scheduleDeliveryRetries.ts';
 import { writeDueProgress } from './queries/writeDueProgress.ts';
@@ -83,7 +83,7 @@ export function createEventSender({ ctx, config = {} }: { ctx: Context; config?:
       const now = ctx.clock.now();
       const claimed = await claimDeliveries(ctx.db, { now, claimMs: settings.claimMs, limit: settings.batchLimit });
       if (claimed.length === 0) break;
-      const secrets = await ensureWebhookSecrets(ctx.db, { keyIds: claimed.map((d) => d.requested_by), now });
+      const secrets = await webhookSecrets(ctx, claimed.map((d) => d.requested_by));
       const outcomes = await Promise.all(
         claimed.map(async (d) => {
           const secret = secrets.get(d.requested_by);

@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { pushMessageId, pushSigningSecret } from '@refinery/protocol';
 import { getRobotSecrets } from '../auth/queries/getRobotSecrets.ts';
 import type { Context } from '../context.ts';
+import { openRobotSecret } from '../keys/secrets.ts';
 import { batchOut } from '../batches/batchOut.ts';
 import { failLeasedBatch } from '../batches/handIn.ts';
 import { destinyDelivery, robotResultOf } from '../destiny/push.ts';
@@ -136,7 +137,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
   const { delivery } = robot;
   if (delivery.mode !== 'push') throw new Error(`robot ${robot.id} is not a push robot`);
   const log = ctx.log.child({ batch_id: batch.id, robot_id: robot.id, attempt: batch.attempt });
-  const secrets = await getRobotSecrets(ctx.db, { robotId: robot.id, now: ctx.clock.now() });
+  const secrets = (await getRobotSecrets(ctx.db, { robotId: robot.id, now: ctx.clock.now() })).map((s) => openRobotSecret(ctx.keys, robot.id, s));
   const destinyRobot = robot.protocol === 'destiny';
   // A DESTINY robot is POSTed a RobotRequest at <base_url>/batch/, signed as DESTINY signed it (docs/destiny.md).
   const { url, body, headers } = destinyRobot

@@ -6,7 +6,10 @@ import { newId } from '../ids.ts';
 import { raiseWorkMem } from '../db/raiseWorkMem.ts';
 import { whyUnstorable } from '../db/storableJson.ts';
 import { identifierConflictError } from './identifierConflict.ts';
+import { sealContent } from './encryption.ts';
+import { listEncryptedTypes } from './queries/encryptedTypes.ts';
 import { holdImportLock } from './queries/holdImportLock.ts';
+import { stagedTypesAmong } from './queries/stagedTypesAmong.ts';
 import { openSpool, type Spool } from './spool.ts';
 import { createRecordsStaging, stagedRecordColumns, stagedRecordTargetsJson, upsertStagedRecords } from './queries/upsertStagedRecords.ts';
 
@@ -19,8 +22,15 @@ const spoolWriteChars = 64 * 1024;
 
 const validateRecord = strictAjv().compile(RecordIn);
 
+/** How an import seals the content of the encrypted types (null when no type is encrypted). */
+interface Sealing {
+  types: ReadonlySet<string>;
+  keyId: string;
+  seal(json: string): string;
+}
+
 /** Checks record number `ord` of an import; returns its staging row (stagedRecordColumns) or throws what is wrong with it. */
-function stagedRow(value: unknown, ord: number): readonly unknown[] {
+function stagedRow(value: unknown, ord: number, sealing: Sealing | null): readonly unknown[] {
   if (!validateRecord(value)) {
     const e = validateRecord.errors?.[0];
     const where = `record ${ord}${e?.instancePath ? ` ${e.instancePath.slice(1).replaceAll('/', '.')}` : ''}`;
@@ -33,20 +43,23 @@ function stagedRow(value: unknown, ord: number): readonly unknown[] {
   const r = value as RecordIn;
   // content as JSON text: COPY would write a JSON string value bare, which is not JSON.
   const content = r.content === undefined ? null : JSON.stringify(r.content);
-  return [ord, newId(), r.type, r.identifiers, content, r.visibility ?? null, r.expires_at ?? null];
+  if (sealing && content !== null && sealing.types.has(r.type)) {
+    return [ord, newId(), r.type, r.identifiers, sealing.seal(content), sealing.keyId, r.visibility ?? null, r.expires_at ?? null];
+  }
+  return [ord, newId(), r.type, r.identifiers, content, null, r.visibility ?? null, r.expires_at ?? null];
 }
 
 /**
  * Reads and checks every record, writing their staging rows to `spool`; returns how many. Holds
  * nothing of the database: a body that stalls or breaks off costs only its file.
  */
-async function stageRecords(ctx: Context, values: AsyncIterable<unknown>, spool: Spool): Promise<number> {
+async function stageRecords(ctx: Context, values: AsyncIterable<unknown>, spool: Spool, sealing: Sealing | null): Promise<number> {
   let ord = 0;
   let text = '';
   for await (const value of values) {
     ord++;
     if (ord > maxRecordsPerImport) throw errors.payloadTooLarge(`at most ${maxRecordsPerImport} records in one call`);
-    text += ctx.db.rowLine(stagedRecordColumns, stagedRow(value, ord));
+    text += ctx.db.rowLine(stagedRecordColumns, stagedRow(value, ord, sealing));
     if (text.length >= spoolWriteChars) {
       await spool.write(text);
       text = '';
@@ -65,14 +78,24 @@ async function stageRecords(ctx: Context, values: AsyncIterable<unknown>, spool:
  * set-based. `json` is the answer (ImportRecordsResult) as JSON text in pieces, the ids a page per piece.
  */
 export async function importRecords(ctx: Context, values: AsyncIterable<unknown>): Promise<{ created: number; updated: number; json: string[] }> {
+  // Content is sealed as it is staged, so the spool and the staging table hold it sealed too.
+  const encrypted = await listEncryptedTypes(ctx.db);
+  const keys = ctx.keys;
+  const sealing = encrypted.length === 0 ? null : { types: new Set(encrypted), keyId: keys.currentId, seal: (json: string) => sealContent(keys, json) };
   const spool = await openSpool(ctx.config);
   try {
-    const count = await stageRecords(ctx, values, spool);
+    const count = await stageRecords(ctx, values, spool, sealing);
     const now = ctx.clock.now();
     const imported = await ctx.db.transaction(async (tx) => {
       await holdImportLock(tx);
       await createRecordsStaging(tx);
       await tx.copyFrom('records_in', stagedRecordColumns, spool.read());
+      // A type marked encrypted since the records were read (the mark waits for this lock): its records were staged unsealed.
+      const marked = (await listEncryptedTypes(tx)).filter((type) => !encrypted.includes(type));
+      if (marked.length > 0) {
+        const unsealed = await stagedTypesAmong(tx, { types: marked });
+        if (unsealed.length > 0) throw errors.conflict('encryption_changed', `record type ${unsealed.join(', ')} was marked encrypted while this import was read; send it again`);
+      }
       const large = count >= largeImportFrom;
       if (large) await raiseWorkMem(tx);
       const { conflicts, ...counts } = await upsertStagedRecords(tx, { now, analyze: large });

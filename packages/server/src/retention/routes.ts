@@ -6,16 +6,28 @@ import { deleteRecordType } from './queries/deleteRecordType.ts';
 import { listRecordTypes } from './queries/listRecordTypes.ts';
 import { putRecordType } from './queries/putRecordType.ts';
 import type { RecordTypeRow } from './queries/recordTypeRow.ts';
+import { getEncryption, markTypeEncrypted, type EncryptionRow } from '../records/queries/encryptedTypes.ts';
+import { holdImportLock } from '../records/queries/holdImportLock.ts';
 
 /** The longest retention taken: 100 years. */
 const maxRetentionMs = 100 * 366 * 24 * 3600_000;
 
-function recordTypeOut(row: RecordTypeRow) {
+function recordTypeOut(type: string, row: RecordTypeRow | undefined, encryption: EncryptionRow | undefined) {
+  const updated = [row?.updated_at, encryption?.updated_at].filter((d): d is Date => d !== undefined).map((d) => new Date(d));
   return {
-    type: row.type,
-    retention: { full_until: formatDuration(row.full_until_ms), aged_out: formatDuration(row.aged_out_ms), decay: row.decay },
-    updated_at: row.updated_at,
+    type,
+    retention: row ? { full_until: formatDuration(row.full_until_ms), aged_out: formatDuration(row.aged_out_ms), decay: row.decay } : null,
+    encrypted: encryption !== undefined,
+    encryption: encryption ? { status: encryption.pending === 0 ? ('encrypted' as const) : ('encrypting' as const), records_pending: encryption.pending } : null,
+    updated_at: updated.length === 0 ? null : new Date(Math.max(...updated.map((d) => d.getTime()))),
   };
+}
+
+/** A record type's policies: retention (docs/retention.md) and encryption (docs/encryption.md). */
+async function readRecordType(ctx: Context, type: string) {
+  const [row] = await listRecordTypes(ctx.db, { type });
+  const [encryption] = await getEncryption(ctx.db, { types: [type] });
+  return recordTypeOut(type, row, encryption);
 }
 
 function durationMs(name: string, text: string): number {
@@ -24,40 +36,60 @@ function durationMs(name: string, text: string): number {
   return ms;
 }
 
+/** A retention policy checked, in milliseconds. */
+function retentionPolicy(retention: NonNullable<RecordTypePut['retention']>): { fullUntilMs: number; agedOutMs: number; decay: boolean } {
+  const agedOutMs = durationMs('aged_out', retention.aged_out);
+  const fullUntilMs = retention.full_until === undefined ? agedOutMs : durationMs('full_until', retention.full_until);
+  const decay = retention.decay ?? false;
+  if (agedOutMs <= 0) throw errors.unprocessable('invalid_retention', 'aged_out must be longer than zero');
+  if (fullUntilMs > agedOutMs) throw errors.unprocessable('invalid_retention', 'full_until must not be longer than aged_out');
+  if (decay && fullUntilMs === agedOutMs) throw errors.unprocessable('invalid_retention', 'decay needs full_until shorter than aged_out: the records decay in between');
+  return { fullUntilMs, agedOutMs, decay };
+}
+
 export const retentionRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
   app.put('/v1/record-types/:type', {
     config: { access: 'admin' },
-    schema: { tags: ['record types'], summary: "Set (or with `retention: null` remove) a record type's retention policy", params: RecordTypeParams, body: RecordTypePut, response: { 200: RecordTypeOut } },
+    schema: { tags: ['record types'], summary: "Set (or with `retention: null` remove) a record type's retention policy; mark it `encrypted`", params: RecordTypeParams, body: RecordTypePut, response: { 200: RecordTypeOut } },
     handler: async (request) => {
       const { type } = request.params as { type: string };
-      const { retention } = request.body as RecordTypePut;
-      if (retention === null) {
-        await deleteRecordType(ctx.db, { type });
-        return { type, retention: null, updated_at: null };
+      const { retention, encrypted } = request.body as RecordTypePut;
+      const policy = retention ? retentionPolicy(retention) : retention;
+      const [encryption] = await getEncryption(ctx.db, { types: [type] });
+      if (encrypted === false && encryption) throw errors.unprocessable('encryption_is_permanent', `record type ${type} is encrypted, and stays so: its records' content is never stored in clear again`);
+      if (policy === null) await deleteRecordType(ctx.db, { type });
+      else if (policy) await putRecordType(ctx.db, { type, ...policy, now: ctx.clock.now() });
+      if (encrypted && !encryption) {
+        // Under the import lock: an import either finished before (the background pass seals its
+        // records) or reads the mark and seals as it stages (records/importRecords.ts).
+        await ctx.db.transaction(async (tx) => {
+          await holdImportLock(tx);
+          await markTypeEncrypted(tx, { type, now: ctx.clock.now() });
+        });
       }
-      const agedOutMs = durationMs('aged_out', retention.aged_out);
-      const fullUntilMs = retention.full_until === undefined ? agedOutMs : durationMs('full_until', retention.full_until);
-      const decay = retention.decay ?? false;
-      if (agedOutMs <= 0) throw errors.unprocessable('invalid_retention', 'aged_out must be longer than zero');
-      if (fullUntilMs > agedOutMs) throw errors.unprocessable('invalid_retention', 'full_until must not be longer than aged_out');
-      if (decay && fullUntilMs === agedOutMs) throw errors.unprocessable('invalid_retention', 'decay needs full_until shorter than aged_out: the records decay in between');
-      return recordTypeOut(await putRecordType(ctx.db, { type, fullUntilMs, agedOutMs, decay, now: ctx.clock.now() }));
+      return readRecordType(ctx, type);
     },
   });
 
   app.get('/v1/record-types', {
     config: { access: 'requester' },
-    schema: { tags: ['record types'], summary: 'The record types that carry a retention policy', response: { 200: RecordTypeList } },
-    handler: async () => ({ data: (await listRecordTypes(ctx.db)).map(recordTypeOut) }),
+    schema: { tags: ['record types'], summary: 'The record types that carry a retention policy or are encrypted', response: { 200: RecordTypeList } },
+    handler: async () => {
+      const retained = new Map((await listRecordTypes(ctx.db)).map((r) => [r.type, r]));
+      const encrypted = new Map((await getEncryption(ctx.db, { types: null })).map((e) => [e.type, e]));
+      const types = [...new Set([...retained.keys(), ...encrypted.keys()])].sort();
+      return { data: types.map((type) => recordTypeOut(type, retained.get(type), encrypted.get(type))) };
+    },
   });
 
   app.get('/v1/record-types/:type', {
     config: { access: 'requester' },
-    schema: { tags: ['record types'], summary: "A record type's retention policy (null: it never ages out)", params: RecordTypeParams, response: { 200: RecordTypeOut } },
-    handler: async (request) => {
-      const { type } = request.params as { type: string };
-      const [row] = await listRecordTypes(ctx.db, { type });
-      return row ? recordTypeOut(row) : { type, retention: null, updated_at: null };
+    schema: {
+      tags: ['record types'],
+      summary: "A record type's retention policy (null: it never ages out) and encryption, with the progress of encrypting the records stored before it was marked",
+      params: RecordTypeParams,
+      response: { 200: RecordTypeOut },
     },
+    handler: async (request) => readRecordType(ctx, (request.params as { type: string }).type),
   });
 };

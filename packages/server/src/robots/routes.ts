@@ -11,6 +11,7 @@ import { insertRobot } from './queries/insertRobot.ts';
 import { listRobots } from './queries/listRobots.ts';
 import type { RobotRow } from './queries/robotRow.ts';
 import { rotateRobotSecret } from './queries/rotateRobotSecret.ts';
+import { sealRobotSecret } from '../keys/secrets.ts';
 import { updateRobot } from './queries/updateRobot.ts';
 
 export function robotOut(row: RobotRow) {
@@ -64,7 +65,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
         leaseMs: leaseMs(body.lease) ?? parseDuration(robotDefaults.lease)!,
         maxAttempts: body.max_attempts ?? robotDefaults.maxAttempts,
         secretId: newId(),
-        secret,
+        secret: sealRobotSecret(ctx.keys, id, secret),
         now,
       });
       if (!inserted) throw errors.conflict('name_taken', `a robot named "${body.name}" exists already`);
@@ -148,7 +149,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       if (graceMs === null || graceMs > 30 * 24 * 3600_000) throw errors.invalidRequest('grace must be a duration of at most 30 days');
       const secret = newSecret('rs');
       const now = ctx.clock.now();
-      const rotated = await rotateRobotSecret(ctx.db, { robotId: id, secretId: newId(), secret, graceMs, now });
+      const rotated = await rotateRobotSecret(ctx.db, { robotId: id, secretId: newId(), secret: sealRobotSecret(ctx.keys, id, secret), graceMs, now });
       if (!rotated) throw errors.notFound('robot');
       ctx.recentRobots.forget(id);
       return reply.status(201).send({ ...robotOut((await getRobot(ctx.db, { id, now }))!), secret });

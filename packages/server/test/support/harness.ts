@@ -39,13 +39,16 @@ export interface HarnessOptions {
   blobs?: BlobStore;
 }
 
+/** The master key of every Refinery the tests start on one database (docs/encryption.md), unless `env` sets another. */
+export const testMasterKey = Buffer.alloc(32, 3).toString('base64');
+
 /** A fresh database of `backend`, a temporary data directory and a Refinery listening on loopback; `close` undoes all. */
 export async function openHarness(backend: Backend, options: HarnessOptions = {}): Promise<{ harness: Harness; close(): Promise<void> }> {
   const opened = await backend.open();
   const dir = await tempDir();
   const clock = options.manualClock ? manualClock() : systemClock;
   const adminKey = 'test-admin-key-0123456789';
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent', publicUrl: options.publicUrl }, options.env ?? {});
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent', publicUrl: options.publicUrl }, { REFINERY_MASTER_KEY: testMasterKey, ...options.env });
   const log = options.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' });
   const refinery = await createRefinery({ config, db: opened.db, blobs: options.blobs, clock, log, sweep: false });
   await refinery.listen();
@@ -65,7 +68,7 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
  */
 export async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> } }) {
   const dir = options.dir ?? (await tempDir());
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, {});
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, { REFINERY_MASTER_KEY: testMasterKey });
   const clock = options.clock ?? systemClock;
   const refinery = await createRefinery({ config, db: h.refinery.ctx.db, clock, log: pino({ level: 'silent' }), sweep: false }).catch(async (err) => {
     await dir.remove();

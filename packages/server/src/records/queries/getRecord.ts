@@ -1,12 +1,14 @@
 import type { Queryable } from '../../db/db.ts';
 
-export const recordColumns = `r.id, r.type, r.identifiers, r.content, r.visibility, r.created_at, r.updated_at, r.expires_at`;
+export const recordColumns = `r.id, r.type, r.identifiers, r.content, r.content_key, r.visibility, r.created_at, r.updated_at, r.expires_at`;
 
 export interface RecordRow {
   id: string;
   type: string;
   identifiers: Array<{ type: string; value: string }>;
   content: unknown;
+  /** The data key its content is sealed with (records/encryption.ts); null: stored as it came. */
+  content_key: string | null;
   visibility: 'public' | 'restricted' | 'hidden';
   created_at: Date;
   updated_at: Date;

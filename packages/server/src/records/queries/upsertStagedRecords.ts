@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/db.ts';
 import { findIdentifierConflicts, type IdentifierConflict } from './findIdentifierConflicts.ts';
 
 /** The staging table a records import is copied into before it is merged, one row per record sent. */
-export const stagedRecordColumns = ['ord', 'id', 'type', 'identifiers', 'content', 'visibility', 'expires_at'] as const;
+export const stagedRecordColumns = ['ord', 'id', 'type', 'identifiers', 'content', 'content_key', 'visibility', 'expires_at'] as const;
 
 export async function createRecordsStaging(db: Queryable): Promise<void> {
   await db.query(`
@@ -12,6 +12,7 @@ create temp table records_in (
   type text not null,
   identifiers jsonb not null,
   content text, -- JSON text, cast when merged
+  content_key text, -- the data key that sealed content (records/encryption.ts)
   visibility text,
   expires_at timestamptz
 ) on commit drop
@@ -75,6 +76,7 @@ updated as (
     ),
     -- what a record leaves out keeps its stored value
     content = coalesce(latest.content::jsonb, records.content),
+    content_key = case when latest.content is null then records.content_key else latest.content_key end,
     visibility = coalesce(latest.visibility, records.visibility),
     expires_at = coalesce(latest.expires_at, records.expires_at),
     updated_at = $1::timestamptz
@@ -83,8 +85,8 @@ updated as (
   returning records.id
 ),
 inserted as (
-  insert into records (id, type, identifiers, content, visibility, expires_at, created_at, updated_at)
-  select latest.target, latest.type, latest.identifiers, coalesce(latest.content::jsonb, 'null'::jsonb), coalesce(latest.visibility, 'public'), latest.expires_at, $1::timestamptz, $1::timestamptz
+  insert into records (id, type, identifiers, content, content_key, visibility, expires_at, created_at, updated_at)
+  select latest.target, latest.type, latest.identifiers, coalesce(latest.content::jsonb, 'null'::jsonb), latest.content_key, coalesce(latest.visibility, 'public'), latest.expires_at, $1::timestamptz, $1::timestamptz
   from latest
   where not exists (select 1 from records where records.id = latest.target)
   returning id
