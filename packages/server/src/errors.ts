@@ -39,8 +39,14 @@ export const errors = {
   unavailable: (message = 'the database does not answer; try again shortly') => new AppError(503, 'unavailable', message),
 
   /** A query over the content of an encrypted record type (docs/encryption.md). */
-  encryptedContent: (type: string) =>
-    new AppError(400, 'encrypted_content', `record type ${type} is encrypted: its content cannot be searched (look its records up by identifier instead)`),
+  /** A record search with content clauses that could reach an encrypted type's records (`unheld`: the query names no type). */
+  encryptedContent: (types: string[], unheld: boolean) =>
+    new AppError(
+      400,
+      'encrypted_content',
+      `record type${types.length > 1 ? 's' : ''} ${types.join(', ')} ${types.length > 1 ? 'are' : 'is'} encrypted: ${types.length > 1 ? 'their' : 'its'} content cannot be searched` +
+        (unheld ? '; hold the query to other types with a type clause (type:…), or' : ';') + ' look records up by identifier instead',
+    ),
 
   // Retrying a request's failed items (docs/retrying-requests.md).
   notFinished: (id: string, status: string) =>

@@ -52,13 +52,6 @@ export const ListRecordsQuery = Type.Object(
   {
     type: Type.Optional(RecordType),
     identifier: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+:.+$', maxLength: 1100, description: '`type:value`, e.g. `doi:10.1000/xyz`.' })),
-    content: Type.Optional(
-      Type.String({
-        maxLength: 10_000,
-        description:
-          'A JSON object: the records (of `type`, which it needs) whose content contains it, as PostgreSQL\'s `@>` does, e.g. `{"year":2024}`. Refused (400) for an encrypted type (docs/encryption.md).',
-      }),
-    ),
     ...PageQuery,
   },
   { additionalProperties: false },

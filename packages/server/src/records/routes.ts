@@ -6,12 +6,10 @@ import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
 import { validatorCompiler } from '../http/validation.ts';
-import { whyUnstorable } from '../db/storableJson.ts';
 import { openRecord } from './encryption.ts';
 import { importRecords } from './importRecords.ts';
 import { recordsFromBody } from './recordTexts.ts';
 import { getRecordWithEnhancements } from './queries/getRecord.ts';
-import { listEncryptedTypes } from './queries/encryptedTypes.ts';
 import { listRecords } from './queries/listRecords.ts';
 
 const jsonLinesTypes = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
@@ -26,21 +24,6 @@ const RecordsBody = {
 };
 
 export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  /** A content query names its type, one that is not encrypted (its content is not stored in clear to search), and is a JSON object. */
-  async function checkContentQuery(content: string, type: string | undefined): Promise<void> {
-    if (type === undefined) throw errors.invalidRequest('content needs type: the record type whose content to search');
-    if ((await listEncryptedTypes(ctx.db)).includes(type)) throw errors.encryptedContent(type);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(content);
-    } catch {
-      parsed = undefined;
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw errors.invalidRequest('content must be a JSON object, such as {"year":2024}');
-    const unstorable = whyUnstorable(parsed);
-    if (unstorable) throw errors.invalidRequest(`content ${unstorable.path} ${unstorable.problem}`);
-  }
-
   // Record bodies are read record by record as they arrive, never buffered whole: hand the raw stream to the route.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(streamedTypes, (_request, payload, done) => done(null, payload));
@@ -70,14 +53,12 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
       const q = request.query as ListRecordsQuery;
       const limit = q.limit ?? 100;
       const [identifierType, ...rest] = q.identifier?.split(':') ?? [];
-      if (q.content !== undefined) await checkContentQuery(q.content, q.type);
       const rows = await listRecords(ctx.db, {
         type: q.type ?? null,
         identifierType: identifierType ?? null,
         identifierValue: q.identifier ? rest.join(':') : null,
         afterId: checkUuidCursor(decodeCursor(q.cursor)),
         limit: limit + 1,
-        content: q.content ?? null,
       });
       return page(
         rows.map((r) => openRecord(ctx.keys, r)),

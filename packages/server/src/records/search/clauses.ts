@@ -121,3 +121,28 @@ export function contentClauses(filter: RecordFilter): ContentClause[] {
   return found;
 }
 
+
+/**
+ * The record types a filter is held to, when it is held to some: a `type` clause, alone or among
+ * the clauses of a top-level `and` (or of an `or` of such). Null when any type may match.
+ */
+export function typesHeldTo(filter: RecordFilter): Set<string> | null {
+  if ('type' in filter) return new Set([filter.type]);
+  if ('and' in filter) {
+    for (const f of filter.and) {
+      const held = typesHeldTo(f);
+      if (held) return held;
+    }
+    return null;
+  }
+  if ('or' in filter) {
+    const all = new Set<string>();
+    for (const f of filter.or) {
+      const held = typesHeldTo(f);
+      if (!held) return null;
+      for (const t of held) all.add(t);
+    }
+    return all;
+  }
+  return null;
+}

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
-import { Json, RecordCount, RecordSearchPage, SearchRecordsBody } from '@refinery/protocol';
+import { Json, RecordCount, type RecordFilter, RecordSearchPage, SearchRecordsBody } from '@refinery/protocol';
 import type { Context } from '../../context.ts';
 import type { Queryable } from '../../db/db.ts';
 import { errors } from '../../errors.ts';
@@ -8,7 +8,9 @@ import { checkUuidCursor, decodeCursor, page } from '../../http/cursor.ts';
 import { validatorCompiler } from '../../http/validation.ts';
 import { countRecords } from '../queries/countRecords.ts';
 import { searchRecords } from '../queries/searchRecords.ts';
+import { listEncryptedTypes } from '../queries/encryptedTypes.ts';
 import { checkFilter } from './checkFilter.ts';
+import { contentClauses, typesHeldTo } from './clauses.ts';
 import { compileFilter } from './compileFilter.ts';
 import { parseQuery } from './parseQuery.ts';
 
@@ -19,6 +21,19 @@ const queryCanceled = '57014';
 const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
 export const searchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  /**
+   * An encrypted type's content is not stored in clear (docs/encryption.md), so a filter with
+   * content clauses must be held to types that are not encrypted; identifiers stay searchable.
+   */
+  async function refuseEncryptedContent(filter: RecordFilter): Promise<void> {
+    if (contentClauses(filter).length === 0) return;
+    const encrypted = await listEncryptedTypes(ctx.db);
+    if (encrypted.length === 0) return;
+    const held = typesHeldTo(filter);
+    const hit = held ? encrypted.filter((t) => held.has(t)) : encrypted;
+    if (hit.length > 0) throw errors.encryptedContent(hit, held === null);
+  }
+
   /** A search may read every record (a "contains", a range alone): it holds its connection no longer than REFINERY_SEARCH_TIMEOUT. */
   async function withinSearchTimeout<T>(search: (db: Queryable) => Promise<T>): Promise<T> {
     const ms = ctx.config.searchTimeoutMs;
@@ -47,6 +62,7 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
       const body = request.body as SearchRecordsBody;
       if ((body.query === undefined) === (body.filter === undefined)) throw errors.invalidRequest('send a query string (`query`) or a filter (`filter`): one of the two');
       const filter = body.query !== undefined ? parseQuery(body.query, ctx.config.queryMaxClauses) : checkFilter(body.filter, ctx.config.queryMaxClauses);
+      await refuseEncryptedContent(filter);
       const where = compileFilter(filter);
       if (body.count_only) {
         const cap = ctx.config.searchCountCap;
