@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, load); all by default.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
  *   `e2e`, each of its runs right after the native run of the same round, and compared with it.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
@@ -13,6 +13,8 @@
  *   those sections run): their ratios are the median of the rounds' own.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150), BENCH_MEMORY_ITEMS (default 100,000).
+ * `load`: 200 robots in long polls and 50 requesters for BENCH_LOAD_SECONDS (default 180), on
+ * BENCH_LOAD_BACKENDS (default postgres; pglite too when named).
  * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
  * create written whole (1000000) with the default.
  */
@@ -20,6 +22,7 @@ import { cpus } from 'node:os';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
 import { floors, type FloorsResult } from './floors.ts';
+import { load, type LoadResult } from './load.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { memory, type MemoryRun } from './memory.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
@@ -31,7 +34,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,load').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -122,8 +125,13 @@ const small = await section('small', () =>
   smallBatches({ batches: Number(process.env.BENCH_SMALL_BATCHES ?? 10_000), maxSeconds: Number(process.env.BENCH_SMALL_MAX_SECONDS ?? 150) }),
 );
 const memoryRuns = await section('memory', () => memory());
+const loadRuns = await section('load', async () => {
+  const runs: LoadResult[] = [];
+  for (const backend of (process.env.BENCH_LOAD_BACKENDS ?? 'postgres').split(',') as Backend[]) runs.push(await load(backend));
+  return runs;
+});
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns });
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, loadRuns });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -148,6 +156,7 @@ function printTable(r: {
   scaled: ScaleResult | null;
   small: SmallBatchesResult | null;
   memoryRuns: MemoryRun[] | null;
+  loadRuns: LoadResult[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -291,6 +300,35 @@ function printTable(r: {
         `npm start: ${mb(bounded.peakRequestMb)}; ${mb(bounded.idleAfterRequestMb)}`,
         '',
         '',
+      );
+    }
+  }
+  for (const l of r.loadRuns ?? []) {
+    const name = l.backend === 'postgres' ? 'PostgreSQL' : 'PGlite';
+    const mb = (x: number) => `${fmt(x)} MB`;
+    row(
+      `load, ${name}: ${l.robots} robots in long polls (4 processes), ${l.requesters} requesters creating requests of 1–10 records for ${fmt(l.seconds)} s: errors`,
+      `${fmt(l.errors)} (Refinery's error lines: ${fmt(l.serverErrorLines)})`,
+      `${fmt(l.creates)} creates (${fmt(l.createsPerSecond)}/s), ${fmt(l.items)} items worked; requests open 60 s after: ${fmt(l.openRequestsAfter)}`,
+      '',
+      `0: ${verdict(l.errors === 0 && l.serverErrorLines === 0)}`,
+    );
+    row(`load, ${name}: the create (POST /v1/requests) p50 / p99`, `${fmt(l.createP50Ms, 1)} / ${fmt(l.createP99Ms, 1)} ms`, '', '', '');
+    row(`load, ${name}: Refinery's RSS with the robots waiting / peak under load / idle after`, `${mb(l.rssStartMb)} / ${mb(l.rssPeakMb)} / ${mb(l.rssEndMb)}`, '', '', '');
+    row(
+      `load, ${name}: CPU while the ${l.robots} robots only wait (share of a core)`,
+      `Refinery ${fmt(l.idleCpu.refinery * 100, 1)} %${l.idleCpu.postgresql === null ? '' : `, PostgreSQL ${fmt(l.idleCpu.postgresql * 100, 1)} %`}`,
+      '',
+      '',
+      '',
+    );
+    if (l.connectionsAtEnd) {
+      row(
+        `load, ${name}: the database's connections once the clients stopped (pg_stat_activity); left over (not idle, or past the pool's 21); after Refinery stopped`,
+        `${Object.entries(l.connectionsAtEnd).map(([state, n]) => `${n} ${state}`).join(', ') || 'none'}; ${fmt(l.leftoverConnections!)} left over; ${fmt(l.connectionsAfterServerStop!)} after`,
+        '',
+        '',
+        `none left over: ${verdict(l.leftoverConnections === 0 && l.connectionsAfterServerStop === 0)}`,
       );
     }
   }
