@@ -6,6 +6,7 @@
  * nothing hidden). On the parent's `stop` the polls are aborted; the host answers with its counts.
  * Env: REFINERY_URL; the robots come in the first IPC message, `{ robots: [{ id, secret }] }`.
  */
+import { setMaxListeners } from 'node:events';
 import { RobotClient } from '@refinery/sdk';
 import type { ResultLine } from '@refinery/protocol';
 
@@ -21,6 +22,8 @@ export interface RobotHostStats {
 
 const stats: RobotHostStats = { robots: 0, leases: 0, batches: 0, items: 0, errors: 0, errorSamples: [] };
 const stopping = new AbortController();
+// Every robot's calls listen to it.
+setMaxListeners(0, stopping.signal);
 
 function error(err: unknown): void {
   if (stopping.signal.aborted) return;
@@ -32,7 +35,9 @@ async function robotLoop(robot: RobotClient): Promise<void> {
   while (!stopping.signal.aborted) {
     try {
       stats.leases++;
+      if (process.env.LOAD_DEBUG) console.error('leasing', robot.url, robot.robotId);
       const batch = await robot.lease({ wait: 'PT20S', limit: 10, signal: stopping.signal });
+      if (process.env.LOAD_DEBUG) console.error("lease answered", batch?.id ?? null);
       if (!batch) continue;
       const results: ResultLine[] = [];
       for await (const line of robot.downloadItems(batch, { signal: stopping.signal })) {
@@ -43,6 +48,7 @@ async function robotLoop(robot: RobotClient): Promise<void> {
       stats.batches++;
       stats.items += results.length;
     } catch (err) {
+      if (process.env.LOAD_DEBUG) console.error('lease failed', err);
       error(err);
       // A pause after an error, so that a fault does not turn into a busy loop.
       if (!stopping.signal.aborted) await new Promise((r) => setTimeout(r, 1000));

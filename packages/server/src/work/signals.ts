@@ -1,4 +1,6 @@
+import { systemClock, type Clock } from '../clock.ts';
 import type { Db, Queryable } from '../db/db.ts';
+import { robotsWithReadyWork } from './queries/robotsWithReadyWork.ts';
 
 /**
  * The NOTIFY channel that says "robot X has pending items". Its payload is the robot id, followed
@@ -29,35 +31,93 @@ export interface ClaimedWaiter<Terms, Work> {
 interface Waiter<Terms, Work> {
   /** Absent for a wait that takes no work handed to it. */
   terms?: Terms;
+  /** When the process's next check (`checkEveryMs`) is to look for work of its robot (Date.now()). */
+  recheckAt: number;
   end(work: Work | null): boolean;
   /** Out of reach of wake-ups and its timer; only `end` (or its signal) ends it now. */
   claim(): void;
 }
 
+/** How often the process looks for the long polls due to look for work again (`recheckMs`). */
+const checkEveryMs = 250;
+
 /**
  * Long-poll waiters: a lease with `wait` parks here until a NOTIFY for its robot arrives
  * (from any Refinery process, through PostgreSQL, or in-process through PGlite), work is handed
- * to it by a request created in this process (`claimWaiter`), or time runs out.
+ * to it by a request created in this process (`claimWaiter`), the process's check finds work of
+ * its robot (below), or time runs out.
+ * Work can become leasable without a wake-up: a retry's backoff ending sends none. So every
+ * `recheckMs` of waiting, a poll has its robot looked at again, by one statement for all the polls
+ * of the process due then (robotsWithReadyWork), and is woken when there is work: a statement a
+ * poll each made 200 waiting robots 200 lease statements a second that found nothing
+ * (docs/internals/long-poll-recheck.md).
  * `Terms`: what a waiting poll asks for; `Work`: what it can be handed.
  */
 export class WorkSignals<Terms = unknown, Work = unknown> {
   private readonly waiters = new Map<string, Set<Waiter<Terms, Work>>>();
   private readonly listeners = new Set<(robotId: string) => void>();
   private readonly wakeCounts = new Map<string, number>();
-  /** How long a long poll waits without a wake-up before it looks again: a retry's backoff ending sends none. */
+  /** How long a long poll waits without a wake-up before its robot is looked at again. */
   recheckMs = 1000;
   private unlisten: (() => Promise<void>) | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private checking: Promise<void> | null = null;
+  private checkFailing = false;
+  private stopped = true;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+    private readonly log?: { warn(obj: object, msg: string): void },
+  ) {}
 
   async start(): Promise<void> {
     this.unlisten ??= await this.db.listen(workChannel, (payload) => this.wake(payload));
+    if (this.stopped) {
+      this.stopped = false;
+      this.scheduleCheck();
+    }
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    this.checkTimer = null;
+    await this.checking;
     await this.unlisten?.();
     this.unlisten = null;
     for (const set of this.waiters.values()) for (const waiter of set) waiter.end(null);
+  }
+
+  private scheduleCheck(): void {
+    if (this.stopped) return;
+    this.checkTimer = setTimeout(() => {
+      this.checking = this.check().finally(() => {
+        this.checking = null;
+        this.scheduleCheck();
+      });
+    }, checkEveryMs);
+    this.checkTimer.unref();
+  }
+
+  /** Wakes the polls whose robot has work, of those due to look again; the others wait another `recheckMs`. */
+  private async check(): Promise<void> {
+    const due = new Set<string>();
+    const now = Date.now();
+    for (const [robotId, set] of this.waiters) for (const waiter of set) if (waiter.recheckAt <= now) due.add(robotId);
+    if (due.size === 0) return;
+    let ready: string[] = [];
+    try {
+      ready = await robotsWithReadyWork(this.db, { robotIds: [...due], now: this.clock.now() });
+      this.checkFailing = false;
+    } catch (err) {
+      // The database is away: the polls wait on (a NOTIFY or their end), and are looked at again later.
+      if (!this.checkFailing) this.log?.warn({ err }, 'could not look for work of the waiting long polls; they wait on');
+      this.checkFailing = true;
+    }
+    for (const robotId of ready) for (const waiter of this.waiters.get(robotId) ?? []) waiter.end(null);
+    const next = Date.now() + this.recheckMs;
+    for (const robotId of due) for (const waiter of this.waiters.get(robotId) ?? []) if (waiter.recheckAt <= now) waiter.recheckAt = next;
   }
 
   private wake(payload: string): void {
@@ -107,7 +167,8 @@ export class WorkSignals<Terms = unknown, Work = unknown> {
 
   /**
    * Resolves when work for `robotId` may have arrived (null), with the work handed to it when it
-   * passed `terms` and was claimed, after `ms`, or when `signal` aborts; at once if a wake-up came
+   * passed `terms` and was claimed, when the process's check found work of the robot, after `ms`,
+   * or when `signal` aborts; at once if a wake-up came
    * since the count `seen` was read: one that arrived while the caller was looking for work (its
    * statement's snapshot taken before the work was committed) is not lost.
    */
@@ -125,6 +186,7 @@ export class WorkSignals<Terms = unknown, Work = unknown> {
       };
       const waiter: Waiter<Terms, Work> = {
         terms,
+        recheckAt: Date.now() + this.recheckMs,
         end: (work) => {
           if (ended) return false;
           ended = true;
