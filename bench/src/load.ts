@@ -105,7 +105,7 @@ export async function load(backend: Backend, options: { seconds?: number; robots
   const hosts: Array<ReturnType<typeof host>> = [];
   let server: Awaited<ReturnType<typeof startRefineryProcess>> | undefined;
   try {
-    server = await startRefineryProcess([bin], env);
+    server = await startRefineryProcess([...(process.env.BENCH_LOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), bin], env);
     const pid = server.child.pid!;
     let serverErrorLines = 0;
     const errorSamples: string[] = [];
@@ -156,6 +156,9 @@ export async function load(backend: Backend, options: { seconds?: number; robots
       requesters.push(requesterHost);
       hosts.push(requesterHost);
     }
+    // Started (tsx takes seconds of CPU) before the clock starts.
+    await Promise.all(requesters.map((h) => h.message('ready')));
+    await untilIdle(requesters.map((h) => h.child));
     const loadT = performance.now();
     for (let h = 0; h < requesterHosts; h++) {
       requesters[h].child.send({ work: { requesters: Math.ceil(requesterCount / requesterHosts), robotIds: robots.map((r) => r.id), recordIds: imported.ids } });

@@ -55,3 +55,4 @@ process.on('message', async (m: { work?: Work; stop?: boolean }) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+process.send!({ ready: true });

@@ -35,9 +35,7 @@ async function robotLoop(robot: RobotClient): Promise<void> {
   while (!stopping.signal.aborted) {
     try {
       stats.leases++;
-      if (process.env.LOAD_DEBUG) console.error('leasing', robot.url, robot.robotId);
       const batch = await robot.lease({ wait: 'PT20S', limit: 10, signal: stopping.signal });
-      if (process.env.LOAD_DEBUG) console.error("lease answered", batch?.id ?? null);
       if (!batch) continue;
       const results: ResultLine[] = [];
       for await (const line of robot.downloadItems(batch, { signal: stopping.signal })) {
@@ -48,7 +46,6 @@ async function robotLoop(robot: RobotClient): Promise<void> {
       stats.batches++;
       stats.items += results.length;
     } catch (err) {
-      if (process.env.LOAD_DEBUG) console.error('lease failed', err);
       error(err);
       // A pause after an error, so that a fault does not turn into a busy loop.
       if (!stopping.signal.aborted) await new Promise((r) => setTimeout(r, 1000));
