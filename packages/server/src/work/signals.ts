@@ -48,9 +48,8 @@ const checkEveryMs = 250;
  * its robot (below), or time runs out.
  * Work can become leasable without a wake-up: a retry's backoff ending sends none. So every
  * `recheckMs` of waiting, a poll has its robot looked at again, by one statement for all the polls
- * of the process due then (robotsWithReadyWork), and is woken when there is work: a statement a
- * poll each made 200 waiting robots 200 lease statements a second that found nothing
- * (docs/internals/long-poll-recheck.md).
+ * of the process due then (robotsWithReadyWork), and is woken when there is work: not a statement
+ * a poll (docs/internals/0011-one-check-for-waiting-polls.md).
  * `Terms`: what a waiting poll asks for; `Work`: what it can be handed.
  */
 export class WorkSignals<Terms = unknown, Work = unknown> {
