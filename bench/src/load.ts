@@ -6,8 +6,8 @@
  * what they are given. Every call is made once: any answer that is not 2xx, and any exception,
  * is an error.
  * Reports: errors (clients, and error lines Refinery logged); the create's round trip p50 / p99;
- * Refinery's RSS once the robots wait (start), its peak under load, and once everything is idle
- * again with the robots gone (end); the CPU Refinery and its PostgreSQL backends use while the
+ * Refinery's RSS once the robots wait (start), every 15 s and at its peak under load, and once
+ * everything is idle again with the robots gone (end); the CPU Refinery and its PostgreSQL backends use while the
  * 200 robots only wait; and, on PostgreSQL, the database's connections once every client has
  * stopped (pg_stat_activity), where any connection `idle in transaction` or `active`, or more
  * than the server's pool and its LISTEN connection, is left over; then none once Refinery stopped.
@@ -45,12 +45,18 @@ export interface LoadResult {
   errors: number;
   serverErrorLines: number;
   errorSamples: string[];
-  /** Requests still open once the robots had the time to finish them (60 s at most). */
+  /** Requests still open once the robots had the time to finish them (60 s at most), and their items by status then (Refinery's /metrics). */
   openRequestsAfter: number;
+  openItemsAfter: Record<string, number>;
+  /** From Refinery's /metrics at the end: leases that lapsed, items given back for another attempt. */
+  leaseExpiries: number;
+  itemsRetried: number;
   /** CPU (share of one core) while the robots only wait: Refinery's process, its PostgreSQL backends. */
   idleCpu: { refinery: number; postgresql: number | null };
   rssStartMb: number;
   rssPeakMb: number;
+  /** RSS every 15 s under load, MB. */
+  rssDuringMb: number[];
   rssEndMb: number;
   /** PostgreSQL: the database's connections by state once every client stopped; how many of them are left over; and any after Refinery stopped. */
   connectionsAtEnd: Record<string, number> | null;
@@ -163,7 +169,10 @@ export async function load(backend: Backend, options: { seconds?: number; robots
     for (let h = 0; h < requesterHosts; h++) {
       requesters[h].child.send({ work: { requesters: Math.ceil(requesterCount / requesterHosts), robotIds: robots.map((r) => r.id), recordIds: imported.ids } });
     }
+    const rssDuringMb: number[] = [];
+    const sampling = setInterval(() => void procStatusKb(pid, 'VmRSS').then((kb) => rssDuringMb.push(Math.round(mb(kb)))), 15_000);
     await sleep(seconds * 1000);
+    clearInterval(sampling);
     const requesterStats = await Promise.all(
       requesters.map((h) => {
         const stats = h.message<RequesterHostStats>('stats');
@@ -183,6 +192,9 @@ export async function load(backend: Backend, options: { seconds?: number; robots
       if (openRequestsAfter === 0 || Date.now() > finishBy) break;
       await sleep(500);
     }
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const sum = (name: string) => [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    const openItemsAfter = Object.fromEntries([...metrics.matchAll(/^refinery_items\{status="(\w+)"\} (\S+)$/gm)].map((m) => [m[1], Number(m[2])]));
     const robotStats = await Promise.all(
       hosts
         .filter((h) => !requesters.includes(h))
@@ -230,9 +242,13 @@ export async function load(backend: Backend, options: { seconds?: number; robots
       serverErrorLines,
       errorSamples: [...[...requesterStats, ...robotStats].flatMap((s) => s.errorSamples), ...errorSamples].slice(0, 10),
       openRequestsAfter,
+      openItemsAfter,
+      leaseExpiries: sum('refinery_lease_expiries_total'),
+      itemsRetried: sum('refinery_items_retried_total'),
       idleCpu,
       rssStartMb: mb(rssStartKb),
       rssPeakMb: mb(rssPeakKb),
+      rssDuringMb,
       rssEndMb: mb(rssEndKb),
       connectionsAtEnd,
       leftoverConnections,

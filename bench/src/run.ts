@@ -309,12 +309,12 @@ function printTable(r: {
     row(
       `load, ${name}: ${l.robots} robots in long polls (4 processes), ${l.requesters} requesters creating requests of 1–10 records for ${fmt(l.seconds)} s: errors`,
       `${fmt(l.errors)} (Refinery's error lines: ${fmt(l.serverErrorLines)})`,
-      `${fmt(l.creates)} creates (${fmt(l.createsPerSecond)}/s), ${fmt(l.items)} items worked; requests open 60 s after: ${fmt(l.openRequestsAfter)}`,
+      `${fmt(l.creates)} creates (${fmt(l.createsPerSecond)}/s), ${fmt(l.items)} items worked; requests open 60 s after: ${fmt(l.openRequestsAfter)}${l.openRequestsAfter > 0 ? ` (items ${Object.entries(l.openItemsAfter).map(([status, n]) => `${status} ${fmt(n)}`).join(', ')})` : ''}; lapsed leases ${fmt(l.leaseExpiries)}, items retried ${fmt(l.itemsRetried)}`,
       '',
       `0: ${verdict(l.errors === 0 && l.serverErrorLines === 0)}`,
     );
     row(`load, ${name}: the create (POST /v1/requests) p50 / p99`, `${fmt(l.createP50Ms, 1)} / ${fmt(l.createP99Ms, 1)} ms`, '', '', '');
-    row(`load, ${name}: Refinery's RSS with the robots waiting / peak under load / idle after`, `${mb(l.rssStartMb)} / ${mb(l.rssPeakMb)} / ${mb(l.rssEndMb)}`, '', '', '');
+    row(`load, ${name}: Refinery's RSS with the robots waiting / peak under load / idle after`, `${mb(l.rssStartMb)} / ${mb(l.rssPeakMb)} / ${mb(l.rssEndMb)}`, `every 15 s under load: ${l.rssDuringMb.join(', ')} MB`, '', '');
     row(
       `load, ${name}: CPU while the ${l.robots} robots only wait (share of a core)`,
       `Refinery ${fmt(l.idleCpu.refinery * 100, 1)} %${l.idleCpu.postgresql === null ? '' : `, PostgreSQL ${fmt(l.idleCpu.postgresql * 100, 1)} %`}`,
