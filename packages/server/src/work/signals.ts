@@ -49,7 +49,7 @@ const checkEveryMs = 250;
  * Work can become leasable without a wake-up: a retry's backoff ending sends none. So every
  * `recheckMs` of waiting, a poll has its robot looked at again, by one statement for all the polls
  * of the process due then (robotsWithReadyWork), and is woken when there is work: not a statement
- * a poll (docs/internals/0011-one-check-for-waiting-polls.md).
+ * a poll (docs/internals/0018-one-check-for-waiting-polls.md).
  * `Terms`: what a waiting poll asks for; `Work`: what it can be handed.
  */
 export class WorkSignals<Terms = unknown, Work = unknown> {
