@@ -14,7 +14,8 @@
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150), BENCH_MEMORY_ITEMS (default 100,000).
  * `load`: 200 robots in long polls and 50 requesters for BENCH_LOAD_SECONDS (default 180), on
- * BENCH_LOAD_BACKENDS (default postgres; pglite too when named).
+ * BENCH_LOAD_BACKENDS (default postgres; pglite too when named); BENCH_LOAD_NODE_ARGS, Node flags for
+ * the Refinery under test (`--cpu-prof`, `--heapsnapshot-signal=SIGUSR2`).
  * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
  * create written whole (1000000) with the default.
  */
