@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load); all by default.
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -17,6 +17,9 @@
  *   which adds 22 s of waiting to each.
  * BENCH_RECORDS (default 100,000), ROBOTS (default 4), BENCH_SCALE_ITEMS (default 1,000,000),
  * BENCH_SMALL_BATCHES (default 10,000), BENCH_SMALL_MAX_SECONDS (default 150), BENCH_MEMORY_ITEMS (default 100,000).
+ * `load`: 200 robots in long polls and 50 requesters for BENCH_LOAD_SECONDS (default 180), on
+ * BENCH_LOAD_BACKENDS (default postgres; pglite too when named); BENCH_LOAD_NODE_ARGS, Node flags for
+ * the Refinery under test (`--cpu-prof`, `--heapsnapshot-signal=SIGUSR2`).
  * REFINERY_CREATE_SLICE is handed to the Refinery under test (docs/large-requests.md), to compare a
  * create written whole (1000000) with the default.
  */
@@ -25,6 +28,7 @@ import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.t
 import { encryptionCost, type EncryptionResult } from './encryption.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
 import { floors, type FloorsResult } from './floors.ts';
+import { load, type LoadResult } from './load.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { memory, type MemoryRun } from './memory.ts';
 import type { PgCounts } from './pgCounters.ts';
@@ -37,7 +41,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -132,7 +136,13 @@ const encryption = await section('encryption', () =>
   encryptionCost(backends[0], { records: Number(process.env.BENCH_CRYPT_RECORDS ?? 20_000), robots, batchSize, rounds: Number(process.env.BENCH_CRYPT_ROUNDS ?? 3) }),
 );
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption });
+const loadRuns = await section('load', async () => {
+  const runs: LoadResult[] = [];
+  for (const backend of (process.env.BENCH_LOAD_BACKENDS ?? 'postgres').split(',') as Backend[]) runs.push(await load(backend));
+  return runs;
+});
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -158,6 +168,7 @@ function printTable(r: {
   small: SmallBatchesResult | null;
   memoryRuns: MemoryRun[] | null;
   encryption: EncryptionResult | null;
+  loadRuns: LoadResult[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -394,6 +405,34 @@ function printTable(r: {
       pct(c.blobShare),
       verdict(c.blobShare <= 0.02),
     );
+  for (const l of r.loadRuns ?? []) {
+    const name = l.backend === 'postgres' ? 'PostgreSQL' : 'PGlite';
+    const mb = (x: number) => `${fmt(x)} MB`;
+    row(
+      `load, ${name}: ${l.robots} robots in long polls (4 processes), ${l.requesters} requesters creating requests of 1–10 records for ${fmt(l.seconds)} s: errors`,
+      `${fmt(l.errors)} (Refinery's error lines: ${fmt(l.serverErrorLines)})`,
+      `${fmt(l.creates)} creates (${fmt(l.createsPerSecond)}/s), ${fmt(l.items)} items worked; requests open 60 s after: ${fmt(l.openRequestsAfter)}${l.openRequestsAfter > 0 ? ` (items ${Object.entries(l.openItemsAfter).map(([status, n]) => `${status} ${fmt(n)}`).join(', ')})` : ''}; lapsed leases ${fmt(l.leaseExpiries)}, items retried ${fmt(l.itemsRetried)}`,
+      '',
+      `0: ${verdict(l.errors === 0 && l.serverErrorLines === 0)}`,
+    );
+    row(`load, ${name}: the create (POST /v1/requests) p50 / p99`, `${fmt(l.createP50Ms, 1)} / ${fmt(l.createP99Ms, 1)} ms`, '', '', '');
+    row(`load, ${name}: Refinery's RSS with the robots waiting / peak under load / idle after`, `${mb(l.rssStartMb)} / ${mb(l.rssPeakMb)} / ${mb(l.rssEndMb)}`, `every 15 s under load: ${l.rssDuringMb.join(', ')} MB`, '', '');
+    row(
+      `load, ${name}: CPU while the ${l.robots} robots only wait (share of a core)`,
+      `Refinery ${fmt(l.idleCpu.refinery * 100, 1)} %${l.idleCpu.postgresql === null ? '' : `, PostgreSQL ${fmt(l.idleCpu.postgresql * 100, 1)} %`}`,
+      '',
+      '',
+      '',
+    );
+    if (l.connectionsAtEnd) {
+      row(
+        `load, ${name}: the database's connections once the clients stopped (pg_stat_activity); left over (not idle, or past the pool's 21); after Refinery stopped`,
+        `${Object.entries(l.connectionsAtEnd).map(([state, n]) => `${n} ${state}`).join(', ') || 'none'}; ${fmt(l.leftoverConnections!)} left over; ${fmt(l.connectionsAfterServerStop!)} after`,
+        '',
+        '',
+        `none left over: ${verdict(l.leftoverConnections === 0 && l.connectionsAfterServerStop === 0)}`,
+      );
+    }
   }
   console.log('\n' + lines.join('\n'));
 }

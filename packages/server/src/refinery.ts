@@ -157,7 +157,7 @@ async function assemble(
   const publicUrl = () => config.publicUrl ?? boundUrl;
   const blobs =
     options.blobs ?? s3 ?? new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), keys, () => Math.floor(clock.now().getTime() / 1000));
-  const work: Context['work'] = new WorkSignals(db, clock);
+  const work: Context['work'] = new WorkSignals(db, clock, log);
   await work.start();
   const background = createBackground(log);
   const ctx: Context = { db, blobs, clock, log, config, work, keys, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background, metrics: createMetrics(db) };

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeEachBackend, eventually, references, within } from './support/harness.ts';
+import type { ProvisionedRobot } from '@refinery/protocol';
+import { retryBackoff } from '../src/batches/backoff.ts';
+import { describeEachBackend, eventually, references, within, type Harness } from './support/harness.ts';
 
 describeEachBackend('long poll', (h) => {
   it('answers a waiting lease as soon as work arrives, not when the wait ends', async () => {
@@ -105,3 +107,52 @@ describeEachBackend('long poll', (h) => {
     }
   });
 });
+
+// Work that becomes leasable without a wake-up: a retry's backoff ending sends no NOTIFY. The
+// waiting polls are looked at again, all of a process's at once, and only those with work answer.
+describeEachBackend(
+  'long poll, work whose backoff ends',
+  (h) => {
+    const advance = (ms: number) => (h().clock as unknown as { advance(ms: number): void }).advance(ms);
+
+    /** A robot whose one item failed with a retryable error: pending again, leasable once its backoff is over. */
+    async function robotInBackoff(harness: Harness): Promise<ProvisionedRobot> {
+      const robot = await harness.createRobot({ lease: 'PT1H' });
+      const [recordId] = await harness.importRecords(references(1));
+      assert.equal((await harness.api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: [recordId] } })).status, 202);
+      const leased = await harness.robotCall(robot, 'POST', '/v1/batches/lease');
+      assert.equal(leased.status, 200);
+      const failed = await harness.robotCall(robot, 'POST', `/v1/batches/${leased.body.id}/results`, { lease_token: leased.body.lease_token, error: { message: 'busy', retryable: true } });
+      assert.equal(failed.status, 202);
+      return robot;
+    }
+
+    it('answers a waiting lease soon after the backoff of its robot ends, and keeps the others waiting', async () => {
+      const { work } = h().refinery.ctx;
+      const inBackoff = [await robotInBackoff(h()), await robotInBackoff(h()), await robotInBackoff(h())];
+      const idle = await Promise.all(Array.from({ length: 12 }, () => h().createRobot()));
+      const polls = new Map([...inBackoff, ...idle].map((robot) => [robot.id, h().robotCall(robot, 'POST', '/v1/batches/lease?wait=PT30S')]));
+      await eventually(async () => ([...polls.keys()].every((id) => work.waiting(id) === 1) ? true : undefined), 10_000, 'every lease waiting');
+      // Still in backoff: after two rounds of looking again, every lease still waits.
+      await new Promise((r) => setTimeout(r, 2.5 * work.recheckMs));
+      for (const [id, poll] of polls) assert.equal(await within(poll, 0), null, `robot ${id} was answered before there was work`);
+
+      advance(retryBackoff.capMs + 1000);
+      for (const robot of inBackoff) {
+        const leased = await within(polls.get(robot.id)!, 10_000);
+        assert.ok(leased, 'the lease was still waiting 10 s after the backoff ended (its wait was 30 s)');
+        assert.equal(leased.status, 200);
+        assert.equal(leased.body.item_count, 1);
+        assert.equal(leased.body.attempt, 2);
+      }
+      for (const robot of idle) assert.equal(await within(polls.get(robot.id)!, 0), null, 'a robot without work was answered early');
+      // New work for one of the idle robots still reaches its lease at once.
+      const [recordId] = await h().importRecords(references(1));
+      assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: idle[0].id, record_ids: [recordId] } })).status, 202);
+      const woken = await within(polls.get(idle[0].id)!, 10_000);
+      assert.equal(woken?.status, 200);
+      // The rest wait on: the harness's close answers them.
+    });
+  },
+  { manualClock: true },
+);

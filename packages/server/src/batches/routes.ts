@@ -86,7 +86,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
           const remaining = deadline - Date.now();
           if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
           // A request created in this process meanwhile may hand its items over in a batch already leased.
-          const handed = await ctx.work.waitFor(robot.id, Math.min(remaining, ctx.work.recheckMs), seen, closed.signal, { limit, leaseMs, needs: robot.needs });
+          const handed = await ctx.work.waitFor(robot.id, remaining, seen, closed.signal, { limit, leaseMs, needs: robot.needs });
           if (handed) return answerWithBatch(reply, handed, robot.needs);
         }
       } finally {

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { Db, Queryable } from '../db/db.ts';
+import { robotsWithReadyWork } from './queries/robotsWithReadyWork.ts';
 
 /**
  * The NOTIFY channel that says "robot X has pending items". Its payload is the robot id, followed
@@ -47,28 +48,38 @@ export interface ClaimedWaiter<Terms, Work> {
 interface Waiter<Terms, Work> {
   /** Absent for a wait that takes no work handed to it. */
   terms?: Terms;
+  /** When the process's next check (`checkEveryMs`) is to look for work of its robot (Date.now()). */
+  recheckAt: number;
   end(work: Work | null): boolean;
   /** Out of reach of wake-ups and its timer; only `end` (or its signal) ends it now. */
   claim(): void;
 }
 
+/** How often the process looks for the long polls due to look for work again (`recheckMs`). */
+const checkEveryMs = 250;
+
 /**
  * Long-poll waiters: a lease with `wait` parks here until a NOTIFY for its robot arrives
  * (from any Refinery process, through PostgreSQL, or in-process through PGlite) or, for a NOTIFY
  * due later (a retry's backoff), that moment comes; work is handed to it by a request created in
- * this process (`claimWaiter`); or time runs out.
+ * this process (`claimWaiter`); the process's check finds work of its robot (below); or time runs out.
+ * A backoff whose NOTIFY this process did not hear (sent before it listened) sends it no wake-up.
+ * So every `recheckMs` of waiting, a poll has its robot looked at again, by one statement for all
+ * the polls of the process due then (robotsWithReadyWork), and is woken when there is work: not a
+ * statement a poll (docs/internals/0020-one-check-for-waiting-polls.md).
  * `Terms`: what a waiting poll asks for; `Work`: what it can be handed.
  */
 export class WorkSignals<Terms = unknown, Work = unknown> {
   private readonly waiters = new Map<string, Set<Waiter<Terms, Work>>>();
   private readonly listeners = new Set<(robotId: string) => void>();
   private readonly wakeCounts = new Map<string, number>();
-  /**
-   * How long a long poll waits without a wake-up before it looks again: for backoffs whose NOTIFY
-   * this process did not hear (sent before it started listening).
-   */
+  /** How long a long poll waits without a wake-up before its robot is looked at again. */
   recheckMs = 1000;
   private unlisten: (() => Promise<void>) | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private checking: Promise<void> | null = null;
+  private checkFailing = false;
+  private stopped = true;
   /** Wake-ups due later, by the moment they are due (epoch ms), and the clock's alarm for the earliest. */
   private readonly due = new Map<number, Set<string>>();
   private alarm: { at: number; cancel(): void } | null = null;
@@ -76,19 +87,59 @@ export class WorkSignals<Terms = unknown, Work = unknown> {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    private readonly log?: { warn(obj: object, msg: string): void },
   ) {}
 
   async start(): Promise<void> {
     this.unlisten ??= await this.db.listen(workChannel, (payload) => this.heard(payload));
+    if (this.stopped) {
+      this.stopped = false;
+      this.scheduleCheck();
+    }
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    this.checkTimer = null;
+    await this.checking;
     await this.unlisten?.();
     this.unlisten = null;
     this.alarm?.cancel();
     this.alarm = null;
     this.due.clear();
     for (const set of this.waiters.values()) for (const waiter of set) waiter.end(null);
+  }
+
+  private scheduleCheck(): void {
+    if (this.stopped) return;
+    this.checkTimer = setTimeout(() => {
+      this.checking = this.check().finally(() => {
+        this.checking = null;
+        this.scheduleCheck();
+      });
+    }, checkEveryMs);
+    this.checkTimer.unref();
+  }
+
+  /** Wakes the polls whose robot has work, of those due to look again; the others wait another `recheckMs`. */
+  private async check(): Promise<void> {
+    const due = new Set<string>();
+    const now = Date.now();
+    for (const [robotId, set] of this.waiters) for (const waiter of set) if (waiter.recheckAt <= now) due.add(robotId);
+    if (due.size === 0) return;
+    let ready: string[] = [];
+    try {
+      ready = await robotsWithReadyWork(this.db, { robotIds: [...due], now: this.clock.now() });
+      this.checkFailing = false;
+    } catch (err) {
+      // The database is away: the polls wait on (a NOTIFY or their end), and are looked at again later.
+      if (!this.checkFailing) this.log?.warn({ err }, 'could not look for work of the waiting long polls; they wait on');
+      this.checkFailing = true;
+    }
+    for (const robotId of ready) for (const waiter of this.waiters.get(robotId) ?? []) waiter.end(null);
+    const next = Date.now() + this.recheckMs;
+    for (const robotId of due) for (const waiter of this.waiters.get(robotId) ?? []) if (waiter.recheckAt <= now) waiter.recheckAt = next;
   }
 
   /** A NOTIFY: woken now, or, for one due later, when the clock gets there. */
@@ -192,6 +243,7 @@ export class WorkSignals<Terms = unknown, Work = unknown> {
       };
       const waiter: Waiter<Terms, Work> = {
         terms,
+        recheckAt: Date.now() + this.recheckMs,
         end: (work) => {
           if (ended) return false;
           ended = true;
