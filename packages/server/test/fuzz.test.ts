@@ -1,0 +1,377 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { it } from 'node:test';
+import fc from 'fast-check';
+import { destiny, signRequest, type ProvisionedRobot } from '@refinery/protocol';
+import { describeEachBackend, eventually, references, type Harness } from './support/harness.ts';
+import { hostileText, hostileValue, mutate, mutation, serialize, textDamage, validValue, type Mutation } from './support/hostile.ts';
+import { answer, operations, type Operation } from './support/routes.ts';
+import { whyUnstorable } from '../src/db/storableJson.ts';
+
+// Hostile input, generated: for every route the API describes, calls made up from its own schema
+// (path, query, headers, body; JSON Lines where it takes them) and then broken (wrong types,
+// missing and extra fields, huge numbers, NUL, lone surrogates, deep nesting, urn:uuid ids, odd
+// unicode, wrong content types, broken JSON), sent with valid credentials of the route's kind and
+// without. Whatever is sent: no 5xx; every error in the {"error":{"code","message"}} shape; a call
+// without valid credentials is refused as such, whatever else it holds; a refused call changes
+// nothing. A results file of generated lines is imported and its batch always finishes.
+//
+// FUZZ_SEED replays a run (the seed is printed first); FUZZ_RUNS sets the runs per route;
+// FUZZ_ROUTE keeps only the routes whose `METHOD /path` holds it.
+
+const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
+const runs = Number(process.env.FUZZ_RUNS ?? 12);
+const onlyRoute = process.env.FUZZ_ROUTE;
+console.log(`# hostile input: seed ${seed} (replay with FUZZ_SEED=${seed}), ${runs} runs per route (FUZZ_RUNS)`);
+
+type Credentials = 'valid' | 'requester' | 'none' | 'unknown' | 'malformed' | 'destiny' | 'wrongSecret' | 'otherBody' | 'stranger' | 'unsigned';
+const refusedCredentials = new Set<Credentials>(['none', 'unknown', 'malformed', 'wrongSecret', 'otherBody', 'stranger', 'unsigned']);
+
+interface Call {
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+  contentType?: string;
+  credentials: Credentials;
+}
+
+interface World {
+  robot: ProvisionedRobot;
+  victim: ProvisionedRobot;
+  requester: string;
+  spareKeyId: string;
+  recordIds: string[];
+  requestId: string;
+  batch: { id: string; lease_token: string; items_url: string; results_url: string };
+}
+
+/** The ids that exist, by the name of the field or parameter that takes them (the path's by its route). */
+function idsFor(w: World, route: string) {
+  return (name: string): string[] => {
+    if (name === 'robot_id') return [w.victim.id, w.robot.id];
+    if (name === 'record_ids' || name === 'reference_ids') return w.recordIds;
+    if (name === 'request_id') return [w.requestId];
+    if (name === 'lease_token') return [w.batch.lease_token];
+    if (name !== 'id') return [randomUUID()];
+    if (route.startsWith('/v1/api-keys')) return [w.spareKeyId];
+    if (route.startsWith('/v1/records') || route.startsWith('/v1/references')) return w.recordIds;
+    if (route.startsWith('/v1/robots')) return [w.victim.id];
+    if (route.startsWith('/v1/requests') || route.startsWith('/v1/enhancement-requests')) return [w.requestId];
+    return [w.batch.id];
+  };
+}
+
+const contentTypes = ['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/x-ndjson', 'application/json; charset=utf-16', 'application/octet-stream', 'application/json, text/plain', ''];
+const jsonLines = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+
+/** Some JSON text: valid for the schema, mutated, then perhaps broken as text. */
+function jsonBody(valid: fc.Arbitrary<unknown>, ids: string[]): fc.Arbitrary<Buffer> {
+  return fc
+    .record({
+      value: valid,
+      mutations: fc.oneof({ weight: 2, arbitrary: fc.constant<Array<[Mutation, number]>>([]) }, { weight: 3, arbitrary: fc.array(fc.tuple(mutation(ids), fc.nat()), { minLength: 1, maxLength: 2 }) }),
+      damage: fc.option(textDamage(), { freq: 6 }),
+    })
+    .map(({ value, mutations, damage }) => {
+      const mutated = mutations.reduce((v, [m, at]: [Mutation, number]) => mutate(v, m, at), value);
+      const text = Buffer.from(serialize(mutated));
+      return damage ? damage(text) : text;
+    });
+}
+
+/** JSON Lines of records for POST /v1/records: lines valid, mutated or broken, with blank lines and CRLF. */
+function jsonLinesBody(record: fc.Arbitrary<unknown>, ids: string[]): fc.Arbitrary<Buffer> {
+  const line = fc.oneof({ weight: 3, arbitrary: record.map((r) => Buffer.from(serialize(r))) }, { weight: 2, arbitrary: jsonBody(record, ids) }, { weight: 1, arbitrary: fc.constantFrom('', ' ', '\r').map((s) => Buffer.from(s)) });
+  return fc
+    .tuple(fc.array(line, { minLength: 1, maxLength: 5 }), fc.constantFrom('\n', '\r\n'), fc.boolean())
+    .map(([lines, eol, last]) => Buffer.concat([...lines.flatMap((l) => [l, Buffer.from(eol)]).slice(0, last ? undefined : -1)]));
+}
+
+function encodeQueryValue(text: string): string {
+  return text.includes('%') ? text : encodeURIComponent(text);
+}
+
+/** A header value fetch can send (no NUL, CR or LF; bytes only). */
+const sendableHeader = (v: string) => !/[\0\r\n]/.test(v) && [...v].every((c) => c.charCodeAt(0) <= 0xff);
+
+/** Generated calls to `op`, valid and hostile, with credentials of its kind and without. */
+function callsTo(op: Operation, w: World): fc.Arbitrary<Call> {
+  const ids = idsFor(w, op.path);
+  const allIds = [...w.recordIds, w.robot.id, w.victim.id, w.requestId, w.batch.id, w.spareKeyId];
+  const param = (p: Operation['parameters'][number]) =>
+    fc.oneof(
+      { weight: 4, arbitrary: validValue(p.schema, p.name, ids).map((v) => (p.name === 'wait' ? '0' : String(v))) },
+      { weight: 1, arbitrary: hostileText(allIds).map((t) => (p.name === 'wait' && /^\d+(\.\d+)?$|^P/.test(t) ? '0' : t)) },
+    );
+  const pathParams = op.parameters.filter((p) => p.in === 'path');
+  const path = fc.tuple(...pathParams.map((p) => (op.scheme === 'signedUrl' ? fc.constant('') : param(p)))).map((values) =>
+    op.path.replace(/\{([^}]+)\}/g, (_, name: string) => {
+      const value = values[pathParams.findIndex((p) => p.name === name)];
+      return encodeQueryValue(value);
+    }),
+  );
+  const queryParams = op.parameters.filter((p) => p.in === 'query');
+  const query = fc
+    .tuple(
+      fc.tuple(...queryParams.map((p) => fc.option(param(p).map((v) => `${p.name}=${encodeQueryValue(v)}`), { freq: 2 }))),
+      fc.option(fc.constantFrom('nope=1', 'limit=1&limit=2', '__proto__=x', 'limit', '&&', '=x'), { freq: 8 }),
+    )
+    .map(([params, extra]) => [...params, extra].filter((p) => p !== null).join('&'));
+  const headerParams = op.parameters.filter((p) => p.in === 'header');
+  const headers = fc
+    .tuple(
+      fc.tuple(...headerParams.map((p) => fc.option(param(p).filter(sendableHeader).map((v) => [p.name, v] as const), { freq: 2 }))),
+      fc.option(fc.constantFrom<[string, string]>(['x-request-id', 'x'.repeat(2000)], ['x-request-id', '\u00ff\u00fe'], ['content-encoding', 'gzip'], ['accept', 'text/html'], ['content-encoding', 'br, gzip'], ['x-forwarded-for', '::1, 10.0.0.1']), { freq: 8 }),
+    )
+    .map(([params, extra]) => Object.fromEntries([...params, extra].filter((h) => h !== null)) as Record<string, string>);
+  const takesBody = ['POST', 'PUT', 'PATCH'].includes(op.method);
+  const bodySchema = op.body;
+  let body: fc.Arbitrary<{ body?: Buffer; contentType?: string }> = fc.constant({});
+  if (takesBody && bodySchema) {
+    const json = jsonBody(validValue(bodySchema, '', ids), allIds);
+    const alternatives = [fc.record({ body: json, contentType: fc.oneof({ weight: 8, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom(...contentTypes) }) })];
+    if (op.method === 'POST' && op.path === '/v1/records') {
+      alternatives.push(fc.record({ body: jsonLinesBody(validValue(bodySchema.items!, '', ids), allIds), contentType: fc.constantFrom(...jsonLines, 'application/json') }));
+    }
+    body = fc.oneof(...alternatives.map((arbitrary) => ({ weight: 6, arbitrary })), { weight: 1, arbitrary: fc.constant({}) });
+  } else if (takesBody) {
+    body = fc.oneof({ weight: 3, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: jsonBody(fc.jsonValue({ maxDepth: 2 }), allIds).map((b) => ({ body: b, contentType: 'application/json' })) });
+  }
+  const credentials: fc.Arbitrary<Credentials> =
+    op.scheme === 'apiKey'
+      ? fc.constantFrom<Credentials>('valid', 'valid', 'valid', 'requester', 'none', 'unknown', 'malformed')
+      : op.scheme === 'robotSignature'
+        ? fc.constantFrom<Credentials>('valid', 'valid', 'valid', 'destiny', 'destiny', 'none', 'wrongSecret', 'otherBody', 'stranger')
+        : op.scheme === 'signedUrl'
+          ? fc.constantFrom<Credentials>('valid', 'valid', 'unsigned')
+          : fc.constant<Credentials>('valid');
+  return fc.record({ path, query, headers, body, credentials }).map(({ path, query, headers, body, credentials }) => ({ path, query, headers, ...body, credentials }));
+}
+
+let destinyTick = 0;
+
+/** The headers of `call`'s credentials, signed over exactly what is sent. */
+function credentialHeaders(h: Harness, w: World, op: Operation, url: string, call: Call): Record<string, string> {
+  const method = op.method;
+  const body = call.body ?? Buffer.alloc(0);
+  const sign = (keyId: string, secret: string, over: Buffer = body) => signRequest({ method, url, body: over, keyId, secret });
+  const destinySigned = () => destiny.signDestinyRequest({ clientId: w.robot.id, secret: w.robot.secret, body, timestamp: Date.now() / 1000 + (++destinyTick % 1000) / 1e6 });
+  switch (call.credentials) {
+    case 'valid':
+      if (op.scheme === 'robotSignature') return sign(w.robot.id, w.robot.secret);
+      return op.scheme === 'apiKey' ? { authorization: `Bearer ${h.adminKey}` } : {};
+    case 'requester':
+      return { authorization: `Bearer ${w.requester}` };
+    case 'unknown':
+      return { authorization: 'Bearer rk_not-a-key-anyone-has' };
+    case 'malformed':
+      return { authorization: `Basic ${Buffer.from(`admin:${h.adminKey}`).toString('base64')}` };
+    case 'destiny':
+      return destinySigned();
+    case 'wrongSecret':
+      return sign(w.robot.id, 'rs_not-the-secret');
+    case 'otherBody':
+      return sign(w.robot.id, w.robot.secret, Buffer.from('{"lease_token":"x"}'));
+    case 'stranger':
+      return sign(randomUUID(), w.robot.secret);
+    default:
+      return {};
+  }
+}
+
+async function send(h: Harness, w: World, op: Operation, call: Call): Promise<{ status: number; contentType: string; body: any }> {
+  let path = call.path;
+  let query = call.query;
+  if (op.scheme === 'signedUrl') {
+    // The blob routes: a URL Refinery handed out, its signature kept or taken away, the rest as generated.
+    const handed = new URL(op.method === 'GET' ? w.batch.items_url : w.batch.results_url);
+    path = handed.pathname;
+    if (call.credentials === 'valid') query = [handed.search.slice(1), query].filter(Boolean).join('&');
+  }
+  const url = `${h.url}${path}${query ? `?${query}` : ''}`;
+  const headers: Record<string, string> = { ...call.headers, ...credentialHeaders(h, w, op, url, call) };
+  if (call.contentType) headers['content-type'] = call.contentType;
+  const res = await fetch(url, { method: op.method, headers, body: call.body ? new Uint8Array(call.body) : undefined, signal: AbortSignal.timeout(20_000) });
+  const contentType = res.headers.get('content-type') ?? '';
+  if (contentType.startsWith('text/event-stream')) {
+    await res.body?.cancel();
+    return { status: res.status, contentType, body: null };
+  }
+  return { ...(await answer(res)), contentType };
+}
+
+/** Every row of every table but robot_nonces (each correctly signed call adds its nonce there: that is how replays are refused), in one statement. */
+async function stateQuery(h: Harness): Promise<() => Promise<Record<string, string>>> {
+  const db = h.refinery.ctx.db;
+  const { rows } = await db.query<{ name: string }>(`select table_name::text as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE' and table_name <> 'robot_nonces' order by 1`);
+  assert.ok(rows.length >= 10, `${rows.length} tables`);
+  const sql = `select ${rows.map(({ name }) => `(select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from "${name}" t) as "${name}"`).join(', ')}`;
+  return async () => (await db.query<Record<string, string>>(sql)).rows[0];
+}
+
+function changedTables(before: Record<string, string>, after: Record<string, string>): string[] {
+  return Object.keys(before).filter((t) => before[t] !== after[t]);
+}
+
+async function world(h: Harness): Promise<World> {
+  const robot = await h.createRobot({ produces: [{ type: 'annotation', schema: { type: 'object', properties: { score: { type: 'number' } } } }] });
+  const victim = await h.createRobot();
+  const requester = (await h.api('POST', '/v1/api-keys', { body: { name: 'fuzz-requester', role: 'requester' } })).body.key as string;
+  const spareKeyId = (await h.api('POST', '/v1/api-keys', { body: { name: 'fuzz-spare', role: 'requester' } })).body.id as string;
+  const recordIds = await h.importRecords(references(3));
+  const forRobot = await h.api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } });
+  assert.equal(forRobot.status, 202);
+  const leased = await h.robotCall(robot, 'POST', '/v1/batches/lease?limit=1');
+  assert.equal(leased.status, 200, JSON.stringify(leased.body));
+  const forVictim = await h.api('POST', '/v1/requests', { body: { robot_id: victim.id, record_ids: recordIds } });
+  assert.equal(forVictim.status, 202);
+  return { robot, victim, requester, spareKeyId, recordIds, requestId: forVictim.body.id, batch: leased.body };
+}
+
+/** What is wrong with the answer to `call`, if anything. */
+function faults(op: Operation, call: Call, res: { status: number; contentType: string; body: any }): string[] {
+  const out: string[] = [];
+  if (res.status >= 500) out.push(`answered ${res.status}`);
+  if (res.status >= 400) {
+    const error = res.body?.error;
+    if (!res.contentType.startsWith('application/json') || typeof error?.code !== 'string' || !error.code || typeof error.message !== 'string' || !error.message) {
+      out.push(`error not in the shape {"error":{"code","message"}}: ${res.status} ${res.contentType} ${JSON.stringify(res.body)?.slice(0, 300)}`);
+    }
+  }
+  // Refused before there is a route to know who may call it: no such route, or a path that is not valid percent-encoded UTF-8.
+  const noRoute = (res.status === 404 && /^no route/.test(res.body?.error?.message ?? '')) || (res.status === 400 && / is not a valid url component$/.test(res.body?.error?.message ?? ''));
+  if (refusedCredentials.has(call.credentials) && !noRoute) {
+    const expected = op.scheme === 'signedUrl' ? [403] : [401];
+    if (!expected.includes(res.status)) out.push(`without valid credentials (${call.credentials}): ${res.status} ${JSON.stringify(res.body)?.slice(0, 300)}`);
+  }
+  if (res.status < 400 && op.body && call.body) {
+    let sent: unknown;
+    try {
+      sent = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(call.body));
+    } catch {
+      // not one JSON value: JSON Lines, or broken
+    }
+    const unstorable = sent === undefined ? null : whyUnstorable(sent);
+    if (unstorable) out.push(`took a body whose ${unstorable.path || 'value'} ${unstorable.problem}: ${res.status}`);
+  }
+  if (call.credentials === 'requester' && op.adminOnly && !noRoute && res.status !== 403) out.push(`a requester key on an admin route: ${res.status} ${JSON.stringify(res.body)?.slice(0, 300)}`);
+  return out;
+}
+
+function describeCall(op: Operation, call: Call): string {
+  const body = call.body ? JSON.stringify(call.body.toString('latin1').slice(0, 400)) : '(none)';
+  return `${op.method} ${call.path}${call.query ? `?${call.query}` : ''} [${call.credentials}] headers ${JSON.stringify(call.headers).slice(0, 200)} content-type ${JSON.stringify(call.contentType)} body ${body}`;
+}
+
+describeEachBackend('hostile input, generated from the routes’ schemas', (h) => {
+  it('answers every generated call to every route without a 5xx, in the error shape, authentication first, and a refused call changes nothing', async () => {
+    const w = await world(h());
+    const state = await stateQuery(h());
+    const all = await operations(h());
+    assert.ok(all.length >= 40, `${all.length} routes`);
+    const ops = all.filter((op) => !onlyRoute || `${op.method} ${op.path}`.includes(onlyRoute));
+    let calls = 0;
+    const statuses = new Map<string, Map<number, number>>();
+    const count = (op: Operation, status: number) => {
+      const seen = statuses.get(`${op.method} ${op.path}`) ?? new Map<number, number>();
+      statuses.set(`${op.method} ${op.path}`, seen.set(status, (seen.get(status) ?? 0) + 1));
+    };
+    for (const op of ops) {
+      const index = all.indexOf(op);
+      let last = await state();
+      await fc.assert(
+        fc.asyncProperty(callsTo(op, w), async (call) => {
+          calls++;
+          const before = await state();
+          if (changedTables(last, before).length) {
+            // A call before this one left work in the background (a push, a webhook): let it finish.
+            await eventually(async () => {
+              const a = await state();
+              await new Promise((r) => setTimeout(r, 50));
+              return changedTables(a, await state()).length ? undefined : true;
+            }, 10_000, 'the background to settle');
+          }
+          const settled = await state();
+          const res = await send(h(), w, op, call);
+          count(op, res.status);
+          if (process.env.FUZZ_DEBUG && call.credentials === 'valid' && res.status >= 400) console.log(`# ${op.method} ${op.path} ${res.status} ${res.body?.error?.message?.slice(0, 150)}`);
+          const after = await state();
+          last = after;
+          const found = faults(op, call, res);
+          if (res.status >= 400) {
+            const changed = changedTables(settled, after);
+            if (changed.length) found.push(`refused with ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)} but changed ${changed.join(', ')}`);
+          }
+          assert.deepEqual(found, [], describeCall(op, call));
+        }),
+        { seed: seed + index, numRuns: runs, endOnFailure: !!process.env.FUZZ_NO_SHRINK },
+      ).catch((err: Error) => {
+        const cause = err.cause instanceof Error ? `\n${err.cause.message}` : '';
+        throw new Error(`${op.method} ${op.path} (FUZZ_SEED=${seed} FUZZ_ROUTE='${op.method} ${op.path}'):\n${err.message}${cause}`);
+      });
+    }
+    console.log(`# ${calls} generated calls to ${ops.length} routes on ${h().backend}`);
+    if (process.env.FUZZ_VERBOSE) for (const [route, seen] of statuses) console.log(`#   ${route}: ${[...seen].sort().map(([s, n]) => `${s}×${n}`).join(' ')}`);
+  });
+
+  it('imports generated results files of valid, broken and hostile lines without a 5xx, and each batch finishes', async () => {
+    const robot = await h().createRobot({ produces: [{ type: 'annotation', schema: { type: 'object', properties: { score: { type: 'number' } } } }], max_batch_size: 3 });
+    const someIds = [randomUUID(), robot.id];
+    /** A line, for the record at `record` of the batch (modulo its size) or for one not in it. */
+    const line = fc.record({
+      record: fc.oneof({ weight: 5, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.constantFrom('stranger', 'none') }),
+      value: fc.oneof(
+        { weight: 3, arbitrary: fc.record({ type: fc.constant('annotation'), content: fc.record({ score: fc.double({ noNaN: true, noDefaultInfinity: true }) }), robot_version: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: ['type', 'content'] }) },
+        { weight: 1, arbitrary: fc.record({ error: fc.record({ message: fc.string({ minLength: 1 }), retryable: fc.boolean() }) }) },
+      ),
+      mutations: fc.array(fc.tuple(mutation(someIds), fc.nat()), { maxLength: 2 }),
+      damage: fc.option(textDamage(), { freq: 5 }),
+      blank: fc.option(fc.constantFrom('', ' ', '\r'), { freq: 8 }),
+    });
+    const file = fc.record({ records: fc.integer({ min: 1, max: 3 }), lines: fc.array(line, { minLength: 0, maxLength: 6 }), eol: fc.constantFrom('\n', '\r\n') });
+    let imported = 0;
+    await fc.assert(
+      fc.asyncProperty(file, async ({ records, lines, eol }) => {
+        const recordIds = await h().importRecords(references(records));
+        assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } })).status, 202);
+        const leased = await h().robotCall(robot, 'POST', '/v1/batches/lease?limit=3');
+        assert.equal(leased.status, 200, JSON.stringify(leased.body));
+        const batch = leased.body as { id: string; lease_token: string; results_url: string; items: unknown };
+        const items = (await (await fetch((leased.body as { items_url: string }).items_url)).text()).split('\n').filter(Boolean).map((l) => JSON.parse(l).record_id as string);
+        const text = Buffer.concat(
+          lines.flatMap(({ record, value, mutations, damage, blank }) => {
+            if (blank !== null) return [Buffer.from(blank + eol)];
+            const recordId = record === 'stranger' ? randomUUID() : record === 'none' ? undefined : items[record % items.length];
+            const mutated = mutations.reduce((v, [m, at]: [Mutation, number]) => mutate(v, m, at), { record_id: recordId, ...value } as unknown);
+            const json = Buffer.from(serialize(mutated));
+            return [damage ? damage(json) : json, Buffer.from(eol)];
+          }),
+        );
+        const put = await answer(await fetch(batch.results_url, { method: 'PUT', headers: { 'content-type': 'application/x-ndjson' }, body: new Uint8Array(text) }));
+        const found = faults({ scheme: 'signedUrl' } as Operation, { credentials: 'valid' } as Call, { ...put, contentType: put.status >= 400 ? 'application/json' : '' });
+        assert.deepEqual(found, [], `PUT results: ${put.status} ${JSON.stringify(put.body)}`);
+        const handIn = await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token });
+        assert.ok(handIn.status === 202 || (put.status >= 400 && handIn.status < 500), `hand-in: ${handIn.status} ${JSON.stringify(handIn.body)}`);
+        const finished = await eventually(
+          async () => {
+            const res = await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`);
+            assert.ok(res.status < 500, JSON.stringify(res.body));
+            return ['importing', 'leased'].includes(res.body.status) ? undefined : res.body.status;
+          },
+          30_000,
+          `batch ${batch.id} to finish its import of ${JSON.stringify(text.toString('latin1').slice(0, 500))}`,
+        );
+        if (finished === 'completed') imported++;
+        const listed = await h().api('GET', `/v1/requests/${(await h().api('GET', '/v1/requests?limit=1')).body.data[0].id}/items`);
+        assert.equal(listed.status, 200);
+        for (const item of listed.body.data) assert.ok(!['leased', 'importing'].includes(item.status), `item ${JSON.stringify(item)} after its batch ${finished}`);
+      }),
+      { seed, numRuns: Math.max(5, Math.ceil(runs / 2)), endOnFailure: !!process.env.FUZZ_NO_SHRINK },
+    ).catch((err: Error) => {
+      const cause = err.cause instanceof Error ? `\n${err.cause.message}` : '';
+      throw new Error(`results files (FUZZ_SEED=${seed}):\n${err.message}${cause}`);
+    });
+    console.log(`# ${imported} of the generated results files completed their batch on ${h().backend}`);
+  });
+});
