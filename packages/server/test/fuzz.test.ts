@@ -4,7 +4,7 @@ import { it } from 'node:test';
 import fc from 'fast-check';
 import { destiny, signRequest, type ProvisionedRobot } from '@refinery/protocol';
 import { describeEachBackend, eventually, references, type Harness } from './support/harness.ts';
-import { hostileText, hostileValue, mutate, mutation, serialize, textDamage, validValue, type Mutation } from './support/hostile.ts';
+import { hostileText, mutate, mutation, serialize, textDamage, validValue, type Mutation } from './support/hostile.ts';
 import { answer, operations, type Operation } from './support/routes.ts';
 import { whyUnstorable } from '../src/db/storableJson.ts';
 
@@ -95,58 +95,87 @@ function encodeQueryValue(text: string): string {
 /** A header value fetch can send (no NUL, CR or LF; bytes only). */
 const sendableHeader = (v: string) => !/[\0\r\n]/.test(v) && [...v].every((c) => c.charCodeAt(0) <= 0xff);
 
-/** Generated calls to `op`, valid and hostile, with credentials of its kind and without. */
+/**
+ * Generated calls to `op`: most break one part (credentials, path, query, headers or body) of an
+ * otherwise valid call, so that what is broken is what is judged; some break several at once.
+ */
 function callsTo(op: Operation, w: World): fc.Arbitrary<Call> {
   const ids = idsFor(w, op.path);
   const allIds = [...w.recordIds, w.robot.id, w.victim.id, w.requestId, w.batch.id, w.spareKeyId];
-  const param = (p: Operation['parameters'][number]) =>
+  const validParam = (p: Operation['parameters'][number]) => validValue(p.schema, p.name, ids).map((v) => (p.name === 'wait' ? '0' : String(v)));
+  const hostileParam = (p: Operation['parameters'][number]) =>
     fc.oneof(
-      { weight: 4, arbitrary: validValue(p.schema, p.name, ids).map((v) => (p.name === 'wait' ? '0' : String(v))) },
+      { weight: 2, arbitrary: validParam(p) },
       { weight: 1, arbitrary: hostileText(allIds).map((t) => (p.name === 'wait' && /^\d+(\.\d+)?$|^P/.test(t) ? '0' : t)) },
     );
   const pathParams = op.parameters.filter((p) => p.in === 'path');
-  const path = fc.tuple(...pathParams.map((p) => (op.scheme === 'signedUrl' ? fc.constant('') : param(p)))).map((values) =>
-    op.path.replace(/\{([^}]+)\}/g, (_, name: string) => {
-      const value = values[pathParams.findIndex((p) => p.name === name)];
-      return encodeQueryValue(value);
-    }),
-  );
+  const pathOf = (param: typeof validParam) =>
+    fc.tuple(...pathParams.map((p) => (op.scheme === 'signedUrl' ? fc.constant('') : param(p)))).map((values) =>
+      op.path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeQueryValue(values[pathParams.findIndex((p) => p.name === name)])),
+    );
   const queryParams = op.parameters.filter((p) => p.in === 'query');
-  const query = fc
-    .tuple(
-      fc.tuple(...queryParams.map((p) => fc.option(param(p).map((v) => `${p.name}=${encodeQueryValue(v)}`), { freq: 2 }))),
-      fc.option(fc.constantFrom('nope=1', 'limit=1&limit=2', '__proto__=x', 'limit', '&&', '=x'), { freq: 8 }),
-    )
-    .map(([params, extra]) => [...params, extra].filter((p) => p !== null).join('&'));
+  const queryOf = (param: typeof validParam, extras: string[]) =>
+    fc
+      .tuple(
+        fc.tuple(...queryParams.map((p) => fc.option(param(p).map((v) => `${p.name}=${encodeQueryValue(v)}`), { freq: 2 }))),
+        extras.length ? fc.option(fc.constantFrom(...extras), { freq: 3 }) : fc.constant(null),
+      )
+      .map(([params, extra]) => [...params, extra].filter((p) => p !== null).join('&'));
   const headerParams = op.parameters.filter((p) => p.in === 'header');
-  const headers = fc
-    .tuple(
-      fc.tuple(...headerParams.map((p) => fc.option(param(p).filter(sendableHeader).map((v) => [p.name, v] as const), { freq: 2 }))),
-      fc.option(fc.constantFrom<[string, string]>(['x-request-id', 'x'.repeat(2000)], ['x-request-id', '\u00ff\u00fe'], ['content-encoding', 'gzip'], ['accept', 'text/html'], ['content-encoding', 'br, gzip'], ['x-forwarded-for', '::1, 10.0.0.1']), { freq: 8 }),
-    )
-    .map(([params, extra]) => Object.fromEntries([...params, extra].filter((h) => h !== null)) as Record<string, string>);
+  const headersOf = (param: typeof validParam, extras: Array<[string, string]>) =>
+    fc
+      .tuple(
+        fc.tuple(...headerParams.map((p) => fc.option(param(p).filter(sendableHeader).map((v) => [p.name, v] as const), { freq: 2 }))),
+        extras.length ? fc.option(fc.constantFrom(...extras), { freq: 2 }) : fc.constant(null),
+      )
+      .map(([params, extra]) => Object.fromEntries([...params, extra].filter((h) => h !== null)) as Record<string, string>);
   const takesBody = ['POST', 'PUT', 'PATCH'].includes(op.method);
-  const bodySchema = op.body;
-  let body: fc.Arbitrary<{ body?: Buffer; contentType?: string }> = fc.constant({});
-  if (takesBody && bodySchema) {
-    const json = jsonBody(validValue(bodySchema, '', ids), allIds);
-    const alternatives = [fc.record({ body: json, contentType: fc.oneof({ weight: 8, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom(...contentTypes) }) })];
+  type Body = { body?: Buffer; contentType?: string };
+  let validBody: fc.Arbitrary<Body> = fc.constant({});
+  let hostileBody: fc.Arbitrary<Body> = fc.constant({});
+  if (takesBody && op.body) {
+    const valid = validValue(op.body, '', ids);
+    validBody = valid.map((v) => ({ body: Buffer.from(serialize(v)), contentType: 'application/json' }));
+    const poisoned = fc
+      .tuple(valid, fc.constantFrom('\u0000', '\ud800', '\udc00', 'a\u0000\udfff'), fc.nat())
+      .map(([v, poison, at]) => ({ body: Buffer.from(serialize(mutate(v, { kind: 'poison', with: poison }, at))), contentType: 'application/json' }));
+    const alternatives: Array<fc.Arbitrary<Body>> = [poisoned, fc.record({ body: jsonBody(valid, allIds), contentType: fc.oneof({ weight: 6, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom(...contentTypes) }) })];
     if (op.method === 'POST' && op.path === '/v1/records') {
-      alternatives.push(fc.record({ body: jsonLinesBody(validValue(bodySchema.items!, '', ids), allIds), contentType: fc.constantFrom(...jsonLines, 'application/json') }));
+      alternatives.push(fc.record({ body: jsonLinesBody(validValue(op.body.items!, '', ids), allIds), contentType: fc.constantFrom(...jsonLines, 'application/json') }));
     }
-    body = fc.oneof(...alternatives.map((arbitrary) => ({ weight: 6, arbitrary })), { weight: 1, arbitrary: fc.constant({}) });
+    hostileBody = fc.oneof(...alternatives.map((arbitrary) => ({ weight: 6, arbitrary })), { weight: 1, arbitrary: fc.constant({}) });
   } else if (takesBody) {
-    body = fc.oneof({ weight: 3, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: jsonBody(fc.jsonValue({ maxDepth: 2 }), allIds).map((b) => ({ body: b, contentType: 'application/json' })) });
+    hostileBody = jsonBody(fc.jsonValue({ maxDepth: 2 }), allIds).map((b) => ({ body: b, contentType: 'application/json' }));
   }
-  const credentials: fc.Arbitrary<Credentials> =
-    op.scheme === 'apiKey'
-      ? fc.constantFrom<Credentials>('valid', 'valid', 'valid', 'requester', 'none', 'unknown', 'malformed')
-      : op.scheme === 'robotSignature'
-        ? fc.constantFrom<Credentials>('valid', 'valid', 'valid', 'destiny', 'destiny', 'none', 'wrongSecret', 'otherBody', 'stranger')
-        : op.scheme === 'signedUrl'
-          ? fc.constantFrom<Credentials>('valid', 'valid', 'unsigned')
-          : fc.constant<Credentials>('valid');
-  return fc.record({ path, query, headers, body, credentials }).map(({ path, query, headers, body, credentials }) => ({ path, query, headers, ...body, credentials }));
+  const wrongCredentials: Credentials[] =
+    op.scheme === 'apiKey' ? ['requester', 'none', 'unknown', 'malformed'] : op.scheme === 'robotSignature' ? ['none', 'wrongSecret', 'otherBody', 'stranger'] : op.scheme === 'signedUrl' ? ['unsigned'] : [];
+  const valid = {
+    path: pathOf(validParam),
+    query: queryOf(validParam, []),
+    headers: headersOf(validParam, []),
+    body: validBody,
+    // A robot signs in either scheme: RFC 9421, or DESTINY's.
+    credentials: op.scheme === 'robotSignature' ? fc.constantFrom<Credentials>('valid', 'destiny') : fc.constant<Credentials>('valid'),
+  };
+  const hostile = {
+    path: pathOf(hostileParam),
+    query: queryOf(hostileParam, ['nope=1', 'limit=1&limit=2', '__proto__=x', 'limit', '&&', '=x']),
+    headers: headersOf(hostileParam, [['x-request-id', 'x'.repeat(2000)], ['x-request-id', '\u00ff\u00fe'], ['content-encoding', 'gzip'], ['accept', 'text/html'], ['content-encoding', 'br, gzip'], ['x-forwarded-for', '::1, 10.0.0.1']]),
+    body: hostileBody,
+    credentials: wrongCredentials.length ? fc.constantFrom(...wrongCredentials) : valid.credentials,
+  };
+  type Part = keyof typeof valid;
+  const parts = Object.keys(valid) as Part[];
+  const pick = (broken: ReadonlySet<Part>) => fc.record(Object.fromEntries(parts.map((part) => [part, broken.has(part) ? hostile[part] : valid[part]])) as { [K in Part]: (typeof valid)[K] });
+  return fc
+    .oneof(
+      { weight: 1, arbitrary: fc.constant(new Set<Part>()) },
+      // One part broken, the body most often: it holds the most to break.
+      ...parts.map((part) => ({ weight: part === 'body' && takesBody ? 4 : part === 'credentials' ? 2 : 1, arbitrary: fc.constant(new Set([part])) })),
+      { weight: 2, arbitrary: fc.subarray(parts).map((chosen) => new Set(chosen)) },
+    )
+    .chain(pick)
+    .map(({ path, query, headers, body, credentials }) => ({ path, query, headers, ...body, credentials }));
 }
 
 let destinyTick = 0;

@@ -80,20 +80,27 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true });
 }
 
-export type Mutation = { kind: 'replace'; with: unknown } | { kind: 'drop' } | { kind: 'extra'; key: string; with: unknown };
+export type Mutation = { kind: 'replace'; with: unknown } | { kind: 'drop' } | { kind: 'extra'; key: string; with: unknown } | { kind: 'poison'; with: string };
 
 export function mutation(ids: string[]): fc.Arbitrary<Mutation> {
   return fc.oneof(
     { weight: 4, arbitrary: hostileValue(ids).map((w) => ({ kind: 'replace' as const, with: w })) },
     { weight: 2, arbitrary: fc.constant({ kind: 'drop' as const }) },
     { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...extraKeys), hostileValue(ids)).map(([key, w]) => ({ kind: 'extra' as const, key, with: w })) },
+    { weight: 3, arbitrary: fc.constantFrom('\u0000', '\ud800', '\udfff', '\u0000\ud800').map((w) => ({ kind: 'poison' as const, with: w })) },
   );
 }
 
 /** `value` with `m` applied at one of its places (`at`, modulo their number); the value itself is left as it was. */
 export function mutate(value: unknown, m: Mutation, at: number): unknown {
   const root = { v: structuredClone(value) } as Record<string, unknown>;
-  const places = nodes(root.v);
+  let places = nodes(root.v);
+  if (m.kind === 'poison') {
+    // A value of the right type but for what it holds: a string with `m.with` in it, a number past a double.
+    const leaf = (path: Path) => ['string', 'number'].includes(typeof path.reduce((v: any, k) => v?.[k], root.v));
+    places = places.filter(leaf);
+    if (!places.length) return root.v;
+  }
   const path = places[at % places.length];
   let parent: any = root;
   let key: string | number = 'v';
@@ -102,6 +109,7 @@ export function mutate(value: unknown, m: Mutation, at: number): unknown {
     key = step;
   }
   if (m.kind === 'replace') parent[key] = m.with;
+  else if (m.kind === 'poison') parent[key] = typeof parent[key] === 'number' ? beyondDouble : `${parent[key]}${m.with}`;
   else if (m.kind === 'drop') {
     if (Array.isArray(parent)) parent.splice(key as number, 1);
     else delete parent[key];
