@@ -20,9 +20,11 @@ import { whyUnstorable } from '../src/db/storableJson.ts';
 // FUZZ_ROUTE keeps only the routes whose `METHOD /path` holds it.
 
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
-const runs = Number(process.env.FUZZ_RUNS ?? 12);
+const runs = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : null;
 const onlyRoute = process.env.FUZZ_ROUTE;
-console.log(`# hostile input: seed ${seed} (replay with FUZZ_SEED=${seed}), ${runs} runs per route (FUZZ_RUNS)`);
+/** Runs per route by default: PGlite answers several times slower than PostgreSQL. */
+const defaultRuns = { postgres: 10, pglite: 5 };
+console.log(`# hostile input: seed ${seed} (replay with FUZZ_SEED=${seed}), ${runs ?? `${defaultRuns.postgres} (PGlite: ${defaultRuns.pglite})`} runs per route (FUZZ_RUNS)`);
 
 type Credentials = 'valid' | 'requester' | 'none' | 'unknown' | 'malformed' | 'destiny' | 'wrongSecret' | 'otherBody' | 'stranger' | 'unsigned';
 const refusedCredentials = new Set<Credentials>(['none', 'unknown', 'malformed', 'wrongSecret', 'otherBody', 'stranger', 'unsigned']);
@@ -312,16 +314,16 @@ describeEachBackend('hostile input, generated from the routes’ schemas', (h) =
       await fc.assert(
         fc.asyncProperty(callsTo(op, w), async (call) => {
           calls++;
-          const before = await state();
-          if (changedTables(last, before).length) {
+          let settled = await state();
+          if (changedTables(last, settled).length) {
             // A call before this one left work in the background (a push, a webhook): let it finish.
-            await eventually(async () => {
+            settled = await eventually(async () => {
               const a = await state();
               await new Promise((r) => setTimeout(r, 50));
-              return changedTables(a, await state()).length ? undefined : true;
+              const b = await state();
+              return changedTables(a, b).length ? undefined : b;
             }, 10_000, 'the background to settle');
           }
-          const settled = await state();
           const res = await send(h(), w, op, call);
           count(op, res.status);
           if (process.env.FUZZ_DEBUG && call.credentials === 'valid' && res.status >= 400) console.log(`# ${op.method} ${op.path} ${res.status} ${res.body?.error?.message?.slice(0, 150)}`);
@@ -334,7 +336,7 @@ describeEachBackend('hostile input, generated from the routes’ schemas', (h) =
           }
           assert.deepEqual(found, [], describeCall(op, call));
         }),
-        { seed: seed + index, numRuns: runs, endOnFailure: !!process.env.FUZZ_NO_SHRINK },
+        { seed: seed + index, numRuns: runs ?? defaultRuns[h().backend], endOnFailure: !!process.env.FUZZ_NO_SHRINK },
       ).catch((err: Error) => {
         const cause = err.cause instanceof Error ? `\n${err.cause.message}` : '';
         throw new Error(`${op.method} ${op.path} (FUZZ_SEED=${seed} FUZZ_ROUTE='${op.method} ${op.path}'):\n${err.message}${cause}`);
@@ -396,7 +398,7 @@ describeEachBackend('hostile input, generated from the routes’ schemas', (h) =
         assert.equal(listed.status, 200);
         for (const item of listed.body.data) assert.ok(!['leased', 'importing'].includes(item.status), `item ${JSON.stringify(item)} after its batch ${finished}`);
       }),
-      { seed, numRuns: Math.max(5, Math.ceil(runs / 2)), endOnFailure: !!process.env.FUZZ_NO_SHRINK },
+      { seed, numRuns: Math.ceil((runs ?? defaultRuns[h().backend]) / 2), endOnFailure: !!process.env.FUZZ_NO_SHRINK },
     ).catch((err: Error) => {
       const cause = err.cause instanceof Error ? `\n${err.cause.message}` : '';
       throw new Error(`results files (FUZZ_SEED=${seed}):\n${err.message}${cause}`);
