@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import fc from 'fast-check';
 import { destiny, signRequest, type ProvisionedRobot } from '@refinery/protocol';
+import { destinyCall, poll, referencesOf, registerDestinyRobot } from './support/destiny.ts';
 import { describeEachBackend, eventually, references, type Harness } from './support/harness.ts';
 import { hostileText, mutate, mutation, serialize, textDamage, validValue, type Mutation } from './support/hostile.ts';
 import { answer, operations, type Operation } from './support/routes.ts';
@@ -346,63 +347,115 @@ describeEachBackend('hostile input, generated from the routes’ schemas', (h) =
     if (process.env.FUZZ_VERBOSE) for (const [route, seen] of statuses) console.log(`#   ${route}: ${[...seen].sort().map(([s, n]) => `${s}×${n}`).join(' ')}`);
   });
 
-  it('imports generated results files of valid, broken and hostile lines without a 5xx, and each batch finishes', async () => {
+  /**
+   * A robot's side of a results file, Refinery's or DESTINY's: a batch of 1–3 fresh records
+   * leased, a line's valid value and how an upload is handed in.
+   */
+  interface Flavour {
+    lease(records: number): Promise<{ id: string; resultsUrl: string; recordIds: string[] }>;
+    valid: fc.Arbitrary<Record<string, unknown>>;
+    idField: string;
+    handIn(batchId: string): Promise<{ status: number; body: any }>;
+    statusOf(batchId: string): Promise<{ status: number; body: any }>;
+  }
+
+  async function refineryFlavour(): Promise<Flavour> {
     const robot = await h().createRobot({ produces: [{ type: 'annotation', schema: { type: 'object', properties: { score: { type: 'number' } } } }], max_batch_size: 3 });
-    const someIds = [randomUUID(), robot.id];
-    /** A line, for the record at `record` of the batch (modulo its size) or for one not in it. */
-    const line = fc.record({
-      record: fc.oneof({ weight: 5, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.constantFrom('stranger', 'none') }),
-      value: fc.oneof(
-        { weight: 3, arbitrary: fc.record({ type: fc.constant('annotation'), content: fc.record({ score: fc.double({ noNaN: true, noDefaultInfinity: true }) }), robot_version: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: ['type', 'content'] }) },
-        { weight: 1, arbitrary: fc.record({ error: fc.record({ message: fc.string({ minLength: 1 }), retryable: fc.boolean() }) }) },
-      ),
-      mutations: fc.array(fc.tuple(mutation(someIds), fc.nat()), { maxLength: 2 }),
-      damage: fc.option(textDamage(), { freq: 5 }),
-      blank: fc.option(fc.constantFrom('', ' ', '\r'), { freq: 8 }),
-    });
-    const file = fc.record({ records: fc.integer({ min: 1, max: 3 }), lines: fc.array(line, { minLength: 0, maxLength: 6 }), eol: fc.constantFrom('\n', '\r\n') });
-    let imported = 0;
-    await fc.assert(
-      fc.asyncProperty(file, async ({ records, lines, eol }) => {
+    const tokens = new Map<string, string>();
+    return {
+      async lease(records) {
         const recordIds = await h().importRecords(references(records));
         assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } })).status, 202);
         const leased = await h().robotCall(robot, 'POST', '/v1/batches/lease?limit=3');
         assert.equal(leased.status, 200, JSON.stringify(leased.body));
-        const batch = leased.body as { id: string; lease_token: string; results_url: string; items: unknown };
-        const items = (await (await fetch((leased.body as { items_url: string }).items_url)).text()).split('\n').filter(Boolean).map((l) => JSON.parse(l).record_id as string);
-        const text = Buffer.concat(
-          lines.flatMap(({ record, value, mutations, damage, blank }) => {
-            if (blank !== null) return [Buffer.from(blank + eol)];
-            const recordId = record === 'stranger' ? randomUUID() : record === 'none' ? undefined : items[record % items.length];
-            const mutated = mutations.reduce((v, [m, at]: [Mutation, number]) => mutate(v, m, at), { record_id: recordId, ...value } as unknown);
-            const json = Buffer.from(serialize(mutated));
-            return [damage ? damage(json) : json, Buffer.from(eol)];
+        tokens.set(leased.body.id, leased.body.lease_token);
+        const items = (await (await fetch(leased.body.items_url)).text()).split('\n').filter(Boolean);
+        return { id: leased.body.id, resultsUrl: leased.body.results_url, recordIds: items.map((l) => JSON.parse(l).record_id as string) };
+      },
+      valid: fc.oneof(
+        { weight: 3, arbitrary: fc.record({ type: fc.constant('annotation'), content: fc.record({ score: fc.double({ noNaN: true, noDefaultInfinity: true }) }), robot_version: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: ['type', 'content'] }) },
+        { weight: 1, arbitrary: fc.record({ error: fc.record({ message: fc.string({ minLength: 1 }), retryable: fc.boolean() }) }) },
+      ),
+      idField: 'record_id',
+      handIn: (id) => h().robotCall(robot, 'POST', `/v1/batches/${id}/results`, { lease_token: tokens.get(id) }),
+      statusOf: (id) => h().robotCall(robot, 'GET', `/v1/batches/${id}`),
+    };
+  }
+
+  async function destinyFlavour(): Promise<Flavour> {
+    const robot = await registerDestinyRobot(h());
+    return {
+      async lease(records) {
+        const recordIds = await h().importRecords(references(records));
+        assert.equal((await h().api('POST', '/v1/enhancement-requests/', { body: { robot_id: robot.id, reference_ids: recordIds } })).status, 202);
+        const batch = (await poll(h(), robot, 3))!;
+        return { id: batch.id, resultsUrl: batch.result_storage_url, recordIds: (await referencesOf(batch)).map((r) => r.id) };
+      },
+      valid: fc.oneof(
+        {
+          weight: 3,
+          arbitrary: fc.record({
+            source: fc.string({ minLength: 1 }),
+            visibility: fc.constantFrom('public', 'restricted', 'hidden'),
+            content: fc.record({ enhancement_type: fc.constant('annotation'), annotations: fc.array(fc.record({ annotation_type: fc.constant('score'), scheme: fc.string(), label: fc.string(), score: fc.double({ noNaN: true, noDefaultInfinity: true }) }), { minLength: 1, maxLength: 2 }) }),
           }),
-        );
-        const put = await answer(await fetch(batch.results_url, { method: 'PUT', headers: { 'content-type': 'application/x-ndjson' }, body: new Uint8Array(text) }));
-        const found = faults({ scheme: 'signedUrl' } as Operation, { credentials: 'valid' } as Call, { ...put, contentType: put.status >= 400 ? 'application/json' : '' });
-        assert.deepEqual(found, [], `PUT results: ${put.status} ${JSON.stringify(put.body)}`);
-        const handIn = await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token });
-        assert.ok(handIn.status === 202 || (put.status >= 400 && handIn.status < 500), `hand-in: ${handIn.status} ${JSON.stringify(handIn.body)}`);
-        const finished = await eventually(
-          async () => {
-            const res = await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`);
-            assert.ok(res.status < 500, JSON.stringify(res.body));
-            return ['importing', 'leased'].includes(res.body.status) ? undefined : res.body.status;
-          },
-          30_000,
-          `batch ${batch.id} to finish its import of ${JSON.stringify(text.toString('latin1').slice(0, 500))}`,
-        );
-        if (finished === 'completed') imported++;
-        const listed = await h().api('GET', `/v1/requests/${(await h().api('GET', '/v1/requests?limit=1')).body.data[0].id}/items`);
-        assert.equal(listed.status, 200);
-        for (const item of listed.body.data) assert.ok(!['leased', 'importing'].includes(item.status), `item ${JSON.stringify(item)} after its batch ${finished}`);
-      }),
-      { seed, numRuns: Math.ceil((runs ?? defaultRuns[h().backend]) / 2), endOnFailure: !!process.env.FUZZ_NO_SHRINK },
-    ).catch((err: Error) => {
-      const cause = err.cause instanceof Error ? `\n${err.cause.message}` : '';
-      throw new Error(`results files (FUZZ_SEED=${seed}):\n${err.message}${cause}`);
+        },
+        { weight: 1, arbitrary: fc.record({ message: fc.string({ minLength: 1 }) }) },
+      ),
+      idField: 'reference_id',
+      handIn: (id) => destinyCall(h(), robot, 'POST', `/v1/robot-enhancement-batches/${id}/results/`, { request_id: id }),
+      statusOf: (id) => h().robotCall({ id: robot.id, secret: robot.client_secret }, 'GET', `/v1/batches/${id}`),
+    };
+  }
+
+  for (const [name, flavour] of [['Refinery', refineryFlavour], ['DESTINY', destinyFlavour]] as const) {
+    it(`imports generated ${name} results files of valid, broken and hostile lines without a 5xx, and each batch finishes`, async () => {
+      const robot = await flavour();
+      const someIds = [randomUUID()];
+      /** A line, for the record at `record` of the batch (modulo its size) or for one not in it. */
+      const line = fc.record({
+        record: fc.oneof({ weight: 5, arbitrary: fc.nat() }, { weight: 1, arbitrary: fc.constantFrom('stranger', 'none') }),
+        value: robot.valid,
+        mutations: fc.oneof({ weight: 1, arbitrary: fc.constant<Array<[Mutation, number]>>([]) }, { weight: 2, arbitrary: fc.array(fc.tuple(mutation(someIds), fc.nat()), { minLength: 1, maxLength: 2 }) }),
+        damage: fc.option(textDamage(), { freq: 5 }),
+        blank: fc.option(fc.constantFrom('', ' ', '\r'), { freq: 8 }),
+      });
+      const file = fc.record({ records: fc.integer({ min: 1, max: 3 }), lines: fc.array(line, { maxLength: 6 }), eol: fc.constantFrom('\n', '\r\n') });
+      let completed = 0;
+      await fc.assert(
+        fc.asyncProperty(file, async ({ records, lines, eol }) => {
+          const batch = await robot.lease(records);
+          const text = Buffer.concat(
+            lines.flatMap(({ record, value, mutations, damage, blank }) => {
+              if (blank !== null) return [Buffer.from(blank + eol)];
+              const id = record === 'stranger' ? randomUUID() : record === 'none' ? undefined : batch.recordIds[record % batch.recordIds.length];
+              const mutated = mutations.reduce((v, [m, at]: [Mutation, number]) => mutate(v, m, at), { [robot.idField]: id, ...value } as unknown);
+              const json = Buffer.from(serialize(mutated));
+              return [damage ? damage(json) : json, Buffer.from(eol)];
+            }),
+          );
+          const what = `${JSON.stringify(text.toString('latin1').slice(0, 500))}`;
+          const put = await answer(await fetch(batch.resultsUrl, { method: 'PUT', headers: { 'content-type': 'application/x-ndjson' }, body: new Uint8Array(text) }));
+          assert.equal(put.status, 200, `PUT ${what}: ${JSON.stringify(put.body)}`);
+          const handIn = await robot.handIn(batch.id);
+          assert.equal(handIn.status, 202, `hand-in of ${what}: ${JSON.stringify(handIn.body)}`);
+          const finished = await eventually(
+            async () => {
+              const res = await robot.statusOf(batch.id);
+              assert.ok(res.status < 500, JSON.stringify(res.body));
+              return ['importing', 'leased'].includes(res.body.status) ? undefined : (res.body.status as string);
+            },
+            30_000,
+            `batch ${batch.id} to finish its import of ${what}`,
+          );
+          if (finished === 'completed') completed++;
+        }),
+        { seed, numRuns: Math.ceil((runs ?? defaultRuns[h().backend]) / 2), endOnFailure: !!process.env.FUZZ_NO_SHRINK },
+      ).catch((err: Error) => {
+        const cause = err.cause instanceof Error ? `\n${err.cause.message}` : '';
+        throw new Error(`${name} results files (FUZZ_SEED=${seed}):\n${err.message}${cause}`);
+      });
+      console.log(`# ${completed} of the generated ${name} results files completed their batch on ${h().backend}`);
     });
-    console.log(`# ${imported} of the generated results files completed their batch on ${h().backend}`);
-  });
+  }
 });
