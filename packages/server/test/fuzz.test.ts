@@ -6,6 +6,7 @@ import { destiny, signRequest, type ProvisionedRobot } from '@refinery/protocol'
 import { destinyCall, poll, referencesOf, registerDestinyRobot } from './support/destiny.ts';
 import { describeEachBackend, eventually, references, type Harness } from './support/harness.ts';
 import { hostileText, mutate, mutation, serialize, textDamage, validValue, type Mutation } from './support/hostile.ts';
+import { exchange } from './support/rawHttp.ts';
 import { answer, operations, type Operation } from './support/routes.ts';
 import { whyUnstorable } from '../src/db/storableJson.ts';
 
@@ -15,10 +16,12 @@ import { whyUnstorable } from '../src/db/storableJson.ts';
 // unicode, wrong content types, broken JSON), sent with valid credentials of the route's kind and
 // without. Whatever is sent: no 5xx; every error in the {"error":{"code","message"}} shape; a call
 // without valid credentials is refused as such, whatever else it holds; a refused call changes
-// nothing. A results file of generated lines is imported and its batch always finishes.
+// nothing; a body holding a value no column can hold as sent is never taken. Results files of
+// generated lines, Refinery's and DESTINY's, are imported, and each batch finishes.
 //
 // FUZZ_SEED replays a run (the seed is printed first); FUZZ_RUNS sets the runs per route;
-// FUZZ_ROUTE keeps only the routes whose `METHOD /path` holds it.
+// FUZZ_ROUTE keeps only the routes whose `METHOD /path` holds it; FUZZ_NO_SHRINK reports the first
+// failing call as it was; FUZZ_VERBOSE prints the statuses each route answered.
 
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const runs = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : null;
@@ -327,7 +330,6 @@ describeEachBackend('hostile input, generated from the routes’ schemas', (h) =
           }
           const res = await send(h(), w, op, call);
           count(op, res.status);
-          if (process.env.FUZZ_DEBUG && call.credentials === 'valid' && res.status >= 400) console.log(`# ${op.method} ${op.path} ${res.status} ${res.body?.error?.message?.slice(0, 150)}`);
           const after = await state();
           last = after;
           const found = faults(op, call, res);
@@ -458,4 +460,52 @@ describeEachBackend('hostile input, generated from the routes’ schemas', (h) =
       console.log(`# ${completed} of the generated ${name} results files completed their batch on ${h().backend}`);
     });
   }
+  it('answers generated broken HTTP (request lines, headers, chunked bodies) in the error shape, never a 5xx, and closes the connection', async () => {
+    const token = fc.constantFrom('GET', 'POST', 'PUT', 'G ET', 'BREW', '', 'GET\u0000');
+    const target = fc.constantFrom('/v1/robots', '/v1/records', '/%', '/v1/robots/%zz', '*', 'http://x/v1/robots', '/v1/robots?limit=%', `/${'a'.repeat(9000)}`, '/v1/records/\u00ff');
+    const version = fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1x', '', 'HTTP/9');
+    const header = fc.constantFrom(
+      `Authorization: Bearer ${h().adminKey}`,
+      'Content-Type: application/json',
+      'Content-Type: application/x-ndjson',
+      `X-Big: ${'a'.repeat(20_000)}`,
+      'Bad Header: x',
+      ':',
+      'X-Nul: a\u0000b',
+      'Content-Length: -1',
+      'Content-Length: 1, 2',
+      'Content-Length: 99999999999999999999',
+      'Content-Length: 2\r\nContent-Length: 3',
+      'Transfer-Encoding: gzip, chunked',
+      'Transfer-Encoding: chunked\r\nContent-Length: 2',
+      'Expect: 100-continue',
+      'Host: a\r\nHost: b',
+    );
+    const body = fc.constantFrom('', '{}', '[]', 'zz\r\n{}\r\n0\r\n\r\n', '2\r\n{}\r\n0\r\n\r\n', '2\r\n{}0\r\n\r\n', '-1\r\n\r\n', 'ffffffffffffffff\r\nx\r\n', '\u0000\u0001\u0002');
+    const request = fc.record({ token, target, version, headers: fc.uniqueArray(header, { maxLength: 3 }), body, chunked: fc.boolean() });
+    const refused = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(request, async ({ token, target, version, headers, body, chunked }) => {
+        const lines = [`${token} ${target} ${version}`.trim(), 'Host: 127.0.0.1', 'Connection: close', ...headers];
+        // A length the body has, so that the server never waits for bytes that do not come.
+        if (chunked) lines.push('Transfer-Encoding: chunked');
+        else if (!headers.some((l) => /content-length|transfer-encoding/i.test(l))) lines.push(`Content-Length: ${Buffer.byteLength(body, 'latin1')}`);
+        const bytes = Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1');
+        const res = await Promise.race([exchange(h().url, bytes), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer, or the connection stayed open, after 10 s')), 10_000))]);
+        const what = JSON.stringify(bytes.toString('latin1').slice(0, 300));
+        if (!res.raw) return; // closed without a word: a connection the server cannot talk to
+        assert.ok(res.status > 0 && res.status < 500, `${what}: ${res.raw.slice(0, 300)}`);
+        if (res.status >= 400) {
+          refused.set(res.status, (refused.get(res.status) ?? 0) + 1);
+          assert.ok(typeof res.body?.error?.code === 'string' && typeof res.body.error.message === 'string', `${what}: not in the error shape: ${res.raw.slice(0, 300)}`);
+        }
+      }),
+      { seed, numRuns: (runs ?? defaultRuns[h().backend]) * 4, endOnFailure: !!process.env.FUZZ_NO_SHRINK },
+    ).catch((err: Error) => {
+      const cause = err.cause instanceof Error ? `\n${err.cause.message}` : '';
+      throw new Error(`broken HTTP (FUZZ_SEED=${seed}):\n${err.message}${cause}`);
+    });
+    assert.ok(refused.size > 0, 'some of it was answered with an error');
+    console.log(`# broken HTTP on ${h().backend}, refused: ${[...refused].sort().map(([status, n]) => `${status}×${n}`).join(' ')}`);
+  });
 });
