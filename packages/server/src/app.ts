@@ -11,6 +11,7 @@ import { blobRoutes } from './blobs/routes.ts';
 import type { Context } from './context.ts';
 import { clientErrors, frameworkErrors, installErrorHandler } from './http/errorHandler.ts';
 import { openapiOptions, servers } from './http/openapi.ts';
+import { parseStorableJson } from './http/storableJsonBodies.ts';
 import { guardUnfinishedBodies } from './http/unfinishedBodies.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { opsRoutes } from './ops/routes.ts';
@@ -39,6 +40,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
   app.setValidatorCompiler(validatorCompiler);
+  parseStorableJson(app);
   installErrorHandler(app);
   guardUnfinishedBodies(app, ctx.config.bodyTimeoutMs);
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { signRequest } from '@refinery/protocol';
+import { registerDestinyRobot } from './support/destiny.ts';
 import { describeEachBackend, references, type Harness } from './support/harness.ts';
 
 // Bad input thrown at every endpoint: each answer is a 4xx with {"error":{"code","message"}},
@@ -267,6 +268,43 @@ describeEachBackend('bad input', (h) => {
     assert.equal(JSON.parse(items.trim().split('\n')[0]).record.type, 'reference');
     // And the leased batch still works for its robot.
     assert.equal((await h().robotCall(robot, 'GET', `/v1/batches/${batch.id}`)).body.status, 'leased');
+  });
+
+  it('refuses a value no column can hold as sent (NUL, lone surrogate, 1e999) in every JSON body, naming its field, and stores nothing', async () => {
+    const robot = await h().createRobot();
+    const recordIds = await h().importRecords(references(1));
+    assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } })).status, 202);
+    const batch = (await h().robotCall(robot, 'POST', '/v1/batches/lease?limit=1')).body as { id: string; lease_token: string };
+    const destinyRobot = await registerDestinyRobot(h());
+    const poisons = { 'a NUL': '"a\\u0000b"', 'a lone surrogate': '"a\\ud800b"', '1e999': '1e999' };
+    const unique = () => Math.random().toString(36).slice(2, 10);
+    // Each body is valid but for the poison in one field, which a text or JSON column would refuse or change (U+FFFD, null).
+    const routes: Array<{ method: string; path: string; field: string; body: (poison: string) => string; robotSigned?: boolean; status?: number }> = [
+      { method: 'POST', path: '/v1/api-keys', field: 'body.name', body: (p) => `{"name":${p},"role":"requester"}` },
+      { method: 'POST', path: '/v1/robots', field: 'body.description', body: (p) => `{"name":"poisoned-${unique()}","accepts":["reference"],"produces":[{"type":"annotation"}],"description":${p}}` },
+      { method: 'POST', path: '/v1/robots', field: 'body.produces[0].schema.maximum', body: (p) => `{"name":"poisoned-${unique()}","accepts":["reference"],"produces":[{"type":"annotation","schema":{"type":"number","maximum":${p}}}]}` },
+      { method: 'PATCH', path: `/v1/robots/${robot.id}`, field: 'body.owner', body: (p) => `{"owner":${p}}` },
+      { method: 'POST', path: `/v1/batches/${batch.id}/results`, field: 'body.error.message', robotSigned: true, body: (p) => `{"lease_token":"${batch.lease_token}","error":{"message":${p}}}` },
+      { method: 'POST', path: '/v1/robots/', field: 'body.description', status: 422, body: (p) => `{"name":"poisoned-${unique()}","description":${p},"owner":"tests"}` },
+      { method: 'PUT', path: `/v1/robots/${destinyRobot.id}/`, field: 'body.owner', status: 422, body: (p) => `{"name":"${destinyRobot.name}","description":"d","owner":${p}}` },
+      { method: 'POST', path: '/v1/enhancement-requests/', field: 'body.source', status: 422, body: (p) => `{"robot_id":"${destinyRobot.id}","reference_ids":["${recordIds[0]}"],"source":${p}}` },
+    ];
+    const before = await snapshot(h());
+    const wrong: string[] = [];
+    for (const route of routes) {
+      for (const [what, poison] of Object.entries(poisons)) {
+        const raw = route.body(poison);
+        const url = h().url + route.path;
+        const headers: Record<string, string> = { 'content-type': 'application/json', ...(route.robotSigned ? signRequest({ method: route.method, url, body: raw, keyId: robot.id, secret: robot.secret }) : { authorization: `Bearer ${h().adminKey}` }) };
+        const res = await answer(await fetch(url, { method: route.method, headers, body: raw }));
+        const expected = route.status ?? 400;
+        if (res.status !== expected || res.body?.error?.code !== 'invalid_request' || !res.body.error.message.startsWith(`${route.field} `)) {
+          wrong.push(`${route.method} ${route.path} with ${what} in ${route.field}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+    assert.deepEqual(await snapshot(h()), before, 'nothing was stored');
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fromDestinyIdentifier, toDestinyIdentifier } from '../src/destiny/identifiers.ts';
+import { whyUnstorable } from '../src/db/storableJson.ts';
 import { judgeDestinyLine, validationEntry } from '../src/destiny/results.ts';
 import { refineryFields } from '../src/destiny/robots.ts';
 import { destiny } from '@refinery/protocol';
@@ -66,6 +67,7 @@ describe('DESTINY result file lines, judged', () => {
   it("refuses, in DESTINY's words, what DESTINY refuses", () => {
     const cases: Array<[string, string, string | RegExp, string | undefined]> = [
       ['not JSON', '{"reference_id":', /^Entry 3 could not be parsed: it is not JSON/, undefined],
+      ['not JSON, with a NUL byte the message would quote', '\ufffd{\u0000}', /^Entry 3 could not be parsed: it is not JSON \(.*\\u0000.*\)\.$/, undefined],
       ['an array', '[]', 'Entry 3 could not be parsed: it is not a JSON object.', undefined],
       ['an unknown enhancement type', enhancement({ enhancement_type: 'sentiment', value: 1 }), /^Entry 3 could not be parsed: content\.enhancement_type "sentiment" is not one of DESTINY's enhancement types/, reference],
       ['no visibility', JSON.stringify({ reference_id: reference, source: 's', content: contents.abstract }), /^Entry 3 could not be parsed: as an Enhancement, .*visibility/, reference],
@@ -87,6 +89,7 @@ describe('DESTINY result file lines, judged', () => {
       assert.ok('reject' in verdict, `${what}: ${JSON.stringify(verdict)}`);
       if (typeof message === 'string') assert.equal(verdict.reject, message, what);
       else assert.match(verdict.reject, message, what);
+      assert.equal(whyUnstorable(verdict.reject), null, `${what}: the message can be stored`);
       assert.equal(verdict.recordId, recordId, what);
     }
     const raw = judgeDestinyLine(enhancement(contents.raw), 1, inBatch, noRaw);

@@ -35,6 +35,11 @@ export interface Unstorable {
   problem: string;
 }
 
+/** `text` with each NUL or lone surrogate written as its escape (`\u0000`): text quoted from what was sent, storable. */
+export function storableText(text: string): string {
+  return text.replace(/[\0\p{Cs}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function charProblem(text: string): string {
   return text.includes('\0') ? 'a NUL character (\\u0000)' : 'a lone surrogate (a \\ud800–\\udfff escape without its pair)';
 }

@@ -1,6 +1,6 @@
 import { contentHash, destiny, type ReportLine, uuidPattern } from '@refinery/protocol';
 import type { Verdict } from '../batches/importResults.ts';
-import { mayBeUnstorable, whyUnstorable } from '../db/storableJson.ts';
+import { mayBeUnstorable, storableText, whyUnstorable } from '../db/storableJson.ts';
 import { strictAjv } from '../http/validation.ts';
 
 /** Checks DESTINY's tagged unions by their tag, so an error names the field that is wrong in the variant meant. */
@@ -31,7 +31,8 @@ export function judgeDestinyLine(text: string, entry: number, inBatch: ReadonlyM
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return unparsable(`it is not JSON (${(err as Error).message})`);
+    // JSON.parse's message quotes the line, which may hold a NUL.
+    return unparsable(`it is not JSON (${storableText((err as Error).message)})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return unparsable('it is not a JSON object');
   const line = value as Record<string, unknown>;

@@ -14,6 +14,7 @@ import { renewBatchLeaseIfLeased } from '../batches/queries/renewBatchLease.ts';
 import type { Context } from '../context.ts';
 import { AppError, errors } from '../errors.ts';
 import { validationMessage } from '../http/errorHandler.ts';
+import { parseStorableJson } from '../http/storableJsonBodies.ts';
 import { validatorCompiler } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import { findMissingRecords } from '../records/queries/findMissingRecords.ts';
@@ -117,9 +118,7 @@ function answerInDestinyCodes(scope: FastifyInstance): void {
     throw err;
   });
   // The SDK sends `Content-Type: application/json` with the empty bodies of the poll and the renewal.
-  const json = scope.getDefaultJsonParser('error', 'ignore');
-  scope.removeContentTypeParser('application/json');
-  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => (body === '' ? done(null, undefined) : json(request, body as string, done)));
+  parseStorableJson(scope, { emptyIsNothing: true, constructorPoisoning: 'ignore' });
 }
 
 /**

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { maxRecordsPerRequest, type RequestIn, uuidPattern } from '@refinery/protocol';
 import { AppError, errors } from '../errors.ts';
+import { refuseUnstorable } from '../http/storableJsonBodies.ts';
 
 const require = createRequire(import.meta.url);
 // stream-json is CommonJS.
@@ -78,7 +79,7 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
       body.unpipe(parser);
       parser.destroy();
       body.resume(); // drain what the client still sends, so it reads the answer
-      reject(err instanceof AppError ? err : errors.invalidRequest(`body is not valid JSON: ${(err as Error).message}`));
+      reject(err instanceof AppError || (err as { validation?: unknown }).validation ? err : errors.invalidRequest(`body is not valid JSON: ${(err as Error).message}`));
     };
 
     body.on('data', (chunk: Buffer) => {
@@ -93,6 +94,7 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
         if (value) {
           value.consume(token);
           if (value.done) {
+            refuseUnstorable(value.current, undefined, `body.${key}`);
             result[key!] = value.current;
             value = null;
           }
@@ -127,6 +129,7 @@ export function parseRequestBody(body: Readable, limit: number, contentLength?: 
           value = new Assembler();
           value.consume(token);
           if (value.done) {
+            refuseUnstorable(value.current, undefined, `body.${key}`);
             result[key!] = value.current;
             value = null;
           }

@@ -11,6 +11,17 @@ export type Schema = {
   required?: string[];
   minProperties?: number;
   items?: Schema;
+  anyOf?: Schema[];
+  const?: unknown;
+  default?: unknown;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  uniqueItems?: boolean;
+  additionalProperties?: boolean | Schema;
 };
 
 export interface Parameter {
@@ -26,6 +37,10 @@ export interface Operation {
   tags: string[];
   parameters: Parameter[];
   body?: Schema;
+  /** The security scheme it asks for (`apiKey`, `robotSignature`, `signedUrl`), or null when public. */
+  scheme: string | null;
+  /** It needs an admin key: a requester's is refused. */
+  adminOnly: boolean;
 }
 
 /**
@@ -40,7 +55,7 @@ export function refusedStatus(op: Operation): number {
 export async function operations(h: Harness): Promise<Operation[]> {
   const res = await fetch(`${h.url}/openapi.json`);
   const doc = (await res.json()) as {
-    paths: Record<string, Record<string, { tags?: string[]; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+    paths: Record<string, Record<string, { tags?: string[]; description?: string; security?: Array<Record<string, string[]>>; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
     components?: { schemas?: Record<string, Schema> };
   };
   // A component met again inside itself (RecordFilter nests filters) is left as any value.
@@ -61,6 +76,8 @@ export async function operations(h: Harness): Promise<Operation[]> {
       tags: op.tags ?? [],
       parameters: resolved(op.parameters ?? []),
       body: resolved(op.requestBody?.content['application/json']?.schema),
+      scheme: Object.keys(op.security?.[0] ?? {})[0] ?? null,
+      adminOnly: op.description?.includes('Needs an admin API key') ?? false,
     })),
   );
 }
