@@ -405,6 +405,7 @@ function printTable(r: {
       pct(c.blobShare),
       verdict(c.blobShare <= 0.02),
     );
+  }
   for (const l of r.loadRuns ?? []) {
     const name = l.backend === 'postgres' ? 'PostgreSQL' : 'PGlite';
     const mb = (x: number) => `${fmt(x)} MB`;
