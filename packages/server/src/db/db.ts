@@ -82,3 +82,8 @@ export async function insertJsonLines(q: Pick<Queryable, 'query'>, table: string
   if (lines.length > 0) await insert(lines);
   return count + lines.length;
 }
+
+/** Whether a statement failed on a unique index (SQLSTATE 23505), from either driver. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
+}
