@@ -83,6 +83,15 @@ describeEachBackend(
       assert.equal((await lease(robot, 'lease-done')).body.id, retried.body.id);
     });
 
+    it('two calls with one key at once lease one batch between them', async () => {
+      const robot = await h().createRobot({ lease: 'PT1M' });
+      const requestId = await request(robot.id, await h().importRecords(references(4)));
+      const [a, b] = await Promise.all([lease(robot, 'both', '?limit=2'), lease(robot, 'both', '?limit=2')]);
+      assert.deepEqual([a.status, b.status], [200, 200]);
+      assert.equal(a.body.id, b.body.id);
+      assert.deepEqual((await attempts(requestId)).sort(), [0, 0, 1, 1]);
+    });
+
     it("another robot's key names none of its batches", async () => {
       const robot = await h().createRobot({ lease: 'PT1M' });
       const other = await h().createRobot({ lease: 'PT1M' });

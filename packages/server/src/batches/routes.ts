@@ -2,11 +2,11 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseHeaders, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
 import { robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
+import { isUniqueViolation } from '../db/db.ts';
 import { errors } from '../errors.ts';
+import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { batchOut } from './batchOut.ts';
 import { failLeasedBatch, refusal, startResultsImport } from './handIn.ts';
-import { isUniqueViolation } from '../db/db.ts';
 import { itemsFileCanFollowAnswer, leaseNewBatch, writeItemsFile } from './leaseBatch.ts';
 import { batchOfLeaseKey } from './queries/batchOfLeaseKey.ts';
 import { itemsFileLines } from './queries/itemsFileLines.ts';
@@ -75,7 +75,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     try {
       return await leaseNewBatch(ctx, robot, p);
     } catch (err) {
-      if (!p.leaseKey || !isUniqueViolation(err)) throw err;
+      if (!p.leaseKey || !isUniqueViolation(err, 'batches_lease_key')) throw err;
       return batchOfLeaseKey(ctx.db, { robotId: robot.id, key: p.leaseKey, now: ctx.clock.now() });
     }
   }

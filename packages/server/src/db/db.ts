@@ -83,7 +83,8 @@ export async function insertJsonLines(q: Pick<Queryable, 'query'>, table: string
   return count + lines.length;
 }
 
-/** Whether a statement failed on a unique index (SQLSTATE 23505), from either driver. */
-export function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === '23505';
+/** Whether a statement failed on unique index `index` (SQLSTATE 23505), from either driver. */
+export function isUniqueViolation(err: unknown, index: string): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === index;
 }

@@ -100,7 +100,7 @@ export async function createRequest(
   } catch (err) {
     // The waiting poll's idempotency key named a batch already, leased by a repeat of its call
     // meanwhile (docs/internals/0019-lost-lease-answers.md): nothing was written; create again.
-    if (!(handoff?.lease.leaseKey && isUniqueViolation(err))) throw err;
+    if (!(handoff?.lease.leaseKey && isUniqueViolation(err, 'batches_lease_key'))) throw err;
     outcome = null;
   } finally {
     await handoff?.finish(handed);
