@@ -28,6 +28,12 @@ export interface LeaseOptions {
   lease?: Duration;
   /** How long Refinery may hold the call open when no work is ready (long poll); 0 by default, at most 60 s. */
   wait?: Duration;
+  /**
+   * A key new for each lease call, and the same when the call is sent again after its answer was
+   * lost: the repeat gets the batch the first call leased, while that lease lasts, instead of
+   * leaving it to lapse (an attempt lost). runRobot sends one.
+   */
+  idempotencyKey?: string;
   signal?: AbortSignal;
 }
 
@@ -96,7 +102,8 @@ export class RobotClient {
       lease: options.lease === undefined ? undefined : durationParam(options.lease),
       wait: options.wait === undefined ? undefined : durationParam(options.wait),
     };
-    return this.#signed<Batch>('POST', '/v1/batches/lease', { query, signal: options.signal });
+    const headers = options.idempotencyKey === undefined ? undefined : { 'idempotency-key': options.idempotencyKey };
+    return this.#signed<Batch>('POST', '/v1/batches/lease', { query, headers, signal: options.signal });
   }
 
   /** The batch, with its URLs signed afresh (the old ones may have expired). */
@@ -219,10 +226,10 @@ export class RobotClient {
   }
 
   /** One signed call answered with JSON (null: no body): the URL signed is exactly the URL fetched, query string included. */
-  async #signed<T>(method: string, path: string, options: { query?: Query; json?: unknown; signal?: AbortSignal }): Promise<T | null> {
+  async #signed<T>(method: string, path: string, options: { query?: Query; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal }): Promise<T | null> {
     const url = buildUrl(this.url, path, options.query);
     const body = options.json === undefined ? undefined : JSON.stringify(options.json);
-    const headers: Record<string, string> = signRequest({ method, url, body, keyId: this.robotId, secret: this.#secret });
+    const headers: Record<string, string> = { ...options.headers, ...signRequest({ method, url, body, keyId: this.robotId, secret: this.#secret }) };
     if (body !== undefined) headers['content-type'] = 'application/json';
     return callJson<T>(this.#fetch, url, { method, headers, body, signal: options.signal });
   }

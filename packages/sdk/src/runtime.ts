@@ -3,6 +3,7 @@
  * the results upload, post the results, and again — renewing leases while it works,
  * retrying what fails transiently, and giving batches back when it shuts down.
  */
+import { randomUUID } from 'node:crypto';
 import type { Batch, ItemsLine, ResultLine, ResultsIn } from '@refinery/protocol';
 import { batchResultLines, type DownloadRetry } from './answers.ts';
 import { BatchError, isTransient, LeaseLostError, messageOf, RefineryError } from './errors.ts';
@@ -122,6 +123,8 @@ const defaults = {
   minPollIntervalMs: 1_000,
   /** Time allowed to each call posting results. */
   postTimeoutMs: 30_000,
+  /** How long a failed lease call's key is sent again when the robot asks for no lease of its own: Refinery's default lease. */
+  leaseKeyKeptMs: 10 * 60_000,
 } as const;
 
 const shuttingDownMessage = 'robot shutting down';
@@ -140,7 +143,8 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
     renewAt: options.renewAt ?? defaults.renewAt,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? defaults.shutdownTimeoutMs,
   };
-  if (options.lease !== undefined) durationMs(options.lease); // throws early on a bad duration
+  // Also throws early on a bad duration.
+  const leaseKeptMs = options.lease !== undefined ? durationMs(options.lease) : defaults.leaseKeyKeptMs;
   durationMs(settings.wait);
   const log = options.log ?? jsonLogger();
   const client = new RobotClient({ url: options.url, robotId: options.robotId, secret: options.secret, fetch: options.fetch });
@@ -326,13 +330,20 @@ export function runRobot(options: RunRobotOptions): RobotHandle {
 
   async function leaseLoop(): Promise<void> {
     const backoff = new Backoff(1_000, 30_000);
+    // A lease call that failed on the network or a 5xx may have leased a batch whose answer was
+    // lost: it is asked again with the same key, which gets that batch while its lease lasts
+    // (docs/internals/0021-lost-lease-answers.md); past that, with a new key.
+    let key: { value: string; until: number } | null = null;
     while (!stopping.signal.aborted) {
       const askedAt = Date.now();
+      if (!key || askedAt > key.until) key = { value: randomUUID(), until: askedAt + leaseKeptMs };
       let batch: Batch | null;
       try {
-        batch = await client.lease({ limit: options.limit, lease: options.lease, wait: settings.wait, signal: stopping.signal });
+        batch = await client.lease({ limit: options.limit, lease: options.lease, wait: settings.wait, idempotencyKey: key.value, signal: stopping.signal });
+        key = null;
         backoff.reset();
       } catch (err) {
+        if (!isTransient(err)) key = null;
         if (stopping.signal.aborted) break;
         const delayMs = backoff.next();
         const level = isTransient(err) ? 'warn' : 'error';

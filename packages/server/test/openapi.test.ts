@@ -209,6 +209,14 @@ describeEachBackend('the OpenAPI document', (h) => {
     assert.equal(refused.body.error.code, 'unsupported_media_type');
   });
 
+  it('documents the Idempotency-Key header of a lease call', async () => {
+    const doc = await openapi(h());
+    const header = (doc.paths['/v1/batches/lease'].post as Operation).parameters?.find((p) => p.in === 'header' && p.name === 'idempotency-key');
+    assert.ok(header, 'the lease operation has no idempotency-key header');
+    assert.equal(header.required, false);
+    assert.match(header.description ?? header.schema.description, /same batch/);
+  });
+
   it('/docs offers the bearer scheme under Authorize, keeps it, and tries calls against this server', async () => {
     const page = await fetch(`${h().url}/docs`);
     assert.equal(page.status, 200);

@@ -65,6 +65,20 @@ describeEachBackend(
       }
     }
 
+    it('the answer to a lease is lost after Refinery leased the batch: the robot asks again with the same key and gets the same batch', async () => {
+      const s = await setUp(5);
+      // The request first, so that the very first lease call takes its items.
+      const request = await s.create();
+      const happened = proxy.failNext(/^POST \/v1\/batches\/lease/, { loseAnswer: true });
+      const handle = s.start();
+      try {
+        await happened;
+        await everyItemCompletedOnce(s, request.id, handle);
+      } finally {
+        await handle.stop();
+      }
+    });
+
     it('the answer to the results post is lost after Refinery took it: the robot posts again and the batch counts as posted', () => unharmedBy(resultsPost, { loseAnswer: true }));
 
     it('Refinery is down when the results upload starts: the file is sent again once it is back, and no attempt is lost', () => unharmedBy(resultsUpload, { cutMs: 2_000 }));

@@ -15,6 +15,17 @@ export const LeaseQuery = Type.Object(
 );
 export type LeaseQuery = Static<typeof LeaseQuery>;
 
+export const LeaseHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description:
+        'A key for this lease call, new for each call. The call repeated with the same key (its answer lost) gets the same batch again, URLs signed afresh, while that lease is live; once it has lapsed or the batch was handed in, the repeat leases anew.',
+    }),
+  ),
+});
+
 export const Batch = Type.Object({
   id: Uuid,
   status: StringEnum(batchStatuses),

@@ -10,6 +10,8 @@ export interface LeaseTerms {
   leaseMs: number;
   /** The robot's `needs`, for its items file. */
   needs: string[];
+  /** The poll's idempotency key, recorded on the batch (batchOfLeaseKey). */
+  leaseKey?: string | null;
 }
 
 /** The lease a statement that creates items makes for a waiting long poll: the batch's keys and the poll's terms. */

@@ -14,9 +14,18 @@ export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey:
   return { batchId, leaseToken: newLeaseToken(), itemsKey: blobKeys.items(batchId), resultsKey: blobKeys.results(batchId) };
 }
 
-/** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. */
-export async function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number }): Promise<LeasedBatch | null> {
-  const leased = await leaseItems(ctx.db, { ...newBatchKeys(), robotId: robot.id, limit: p.limit, leaseMs: p.leaseMs, needs: robot.needs, protocol: robot.protocol, now: ctx.clock.now() });
+/** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. `leaseKey`: the lease call's idempotency key (batchOfLeaseKey). */
+export async function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number; leaseKey?: string | null }): Promise<LeasedBatch | null> {
+  const leased = await leaseItems(ctx.db, {
+    ...newBatchKeys(),
+    robotId: robot.id,
+    limit: p.limit,
+    leaseMs: p.leaseMs,
+    needs: robot.needs,
+    protocol: robot.protocol,
+    now: ctx.clock.now(),
+    leaseKey: p.leaseKey,
+  });
   if (leased) ctx.metrics.leased(robot.id, leased.item_count);
   return leased;
 }

@@ -1,11 +1,15 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { Batch, IdParams, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
+import { Batch, IdParams, LeaseHeaders, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
 import { robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
+import { isUniqueViolation } from '../db/db.ts';
 import { errors } from '../errors.ts';
+import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { batchOut } from './batchOut.ts';
 import { failLeasedBatch, refusal, startResultsImport } from './handIn.ts';
 import { itemsFileCanFollowAnswer, leaseNewBatch, writeItemsFile } from './leaseBatch.ts';
+import { batchOfLeaseKey } from './queries/batchOfLeaseKey.ts';
+import { itemsFileLines } from './queries/itemsFileLines.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
 import { getBatch } from './queries/getBatch.ts';
@@ -54,12 +58,35 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     return reply;
   }
 
+  /**
+   * Answers a repeated lease call with the batch its key names (docs/internals/0021-lost-lease-answers.md),
+   * its URLs signed afresh. Its items file is written again if it is missing: the process that
+   * leased it may have died before it wrote it.
+   */
+  async function answerAgain(reply: FastifyReply, batch: BatchRow, robot: RobotRow) {
+    const file = await ctx.blobs.get(batch.items_key);
+    if (file) file.destroy();
+    else await ctx.blobs.put(batch.items_key, itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count, needs: robot.needs, protocol: robot.protocol }));
+    return reply.status(200).send(await batchOut(ctx, batch));
+  }
+
+  /** Leases a new batch under `leaseKey`; a repeat of the call that raced it to the key gets that one's batch. */
+  async function leaseUnderKey(robot: RobotRow, p: { limit: number; leaseMs: number; leaseKey: string | null }): Promise<LeasedBatch | BatchRow | null> {
+    try {
+      return await leaseNewBatch(ctx, robot, p);
+    } catch (err) {
+      if (!p.leaseKey || !isUniqueViolation(err, 'batches_lease_key')) throw err;
+      return batchOfLeaseKey(ctx.db, { robotId: robot.id, key: p.leaseKey, now: ctx.clock.now() });
+    }
+  }
+
   app.post('/v1/batches/lease', {
     config: { access: 'robot' },
     schema: {
       tags: ['batches'],
       summary: 'Lease a batch: 200 with it, or 204 when nothing is pending (after waiting up to `wait`)',
       querystring: LeaseQuery,
+      headers: LeaseHeaders,
       response: { 200: Batch, 204: { type: 'null', description: 'No work' } },
     },
     handler: async (request, reply) => {
@@ -71,6 +98,11 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       if (robot.protocol === 'destiny') throw errors.conflict('destiny_robot', "this robot speaks DESTINY's protocol: it polls POST /v1/robot-enhancement-batches/ (docs/destiny.md)");
       const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
       const limit = Math.min(q.limit ?? robot.max_batch_size, robot.max_batch_size);
+      const leaseKey = (request.headers['idempotency-key'] as string | undefined) ?? null;
+      if (leaseKey !== null) {
+        const again = await batchOfLeaseKey(ctx.db, { robotId: robot.id, key: leaseKey, now: ctx.clock.now() });
+        if (again) return answerAgain(reply, again, robot);
+      }
       const closed = new AbortController();
       request.raw.once('close', () => closed.abort(connectionClosed));
       reply.raw.once('close', () => closed.abort(connectionClosed));
@@ -80,13 +112,13 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
         for (;;) {
           const seen = ctx.work.wakeups(robot.id);
           if (robot.active) {
-            const leased = await leaseNewBatch(ctx, robot, { limit, leaseMs });
-            if (leased) return answerWithBatch(reply, leased, robot.needs);
+            const leased = await leaseUnderKey(robot, { limit, leaseMs, leaseKey });
+            if (leased) return 'first_page' in leased ? answerWithBatch(reply, leased, robot.needs) : answerAgain(reply, leased, robot);
           }
           const remaining = deadline - Date.now();
           if (remaining <= 0 || closed.signal.aborted) return reply.status(204).send();
           // A request created in this process meanwhile may hand its items over in a batch already leased.
-          const handed = await ctx.work.waitFor(robot.id, remaining, seen, closed.signal, { limit, leaseMs, needs: robot.needs });
+          const handed = await ctx.work.waitFor(robot.id, remaining, seen, closed.signal, { limit, leaseMs, needs: robot.needs, leaseKey });
           if (handed) return answerWithBatch(reply, handed, robot.needs);
         }
       } finally {

@@ -82,3 +82,9 @@ export async function insertJsonLines(q: Pick<Queryable, 'query'>, table: string
   if (lines.length > 0) await insert(lines);
   return count + lines.length;
 }
+
+/** Whether a statement failed on unique index `index` (SQLSTATE 23505), from either driver. */
+export function isUniqueViolation(err: unknown, index: string): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === index;
+}

@@ -3,7 +3,7 @@ import { canonicalJson, parseDuration, priorityRank } from '@refinery/protocol';
 import { claimWaitingPoll } from '../batches/handoff.ts';
 import type { LeasedBatch } from '../batches/queries/leaseItems.ts';
 import type { Context } from '../context.ts';
-import type { Queryable } from '../db/db.ts';
+import { isUniqueViolation, type Queryable } from '../db/db.ts';
 import { flushWal } from '../db/flushWal.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -92,14 +92,20 @@ export async function createRequest(
     const finished = inserted.pending === 0 && !inserted.batch ? await finishRequestsIfDone(db, { requestIds: [id], now }) : [];
     return { created: inserted.request, finished, pending: inserted.pending, batch: inserted.batch, backlog: inserted.backlog };
   };
-  let outcome: Awaited<ReturnType<typeof insert>>;
+  let outcome: Awaited<ReturnType<typeof insert>> | null;
   let handed: LeasedBatch | null = null;
   try {
     outcome = large ? await ctx.db.transaction(insert) : await insert(ctx.db);
     if ('batch' in outcome) handed = outcome.batch ?? null;
+  } catch (err) {
+    // The waiting poll's idempotency key named a batch already, leased by a repeat of its call
+    // meanwhile (docs/internals/0021-lost-lease-answers.md): nothing was written; create again.
+    if (!(handoff?.lease.leaseKey && isUniqueViolation(err, 'batches_lease_key'))) throw err;
+    outcome = null;
   } finally {
     await handoff?.finish(handed);
   }
+  if (!outcome) return createRequest(ctx, input);
   // The statement committed without waiting for its WAL flush, so that the robot had its batch
   // sooner: a crash now would lose the request, which is why the requester hears of it only after
   // the flush. The robot's batch would then be unknown to its later calls (404), as a lease lost

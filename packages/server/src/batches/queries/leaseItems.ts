@@ -20,6 +20,8 @@ export interface LeasedBatch extends BatchRow {
  * before the sweeper expired it); `for update of i skip locked` so concurrent leasers never
  * take the same item; at most one item per record in a batch (the rest wait for the next one).
  * Requests whose first item this is move to `processing`. Null when nothing was pending.
+ * With `leaseKey` a batch of the robot's under that key already fails the statement on the
+ * unique index (a repeat that raced the first call: the caller serves that batch instead).
  * The first page of the items file comes back with the batch, saving a round trip.
  *
  * Its commit does not wait for the WAL to reach disk (`synchronous_commit` off for this statement's
@@ -30,7 +32,20 @@ export interface LeasedBatch extends BatchRow {
  */
 export async function leaseItems(
   db: Queryable,
-  p: { robotId: string; limit: number; batchId: string; leaseToken: string; leaseMs: number; itemsKey: string; resultsKey: string; needs: string[]; protocol?: RobotProtocol; now: Date },
+  p: {
+    robotId: string;
+    limit: number;
+    batchId: string;
+    leaseToken: string;
+    leaseMs: number;
+    itemsKey: string;
+    resultsKey: string;
+    needs: string[];
+    protocol?: RobotProtocol;
+    now: Date;
+    /** The lease call's idempotency key, recorded on the batch (batchOfLeaseKey). */
+    leaseKey?: string | null;
+  },
 ): Promise<LeasedBatch | null> {
   const { rows } = await db.query<LeasedBatch>(
     `
@@ -81,9 +96,9 @@ started as (
   where id in (select request_id from leased) and status = 'received'
 ),
 b as (
-  insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, created_at, updated_at)
+  insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, lease_key, created_at, updated_at)
   select $3::uuid, $1::uuid, 'leased', max(attempts), count(*), $5::text,
-    $4::timestamptz + make_interval(secs => $6::int / 1000.0), $7::text, $8::text, $4::timestamptz, $4::timestamptz
+    $4::timestamptz + make_interval(secs => $6::int / 1000.0), $7::text, $8::text, $11::text, $4::timestamptz, $4::timestamptz
   from leased
   having count(*) > 0
   returning *
@@ -91,10 +106,10 @@ b as (
 select ${batchColumns}, page.text as first_page, page.last as first_page_last
 from b cross join ${commitUnflushed}
 cross join lateral (
-  ${firstPageSql('leased', p.needs.length === 0 ? null : '$11::text[]', p.protocol)}
+  ${firstPageSql('leased', p.needs.length === 0 ? null : '$12::text[]', p.protocol)}
 ) page
 `,
-    [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit), ...(p.needs.length === 0 ? [] : [p.needs])],
+    [p.robotId, p.limit, p.batchId, p.now.toISOString(), p.leaseToken, p.leaseMs, p.itemsKey, p.resultsKey, leaseFairness.overdueAfterMs, overdueSlots(p.limit), p.leaseKey ?? null, ...(p.needs.length === 0 ? [] : [p.needs])],
     { prepared: true },
   );
   return rows[0] ?? null;

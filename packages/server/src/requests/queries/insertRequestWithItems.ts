@@ -50,7 +50,8 @@ const lookupItemsAtMost = 100;
  * With `handoff` (a long poll of the robot waits in this process: docs/dispatch.md) the first
  * `limit` pending items are created `leased` instead, in a new batch, whose first page of the
  * items file comes back as leaseItems' does, and the request starts (`processing`, its
- * `request.started` event) as at a first lease. Not when other
+ * `request.started` event) as at a first lease, under the poll's idempotency key if it gave one
+ * (docs/internals/0021-lost-lease-answers.md). Not when other
  * items of the robot's are available: a lease would take those first (priorities, fairness).
  * Its commit then does not wait for the WAL flush, so that the batch reaches the robot sooner: the
  * caller must flushWal before it tells the requester the request is accepted.
@@ -177,14 +178,14 @@ backlog as (
       h
         ? `,
 b as (
-  insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, created_at, updated_at)
-  select $12::uuid, $3::uuid, 'leased', 1, count(*), $14::text, $5::timestamptz + make_interval(secs => $15::int / 1000.0), $16::text, $17::text, $5::timestamptz, $5::timestamptz
+  insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, lease_key, created_at, updated_at)
+  select $12::uuid, $3::uuid, 'leased', 1, count(*), $14::text, $5::timestamptz + make_interval(secs => $15::int / 1000.0), $16::text, $17::text, $18::text, $5::timestamptz, $5::timestamptz
   from inserted where status = 'leased'
   having count(*) > 0
   returning item_count, lease_expires_at
 ),
 page as (
-  ${firstPageSql("(select id, record_id from inserted where status = 'leased')", h.needs.length === 0 ? null : '$18::text[]')}
+  ${firstPageSql("(select id, record_id from inserted where status = 'leased')", h.needs.length === 0 ? null : '$19::text[]')}
 )`
         : ''
     }
@@ -206,7 +207,7 @@ from robot left join request q on true${h ? ` left join b on true cross join pag
       p.idempotencyKey,
       p.bodyHash,
       p.retryOf ?? null,
-      ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
+      ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, h.leaseKey ?? null, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
       ...(sliced ? [p.slice] : []),
     ],
     { prepared: true, lookup: p.recordIds.length <= lookupItemsAtMost },
