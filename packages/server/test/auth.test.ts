@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { signRequest } from '@refinery/protocol';
 import { recentDefaults } from '../src/auth/recent.ts';
+import { sealRobotSecret } from '../src/keys/secrets.ts';
 import { describeEachBackend, references, type Harness } from './support/harness.ts';
 import { advance } from './support/lifecycle.ts';
 
@@ -277,7 +278,7 @@ describeEachBackend(
       advance(h(), recentDefaults.ttlMs);
       assert.equal(await status(robot.secret), 401);
       const issued = 'rs_issued_elsewhere_0123456789abcdef';
-      await db.query(`insert into robot_secrets (id, robot_id, secret, created_at) values (gen_random_uuid(), $1::uuid, $2::text, $3::timestamptz)`, [robot.id, issued, h().clock.now().toISOString()]);
+      await db.query(`insert into robot_secrets (id, robot_id, secret, created_at) values (gen_random_uuid(), $1::uuid, $2::text, $3::timestamptz)`, [robot.id, sealRobotSecret(h().refinery.ctx.keys, robot.id, issued), h().clock.now().toISOString()]);
       assert.equal(await status(issued), 204, 'a secret this process has not read is looked up before refusing');
       assert.equal(await status(robot.secret), 401);
     });

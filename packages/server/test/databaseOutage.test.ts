@@ -9,7 +9,7 @@ import { openPostgres } from '../src/db/postgres.ts';
 import { createRefinery, type Refinery } from '../src/refinery.ts';
 import { availableBackends, tempDir, testDatabaseUrl } from './support/backends.ts';
 import { destinyCall, registerDestinyRobot } from './support/destiny.ts';
-import { eventually, makeHarness, openHarness, references, type Harness } from './support/harness.ts';
+import { eventually, makeHarness, openHarness, references, testMasterKey, type Harness } from './support/harness.ts';
 import { startServe, type ServeProcess } from './support/serveProcess.ts';
 import { tcpProxy, type TcpProxy } from './support/tcpProxy.ts';
 
@@ -39,7 +39,7 @@ async function terminateBackends(database: string, which = 'true'): Promise<numb
 async function openInstance(databaseUrl: string): Promise<{ harness: Harness; refinery: Refinery; close(): Promise<void> }> {
   const dir = await tempDir();
   const db = await openPostgres({ connectionString: databaseUrl, log: pino({ level: 'silent' }) });
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent' }, {});
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, adminKey, logLevel: 'silent' }, { REFINERY_MASTER_KEY: testMasterKey });
   const refinery = await createRefinery({ config, db, log: pino({ level: process.env.TEST_LOG ?? 'silent' }), sweep: false });
   const url = await refinery.listen();
   const harness = makeHarness({ backend: 'postgres', refinery, url, adminKey, clock: systemClock, databaseUrl, dataDir: dir.path });

@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { eventually } from './harness.ts';
+import { eventually, testMasterKey } from './harness.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const cliScript = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
 /** The admin key of a `refinery serve` process, unless its `env` sets another. */
 export const serveAdminKey = 'serve-process-admin-key-0123';
-/** The master key of a `refinery serve` process (32 bytes, base64), unless its `env` sets another (`''`: none). */
-export const serveMasterKey = Buffer.alloc(32, 7).toString('base64');
 
 /** A `refinery serve` OS process. */
 export interface Spawned {
@@ -38,7 +36,7 @@ export function spawnServe(env: Record<string, string>, args: string[] = []): Sp
   for (const k of Object.keys(base)) if (/^(AWS_|REFINERY_|DATABASE_URL$|NODE_TEST_CONTEXT$|NODE_OPTIONS$)/.test(k)) delete base[k];
   const child = spawn(process.execPath, ['--import', 'tsx', cliScript, 'serve', ...args], {
     cwd: repoRoot,
-    env: { ...base, PORT: '0', HOST: '127.0.0.1', REFINERY_ADMIN_KEY: serveAdminKey, REFINERY_MASTER_KEY: serveMasterKey, LOG_LEVEL: 'info', ...env },
+    env: { ...base, PORT: '0', HOST: '127.0.0.1', REFINERY_ADMIN_KEY: serveAdminKey, REFINERY_MASTER_KEY: testMasterKey, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const kill = () => child.kill('SIGKILL');
