@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import { Command } from 'commander';
-import type { RecordFilter } from '@refinery/protocol';
-import { connected, withClient, type CommonFlags } from './connection.ts';
+import type { RecordFilter, RecordOut } from '@refinery/protocol';
+import { CliError, connected, withClient, type CommonFlags } from './connection.ts';
 import { positiveInteger } from './options.ts';
 import { count, note, plural, print, printJson, printJsonArray, rowPrinter } from './output.ts';
 import { counting, progress } from './progress.ts';
@@ -54,30 +54,13 @@ export function registerRecordCommands(program: Command): void {
     .option('--all', 'every one, page after page')
     .action(
       withClient(async (client, flags: CommonFlags & { type?: string; identifier?: string; limit?: number; all?: boolean }) => {
-        const limit = flags.all ? Infinity : (flags.limit ?? 100);
         const bar = progress({ unit: 'items', printsMeanwhile: true });
-        let more = false;
-        async function* listed() {
-          let n = 0;
-          for await (const record of client.iterateRecords({ type: flags.type, identifier: flags.identifier, limit: Math.min(limit + 1, 1000) })) {
-            if (n++ === limit) {
-              more = true;
-              return;
-            }
-            bar.add(1);
-            yield record;
-          }
-        }
         try {
-          if (flags.json) return void (await printJsonArray(listed()));
-          const row = rowPrinter([36, 12, 40]);
-          let n = 0;
-          for await (const record of listed()) {
-            if (n++ === 0) row(['ID', 'TYPE', 'IDENTIFIERS', 'UPDATED']);
-            row([record.id, record.type, record.identifiers.map((i) => `${i.type}:${i.value}`).join(' '), record.updated_at]);
-          }
-          if (n === 0) print(flags.type || flags.identifier ? 'No records match.' : 'No records yet. Import some with: refinery records import FILE');
-          if (more) print(`(the first ${count(limit)}; --limit N or --all for more)`);
+          await printRecords(
+            (pageSize) => client.iterateRecords({ type: flags.type, identifier: flags.identifier, limit: pageSize }),
+            { ...flags, onRecord: () => bar.add(1) },
+            flags.type || flags.identifier ? 'No records match.' : 'No records yet. Import some with: refinery records import FILE',
+          );
         } finally {
           bar.stop();
         }
@@ -92,33 +75,55 @@ export function registerRecordCommands(program: Command): void {
     .option('--all', 'every one, page after page')
     .action(
       withClient(async (client, text: string, flags: CommonFlags & { count?: boolean; limit?: number; all?: boolean }) => {
-        const query: string | RecordFilter = text.trimStart().startsWith('{') ? (JSON.parse(text) as RecordFilter) : text;
+        const query: string | RecordFilter = text.trimStart().startsWith('{') ? jsonFilter(text) : text;
         if (flags.count) {
           const counted = await client.countRecords(query);
           if (flags.json) return printJson(counted);
           return print(counted.lower_bound ? `At least ${count(counted.count)} records match.` : `${plural(counted.count, 'record')} match.`);
         }
-        const limit = flags.all ? Infinity : (flags.limit ?? 100);
-        let more = false;
-        async function* found() {
-          let n = 0;
-          for await (const record of client.iterateSearch(query, { limit: Math.min(limit + 1, 1000) })) {
-            if (n++ === limit) {
-              more = true;
-              return;
-            }
-            yield record;
-          }
-        }
-        if (flags.json) return void (await printJsonArray(found()));
-        const row = rowPrinter([36, 12, 40]);
-        let n = 0;
-        for await (const record of found()) {
-          if (n++ === 0) row(['ID', 'TYPE', 'IDENTIFIERS', 'UPDATED']);
-          row([record.id, record.type, record.identifiers.map((i) => `${i.type}:${i.value}`).join(' '), record.updated_at]);
-        }
-        if (n === 0) print('No records match.');
-        if (more) print(`(the first ${count(limit)}; --limit N or --all for more)`);
+        await printRecords((pageSize) => client.iterateSearch(query, { limit: pageSize }), flags, 'No records match.');
       }),
     );
+}
+
+/** A query given as a JSON filter (it starts with `{`). */
+function jsonFilter(text: string): RecordFilter {
+  try {
+    return JSON.parse(text) as RecordFilter;
+  } catch (err) {
+    throw new CliError(`the query starts with { but is not a JSON filter: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Prints the records `pages` yields (asked for in pages of `pageSize`), at most `--limit` of them
+ * (every one with `--all`): a table, or with `--json` a JSON array, streamed as they come.
+ */
+async function printRecords(
+  pages: (pageSize: number) => AsyncIterable<RecordOut>,
+  flags: CommonFlags & { limit?: number; all?: boolean; onRecord?: () => void },
+  none: string,
+): Promise<void> {
+  const limit = flags.all ? Infinity : (flags.limit ?? 100);
+  let more = false;
+  async function* taken() {
+    let n = 0;
+    for await (const record of pages(Math.min(limit + 1, 1000))) {
+      if (n++ === limit) {
+        more = true;
+        return;
+      }
+      flags.onRecord?.();
+      yield record;
+    }
+  }
+  if (flags.json) return void (await printJsonArray(taken()));
+  const row = rowPrinter([36, 12, 40]);
+  let n = 0;
+  for await (const record of taken()) {
+    if (n++ === 0) row(['ID', 'TYPE', 'IDENTIFIERS', 'UPDATED']);
+    row([record.id, record.type, record.identifiers.map((i) => `${i.type}:${i.value}`).join(' '), record.updated_at]);
+  }
+  if (n === 0) print(none);
+  if (more) print(`(the first ${count(limit)}; --limit N or --all for more)`);
 }
