@@ -420,7 +420,7 @@ function printTable(r: {
     row(`load, ${name}: Refinery's RSS with the robots waiting / peak under load / idle after`, `${mb(l.rssStartMb)} / ${mb(l.rssPeakMb)} / ${mb(l.rssEndMb)}`, `every 15 s under load: ${l.rssDuringMb.join(', ')} MB`, '', '');
     row(
       `load, ${name}: CPU while the ${l.robots} robots only wait (share of a core)`,
-      `Refinery ${fmt(l.idleCpu.refinery * 100, 1)} %${l.idleCpu.postgresql === null ? '' : `, PostgreSQL ${fmt(l.idleCpu.postgresql * 100, 1)} %`}`,
+      `Refinery ${fmt(l.idleCpu.refinery * 100, 1)} %${l.idleCpu.postgresql === null || !Number.isFinite(l.idleCpu.postgresql) ? '' : `, PostgreSQL ${fmt(l.idleCpu.postgresql * 100, 1)} %`}`,
       '',
       '',
       '',
