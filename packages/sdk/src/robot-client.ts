@@ -1,9 +1,8 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
 import { isTransient, LeaseLostError, RefineryError } from './errors.ts';
 import { Backoff, retryTransient, sleep } from './retry.ts';
@@ -48,8 +47,9 @@ export interface UploadOptions {
   /**
    * Send the file again after a transient failure (network, 408, 429, 5xx; `Retry-After`
    * honoured), with backoff, until this time (milliseconds since the epoch; read before each wait,
-   * so it may move, as a renewed lease does). The bytes sent are kept in a temporary file as they
-   * go, so a retry sends the same file without asking `lines` again. Default: one attempt.
+   * so it may move, as a renewed lease does). The bytes sent are kept as they go (in memory up to
+   * 8 MiB, past that in a temporary file), so a retry sends the same file
+   * without asking `lines` again. Default: one attempt.
    */
   retryUntil?: () => number;
   /** Called before each retry's wait, with the error and the delay in milliseconds. */
@@ -190,10 +190,11 @@ export class RobotClient {
         await put(streamedBody(recordingFailure()));
         return;
       }
-      await withTemporaryFile(async (path) => {
-        if (options.spool) await pipeline(Readable.from(recordingFailure()), createWriteStream(path));
+      const copy = new KeptCopy(options.spool ? 0 : keptInMemoryBytes);
+      try {
+        if (options.spool) for await (const chunk of recordingFailure()) await copy.add(chunk);
         else {
-          const sent = await sendKeepingCopy(recordingFailure(), path, (body) => put(body), (err) => {
+          const sent = await sendKeepingCopy(recordingFailure(), copy, (body) => put(body), (err) => {
             if (sourceError !== undefined || !isTransient(err) || Date.now() >= options.retryUntil!()) return true;
             options.onRetry?.(err, 0);
             return false;
@@ -201,10 +202,11 @@ export class RobotClient {
           if (sourceError) throw sourceError.error;
           if (sent) return;
         }
-        const length = (await stat(path)).size;
         const retry = options.retryUntil ? { until: options.retryUntil, signal: options.signal, onRetry: options.onRetry } : { attempts: 1 };
-        await retryTransient(() => put(streamedBody(createReadStream(path)), length), retry);
-      });
+        await retryTransient(async () => put(streamedBody(await copy.read()), copy.bytes), retry);
+      } finally {
+        await copy.dispose();
+      }
     } catch (err) {
       throw sourceError ? sourceError.error : err;
     }
@@ -243,28 +245,66 @@ function leaseLostOn409(err: unknown): unknown {
   return err;
 }
 
+/** A results file kept while it is sent, for a retry: in memory up to this size, past it in a temporary file. */
+const keptInMemoryBytes = 8 * 1024 * 1024;
+
+/** The bytes of an upload, kept in memory until they pass `memoryBytes`, then in a temporary file. */
+class KeptCopy {
+  bytes = 0;
+  #chunks: Uint8Array[] = [];
+  #dir: string | null = null;
+  #file: FileHandle | null = null;
+  constructor(private readonly memoryBytes: number) {}
+
+  async add(chunk: Uint8Array): Promise<void> {
+    this.bytes += chunk.length;
+    if (!this.#dir && this.bytes <= this.memoryBytes) {
+      this.#chunks.push(chunk);
+      return;
+    }
+    if (!this.#file) {
+      this.#dir = await mkdtemp(join(tmpdir(), 'refinery-results-'));
+      this.#file = await open(join(this.#dir, 'results.jsonl'), 'w');
+      for (const kept of this.#chunks) await this.#file.write(kept);
+      this.#chunks = [];
+    }
+    await this.#file.write(chunk);
+  }
+
+  /** The bytes kept so far, from the start. */
+  async read(): Promise<AsyncIterable<Uint8Array>> {
+    if (!this.#dir) return Readable.from(this.#chunks);
+    await this.#file?.close();
+    this.#file = null;
+    return createReadStream(join(this.#dir, 'results.jsonl'));
+  }
+
+  async dispose(): Promise<void> {
+    await this.#file?.close();
+    if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
+  }
+}
+
 /**
- * Sends `source` through `send` and writes each chunk to `path` as it goes. True when the send
+ * Sends `source` through `send` and keeps each chunk in `copy` as it goes. True when the send
  * succeeded. When it fails and `final(err)` says so, the error is thrown; otherwise the rest of
- * `source` is written to the file (false), for a retry to send it whole. An error of `source`
- * is thrown as it is.
+ * `source` is kept too (false), for a retry to send it whole. An error of `source` is thrown as it is.
  */
 async function sendKeepingCopy(
   source: AsyncIterable<Uint8Array>,
-  path: string,
+  copy: KeptCopy,
   send: (body: { body: BodyInit; duplex: 'half' }) => Promise<unknown>,
   final: (err: unknown) => boolean,
 ): Promise<boolean> {
-  const file = await open(path, 'w');
   const chunks = source[Symbol.asyncIterator]();
-  /** The chunk being taken from `source`, written to the file before it is sent. */
+  /** The chunk being taken from `source`, kept before it is sent. */
   let taking: Promise<unknown> = Promise.resolve();
   let sending = true;
   // Its own generator over `chunks`: a failed send closes this one, not the source.
   async function* sendAndKeep(): AsyncGenerator<Uint8Array> {
     while (sending) {
       const took = chunks.next().then(async (next) => {
-        if (!next.done) await file.write(next.value);
+        if (!next.done) await copy.add(next.value);
         return next;
       });
       taking = took;
@@ -281,18 +321,7 @@ async function sendKeepingCopy(
     // Before waiting on `source`: an aborted upload's source may never yield again.
     if (final(err)) throw err;
     await taking;
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) await file.write(next.value);
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) await copy.add(next.value);
     return false;
-  } finally {
-    await file.close();
-  }
-}
-
-async function withTemporaryFile<T>(use: (path: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'refinery-results-'));
-  try {
-    return await use(join(dir, 'results.jsonl'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -117,6 +117,28 @@ test('uploadResults with spool sends a Content-Length instead of chunks', async 
   }
 });
 
+for (const [size, lineCount, filler] of [['a small file', 500, 10], ['a file past what is kept in memory', 2_500, 4_000]] as const) {
+  test(`uploadResults with retryUntil sends ${size} again, whole, after a 503, without asking for its lines again`, async () => {
+    let puts = 0;
+    const server = await startServer(() => (++puts === 1 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 200 }));
+    let asked = 0;
+    function* lines() {
+      for (let i = 0; i < lineCount; i++, asked++) yield { record_id: `r-${i}`, type: 't', content: { text: 'x'.repeat(filler) } };
+    }
+    try {
+      await client.uploadResults({ results_url: `${server.url}/put` }, lines(), { retryUntil: () => Date.now() + 10_000 });
+      assert.equal(server.received.length, 2);
+      assert.equal(asked, lineCount);
+      const [first, second] = server.received.map((r) => r.body.toString());
+      assert.equal(second, first);
+      assert.equal(second.split('\n').length, lineCount + 1);
+      assert.equal(JSON.parse(second.split('\n')[lineCount - 1]).record_id, `r-${lineCount - 1}`);
+    } finally {
+      await server.close();
+    }
+  });
+}
+
 test('uploadResults rethrows the error of the lines it was streaming', async () => {
   const server = await startServer(() => ({ status: 200 }));
   async function* failing() {
