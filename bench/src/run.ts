@@ -3,7 +3,10 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, baseline); all by default.
+ *   `baseline`: before and after in one run (baseline.ts): the PostgreSQL end-to-end run of this
+ *   checkout and of the commit BENCH_BASELINE (default 2157035, the last before the work on
+ *   packaging, stalls and encryption), alternating for BENCH_BASELINE_ROUNDS (default 3) rounds.
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -24,6 +27,7 @@
  * create written whole (1000000) with the default.
  */
 import { cpus } from 'node:os';
+import { baseline, type BaselineResult } from './baseline.ts';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
 import { encryptionCost, type EncryptionResult } from './encryption.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
@@ -41,7 +45,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,baseline').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -142,7 +146,11 @@ const loadRuns = await section('load', async () => {
   return runs;
 });
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns });
+const before = await section('baseline', () =>
+  baseline({ ref: process.env.BENCH_BASELINE ?? '2157035', rounds: Number(process.env.BENCH_BASELINE_ROUNDS ?? 3), records }),
+);
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, before });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -169,6 +177,7 @@ function printTable(r: {
   memoryRuns: MemoryRun[] | null;
   encryption: EncryptionResult | null;
   loadRuns: LoadResult[] | null;
+  before: BaselineResult | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -434,6 +443,18 @@ function printTable(r: {
         `none left over: ${verdict(l.leftoverConnections === 0 && l.connectionsAfterServerStop === 0)}`,
       );
     }
+  }
+  if (r.before) {
+    const b = r.before;
+    const cpu = (f: BaselineResult['before']) => `Refinery ${fmt(f.refineryCpu, 1)}, robots ${fmt(f.robotsCpu, 1)}, PostgreSQL ${fmt(f.postgresqlCpu, 1)}`;
+    row(
+      `before and after, PostgreSQL end to end: this checkout against ${b.ref} (${b.commit.slice(0, 7)}), alternating, median of ${b.rounds.length} rounds`,
+      `${fmt(b.after.itemsPerSecond)} items/s`,
+      `before: ${fmt(b.before.itemsPerSecond)} items/s; each round: ${b.rounds.map((x) => `${fmt(x.after.itemsPerSecond)} / ${fmt(x.before.itemsPerSecond)}`).join(', ')}`,
+      `${fmt(b.ratio, 3)}x`,
+      `≥ 0.98x: ${verdict(b.ratio >= 0.98)}`,
+    );
+    row('before and after: CPU seconds per 100,000 items (medians)', cpu(b.after), `before: ${cpu(b.before)}`, `${fmt(b.after.refineryCpu / b.before.refineryCpu, 3)}x (Refinery's process)`, '');
   }
   console.log('\n' + lines.join('\n'));
 }
