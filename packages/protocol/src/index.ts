@@ -32,3 +32,4 @@ export * from './schemas/events.ts';
 /** DESTINY's protocol, beside Refinery's own (docs/destiny.md): `destiny.Reference`, `destiny.signDestinyRequest`, … */
 export * as destiny from './destiny/index.ts';
 export * from './schemas/queries.ts';
+export * from './errors.ts';

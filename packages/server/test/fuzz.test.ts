@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import fc from 'fast-check';
-import { destiny, signRequest, type ProvisionedRobot } from '@refinery/protocol';
+import { destiny, isApiErrorCode, signRequest, type ProvisionedRobot } from '@refinery/protocol';
 import { destinyCall, poll, referencesOf, registerDestinyRobot } from './support/destiny.ts';
 import { describeEachBackend, eventually, references, type Harness } from './support/harness.ts';
 import { hostileText, mutate, mutation, serialize, textDamage, validValue, type Mutation } from './support/hostile.ts';
@@ -282,7 +282,7 @@ function faults(op: Operation, call: Call, res: { status: number; contentType: s
     const error = res.body?.error;
     if (!res.contentType.startsWith('application/json') || typeof error?.code !== 'string' || !error.code || typeof error.message !== 'string' || !error.message) {
       out.push(`error not in the shape {"error":{"code","message"}}: ${res.status} ${res.contentType} ${JSON.stringify(res.body)?.slice(0, 300)}`);
-    }
+    } else if (!isApiErrorCode(error.code)) out.push(`error code "${error.code}" is not one @refinery/protocol declares`);
   }
   // Refused before there is a route to know who may call it: no such route, or a path that is not valid percent-encoded UTF-8.
   const noRoute = (res.status === 404 && /^no route/.test(res.body?.error?.message ?? '')) || (res.status === 400 && / is not a valid url component$/.test(res.body?.error?.message ?? ''));
@@ -504,6 +504,7 @@ describeEachBackend('hostile input, generated from the routes’ schemas', (h) =
         if (res.status >= 400) {
           refused.set(res.status, (refused.get(res.status) ?? 0) + 1);
           assert.ok(typeof res.body?.error?.code === 'string' && typeof res.body.error.message === 'string', `${what}: not in the error shape: ${res.raw.slice(0, 300)}`);
+          assert.ok(isApiErrorCode(res.body.error.code), `${what}: error code "${res.body.error.code}" is not declared`);
         }
       }),
       { seed, numRuns: (runs ?? defaultRuns[h().backend]) * 4, endOnFailure: !!process.env.FUZZ_NO_SHRINK },

@@ -1,5 +1,6 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { durationPattern } from '../durations.ts';
+import { apiErrors, itemErrors, type ApiErrorCode, type ItemErrorCode } from '../errors.ts';
 
 /**
  * The one form of id Refinery reads, wherever a caller sends one: 8-4-4-4-12 hex digits, in
@@ -26,7 +27,7 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: 'Stable, machine-readable code, e.g. `not_found`.' }),
+      code: StringEnum(Object.keys(apiErrors) as ApiErrorCode[], { description: 'Stable, machine-readable code, e.g. `not_found`; each is listed in docs/errors.md with its status and meaning.' }),
       message: Type.String({ description: 'What went wrong, for a person.' }),
       details: Type.Optional(Json),
     }),
@@ -34,6 +35,9 @@ export const ErrorBody = Type.Object(
   { $id: 'ErrorBody' },
 );
 export type ErrorBody = Static<typeof ErrorBody>;
+
+/** The code of an item's error (docs/errors.md). */
+export const ItemErrorCodeSchema = StringEnum(Object.keys(itemErrors) as ItemErrorCode[], { description: "Why the item failed, was denied, expired or was cancelled, or why its last attempt did not end it; each is listed in docs/errors.md." });
 
 export function Page<T extends TSchema>(item: T) {
   return Type.Object({

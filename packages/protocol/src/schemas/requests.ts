@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { durationPattern } from '../durations.ts';
 import { itemStatuses, priorities, requestStatuses } from '../states.ts';
-import { Cursor, Page, PageQuery, StringEnum, Timestamp, Uuid } from './common.ts';
+import { Cursor, ItemErrorCodeSchema, Page, PageQuery, StringEnum, Timestamp, Uuid } from './common.ts';
 
 export const maxRecordsPerRequest = 1_000_000;
 
@@ -58,7 +58,7 @@ export const RequestOut = Type.Object({
 });
 export type RequestOut = Static<typeof RequestOut>;
 
-export const ItemError = Type.Object({ code: Type.String(), message: Type.String() });
+export const ItemError = Type.Object({ code: ItemErrorCodeSchema, message: Type.String() });
 export type ItemError = Static<typeof ItemError>;
 
 export const ItemOut = Type.Object({

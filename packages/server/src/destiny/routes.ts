@@ -12,7 +12,7 @@ import { getBatch } from '../batches/queries/getBatch.ts';
 import type { LeasedBatch } from '../batches/queries/leaseItems.ts';
 import { renewBatchLeaseIfLeased } from '../batches/queries/renewBatchLease.ts';
 import type { Context } from '../context.ts';
-import { AppError, errors } from '../errors.ts';
+import { AppError, errorBody, errors } from '../errors.ts';
 import { validationMessage } from '../http/errorHandler.ts';
 import { parseStorableJson } from '../http/storableJsonBodies.ts';
 import { validatorCompiler } from '../http/validation.ts';
@@ -111,9 +111,9 @@ function answerInDestinyCodes(scope: FastifyInstance): void {
     route.config = { ...route.config, invalidInputStatus: 422 };
   });
   scope.setErrorHandler((err: FastifyError, _request, reply) => {
-    if (err.validation) return reply.status(422).send({ error: { code: 'invalid_request', message: validationMessage(err), details: err.validation } });
+    if (err.validation) return reply.status(422).send(errorBody('invalid_request', validationMessage(err), err.validation));
     if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-      return reply.status(422).send({ error: { code: 'malformed_json', message: `body is not valid JSON: ${err.message}` } });
+      return reply.status(422).send(errorBody('malformed_json', `body is not valid JSON: ${err.message}`));
     }
     throw err;
   });
@@ -154,7 +154,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       if (error !== null) await failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: error, retryable: false, repeat: 'refuse' });
       else await startResultsImport(ctx, batch, { leaseToken: batch.lease_token, repeat: 'refuse' });
     } catch (err) {
-      if (err instanceof AppError && err.statusCode === 409) throw errors.unprocessable(err.code, `Cannot process results: ${err.message}`);
+      if (err instanceof AppError && err.statusCode === 409) throw errors.destinyUnprocessable(err.code, `Cannot process results: ${err.message}`);
       throw err;
     }
     return { batch, error };
@@ -212,7 +212,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     handler: async (request, reply) => {
       const robot = signingRobotOf(request);
       // DESTINY answers a renewal of a batch it does not know with 422.
-      const batch = await ownBatch(request, (id) => errors.unprocessable('not_found', `no batch ${id} of this robot`));
+      const batch = await ownBatch(request, (id) => errors.destinyUnprocessable('not_found', `no batch ${id} of this robot`));
       const leaseMs = leaseMsFrom((request.query as { lease?: string }).lease, robot.lease_ms);
       const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseMs, now: ctx.clock.now() });
       if (!expiresAt) throw errors.conflict('lease_expired', 'This batch has no pending enhancements. They may have already expired or been completed.');
@@ -279,7 +279,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', (request: FastifyRequest, payload: IncomingMessage) =>
       parseRequestBody(payload, requestBodyLimit, request.headers['content-length'], 'reference_ids').catch((err: unknown) => {
-        throw err instanceof AppError && err.statusCode === 400 ? errors.unprocessable(err.code, err.message) : err;
+        throw err instanceof AppError && err.statusCode === 400 ? errors.destinyUnprocessable(err.code, err.message) : err;
       }),
     );
     scope.post('/v1/enhancement-requests/', {

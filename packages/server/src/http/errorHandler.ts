@@ -2,9 +2,10 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { databaseUnavailable } from '../db/unavailable.ts';
-import { AppError, errors, retryAfterSeconds } from '../errors.ts';
+import type { ApiErrorCode } from '@refinery/protocol';
+import { AppError, errorBody, errors, retryAfterSeconds } from '../errors.ts';
 
-const frameworkCodes: Record<string, { status: number; code: string }> = {
+const frameworkCodes: Record<string, { status: number; code: ApiErrorCode }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'malformed_json' },
@@ -22,9 +23,9 @@ const badValueSqlStates = new Set(['22P05', '22021', '22008', '22007', '54001'])
 /** Errors Fastify raises before routing (a bad URL, a too long path parameter), in the same shape. */
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    reply.status(err.statusCode).send({ error: { code: 'invalid_request', message: err.message } });
+    reply.status(err.statusCode).send(errorBody('invalid_request', err.message));
   } else {
-    reply.status(500).send({ error: { code: 'internal', message: 'something went wrong on our side; the request id is in x-request-id' } });
+    reply.status(500).send(errorBody('internal', 'something went wrong on our side; the request id is in x-request-id'));
   }
 }
 
@@ -35,13 +36,13 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
  */
 export function clientErrors(err: NodeJS.ErrnoException & { reason?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] =
+  const [status, code, message]: [number, ApiErrorCode, string] =
     err.code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'headers_too_large', 'the request headers are larger than 16 KB']
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'request_timeout', 'the request headers did not arrive in time']
         : [400, 'bad_http', `the request is not valid HTTP/1.1: ${err.reason ?? err.message}`];
-  const body = JSON.stringify({ error: { code, message } });
+  const body = JSON.stringify(errorBody(code, message));
   // A request whose answer has begun (the body broke off after it) gets no second answer.
   const answer = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
   if (socket.writable && !answer?.headersSent) {
@@ -71,7 +72,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (clientLeft(request)) {
       request.log.info({ reason: err.message }, 'the client closed the connection before its request was sent');
       // 499, as nginx logs it: client closed request. The answer goes nowhere.
-      return reply.status(499).send({ error: { code: 'client_closed_request', message: 'the connection closed before the request was sent' } });
+      return reply.status(499).send(errorBody('client_closed_request', 'the connection closed before the request was sent'));
     }
     if (databaseUnavailable(err)) {
       request.log.warn({ err }, 'the database does not answer');
@@ -80,24 +81,24 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err instanceof AppError) {
       if (err.statusCode === 503) reply.header('retry-after', String(retryAfterSeconds));
       else if (err.statusCode >= 500) request.log.error({ err }, err.message);
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } });
+      return reply.status(err.statusCode).send(errorBody(err.code, err.message, err.details));
     }
-    if (err.validation) return reply.status(400).send({ error: { code: 'invalid_request', message: validationMessage(err), details: err.validation } });
+    if (err.validation) return reply.status(400).send(errorBody('invalid_request', validationMessage(err), err.validation));
     if (typeof err.code === 'string' && badValueSqlStates.has(err.code)) {
-      return reply.status(400).send({ error: { code: 'invalid_request', message: `a value sent cannot be stored: ${err.message}` } });
+      return reply.status(400).send(errorBody('invalid_request', `a value sent cannot be stored: ${err.message}`));
     }
     const mapped = err.code ? frameworkCodes[err.code] : undefined;
-    if (mapped) return reply.status(mapped.status).send({ error: { code: mapped.code, message: err.message } });
+    if (mapped) return reply.status(mapped.status).send(errorBody(mapped.code, err.message));
     if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
-      return reply.status(400).send({ error: { code: 'malformed_json', message: `body is not valid JSON: ${err.message}` } });
+      return reply.status(400).send(errorBody('malformed_json', `body is not valid JSON: ${err.message}`));
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send({ error: { code: 'invalid_request', message: err.message } });
+      return reply.status(err.statusCode).send(errorBody('invalid_request', err.message));
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({ error: { code: 'internal', message: 'something went wrong on our side; the request id is in x-request-id' } });
+    return reply.status(500).send(errorBody('internal', 'something went wrong on our side; the request id is in x-request-id'));
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    reply.status(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { after, before, describe } from 'node:test';
 import pino, { type Logger } from 'pino';
-import { signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
+import { isApiErrorCode, isItemErrorCode, signRequest, type ProvisionedRobot, type RobotIn } from '@refinery/protocol';
 import type { BlobStore } from '../../src/blobs/store.ts';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -110,6 +110,21 @@ export function describeEachBackend(title: string, suite: (h: () => Harness) => 
 
 let robotCounter = 0;
 
+/**
+ * Every error code an answer carries, and every item error code it shows, is one declared in
+ * @refinery/protocol (docs/errors.md): any test that meets another fails here.
+ */
+export function checkDeclaredCodes(method: string, path: string, body: unknown): void {
+  const b = body as { error?: { code?: unknown }; data?: unknown } | null;
+  const code = b?.error?.code;
+  if (typeof code === 'string' && !isApiErrorCode(code)) throw new Error(`${method} ${path} answered with error code "${code}", which @refinery/protocol does not declare`);
+  if (!/\/items(\?|$)/.test(path) || !Array.isArray(b?.data)) return;
+  for (const row of b.data as Array<{ error?: { code?: unknown } | null }>) {
+    const itemCode = row?.error?.code;
+    if (typeof itemCode === 'string' && !isItemErrorCode(itemCode)) throw new Error(`${method} ${path} shows an item error code "${itemCode}", which @refinery/protocol does not declare`);
+  }
+}
+
 export function makeHarness(base: Omit<Harness, 'api' | 'robotCall' | 'createRobot' | 'importRecords'>): Harness {
   const h: Harness = {
     ...base,
@@ -130,6 +145,7 @@ export function makeHarness(base: Omit<Harness, 'api' | 'robotCall' | 'createRob
       } catch {
         // not JSON
       }
+      checkDeclaredCodes(method, path, parsed);
       return { status: res.status, body: parsed, headers: res.headers };
     },
     async robotCall(robot, method, path, body, options = {}) {
@@ -139,7 +155,9 @@ export function makeHarness(base: Omit<Harness, 'api' | 'robotCall' | 'createRob
       if (text) headers['content-type'] = 'application/json';
       const res = await fetch(url, { method, headers, body: text || undefined });
       const raw = await res.text();
-      return { status: res.status, body: raw ? JSON.parse(raw) : null };
+      const parsed = raw ? JSON.parse(raw) : null;
+      checkDeclaredCodes(method, path, parsed);
+      return { status: res.status, body: parsed };
     },
     async createRobot(input = {}) {
       const res = await h.api('POST', '/v1/robots', {

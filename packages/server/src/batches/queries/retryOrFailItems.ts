@@ -1,3 +1,4 @@
+import type { ItemErrorCode } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
 import type { Retry } from '../../work/signals.ts';
 import { batchBackoffSql, epochMsSql, retryBackoff } from '../backoff.ts';
@@ -11,7 +12,7 @@ import { requestIdsOf, retriesOf, type ItemMove, type RetryMove } from './itemMo
  */
 export async function retryOrFailItems(
   db: Queryable,
-  p: { batchIds: readonly string[]; fromStatus: 'leased' | 'importing'; code: string; message: string; retryable: boolean; now: Date },
+  p: { batchIds: readonly string[]; fromStatus: 'leased' | 'importing'; code: ItemErrorCode; message: string; retryable: boolean; now: Date },
 ): Promise<{ requestIds: string[]; retries: Retry[]; moves: ItemMove[] }> {
   if (p.batchIds.length === 0) return { requestIds: [], retries: [], moves: [] };
   const { rows } = await db.query<RetryMove>(

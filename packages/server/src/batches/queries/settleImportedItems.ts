@@ -1,3 +1,4 @@
+import type { ItemErrorCode } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
 import type { ItemMove } from './itemMoves.ts';
 
@@ -5,7 +6,7 @@ export interface ItemOutcome {
   record_id: string;
   status: 'completed' | 'discarded' | 'failed';
   enhancement_id: string | null;
-  error_code: string | null;
+  error_code: ItemErrorCode | null;
   error_message: string | null;
 }
 

@@ -1,3 +1,4 @@
+import type { ItemErrorCode } from '@refinery/protocol';
 import type { Queryable } from '../../db/db.ts';
 
 /**
@@ -6,7 +7,7 @@ import type { Queryable } from '../../db/db.ts';
  * again, available from `until`, carrying the reason. Fenced by the lease token; false when the
  * batch had moved on already.
  */
-export async function deferBatchIfLeased(db: Queryable, p: { id: string; leaseToken: string; until: Date; code: string; message: string; now: Date }): Promise<boolean> {
+export async function deferBatchIfLeased(db: Queryable, p: { id: string; leaseToken: string; until: Date; code: ItemErrorCode; message: string; now: Date }): Promise<boolean> {
   const { rows } = await db.query<{ id: string }>(
     `
 with b as (
