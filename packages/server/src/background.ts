@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 
 /**
  * Work a request starts but does not wait for (importing results, writing manifests). Failures
- * are logged, never lost: what they left undone is in the database, and the sweeper resumes it.
+ * are logged, never lost: what they left undone is in the database, and a maintenance service
+ * (maintenance/) resumes it.
  * `drain` lets a test wait for all of it; `close`, a graceful shutdown, first tells work that
  * loops (the backlog's writer) to stop after its current step.
  */

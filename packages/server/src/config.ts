@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseDuration } from '@refinery/protocol';
+import { maintenanceIntervals, type MaintenanceIntervals, type MaintenanceService } from './maintenance/intervals.ts';
 
 /** Everything a Refinery process can be told, from flags and the environment. */
 export interface Config {
@@ -45,6 +46,8 @@ export interface Config {
   masterKey: string | null;
   /** A file holding the master key (`REFINERY_MASTER_KEY_FILE`). Neither set: embedded mode keeps one in `dataDir`; PostgreSQL refuses to start. */
   masterKeyFile: string | null;
+  /** Each maintenance service's interval (`REFINERY_<SERVICE>_INTERVAL`, maintenance/intervals.ts; docs/operations.md). */
+  maintenanceIntervalsMs: MaintenanceIntervals;
 }
 
 export class ConfigError extends Error {}
@@ -96,6 +99,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const queryMaxClauses = wholeNumberSetting(env, 'REFINERY_QUERY_MAX_CLAUSES', '100', 1, 10_000);
   const searchCountCap = wholeNumberSetting(env, 'REFINERY_SEARCH_COUNT_CAP', '10000', 1, 100_000_000);
   const searchTimeoutMs = durationSetting(env, 'REFINERY_SEARCH_TIMEOUT', '30', 0.001, 3600, '1 millisecond to 1 hour');
+  const maintenanceIntervalsMs = Object.fromEntries(
+    Object.entries(maintenanceIntervals).map(([service, { env: name, fallback }]) => [service, durationSetting(env, name, fallback, 0.01, 86_400, '10 milliseconds to 1 day')]),
+  ) as Record<MaintenanceService, number>;
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -117,6 +123,7 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     searchTimeoutMs,
     masterKey: env.REFINERY_MASTER_KEY || null,
     masterKeyFile: env.REFINERY_MASTER_KEY_FILE ? resolve(env.REFINERY_MASTER_KEY_FILE) : null,
+    maintenanceIntervalsMs,
   };
 }
 

@@ -7,7 +7,6 @@ import { createApiKey, hashApiKey } from './auth/apiKeys.ts';
 import { getApiKeyByHash } from './auth/queries/getApiKeyByHash.ts';
 import { Recent } from './auth/recent.ts';
 import { createBackground, type Background } from './background.ts';
-import { createSweeper, type Sweeper, sweeperDefaults } from './batches/sweeper.ts';
 import { FileBlobStore, fileBlobRoot } from './blobs/fileStore.ts';
 import type { S3BlobStore } from './blobs/s3Store.ts';
 import type { BlobStore } from './blobs/store.ts';
@@ -20,32 +19,24 @@ import { holdDataDir } from './dataDir.ts';
 import { loadKeyring } from './keys/loadKeyring.ts';
 import { loadMasterKey } from './keys/masterKey.ts';
 import { sealPlainSecrets } from './keys/sealPlainSecrets.ts';
-import { createRecordSealer, type RecordSealer } from './records/encryption.ts';
 import { clearSpoolDir } from './records/spool.ts';
 import { databaseStartupError, listenStartupError } from './startup.ts';
 import { autovacuumRuns, churningTables } from './db/vacuum.ts';
 import { openPostgres } from './db/postgres.ts';
+import { createMaintenance, type Maintenance } from './maintenance/index.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
-import { createEventSender, type EventSender } from './events/sender.ts';
-import { createCleanup, type Cleanup } from './retention/cleanup.ts';
 import { randomKey, sharedSetting } from './settings.ts';
 import { WorkSignals } from './work/signals.ts';
-import type { Loop } from './loop.ts';
 
 export interface Refinery {
   ctx: Context;
   app: FastifyInstance;
   background: Background;
-  sweeper: Sweeper;
-  /** Removes aged-out records (docs/retention.md). */
-  cleanup: Cleanup;
-  /** Encrypts the records stored before their type was marked encrypted (docs/encryption.md). */
-  recordSealer: RecordSealer;
+  /** The maintenance services (maintenance/): leases, deadlines, imports, backlogs, manifests, retention, webhooks, sealing… */
+  maintenance: Maintenance;
   /** Delivers batches to push robots (docs/push.md). */
   pusher: PushDispatcher;
-  /** Delivers request events to callback URLs, signed per Standard Webhooks (docs/events.md). */
-  eventSender: EventSender;
   /** The admin key to print: made now, or kept in the data directory (embedded mode); null when set by the operator or made earlier. */
   newAdminKey: string | null;
   /** The master key file made at this start (embedded mode's first), to say so; else null. */
@@ -62,9 +53,8 @@ export interface RefineryOptions {
   blobs?: BlobStore;
   clock?: Clock;
   log?: Logger;
-  /** Run the background loops (default true); tests call their `runOnce()` themselves. */
+  /** Run the maintenance services and the push dispatcher (default true); tests call their `runOnce()` themselves. */
   sweep?: boolean;
-  sweepIntervalMs?: number;
 }
 
 /** The database, and in embedded mode the data directory, held until `release`. */
@@ -150,7 +140,7 @@ async function assemble(
   if (sealed > 0) log.info({ secrets: sealed }, 'encrypted the secrets stored before encryption at rest');
   const newAdminKey = await bootstrapAdminKey(db, config, clock.now());
   if (db.kind === 'postgres' && !(await autovacuumRuns(db))) {
-    log.warn({ tables: churningTables, every_ms: sweeperDefaults.vacuumIntervalMs }, 'autovacuum is off on this PostgreSQL: Refinery vacuums its churning tables itself');
+    log.warn({ tables: churningTables, every_ms: config.maintenanceIntervalsMs.vacuum }, 'autovacuum is off on this PostgreSQL: Refinery vacuums its churning tables itself');
   }
 
   let boundUrl = `http://localhost:${config.port}`;
@@ -161,26 +151,21 @@ async function assemble(
   await work.start();
   const background = createBackground(log);
   const ctx: Context = { db, blobs, clock, log, config, work, keys, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background, metrics: createMetrics(db) };
-  const sweeper = createSweeper({ ctx, config: { intervalMs: options.sweepIntervalMs ?? sweeperDefaults.intervalMs } });
-  // The background loops: started together, stopped together.
-  const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs } });
-  const eventSender = createEventSender({ ctx });
-  const cleanup = createCleanup({ ctx });
-  const recordSealer = createRecordSealer({ ctx });
-  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender, recordSealer];
+  const maintenance = createMaintenance(ctx);
+  const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs, intervalMs: config.maintenanceIntervalsMs.pushDispatch } });
   const app = await buildApp(ctx);
-  if (options.sweep !== false) for (const loop of loops) loop.start();
+  if (options.sweep !== false) {
+    maintenance.start();
+    pusher.start();
+  }
 
   let closed = false;
   return {
     ctx,
     app,
     background,
-    sweeper,
-    cleanup,
-    recordSealer,
+    maintenance,
     pusher,
-    eventSender,
     newAdminKey,
     newMasterKeyFile: made,
     async listen() {
@@ -200,9 +185,12 @@ async function assemble(
       // stream, an upload) would stay open for its keep-alive time: each is closed once idle.
       const reaper = setInterval(() => app.server.closeIdleConnections(), 100).unref();
       await app.close().finally(() => clearInterval(reaper));
-      for (const loop of loops) await loop.stop();
+      // Work that loops (a backlog's writer) stops after its current step from here on, the
+      // maintenance passes under way with it.
+      const drained = background.close();
+      await Promise.all([maintenance.stop(), pusher.stop()]);
       await work.stop();
-      await background.close();
+      await drained;
       s3?.close();
       if (!options.db) await db.close();
       await release();

@@ -47,7 +47,7 @@ export async function serve(flags: { port?: string; host?: string; dataDir?: str
 /**
  * Closes `refinery` (it stops taking requests and lets what is under way finish); true when that
  * took less than `ms`. Past `ms` the caller exits anyway: whatever was cut short is in the
- * database as unfinished, and resumed (imports of results by the sweeper; a records import
+ * database as unfinished, and resumed (imports of results by the import-resumption service; a records import
  * rolls back whole and was never answered).
  */
 async function stopWithin(refinery: Refinery, ms: number): Promise<boolean> {

@@ -75,14 +75,14 @@ for (const [storeName, blobs] of [
         assert.deepEqual(await kept(batch.id), ['items', 'results', 'report']);
 
         advance(h(), retention() - minute);
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         assert.deepEqual(await kept(batch.id), ['items', 'results', 'report'], 'a minute before the retention has passed, nothing is deleted');
         const [before] = await batchesOf(requestId);
         assert.equal(before.files_deleted_at, null);
         assert.equal((await fetch(before.report_url!)).status, 200);
 
         advance(h(), 2 * minute);
-        const pass = await h().refinery.cleanup.runOnce();
+        const pass = await h().refinery.maintenance.cleanup.runOnce();
         assert.ok(pass.batchFilesDeleted >= 1, JSON.stringify(pass));
         assert.deepEqual(await kept(batch.id), []);
 
@@ -105,7 +105,7 @@ for (const [storeName, blobs] of [
         const manifest = await fetch(request.manifest_url);
         assert.equal(manifest.status, 200, 'the manifest is the request’s, and stays');
         assert.equal((await manifest.text()).trim().split('\n').length, 3);
-        assert.equal((await h().refinery.cleanup.runOnce()).batchFilesDeleted, 0, 'a second pass finds nothing left');
+        assert.equal((await h().refinery.maintenance.cleanup.runOnce()).batchFilesDeleted, 0, 'a second pass finds nothing left');
       });
 
       it('never deletes the files of a batch whose request is still open, however long ago the batch ended', async () => {
@@ -116,7 +116,7 @@ for (const [storeName, blobs] of [
         assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.status, 'processing');
 
         advance(h(), 3 * retention());
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         assert.deepEqual(await kept(first.id), ['items', 'results', 'report']);
         const [listed] = await batchesOf(requestId);
         assert.equal(listed.files_deleted_at, null);
@@ -127,10 +127,10 @@ for (const [storeName, blobs] of [
         await complete(robot, second);
         assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.status, 'completed');
         advance(h(), retention() - minute);
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         assert.deepEqual(await kept(first.id), ['items', 'results', 'report']);
         advance(h(), 2 * minute);
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         assert.deepEqual(await kept(first.id), []);
         assert.deepEqual(await kept(second.id), []);
         assert.deepEqual((await batchesOf(requestId)).map((b) => b.report_url), [null, null]);
@@ -142,17 +142,17 @@ for (const [storeName, blobs] of [
         const lapsed = (await leaseRecords(h(), robot, 1))!;
         await uploadAnnotations(lapsed);
         advance(h(), 2 * minute);
-        assert.equal((await h().refinery.sweeper.runOnce()).expiredBatches, 1);
+        assert.equal((await h().refinery.maintenance.runOnce()).leaseExpiry, 1);
         advance(h(), minute);
         // The item goes on to a second attempt, which the robot holds and has not answered yet.
         const retried = (await leaseRecords(h(), robot, 1))!;
         assert.deepEqual(await kept(lapsed.id), ['items', 'results']);
 
         advance(h(), retention() - 2 * minute);
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         assert.deepEqual(await kept(lapsed.id), ['items', 'results'], 'the lease lapsed less than the retention ago');
         advance(h(), 2 * minute);
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         // No item is in the lapsed batch any more: its files go, while the request is still open.
         assert.deepEqual(await kept(lapsed.id), []);
         assert.deepEqual(await kept(retried.id), ['items'], 'the batch the item is in now is the open request’s');
@@ -172,7 +172,7 @@ for (const [storeName, blobs] of [
           throw new Error('the process died here');
         };
         try {
-          await assert.rejects(h().refinery.cleanup.runOnce(), /the process died here/);
+          await assert.rejects(h().refinery.maintenance.cleanup.runOnce(), /the process died here/);
         } finally {
           store.deleteMany = deleteMany;
         }
@@ -181,10 +181,10 @@ for (const [storeName, blobs] of [
 
         // The dead process's claim holds for 5 minutes: another process leaves the batch alone meanwhile.
         advance(h(), 4 * minute);
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         assert.equal((await batchesOf(requestId))[0].files_deleted_at, null);
         advance(h(), 2 * minute);
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         const [listed] = await batchesOf(requestId);
         assert.equal(listed.files_deleted_at, h().clock.now().toISOString());
         assert.equal(listed.report_url, null);
@@ -192,7 +192,7 @@ for (const [storeName, blobs] of [
 
       it('deletes each batch’s files once when two processes clean up at once, and all of them between the two', async () => {
         // Everything earlier is cleaned up first, so that the two passes below find only these batches.
-        await h().refinery.cleanup.runOnce();
+        await h().refinery.maintenance.cleanup.runOnce();
         const batches = [];
         for (let i = 0; i < 6; i++) batches.push((await finishedRequest(1)).batch);
         advance(h(), retention() + minute);

@@ -101,7 +101,7 @@ describeEachBackend(
       assert.equal(cancelled.body.counts.cancelled, 2);
 
       advance(h(), h().refinery.ctx.config.importLeaseMs + 1000);
-      assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
+      assert.equal((await h().refinery.maintenance.runOnce()).importResumption, 1);
       await h().refinery.background.drain();
       for (const id of ids) assert.equal(await enhancementCount(h(), id), 0);
       assert.ok((await itemsOf(h(), requestId)).every((i) => i.status === 'cancelled'));

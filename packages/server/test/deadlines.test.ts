@@ -36,8 +36,8 @@ describeEachBackend(
       assert.equal(late.status, 409);
       assert.equal(late.body.error.code, 'request_expired');
 
-      await h().refinery.sweeper.runOnce();
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
+      await h().refinery.maintenance.runOnce();
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'expired');
@@ -78,7 +78,7 @@ describeEachBackend(
       assert.equal(batch.item_count, 4);
       await uploadAnnotations(batch);
       advance(h(), 5 * minute + 1000);
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
 
       const posted = await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token });
       assert.equal(posted.status, 202);
@@ -108,13 +108,13 @@ describeEachBackend(
       assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: 5 * minute, now: ctx.clock.now() }));
 
       advance(h(), 2 * minute + 1000);
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'expired');
       assert.equal(request.counts.expired, 2);
 
       advance(h(), 3 * minute);
-      assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
+      assert.equal((await h().refinery.maintenance.runOnce()).importResumption, 1);
       await h().refinery.background.drain();
       for (const id of ids) assert.equal(await enhancementCount(h(), id), 0);
       assert.ok((await itemsOf(h(), requestId)).every((i) => i.status === 'expired' && i.error?.code === 'request_expired'));
@@ -132,7 +132,7 @@ describeEachBackend(
       const batch = await leaseRecords(h(), robot, 10);
       assert.deepEqual(batch?.recordIds, [ids[1]]);
       assert.equal((await itemsOf(h(), expiring))[0].status, 'pending', 'the sweeper has not run yet');
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       assert.equal((await itemsOf(h(), expiring))[0].status, 'expired');
     });
 

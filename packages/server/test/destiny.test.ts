@@ -126,7 +126,7 @@ describeEachBackend(
       const c = (await poll(h(), robot, 2))!;
       const cRefs = await referencesOf(c);
       advance(h(), 10 * 60_000 + 1000);
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       await uploadResults(c, cRefs.map((r) => toyEnhancement(r.id)));
       const late = await postResults(h(), robot, c.id);
       assert.equal(late.status, 422, late.text);

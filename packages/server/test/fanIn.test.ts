@@ -123,8 +123,8 @@ describe('fan-in exactly once', { skip }, () => {
     afterRequestsFinished(refinery.ctx, finishedByA);
     afterRequestsFinished(refinery.ctx, finishedByB);
     await refinery.background.drain();
-    await refinery.sweeper.runOnce();
-    await refinery.sweeper.runOnce();
+    await refinery.maintenance.runOnce();
+    await refinery.maintenance.runOnce();
     await assertFinishedOnce(requestId, 4);
   }
 
@@ -167,7 +167,7 @@ describe('fan-in exactly once', { skip }, () => {
     await two.q.query('commit');
     afterRequestsFinished(refinery.ctx, byOne);
     await refinery.background.drain();
-    await refinery.sweeper.runOnce();
+    await refinery.maintenance.runOnce();
     await assertFinishedOnce(requestId, 4);
   });
 });

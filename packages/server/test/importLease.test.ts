@@ -73,7 +73,7 @@ describe('an import whose process is killed', () => {
       // Three leases and more: A renews, so this process's sweeps leave the import to it.
       const slowUntil = Date.now() + 3_500;
       while (Date.now() < slowUntil) {
-        assert.equal((await h.refinery.sweeper.runOnce()).resumedImports, 0, 'a slow import that renews its lease was taken from its process');
+        assert.equal((await h.refinery.maintenance.runOnce()).importResumption, 0, 'a slow import that renews its lease was taken from its process');
         await new Promise((r) => setTimeout(r, 250));
       }
       assert.equal((await h.api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 200);
@@ -81,7 +81,7 @@ describe('an import whose process is killed', () => {
       await kill(processA);
       await locker.query('rollback');
       // Its lease lapses 1 s after A's last renewal; the default sweep runs every second.
-      await eventually(async () => ((await h.refinery.sweeper.runOnce()).resumedImports > 0 ? true : undefined), 10_000, 'the import to be resumed');
+      await eventually(async () => ((await h.refinery.maintenance.runOnce()).importResumption > 0 ? true : undefined), 10_000, 'the import to be resumed');
       await h.refinery.background.drain();
 
       const request = (await h.api('GET', `/v1/requests/${requestId}`)).body;

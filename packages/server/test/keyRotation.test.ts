@@ -105,7 +105,7 @@ describeEachBackend('a record type marked encrypted with records stored', (h) =>
     assert.deepEqual(marked.body.encryption, { status: 'encrypting', records_pending: 1200 });
     assert.deepEqual((await h().api('GET', '/v1/record-types/later_sealed')).body.encryption, { status: 'encrypting', records_pending: 1200 });
 
-    assert.deepEqual(await h().refinery.recordSealer.runOnce(), { sealed: 1200 });
+    assert.deepEqual(await h().refinery.maintenance.recordSealer.runOnce(), { sealed: 1200 });
     assert.deepEqual((await h().api('GET', '/v1/record-types/later_sealed')).body.encryption, { status: 'encrypted', records_pending: 0 });
     const listed = await h().api('GET', '/v1/record-types');
     assert.ok(listed.body.data.some((t: { type: string; encrypted: boolean }) => t.type === 'later_sealed' && t.encrypted));

@@ -130,7 +130,7 @@ describeEachBackend(
 
       const db = h().refinery.ctx.db;
       await Promise.all([
-        h().refinery.sweeper.runOnce(),
+        h().refinery.maintenance.runOnce(),
         writeBacklogSlices(db, { now: h().clock.now(), next: true }),
         writeBacklogSlices(db, { now: h().clock.now(), next: true }),
       ]);
@@ -175,7 +175,7 @@ describeEachBackend(
       const written = (await allItems(h(), requestId)).length;
       assert.ok(written >= slice && written < 5000, `the closing process stopped writing (${written} of 5000 items written)`);
 
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       await h().refinery.background.drain();
       assert.equal((await allItems(h(), requestId)).length, 5000);
       assert.equal((await getRequest(h(), requestId)).counts.pending, 5000);
@@ -206,7 +206,7 @@ describeEachBackend(
       await workThrough(h(), robot, 100);
       assert.equal((await getRequest(h(), requestId)).status, 'processing', 'its backlog is still open');
 
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       await h().refinery.background.drain();
       const request = await getRequest(h(), requestId);
       assert.equal(request.status, 'completed_with_errors');
@@ -234,7 +234,7 @@ describeEachBackend(
       assert.equal(events[0].payload.counts.cancelled, 300);
 
       // Nothing is left for a writer or a robot.
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       await h().refinery.background.drain();
       assert.equal((await allItems(h(), requestId)).length, 300);
       assert.equal(await leaseRecords(h(), robot, 100), null);
@@ -253,7 +253,7 @@ describeEachBackend(
       const ids = await h().importRecords(references(250));
       const requestId = await createLeavingBacklog(h(), robot.id, ids, new Date(h().clock.now().getTime() + 60_000).toISOString());
       advance(h(), 61_000);
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       await h().refinery.background.drain();
 
       const request = await getRequest(h(), requestId);

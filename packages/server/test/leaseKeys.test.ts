@@ -74,7 +74,7 @@ describeEachBackend(
 
       // Lapsed: its items come back through the sweeper, and the same key takes them in a new batch.
       advance(minute + 1000);
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       advance(retryBackoff.capMs + 1000);
       const retried = await lease(robot, 'lease-done');
       assert.equal(retried.status, 200);

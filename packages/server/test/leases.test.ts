@@ -86,7 +86,7 @@ describeEachBackend(
       assert.equal(new Date(renewed.body.lease_expires_at).getTime(), h().clock.now().getTime() + 2 * minute);
 
       advance(30_000); // past the first expiry, inside the renewed lease
-      assert.equal((await h().refinery.sweeper.runOnce()).expiredBatches, 0);
+      assert.equal((await h().refinery.maintenance.runOnce()).leaseExpiry, 0);
       assert.equal(await batchStatus(l), 'leased');
       assert.ok((await items(l)).every((i) => i.status === 'leased'));
 
@@ -106,7 +106,7 @@ describeEachBackend(
       assert.equal(late.body.error.code, 'lease_expired');
       assert.match(late.body.error.message, /lease expired/);
 
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       const afterSweep = await h().robotCall(l.robot, 'POST', `/v1/batches/${l.batch.id}/renew`);
       assert.equal(afterSweep.status, 409);
       assert.equal(afterSweep.body.error.code, 'lease_expired');
@@ -115,7 +115,7 @@ describeEachBackend(
     it('a lapsed lease gives its items back to pending with attempt+1, leasable again only after the backoff', async () => {
       const l = await leased(2, { max_attempts: 3 });
       advance(minute + 1000);
-      assert.equal((await h().refinery.sweeper.runOnce()).expiredBatches, 1);
+      assert.equal((await h().refinery.maintenance.runOnce()).leaseExpiry, 1);
 
       assert.equal(await batchStatus(l), 'expired');
       for (const item of await items(l)) {
@@ -143,14 +143,14 @@ describeEachBackend(
     it('past max_attempts lapsed leases fail the items with lease_expired and finish the request', async () => {
       const l = await leased(2, { max_attempts: 2 });
       advance(minute + 1000);
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       advance(retryBackoff.capMs + 1000);
       const second = await h().robotCall(l.robot, 'POST', '/v1/batches/lease');
       assert.equal(second.status, 200);
       assert.equal(second.body.attempt, 2);
 
       advance(minute + 1000);
-      assert.equal((await h().refinery.sweeper.runOnce()).expiredBatches, 1);
+      assert.equal((await h().refinery.maintenance.runOnce()).leaseExpiry, 1);
       for (const item of await items(l)) {
         assert.equal(item.status, 'failed');
         assert.equal(item.attempts, 2);
@@ -177,7 +177,7 @@ describeEachBackend(
       assert.equal(late.body.error.code, 'lease_expired');
       assert.match(late.body.error.message, /nothing was imported/);
 
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       const afterSweep = await postResults(l, { lease_token: l.batch.lease_token });
       assert.equal(afterSweep.status, 409);
       assert.equal(afterSweep.body.error.code, 'lease_expired');

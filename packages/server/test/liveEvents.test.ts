@@ -110,13 +110,13 @@ describeEachBackend(
       assert.equal((await lease()).status, 200); // the same instant: no progress event yet
       const written = async () => (await h().refinery.ctx.db.query(`select type from events where request_id = $1::uuid`, [r.requestId])).rows.length;
       assert.equal(await written(), 1);
-      assert.equal((await h().refinery.eventSender.runOnce()).progressWritten, 0, 'not before the throttle has passed');
+      assert.equal((await h().refinery.maintenance.eventSender.runOnce()).progressWritten, 0, 'not before the throttle has passed');
       advance(1500);
-      assert.equal((await h().refinery.eventSender.runOnce()).progressWritten, 1);
+      assert.equal((await h().refinery.maintenance.eventSender.runOnce()).progressWritten, 1);
       await eventually(async () => (stream.got.length === 2 ? true : undefined), 10_000, 'the trailing progress event');
       assert.equal(stream.got[1].type, 'request.progress');
       assert.equal(stream.got[1].data.counts.leased, 4);
-      assert.equal((await h().refinery.eventSender.runOnce()).progressWritten, 0, 'once');
+      assert.equal((await h().refinery.maintenance.eventSender.runOnce()).progressWritten, 0, 'once');
       abort.abort();
       await assert.rejects(stream.done);
     });

@@ -149,7 +149,7 @@ describeEachBackend(
           const leased = await h().robotCall(robot, 'POST', '/v1/batches/lease');
           assert.equal(leased.status, 200);
           advance(h(), 11 * 60_000);
-          await h().refinery.sweeper.runOnce();
+          await h().refinery.maintenance.runOnce();
         },
         [
           ['refinery_items_leased_total', r, 1],
@@ -162,13 +162,13 @@ describeEachBackend(
       assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.status, 'completed_with_errors');
 
       // Its webhooks: refused by the receiver first, then delivered.
-      await moves(() => h().refinery.eventSender.runOnce().then(() => undefined), [
+      await moves(() => h().refinery.maintenance.eventSender.runOnce().then(() => undefined), [
         ['refinery_webhook_deliveries_total', { outcome: 'failed' }, (d) => d >= 1 && d === hook.state.calls],
         ['refinery_webhook_deliveries_total', { outcome: 'delivered' }, 0],
       ]);
       hook.state.status = 204;
       advance(h(), 2 * 60 * 60_000);
-      await moves(() => h().refinery.eventSender.runOnce().then(() => undefined), [
+      await moves(() => h().refinery.maintenance.eventSender.runOnce().then(() => undefined), [
         ['refinery_webhook_deliveries_total', { outcome: 'delivered' }, (d) => d >= 1],
         ['refinery_webhook_deliveries_total', { outcome: 'failed' }, 0],
       ]);
@@ -204,6 +204,16 @@ describeEachBackend(
         ['refinery_batches_leased_total', r, 1],
         ['refinery_items_leased_total', r, 2],
         ['refinery_items_retried_total', r, 2],
+      ]);
+    });
+
+    it('counts each maintenance pass, what it touched and how long it took, by service', async () => {
+      await moves(() => h().refinery.maintenance.runOnce().then(() => undefined), [
+        ['refinery_maintenance_runs_total', { service: 'lease-expiry', outcome: 'ok' }, 1],
+        ['refinery_maintenance_runs_total', { service: 'deadlines', outcome: 'ok' }, 1],
+        ['refinery_maintenance_runs_total', { outcome: 'failed' }, 0],
+        ['refinery_maintenance_touched_total', { service: 'import-resumption' }, 0],
+        ['refinery_maintenance_duration_seconds_count', { service: 'manifests' }, 1],
       ]);
     });
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { getImportContext, type ImportContext } from '../src/batches/queries/getImportContext.ts';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
-import { sweeperDefaults } from '../src/batches/sweeper.ts';
 import type { Db } from '../src/db/db.ts';
 import { autovacuumRuns } from '../src/db/vacuum.ts';
 import { describeEachBackend, references } from './support/harness.ts';
@@ -51,13 +50,13 @@ describeEachBackend(
       assert.ok(await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: leaseMs, now: ctx.clock.now() }));
 
       advance(leaseMs - 1000);
-      assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 0);
+      assert.equal((await h().refinery.maintenance.runOnce()).importResumption, 0);
       assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.counts.importing, 3, 'an import within its lease is left alone');
 
       advance(2000);
       assert.ok(leaseMs + 1000 <= 30_000, `resumed ${leaseMs + 1000} ms after the crash`);
-      const swept = await h().refinery.sweeper.runOnce();
-      assert.equal(swept.resumedImports, 1);
+      const swept = await h().refinery.maintenance.runOnce();
+      assert.equal(swept.importResumption, 1);
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed');
@@ -109,7 +108,7 @@ describeEachBackend(
       assert.deepEqual([halfDone.counts.completed, halfDone.counts.failed, halfDone.counts.importing], [1, 1, 0]);
 
       advance(h().refinery.ctx.config.importLeaseMs + 1000);
-      assert.equal((await h().refinery.sweeper.runOnce()).resumedImports, 1);
+      assert.equal((await h().refinery.maintenance.runOnce()).importResumption, 1);
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed_with_errors');
@@ -137,12 +136,12 @@ describeEachBackend(
       const halfDone = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.deepEqual([halfDone.status, halfDone.counts.completed], ['processing', 2]);
 
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(request.status, 'completed');
       assert.ok(request.manifest_url, 'its manifest is written');
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       assert.equal(await finishedEvents(requestId), 1);
     });
 
@@ -172,14 +171,14 @@ describeEachBackend(
       const [{ id }] = (await ctx.db.query<{ id: string }>(`select id::text from requests where robot_id = $1::uuid`, [robot.id])).rows;
       assert.equal((await h().api('GET', `/v1/requests/${id}`)).body.status, 'received');
 
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       await h().refinery.background.drain();
       const request = (await h().api('GET', `/v1/requests/${id}`)).body;
       assert.equal(request.status, 'failed');
       assert.equal(request.counts.denied, 1);
       assert.ok(request.manifest_url, 'its manifest is written');
       assert.equal(await finishedEvents(id), 1);
-      await h().refinery.sweeper.runOnce();
+      await h().refinery.maintenance.runOnce();
       assert.equal(await finishedEvents(id), 1, 'once');
     });
 
@@ -192,8 +191,8 @@ describeEachBackend(
       // Forget the manifest, as if the process died between the final move and the write.
       await ctx.db.query(`update requests set manifest_key = null, manifest_claimed_until = null where id = $1::uuid`, [created.body.id]);
       assert.equal((await h().api('GET', `/v1/requests/${created.body.id}`)).body.manifest_url, null);
-      const swept = await h().refinery.sweeper.runOnce();
-      assert.ok(swept.manifestsWritten >= 1);
+      const swept = await h().refinery.maintenance.runOnce();
+      assert.ok(swept.manifests >= 1);
       const manifestUrl = (await h().api('GET', `/v1/requests/${created.body.id}`)).body.manifest_url;
       const lines = (await (await fetch(manifestUrl)).text()).trim().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(lines, [
@@ -207,10 +206,7 @@ describeEachBackend(
       const lastVacuum = async () =>
         (await ctx.db.query<{ last_vacuum: Date | null }>(`select last_vacuum from pg_stat_user_tables where relname = 'items'`)).rows[0].last_vacuum;
       const before = await lastVacuum();
-      await h().refinery.sweeper.runOnce();
-      assert.deepEqual(await lastVacuum(), before, 'not before the interval has passed');
-      advance(sweeperDefaults.vacuumIntervalMs);
-      await h().refinery.sweeper.runOnce();
+      assert.equal(await h().refinery.maintenance.vacuum.runOnce(), !autovacuum);
       if (autovacuum) assert.deepEqual(await lastVacuum(), before, 'autovacuum does it');
       else assert.notDeepEqual(await lastVacuum(), before);
     });

@@ -117,7 +117,7 @@ describeEachBackend(
       const first = (await lease(robot)).body;
       assert.equal(first.item_count, n);
       advance(61_000);
-      assert.equal((await h().refinery.sweeper.runOnce()).expiredBatches, 1);
+      assert.equal((await h().refinery.maintenance.runOnce()).leaseExpiry, 1);
       const again = await firstLeaseAfterBackoff(robot, 1);
       assert.equal(again.item_count, n);
       assert.equal(again.attempt, 2);

@@ -167,7 +167,7 @@ describeEachBackend(
       const receiver = await startReceiver('busy');
       const r = await twoBatchRequest(h(), key, { callback_url: receiver.url });
       assert.equal((await h().robotCall(r.robot, 'POST', '/v1/batches/lease')).status, 200); // request.started
-      const sender = h().refinery.eventSender;
+      const sender = h().refinery.maintenance.eventSender;
       assert.equal((await sender.runOnce()).failed, 1);
       receiver.state.mode = 'ok';
       advance(100_000); // the backoff alone (1 s) has passed, the receiver's 120 s not

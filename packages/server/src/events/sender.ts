@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import type { Context } from '../context.ts';
-import { createLoop } from '../loop.ts';
+import { createService } from '../maintenance/service.ts';
 import { claimDeliveries, type ClaimedDelivery } from './queries/claimDeliveries.ts';
 import { webhookSecrets } from './webhookSecrets.ts';
 import { markDeliveredIfPending } from './queries/markDeliveredIfPending.ts';
@@ -107,6 +107,6 @@ export function createEventSender({ ctx, config = {} }: { ctx: Context; config?:
     return result;
   }
 
-  return createLoop({ name: 'event sender', intervalMs: settings.intervalMs, log: ctx.log, runOnce });
+  return createService({ name: 'webhook-sender', intervalMs: settings.intervalMs, log: ctx.log, metrics: ctx.metrics, runOnce, touched: (r) => r.delivered + r.failed });
 }
 export type EventSender = ReturnType<typeof createEventSender>;

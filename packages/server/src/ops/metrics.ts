@@ -45,6 +45,15 @@ export function createMetrics(db: Queryable) {
     recordsImported: counter('refinery_records_imported_total', 'Records upserted through POST /v1/records: created or updated', ['outcome']),
     requestsCreated: counter('refinery_requests_created_total', 'Requests created'),
     requestsFinished: counter('refinery_requests_finished_total', 'Requests that reached a final state, by that state', ['status']),
+    maintenanceRuns: counter('refinery_maintenance_runs_total', 'Passes of each maintenance service (docs/operations.md), by how they ended (ok, failed)', ['service', 'outcome']),
+    maintenanceTouched: counter('refinery_maintenance_touched_total', "What each maintenance service's passes touched: batches, requests, imports, slices, manifests, nonces, records, files, deliveries", ['service']),
+    maintenanceDuration: new Histogram({
+      name: 'refinery_maintenance_duration_seconds',
+      help: 'How long each maintenance pass took',
+      labelNames: ['service'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60],
+      registers,
+    }),
     webhookDeliveries: counter('refinery_webhook_deliveries_total', 'Webhook POSTs to callback URLs: delivered (2xx) or failed (retried later)', ['outcome']),
 
     /** A batch of `items` leased to `robot`. */

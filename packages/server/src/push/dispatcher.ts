@@ -1,6 +1,6 @@
 import type { Context } from '../context.ts';
 import { leaseBatch } from '../batches/leaseBatch.ts';
-import { createLoop } from '../loop.ts';
+import { createService } from '../maintenance/service.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { deliverBatch, type DeliveryOutcome } from './deliver.ts';
 import { listPushRobotsWithWork } from './queries/listPushRobotsWithWork.ts';
@@ -52,7 +52,7 @@ export function createPushDispatcher({ ctx, config = {} }: { ctx: Context; confi
 
   async function deliver(robot: RobotRow, batch: Parameters<typeof deliverBatch>[2]): Promise<DeliveryOutcome> {
     const delivered = await deliverBatch(ctx, robot, batch, { ...settings, signal: stopping.signal }).catch((err) => {
-      // Unexpected (the database went away…): the lease lapses and the sweeper gives the items back.
+      // Unexpected (the database went away…): the lease lapses and the lease-expiry service gives the items back.
       ctx.log.error({ err, batch_id: batch.id }, 'push delivery crashed; the lease will lapse');
       return { batchId: batch.id, outcome: 'failed', message: String((err as Error)?.message ?? err) } as const;
     });
@@ -108,7 +108,7 @@ export function createPushDispatcher({ ctx, config = {} }: { ctx: Context; confi
     fill().catch((err) => ctx.log.error({ err }, 'push dispatch failed; it runs again'));
   }
 
-  const loop = createLoop({ name: 'push', intervalMs: settings.intervalMs, log: ctx.log, runOnce: async () => void (await fill()) });
+  const loop = createService({ name: 'push-dispatch', intervalMs: settings.intervalMs, log: ctx.log, metrics: ctx.metrics, runOnce: async () => (await fill()).length, touched: (started) => started });
 
   return {
     /**

@@ -1,6 +1,6 @@
 import type { Context } from '../context.ts';
 import type { Keyring } from '../keys/keyring.ts';
-import { createLoop } from '../loop.ts';
+import { createService } from '../maintenance/service.ts';
 import { listTypesBeingSealed, lockUnsealedRecords, markTypeSealed, storeSealedContent } from './queries/sealStoredContent.ts';
 
 // The content of a record of an encrypted type is stored as a JSON string of sealed text
@@ -61,6 +61,6 @@ export function createRecordSealer({ ctx, config = {} }: { ctx: Context; config?
     }
     return { sealed };
   }
-  return createLoop({ name: 'record sealer', intervalMs: settings.intervalMs, log: ctx.log, runOnce });
+  return createService({ name: 'record-sealer', intervalMs: settings.intervalMs, log: ctx.log, metrics: ctx.metrics, runOnce, touched: (r) => r.sealed });
 }
 export type RecordSealer = ReturnType<typeof createRecordSealer>;

@@ -5,36 +5,39 @@ import { lockBacklogs } from './queries/lockBacklogs.ts';
 import { writeBacklogSlices, type WrittenSlices } from './queries/writeBacklogSlices.ts';
 
 /** The process's running backlog writer, and whether it was asked to look once more. */
-const writers = new WeakMap<Context, { running: Promise<void>; again: boolean }>();
+const writers = new WeakMap<Context, { running: Promise<number>; again: boolean }>();
 
 /**
  * Writes the backlog of large requests (docs/large-requests.md) a slice at a time, each slice in
  * a statement of its own, until none is left. One writer per process: a call while it runs makes
  * it look once more before it stops, so a backlog committed as it finished is not left behind.
- * Started after a create that left a backlog, and by every sweep (the backlog of a process that
- * died or shut down: a closing process stops after the slice under way). Any number of processes
- * may write at once: each slice is written once.
+ * Started after a create that left a backlog, and by the `backlogs` maintenance service (the backlog
+ * of a process that died or shut down: a closing process stops after the slice under way). Any number of processes
+ * may write at once: each slice is written once. Gives the number of slices written.
  */
-export function writeBacklog(ctx: Context): Promise<void> {
+export function writeBacklog(ctx: Context): Promise<number> {
   const current = writers.get(ctx);
   if (current) {
     current.again = true;
     return current.running;
   }
-  const writer = { running: Promise.resolve(), again: false };
+  const writer = { running: Promise.resolve(0), again: false };
   writers.set(ctx, writer);
   writer.running = (async () => {
+    let slices = 0;
     try {
       while (!ctx.background.closing) {
         const now = ctx.clock.now();
         const written = await writeBacklogSlices(ctx.db, { now, next: true });
         if (written.length === 0) {
-          if (!writer.again) return;
+          if (!writer.again) break;
           writer.again = false;
           continue;
         }
+        slices += written.length;
         await afterSlicesWritten(ctx, written, now);
       }
+      return slices;
     } finally {
       writers.delete(ctx);
     }

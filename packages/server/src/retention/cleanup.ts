@@ -1,6 +1,6 @@
 import { deleteBatchFilesPastRetention } from '../batches/filesCleanup.ts';
 import type { Context } from '../context.ts';
-import { createLoop } from '../loop.ts';
+import { createService } from '../maintenance/service.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { deleteAgedOutRecords } from './queries/deleteAgedOutRecords.ts';
@@ -55,6 +55,6 @@ export function createCleanup({ ctx, config = {} }: { ctx: Context; config?: Par
     return { removedRecords, touchedRequests: touched.size, batchFilesDeleted };
   }
 
-  return createLoop({ name: 'cleanup', intervalMs: settings.intervalMs, log: ctx.log, runOnce });
+  return createService({ name: 'retention-cleanup', intervalMs: settings.intervalMs, log: ctx.log, metrics: ctx.metrics, runOnce, touched: (r) => r.removedRecords + r.batchFilesDeleted });
 }
 export type Cleanup = ReturnType<typeof createCleanup>;

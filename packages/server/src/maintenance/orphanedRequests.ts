@@ -1,0 +1,28 @@
+import type { Context } from '../context.ts';
+import { afterRequestsFinished } from '../requests/manifests.ts';
+import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { listOpenRequestsWithoutOpenItems } from '../requests/queries/listOpenRequestsWithoutOpenItems.ts';
+import { createService } from './service.ts';
+
+/** Requests looked at per pass. */
+const limit = 500;
+
+/**
+ * Open requests whose items are all final, their process having died before it finished them,
+ * are finished, exactly once (finishRequestsIfDone guards it).
+ */
+export function createOrphanedRequests(ctx: Context, intervalMs: number) {
+  return createService({
+    name: 'orphaned-requests',
+    intervalMs,
+    log: ctx.log,
+    metrics: ctx.metrics,
+    touched: (finished: number) => finished,
+    async runOnce() {
+      const now = ctx.clock.now();
+      const done = await ctx.db.transaction(async (tx) => finishRequestsIfDone(tx, { requestIds: await listOpenRequestsWithoutOpenItems(tx, { limit }), now }));
+      afterRequestsFinished(ctx, done);
+      return done.length;
+    },
+  });
+}
