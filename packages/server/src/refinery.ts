@@ -26,7 +26,7 @@ import { openPostgres } from './db/postgres.ts';
 import { createMaintenance, type Maintenance } from './maintenance/index.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
-import { randomKey, sharedSetting } from './settings.ts';
+import { randomKey, sharedSecret } from './settings.ts';
 import { WorkSignals } from './work/signals.ts';
 
 export interface Refinery {
@@ -146,7 +146,7 @@ async function assemble(
   let boundUrl = `http://localhost:${config.port}`;
   const publicUrl = () => config.publicUrl ?? boundUrl;
   const blobs =
-    options.blobs ?? s3 ?? new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSetting(db, 'blob_signing_key', randomKey), keys, () => Math.floor(clock.now().getTime() / 1000));
+    options.blobs ?? s3 ?? new FileBlobStore(fileBlobRoot(config.dataDir), publicUrl, await sharedSecret(db, keys, 'blob_signing_key', randomKey), keys, () => Math.floor(clock.now().getTime() / 1000));
   const work: Context['work'] = new WorkSignals(db, clock, log);
   await work.start();
   const background = createBackground(log);

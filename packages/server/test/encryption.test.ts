@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { systemClock } from '../src/clock.ts';
 import { availableBackends, tempDir, type Backend } from './support/backends.ts';
-import { eventually, makeHarness, type Harness } from './support/harness.ts';
+import { describeEachBackend, eventually, makeHarness, openOtherProcess, type Harness } from './support/harness.ts';
 import { serveAdminKey, spawnServe } from './support/serveProcess.ts';
 
 // Encryption at rest (docs/encryption.md): what an operator checks. After a run through real
@@ -166,6 +166,8 @@ describe('encryption at rest', async () => {
         await serve.stop();
       }
       const files = await postgresFiles(opened.databaseUrl!, lsn.rows[0].lsn);
+      const signingKey = await opened.db.query<{ value: string }>(`select value from settings where key = 'blob_signing_key'`);
+      assert.match(signingKey.rows[0].value, /^rfe1\./, "the blob URLs' signing key is stored sealed");
       const found = findMarkers(files, [seen.robotSecret, seen.webhookSecret, seen.secretContent, seen.plainContent]);
       assert.ok(found.has(seen.plainContent), 'the scan finds the content of the type that is not encrypted (the control)');
       assert.deepEqual([...found.keys()].filter((m) => m !== seen.plainContent), [], `found in clear: ${JSON.stringify(Object.fromEntries(found))}`);
@@ -188,5 +190,32 @@ describe('encryption at rest', async () => {
         assert.equal(spawned.stderr().trim().split('\n').length, 1, spawned.stderr());
       }
     });
+  });
+});
+
+describeEachBackend("the blob URLs' signing key", (h) => {
+  it('one stored in clear by an earlier version is sealed at the next start, and the URLs it signed still work', async () => {
+    const robot = await h().createRobot();
+    const ids = await h().importRecords([{ type: 'reference', identifiers: [{ type: 'doi', value: `10.1/sk-${Date.now()}` }], content: { title: 'signed' } }]);
+    const db = h().refinery.ctx.db;
+    const sealed = (await db.query<{ value: string }>(`select value from settings where key = 'blob_signing_key'`)).rows[0].value;
+    const clear = h().refinery.ctx.keys.open(sealed, 'setting blob_signing_key');
+    // As an earlier version left it.
+    await db.query(`update settings set value = $1 where key = 'blob_signing_key'`, [clear]);
+    const started = await openOtherProcess(h(), { adminKey: h().adminKey });
+    try {
+      const now = (await db.query<{ value: string }>(`select value from settings where key = 'blob_signing_key'`)).rows[0].value;
+      assert.match(now, /^rfe1\./);
+      assert.notEqual(now, sealed, 'sealed anew');
+      assert.equal(h().refinery.ctx.keys.open(now, 'setting blob_signing_key'), clear, 'the same key, so the URLs signed before stay good');
+      await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: ids } });
+      const leased = await started.other.robotCall(robot, 'POST', '/v1/batches/lease?limit=10');
+      assert.equal(leased.status, 200);
+      const items = await fetch(leased.body.items_url);
+      assert.equal(items.status, 200);
+      assert.match(await items.text(), /signed/);
+    } finally {
+      await started.close();
+    }
   });
 });
