@@ -22,9 +22,9 @@ export interface Backend {
   open(): Promise<{ db: Db; databaseUrl: string | null; drop(): Promise<void> }>;
 }
 
-const migrationsDir = fileURLToPath(new URL('../../src/db/migrations/', import.meta.url));
+const schemaDirs = ['migrations', 'functions'].map((d) => fileURLToPath(new URL(`../../src/db/${d}/`, import.meta.url)));
 const schemaHash = createHash('sha256')
-  .update(readdirSync(migrationsDir).sort().map((f) => f + readFileSync(join(migrationsDir, f), 'utf8')).join('\n'))
+  .update(schemaDirs.flatMap((dir) => readdirSync(dir).sort().map((f) => f + readFileSync(join(dir, f), 'utf8'))).join('\n'))
   .digest('hex')
   .slice(0, 12);
 const templateName = `refinery_template_${schemaHash}`;
