@@ -1,18 +1,18 @@
-import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
-import { ApiKeyIn, ApiKeyOut, IdParams, ProvisionedApiKey, RevokedApiKey, type Role } from '@refinery/protocol';
+import { ApiKeyIn, ApiKeyOut, IdParams, ProvisionedApiKey, RevokedApiKey } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { createApiKey, hashApiKey } from './apiKeys.ts';
 import { listApiKeys } from './queries/listApiKeys.ts';
 import { revokeApiKeyIfNotLastAdmin } from './queries/revokeApiKeyIfNotLastAdmin.ts';
+import type { RoutePlugin } from '../http/typeProvider.ts';
 
-export const authRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const authRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   app.post('/v1/api-keys', {
     config: { access: 'admin' },
     schema: { tags: ['auth'], summary: 'Create an API key (shown once)', body: ApiKeyIn, response: { 201: ProvisionedApiKey } },
     handler: async (request, reply) => {
-      const body = request.body as { name: string; role?: Role };
+      const body = request.body;
       const created = await createApiKey(ctx.db, { name: body.name, role: body.role ?? 'requester', now: ctx.clock.now() });
       return reply.status(201).send({ id: created.id, name: created.name, role: created.role, created_at: created.created_at, key: created.key });
     },
@@ -35,7 +35,7 @@ export const authRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ct
       response: { 200: RevokedApiKey },
     },
     handler: async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const revocation = await revokeApiKeyIfNotLastAdmin(ctx.db, {
         id,
         keepHash: ctx.config.adminKey === null ? null : hashApiKey(ctx.config.adminKey),

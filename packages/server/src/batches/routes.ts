@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseHeaders, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
 import { robotOf, signingRobotOf } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
@@ -14,6 +14,7 @@ import type { BatchRow } from './queries/batchRow.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
 import { getBatch } from './queries/getBatch.ts';
 import { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
+import type { RoutePlugin } from '../http/typeProvider.ts';
 
 const maxLeaseMs = 24 * 3600_000;
 /** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */
@@ -27,7 +28,7 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
   return ms;
 }
 
-export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const batchRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   /** Long polls waiting, answered 204 at once when the server closes (one would hold its close up to its `wait`). */
   const polls = new Set<AbortController>();
   app.addHook('preClose', async () => {
@@ -91,7 +92,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     },
     handler: async (request, reply) => {
       const robot = signingRobotOf(request);
-      const q = request.query as LeaseQuery;
+      const q = request.query;
       const waitMs = q.wait === undefined ? 0 : parseDuration(q.wait)!;
       if (waitMs > maxLeaseWaitSeconds * 1000) throw errors.invalidRequest(`wait may be at most ${maxLeaseWaitSeconds} seconds`);
       if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its URL (${robot.delivery.url}); it does not lease them (docs/push.md)`);
@@ -130,7 +131,7 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
   app.get('/v1/batches/:id', {
     config: { access: 'robot' },
     schema: { tags: ['batches'], summary: 'A batch, its URLs signed afresh', params: IdParams, response: { 200: Batch } },
-    handler: async (request) => batchOut(ctx, await ownBatch((request.params as { id: string }).id, robotOf(request))),
+    handler: async (request) => batchOut(ctx, await ownBatch(request.params.id, robotOf(request))),
   });
 
   app.post('/v1/batches/:id/renew', {
@@ -139,9 +140,9 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     handler: async (request) => {
       const robot = signingRobotOf(request);
       const robotId = robot.id;
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const batch = await ownBatch(id, robotId);
-      const leaseMs = leaseMsFrom((request.query as { lease?: string }).lease, robot.lease_ms);
+      const leaseMs = leaseMsFrom(request.query.lease, robot.lease_ms);
       const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id, robotId, leaseMs, now: ctx.clock.now() });
       if (!expiresAt) refusal({ ...batch, status: batch.status === 'leased' ? 'expired' : batch.status }, batch.lease_token);
       return { id, lease_expires_at: expiresAt };
@@ -158,8 +159,8 @@ export const batchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       response: { 202: ResultsAccepted },
     },
     handler: async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as ResultsIn;
+      const { id } = request.params;
+      const body = request.body;
       const batch = await ownBatch(id, robotOf(request));
       if (body.error) {
         const status = await failLeasedBatch(ctx, batch, { leaseToken: body.lease_token, message: body.error.message, retryable: body.error.retryable ?? false, repeat: 'accept' });

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { errors } from '../errors.ts';
 import type { FileBlobStore } from './fileStore.ts';
+import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
 
 /** Largest results file a robot may upload to the embedded store. */
 export const maxUploadBytes = 2 * 1024 * 1024 * 1024;
@@ -13,7 +14,7 @@ const BlobQuery = Type.Object(
 );
 
 /** The embedded blob store's HTTP face: GET and PUT, authorised by the URL's own signature. */
-export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (app, { store }) => {
+export const blobRoutes: RoutePlugin<{ store: FileBlobStore }> = async (app, { store }) => {
   // Uploads stream straight to disk, whatever their content type: the route takes the body as it comes.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -26,8 +27,8 @@ export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (a
   }
 
   /** onRequest: the URL's own signature, for `method` (a HEAD is a GET's), checked before anything else. */
-  const signedFor = (method: 'GET' | 'PUT') => async (request: FastifyRequest) => {
-    const query = request.query as { expires?: string; signature?: string };
+  const signedFor = (method: 'GET' | 'PUT') => async (request: FastifyRequest<{ Querystring: { expires?: string; signature?: string } }>) => {
+    const query = request.query;
     const problem = store.checkSignature(keyOf(request.url), method, query.expires, query.signature);
     if (problem) throw errors.forbidden(problem);
   };
@@ -63,7 +64,7 @@ export const blobRoutes: FastifyPluginAsync<{ store: FileBlobStore }> = async (a
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > maxUploadBytes) throw errors.payloadTooLarge(`uploads may be at most ${maxUploadBytes} bytes`);
       let received = 0;
-      const body = (request.body as Readable | undefined) ?? Readable.from([]);
+      const body = parsedBody<Readable | undefined>(request) ?? Readable.from([]);
       const limited = (async function* () {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           received += chunk.length;

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { destiny, IdParams, parseDuration, robotDefaults } from '@refinery/protocol';
 import { keyOf, signingRobotOf } from '../auth/authenticate.ts';
@@ -36,6 +36,7 @@ import { updateRobot } from '../robots/queries/updateRobot.ts';
 import { toDestinyIdentifier } from './identifiers.ts';
 import { enhancementRequestJson } from './requests.ts';
 import { destinyMaxBatchSize, destinyRobot, newDestinyRobotId, newDestinySecret, refineryFields } from './robots.ts';
+import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
 
 /** Bodies of up to a million reference ids, as POST /v1/requests takes. */
 const requestBodyLimit = 64 * 1024 * 1024;
@@ -126,12 +127,11 @@ function answerInDestinyCodes(scope: FastifyInstance): void {
  * and status codes, over Refinery's services, state machines and SQL. Robots sign as destiny_sdk
  * does or with RFC 9421; requesters and admins send Refinery's API keys.
  */
-export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const destinyRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   answerInDestinyCodes(app);
 
   /** The caller's batch (another robot's is as good as missing): `missing` says what to answer otherwise. */
-  async function ownBatch(request: FastifyRequest, missing: (id: string) => AppError = () => errors.notFound('batch')): Promise<BatchRow> {
-    const { id } = request.params as { id: string };
+  async function ownBatch(request: FastifyRequest, id: string, missing: (id: string) => AppError = () => errors.notFound('batch')): Promise<BatchRow> {
     const batch = await getBatch(ctx.db, { id, robotId: signingRobotOf(request).id });
     if (!batch) throw missing(id);
     return batch;
@@ -143,11 +143,9 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
    * with `error` every item fails with the robot's message, without it the result file is
    * imported after the answer; late or a second time, DESTINY's 422 and nothing imported.
    */
-  async function handIn(request: FastifyRequest): Promise<{ batch: BatchRow; error: string | null }> {
-    const { id } = request.params as { id: string };
-    const body = request.body as destiny.RobotEnhancementBatchResult;
+  async function handIn(request: FastifyRequest, id: string, body: destiny.RobotEnhancementBatchResult): Promise<{ batch: BatchRow; error: string | null }> {
     if (body.request_id.toLowerCase() !== id.toLowerCase()) throw errors.invalidRequest(`Request ID mismatch: request_id ${body.request_id} is not the batch ${id} of the path`);
-    const batch = await ownBatch(request);
+    const batch = await ownBatch(request, id);
     const error = body.error?.message ?? null;
     try {
       // DESTINY answers a second post 422 (docs/destiny.md), a repeated one too.
@@ -182,7 +180,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     },
     handler: async (request, reply) => {
       const robot = signingRobotOf(request);
-      const q = request.query as { robot_id: string; limit?: number; lease?: string };
+      const q = request.query;
       if (q.robot_id.toLowerCase() !== robot.id) throw errors.forbidden(`robot_id must be the signing robot's id (${robot.id}): a robot polls for its own batches`);
       if (robot.protocol !== 'destiny') throw errors.conflict('refinery_robot', "this robot speaks Refinery's protocol: it leases with POST /v1/batches/lease (robots registered through POST /v1/robots/ speak DESTINY's)");
       if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its base_url (${robot.delivery.url}); it does not poll (docs/destiny.md)`);
@@ -197,7 +195,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   app.get('/v1/robot-enhancement-batches/:id/', {
     config: robotAccess,
     schema: { tags, summary: 'A batch, its URLs signed afresh (with its validation result file once imported)', params: IdParams, response: { 200: destiny.RobotEnhancementBatch } },
-    handler: async (request) => robotBatch(ctx, await ownBatch(request)),
+    handler: async (request) => robotBatch(ctx, await ownBatch(request, request.params.id)),
   });
 
   app.patch('/v1/robot-enhancement-batches/:id/renew-lease/', {
@@ -212,8 +210,8 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     handler: async (request, reply) => {
       const robot = signingRobotOf(request);
       // DESTINY answers a renewal of a batch it does not know with 422.
-      const batch = await ownBatch(request, (id) => errors.destinyUnprocessable('not_found', `no batch ${id} of this robot`));
-      const leaseMs = leaseMsFrom((request.query as { lease?: string }).lease, robot.lease_ms);
+      const batch = await ownBatch(request, request.params.id, (id) => errors.destinyUnprocessable('not_found', `no batch ${id} of this robot`));
+      const leaseMs = leaseMsFrom(request.query.lease, robot.lease_ms);
       const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseMs, now: ctx.clock.now() });
       if (!expiresAt) throw errors.conflict('lease_expired', 'This batch has no pending enhancements. They may have already expired or been completed.');
       // Python's datetime.isoformat(): microseconds and +00:00.
@@ -231,7 +229,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       response: { 200: destiny.RobotEnhancementBatchRead, 202: destiny.RobotEnhancementBatchRead },
     },
     handler: async (request, reply) => {
-      const { batch, error } = await handIn(request);
+      const { batch, error } = await handIn(request, request.params.id, request.body);
       return reply.status(error === null ? 202 : 200).send(await batchRead(ctx, batch, error));
     },
   });
@@ -248,7 +246,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
         response: { 200: destiny.EnhancementRequestRead, 202: destiny.EnhancementRequestRead },
       },
       handler: async (request, reply) => {
-        const { batch, error } = await handIn(request);
+        const { batch, error } = await handIn(request, request.params.id, request.body);
         const read: destiny.EnhancementRequestRead = {
           id: batch.id,
           robot_id: batch.robot_id,
@@ -266,8 +264,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   }
 
   /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
-  async function visibleRequest(request: FastifyRequest): Promise<RequestRow> {
-    const { id } = request.params as { id: string };
+  async function visibleRequest(request: FastifyRequest, id: string): Promise<RequestRow> {
     const key = keyOf(request);
     const row = await getRequest(ctx.db, { id });
     if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('enhancement request');
@@ -294,7 +291,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       },
       handler: async (request, reply) => {
         const key = keyOf(request);
-        const body = request.body as { robot_id: string; reference_ids: RecordIdList; source?: string | null };
+        const body = parsedBody<destiny.EnhancementRequestIn & { reference_ids: RecordIdList }>(request);
         const check = await findMissingRecords(ctx.db, { ids: body.reference_ids.packed, type: 'reference', limit: 100 });
         if (check.repeated > 0) throw errors.unprocessable('repeated_reference_ids', `reference_ids holds ${check.repeated} id(s) more than once; send each reference once`);
         if (check.missing.length > 0) throw errors.unprocessable('unknown_references', `Reference with id [${check.missing.join(', ')}] does not exist.`);
@@ -315,7 +312,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       response: { 200: destiny.EnhancementRequestRead },
     },
     handler: async (request, reply) => {
-      const row = await visibleRequest(request);
+      const row = await visibleRequest(request, request.params.id);
       // Ids still in a large request's backlog are written as items first, so each is listed once.
       await writeBacklogOf(ctx, row.id);
       const current = (await getRequest(ctx.db, { id: row.id }))!;
@@ -331,7 +328,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       params: IdParams,
     },
     handler: async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const record = await getRecordWithEnhancements(ctx.db, { id });
       if (!record || record.type !== 'reference') throw errors.notFound('reference');
       const enhancements = (record.enhancements as Array<destiny.Enhancement & { record_id: string; source: string | null }>)
@@ -347,7 +344,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     config: { access: 'admin' },
     schema: { tags, summary: "Register a robot that speaks DESTINY's protocol; its client_secret is shown once", body: destiny.RobotIn, response: { 201: destiny.ProvisionedRobot } },
     handler: async (request, reply) => {
-      const body = request.body as destiny.RobotIn;
+      const body = request.body;
       const id = newDestinyRobotId();
       const secret = newDestinySecret();
       const now = ctx.clock.now();
@@ -388,7 +385,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     config: { access: 'admin' },
     schema: { tags, summary: 'A robot, as DESTINY shows it', params: IdParams, response: { 200: destiny.Robot } },
     handler: async (request) => {
-      const row = await getRobot(ctx.db, { id: (request.params as { id: string }).id, now: ctx.clock.now() });
+      const row = await getRobot(ctx.db, { id: request.params.id, now: ctx.clock.now() });
       if (!row) throw errors.notFound('robot');
       return destinyRobot(row);
     },
@@ -398,8 +395,8 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     config: { access: 'admin' },
     schema: { tags, summary: 'Replace a DESTINY robot\'s name, description, owner, entitlements and base_url', params: IdParams, body: destiny.RobotIn, response: { 200: destiny.Robot } },
     handler: async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as destiny.RobotIn;
+      const { id } = request.params;
+      const body = request.body;
       const now = ctx.clock.now();
       const row = await getRobot(ctx.db, { id, now });
       if (!row) throw errors.notFound('robot');
@@ -422,7 +419,7 @@ export const destinyRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       response: { 201: destiny.ProvisionedRobot },
     },
     handler: async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const secret = newDestinySecret();
       const now = ctx.clock.now();
       const rotated = await rotateRobotSecret(ctx.db, { robotId: id, secretId: newId(), secret: sealRobotSecret(ctx.keys, id, secret), graceMs: parseDuration(robotDefaults.secretGrace)!, now });

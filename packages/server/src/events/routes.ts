@@ -1,4 +1,3 @@
-import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { EventsQuery, IdParams, requestFinalStatuses, WebhookSecretOut } from '@refinery/protocol';
 import { keyOf } from '../auth/authenticate.ts';
@@ -8,6 +7,7 @@ import { getRequest } from '../requests/queries/getRequest.ts';
 import { webhookSecrets } from './webhookSecrets.ts';
 import { listEventsAfter } from './queries/listEventsAfter.ts';
 import { EventSignals } from './signals.ts';
+import type { RoutePlugin } from '../http/typeProvider.ts';
 
 export const streamDefaults = {
   /** A stream re-reads the events table this often even without a NOTIFY (a lost LISTEN connection). */
@@ -21,7 +21,7 @@ export const streamDefaults = {
 /** The final event: it ends a stream. */
 const finalEvent = 'request.finished';
 
-export const eventRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const eventRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   const signals = new EventSignals(ctx.db);
   await signals.start();
   /** Open streams, ended when the server closes (an open stream would keep it from closing). */
@@ -56,11 +56,11 @@ export const eventRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       response: { 200: { content: { 'text/event-stream': { schema: Type.String() } } } },
     },
     handler: async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const key = keyOf(request);
       const row = await getRequest(ctx.db, { id });
       if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
-      const query = request.query as { last_event_id?: string };
+      const query = request.query;
       let after = (request.headers['last-event-id'] as string | undefined) ?? query.last_event_id ?? '0';
       const finalAtStart = (requestFinalStatuses as readonly string[]).includes(row.status);
 

@@ -1,14 +1,14 @@
-import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
+import type { RoutePlugin } from '../http/typeProvider.ts';
 
 /** How long `/readyz` trusts its last look at the blob store, so that polling it stays cheap. */
 const blobsLookMs = 5_000;
 
 const Status = (status: string) => Type.Object({ status: Type.Literal(status) });
 
-export const opsRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const opsRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status('ok') } } }, async () => ({ status: 'ok' }));
 
   let blobsLook: { at: number; answer: Promise<void> } | null = null;

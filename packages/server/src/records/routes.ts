@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { IdParams, ImportRecordsResult, ListRecordsQuery, RecordIn, RecordPage, RecordWithEnhancements } from '@refinery/protocol';
 import type { Context } from '../context.ts';
@@ -11,6 +10,7 @@ import { importRecords } from './importRecords.ts';
 import { recordsFromBody } from './recordTexts.ts';
 import { getRecordWithEnhancements } from './queries/getRecord.ts';
 import { listRecords } from './queries/listRecords.ts';
+import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
 
 const jsonLinesTypes = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
 const streamedTypes = ['application/json', ...jsonLinesTypes];
@@ -23,7 +23,7 @@ const RecordsBody = {
   },
 };
 
-export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const recordRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   // Record bodies are read record by record as they arrive, never buffered whole: hand the raw stream to the route.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(streamedTypes, (_request, payload, done) => done(null, payload));
@@ -39,7 +39,7 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
       response: { 200: ImportRecordsResult },
     },
     handler: async (request, reply) => {
-      const body = request.body as Readable | undefined;
+      const body = parsedBody<Readable | undefined>(request);
       if (!body) throw errors.invalidRequest('send a JSON array or JSONL of records');
       const { json } = await importRecords(ctx, recordsFromBody(body, request.headers['content-type'] ?? ''));
       return reply.type('application/json; charset=utf-8').send(Readable.from(json));
@@ -50,7 +50,7 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
     config: { access: 'requester' },
     schema: { tags: ['records'], summary: 'List records, or look one up by `identifier=type:value`', querystring: ListRecordsQuery, response: { 200: RecordPage } },
     handler: async (request) => {
-      const q = request.query as ListRecordsQuery;
+      const q = request.query;
       const limit = q.limit ?? 100;
       const [identifierType, ...rest] = q.identifier?.split(':') ?? [];
       const rows = await listRecords(ctx.db, {
@@ -72,7 +72,7 @@ export const recordRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
     config: { access: 'requester' },
     schema: { tags: ['records'], summary: 'A record with its enhancements', params: IdParams, response: { 200: RecordWithEnhancements } },
     handler: async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const record = await getRecordWithEnhancements(ctx.db, { id });
       if (!record) throw errors.notFound('record');
       return openRecord(ctx.keys, record);

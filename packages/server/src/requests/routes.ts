@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, RetryIn, itemFinalStatuses, PageQuery } from '@refinery/protocol';
 import { keyOf } from '../auth/authenticate.ts';
@@ -17,6 +17,7 @@ import { listItems, type ItemRow } from './queries/listItems.ts';
 import { listRequestBatches } from './queries/listRequestBatches.ts';
 import { listRequests } from './queries/listRequests.ts';
 import { priorityOf, type RequestRow } from './queries/requestRow.ts';
+import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
 
 /** Bodies of up to a million record ids. */
 const requestBodyLimit = 64 * 1024 * 1024;
@@ -47,10 +48,9 @@ function itemOut(row: ItemRow) {
   };
 }
 
-export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const requestRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
-  async function visibleRequest(request: FastifyRequest): Promise<RequestRow> {
-    const { id } = request.params as { id: string };
+  async function visibleRequest(request: FastifyRequest, id: string): Promise<RequestRow> {
     const key = keyOf(request);
     const row = await getRequest(ctx.db, { id });
     if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
@@ -77,7 +77,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       handler: async (request, reply) => {
         const key = keyOf(request);
         const { request: row, created } = await createRequest(ctx, {
-          body: request.body as RequestBody,
+          body: parsedBody<RequestBody>(request),
           requestedBy: key.keyId,
           idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? null,
         });
@@ -91,7 +91,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     schema: { tags: ['requests'], summary: 'List requests, newest first (a requester sees its own)', querystring: ListRequestsQuery, response: { 200: RequestPage } },
     handler: async (request) => {
       const key = keyOf(request);
-      const q = request.query as { status?: string; robot_id?: string; cursor?: string; limit?: number };
+      const q = request.query;
       const limit = q.limit ?? 100;
       const rows = await listRequests(ctx.db, {
         requestedBy: key.role === 'admin' ? null : key.keyId,
@@ -108,7 +108,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
   app.get('/v1/requests/:id', {
     config: { access: 'requester' },
     schema: { tags: ['requests'], summary: 'Status, counts, progress, timestamps, manifest link', params: IdParams, response: { 200: RequestOut } },
-    handler: async (request) => requestOut(ctx.blobs, await visibleRequest(request)),
+    handler: async (request) => requestOut(ctx.blobs, await visibleRequest(request, request.params.id)),
   });
 
   app.post('/v1/requests/:id/cancel', {
@@ -119,7 +119,7 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       params: IdParams,
       response: { 200: RequestOut },
     },
-    handler: async (request) => requestOut(ctx.blobs, await cancelRequest(ctx, (await visibleRequest(request)).id)),
+    handler: async (request) => requestOut(ctx.blobs, await cancelRequest(ctx, (await visibleRequest(request, request.params.id)).id)),
   });
 
   app.post('/v1/requests/:id/retry', {
@@ -140,8 +140,8 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       response: { 202: RequestOut, 200: RequestOut },
     },
     handler: async (request, reply) => {
-      const original = await visibleRequest(request);
-      const { request: row, created } = await retryRequest(ctx, original, request.body as RetryIn);
+      const original = await visibleRequest(request, request.params.id);
+      const { request: row, created } = await retryRequest(ctx, original, request.body);
       return reply.status(created ? 202 : 200).header('location', `/v1/requests/${row.id}`).send(await requestOut(ctx.blobs, row));
     },
   });
@@ -150,8 +150,8 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     config: { access: 'requester' },
     schema: { tags: ['requests'], summary: "Every item's outcome and error", params: IdParams, querystring: ListItemsQuery, response: { 200: ItemPage } },
     handler: async (request) => {
-      const row = await visibleRequest(request);
-      const q = request.query as { status?: string; cursor?: string; limit?: number };
+      const row = await visibleRequest(request, request.params.id);
+      const q = request.query;
       const limit = q.limit ?? 100;
       const rows = await listItems(ctx.db, { requestId: row.id, status: q.status ?? null, afterSeq: checkIntCursor(decodeCursor(q.cursor)), limit: limit + 1 });
       const p = page(rows, limit, (r) => r.seq);
@@ -169,8 +169,8 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
       response: { 200: RequestBatchPage },
     },
     handler: async (request) => {
-      const row = await visibleRequest(request);
-      const q = request.query as { cursor?: string; limit?: number };
+      const row = await visibleRequest(request, request.params.id);
+      const q = request.query;
       const limit = q.limit ?? 100;
       const rows = await listRequestBatches(ctx.db, { requestId: row.id, afterId: checkUuidCursor(decodeCursor(q.cursor)), limit: limit + 1 });
       const p = page(rows, limit, (r) => r.id);

@@ -1,7 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { formatDuration, parseDuration, RecordTypeList, RecordTypeOut, RecordTypeParams, RecordTypePut } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
+import type { RoutePlugin } from '../http/typeProvider.ts';
 import { deleteRecordType } from './queries/deleteRecordType.ts';
 import { listRecordTypes } from './queries/listRecordTypes.ts';
 import { putRecordType } from './queries/putRecordType.ts';
@@ -47,13 +47,13 @@ function retentionPolicy(retention: NonNullable<RecordTypePut['retention']>): { 
   return { fullUntilMs, agedOutMs, decay };
 }
 
-export const retentionRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const retentionRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   app.put('/v1/record-types/:type', {
     config: { access: 'admin' },
     schema: { tags: ['record types'], summary: "Set (or with `retention: null` remove) a record type's retention policy; mark it `encrypted`", params: RecordTypeParams, body: RecordTypePut, response: { 200: RecordTypeOut } },
     handler: async (request) => {
-      const { type } = request.params as { type: string };
-      const { retention, encrypted } = request.body as RecordTypePut;
+      const { type } = request.params;
+      const { retention, encrypted } = request.body;
       const policy = retention ? retentionPolicy(retention) : retention;
       const [encryption] = await getEncryption(ctx.db, { types: [type] });
       if (encrypted === false && encryption) throw errors.unprocessable('encryption_is_permanent', `record type ${type} is encrypted, and stays so: its records' content is never stored in clear again`);
@@ -90,6 +90,6 @@ export const retentionRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app,
       params: RecordTypeParams,
       response: { 200: RecordTypeOut },
     },
-    handler: async (request) => readRecordType(ctx, (request.params as { type: string }).type),
+    handler: async (request) => readRecordType(ctx, request.params.type),
   });
 };

@@ -1,4 +1,3 @@
-import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { formatDuration, IdParams, Page, PageQuery, parseDuration, ProvisionedRobot, robotDefaults, RobotIn, RobotOut, RobotPatch, RotateSecretBody } from '@refinery/protocol';
 import type { Context } from '../context.ts';
@@ -13,6 +12,7 @@ import type { RobotRow } from './queries/robotRow.ts';
 import { rotateRobotSecret } from './queries/rotateRobotSecret.ts';
 import { sealRobotSecret } from '../keys/secrets.ts';
 import { updateRobot } from './queries/updateRobot.ts';
+import type { RoutePlugin } from '../http/typeProvider.ts';
 
 export function robotOut(row: RobotRow) {
   const { lease_ms, ...rest } = row;
@@ -42,12 +42,12 @@ function leaseMs(text: string | undefined): number | undefined {
   return ms;
 }
 
-export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const robotRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   app.post('/v1/robots', {
     config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Register a robot; its secret is shown once', body: RobotIn, response: { 201: ProvisionedRobot } },
     handler: async (request, reply) => {
-      const body = request.body as RobotIn;
+      const body = request.body;
       checkProduces(body.produces);
       const id = newId();
       const secret = newSecret('rs');
@@ -78,7 +78,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'List robots', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: Page(RobotOut) } },
     handler: async (request) => {
-      const q = request.query as { cursor?: string; limit?: number };
+      const q = request.query;
       const limit = q.limit ?? 100;
       const rows = await listRobots(ctx.db, { afterId: checkUuidCursor(decodeCursor(q.cursor)), limit: limit + 1, now: ctx.clock.now() });
       const p = page(rows, limit, (r) => r.id);
@@ -90,7 +90,7 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Read a robot', params: IdParams, response: { 200: RobotOut } },
     handler: async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const row = await getRobot(ctx.db, { id, now: ctx.clock.now() });
       if (!row) throw errors.notFound('robot');
       return robotOut(row);
@@ -101,8 +101,8 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
     config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Change a robot; `active: false` pauses it', params: IdParams, body: RobotPatch, response: { 200: RobotOut } },
     handler: async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as RobotPatch;
+      const { id } = request.params;
+      const body = request.body;
       checkProduces(body.produces);
       const now = ctx.clock.now();
       const outcome = await updateRobot(ctx.db, {
@@ -143,8 +143,8 @@ export const robotRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { c
       response: { 201: ProvisionedRobot },
     },
     handler: async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const graceText = (request.body as { grace?: string } | undefined)?.grace ?? robotDefaults.secretGrace;
+      const { id } = request.params;
+      const graceText = request.body?.grace ?? robotDefaults.secretGrace;
       const graceMs = parseDuration(graceText);
       if (graceMs === null || graceMs > 30 * 24 * 3600_000) throw errors.invalidRequest('grace must be a duration of at most 30 days');
       const secret = newSecret('rs');

@@ -1,4 +1,3 @@
-import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { Json, RecordCount, type RecordFilter, RecordSearchPage, SearchRecordsBody } from '@refinery/protocol';
 import type { Context } from '../../context.ts';
@@ -13,6 +12,7 @@ import { checkFilter } from './checkFilter.ts';
 import { contentClauses, typesHeldTo } from './clauses.ts';
 import { compileFilter } from './compileFilter.ts';
 import { parseQuery } from './parseQuery.ts';
+import type { RoutePlugin } from '../../http/typeProvider.ts';
 
 /** PostgreSQL's code for a statement stopped by its `statement_timeout`. */
 const queryCanceled = '57014';
@@ -20,7 +20,7 @@ const queryCanceled = '57014';
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
-export const searchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const searchRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
   /**
    * An encrypted type's content is not stored in clear (docs/encryption.md), so a filter with
    * content clauses must be held to types that are not encrypted; identifiers stay searchable.
@@ -59,7 +59,7 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { 
       response: { 200: Type.Union([RecordSearchPage, RecordCount]) },
     },
     handler: async (request) => {
-      const body = request.body as SearchRecordsBody;
+      const body = request.body;
       if ((body.query === undefined) === (body.filter === undefined)) throw errors.invalidRequest('send a query string (`query`) or a filter (`filter`): one of the two');
       const filter = body.query !== undefined ? parseQuery(body.query, ctx.config.queryMaxClauses) : checkFilter(body.filter, ctx.config.queryMaxClauses);
       await refuseEncryptedContent(filter);
