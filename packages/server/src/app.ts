@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { installAuthentication } from './auth/authenticate.ts';
+import { authentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
 import { destinyRoutes } from './destiny/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
@@ -71,7 +71,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
 
-  installAuthentication(app, ctx);
+  await app.register(authentication, { ctx });
 
   await app.register(opsRoutes, { ctx });
   await app.register(authRoutes, { ctx });

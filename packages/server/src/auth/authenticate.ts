@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { maxClockSkewSeconds, parseSignedRequest, SignatureError, signatureMatches, uuidPattern, type Role } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
+import { authenticationPluginName } from '../http/typeProvider.ts';
 import { hashApiKey } from './apiKeys.ts';
 import { getApiKeyByHash } from './queries/getApiKeyByHash.ts';
 import type { RobotRow } from '../robots/queries/robotRow.ts';
@@ -43,7 +45,10 @@ const keyRoles: Partial<Record<Access, Role[]>> = { admin: ['admin'], requester:
  * read or validated: a key when the request arrives, a robot's signature as its body is read
  * (the signature covers the body). A route that does not declare its `access` fails at boot.
  */
-export function installAuthentication(app: FastifyInstance, ctx: Context): void {
+/** Who may call each route (its `config.access`), checked before anything else of the request is read: for every route registered after it. */
+export const authentication = fp(async (app: FastifyInstance, { ctx }: { ctx: Context }) => installAuthentication(app, ctx), { name: authenticationPluginName, fastify: '5.x' });
+
+function installAuthentication(app: FastifyInstance, ctx: Context): void {
   app.addHook('onRoute', (route) => {
     if (!route.config?.access) throw new Error(`${route.method} ${route.url} does not declare who may call it (config.access)`);
   });

@@ -5,9 +5,9 @@ import { errors } from '../errors.ts';
 import { createApiKey, hashApiKey } from './apiKeys.ts';
 import { listApiKeys } from './queries/listApiKeys.ts';
 import { revokeApiKeyIfNotLastAdmin } from './queries/revokeApiKeyIfNotLastAdmin.ts';
-import type { RoutePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/typeProvider.ts';
 
-export const authRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const authRoutes = routePlugin<{ ctx: Context }>('api-keys', async (app, { ctx }) => {
   app.post('/v1/api-keys', {
     config: { access: 'admin' },
     schema: { tags: ['auth'], summary: 'Create an API key (shown once)', body: ApiKeyIn, response: { 201: ProvisionedApiKey } },
@@ -50,4 +50,4 @@ export const authRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) =>
       return shown;
     },
   });
-};
+});

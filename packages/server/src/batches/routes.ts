@@ -14,7 +14,7 @@ import type { BatchRow } from './queries/batchRow.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
 import { getBatch } from './queries/getBatch.ts';
 import { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
-import type { RoutePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/typeProvider.ts';
 
 const maxLeaseMs = 24 * 3600_000;
 /** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */
@@ -28,7 +28,7 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
   return ms;
 }
 
-export const batchRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const batchRoutes = routePlugin<{ ctx: Context }>('batches', async (app, { ctx }) => {
   /** Long polls waiting, answered 204 at once when the server closes (one would hold its close up to its `wait`). */
   const polls = new Set<AbortController>();
   app.addHook('preClose', async () => {
@@ -170,4 +170,4 @@ export const batchRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) =
       return reply.status(202).send({ id, status });
     },
   });
-};
+});

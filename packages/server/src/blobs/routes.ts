@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { errors } from '../errors.ts';
 import type { FileBlobStore } from './fileStore.ts';
-import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
+import { parsedBody, routePlugin } from '../http/typeProvider.ts';
 
 /** Largest results file a robot may upload to the embedded store. */
 export const maxUploadBytes = 2 * 1024 * 1024 * 1024;
@@ -14,7 +14,7 @@ const BlobQuery = Type.Object(
 );
 
 /** The embedded blob store's HTTP face: GET and PUT, authorised by the URL's own signature. */
-export const blobRoutes: RoutePlugin<{ store: FileBlobStore }> = async (app, { store }) => {
+export const blobRoutes = routePlugin<{ store: FileBlobStore }>('blobs', async (app, { store }) => {
   // Uploads stream straight to disk, whatever their content type: the route takes the body as it comes.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -76,4 +76,4 @@ export const blobRoutes: RoutePlugin<{ store: FileBlobStore }> = async (app, { s
       return reply.status(200).send({ key, bytes });
     },
   });
-};
+}, []);

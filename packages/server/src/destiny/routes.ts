@@ -36,7 +36,7 @@ import { updateRobot } from '../robots/queries/updateRobot.ts';
 import { toDestinyIdentifier } from './identifiers.ts';
 import { enhancementRequestJson } from './requests.ts';
 import { destinyMaxBatchSize, destinyRobot, newDestinyRobotId, newDestinySecret, refineryFields } from './robots.ts';
-import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
+import { parsedBody, routePlugin } from '../http/typeProvider.ts';
 
 /** Bodies of up to a million reference ids, as POST /v1/requests takes. */
 const requestBodyLimit = 64 * 1024 * 1024;
@@ -127,7 +127,7 @@ function answerInDestinyCodes(scope: FastifyInstance): void {
  * and status codes, over Refinery's services, state machines and SQL. Robots sign as destiny_sdk
  * does or with RFC 9421; requesters and admins send Refinery's API keys.
  */
-export const destinyRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const destinyRoutes = routePlugin<{ ctx: Context }>('destiny', async (app, { ctx }) => {
   answerInDestinyCodes(app);
 
   /** The caller's batch (another robot's is as good as missing): `missing` says what to answer otherwise. */
@@ -428,4 +428,4 @@ export const destinyRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx })
       return reply.status(201).send({ ...destinyRobot((await getRobot(ctx.db, { id, now }))!), client_secret: secret });
     },
   });
-};
+});

@@ -7,7 +7,7 @@ import { getRequest } from '../requests/queries/getRequest.ts';
 import { webhookSecrets } from './webhookSecrets.ts';
 import { listEventsAfter } from './queries/listEventsAfter.ts';
 import { EventSignals } from './signals.ts';
-import type { RoutePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/typeProvider.ts';
 
 export const streamDefaults = {
   /** A stream re-reads the events table this often even without a NOTIFY (a lost LISTEN connection). */
@@ -21,7 +21,7 @@ export const streamDefaults = {
 /** The final event: it ends a stream. */
 const finalEvent = 'request.finished';
 
-export const eventRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const eventRoutes = routePlugin<{ ctx: Context }>('events', async (app, { ctx }) => {
   const signals = new EventSignals(ctx.db);
   await signals.start();
   /** Open streams, ended when the server closes (an open stream would keep it from closing). */
@@ -126,4 +126,4 @@ export const eventRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) =
       }
     },
   });
-};
+});

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest, FastifyTypeProvider, RawServerDefault } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Static, TSchema } from 'typebox';
 
 /**
@@ -14,6 +15,18 @@ export interface TypeBoxInputs extends FastifyTypeProvider {
 
 /** A route plugin whose handlers are typed from their schemas. */
 export type RoutePlugin<Options extends Record<string, unknown> = Record<never, never>> = FastifyPluginAsync<Options, RawServerDefault, TypeBoxInputs>;
+
+/** The name the authentication plugin registers under: every route plugin depends on it. */
+export const authenticationPluginName = 'refinery-authentication';
+
+/**
+ * A capability's routes as a plugin with a name (`refinery-<name>`) and its dependencies (the
+ * authentication, unless its routes check their own signed URLs), kept encapsulated: what it adds
+ * (hooks, an error handler) stays with its own routes.
+ */
+export function routePlugin<Options extends Record<string, unknown>>(name: string, plugin: RoutePlugin<Options>, dependencies = [authenticationPluginName]) {
+  return fp(plugin, { name: `refinery-${name}`, dependencies, encapsulate: true, fastify: '5.x' });
+}
 
 /**
  * The body a route's own content-type parser made, which its schema (kept for the OpenAPI

@@ -1,14 +1,14 @@
 import Type from 'typebox';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import type { RoutePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/typeProvider.ts';
 
 /** How long `/readyz` trusts its last look at the blob store, so that polling it stays cheap. */
 const blobsLookMs = 5_000;
 
 const Status = (status: string) => Type.Object({ status: Type.Literal(status) });
 
-export const opsRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const opsRoutes = routePlugin<{ ctx: Context }>('ops', async (app, { ctx }) => {
   app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status('ok') } } }, async () => ({ status: 'ok' }));
 
   let blobsLook: { at: number; answer: Promise<void> } | null = null;
@@ -50,4 +50,4 @@ export const opsRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => 
   }, async (_request, reply) => {
     return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
-};
+});

@@ -10,7 +10,7 @@ import { importRecords } from './importRecords.ts';
 import { recordsFromBody } from './recordTexts.ts';
 import { getRecordWithEnhancements } from './queries/getRecord.ts';
 import { listRecords } from './queries/listRecords.ts';
-import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
+import { parsedBody, routePlugin } from '../http/typeProvider.ts';
 
 const jsonLinesTypes = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
 const streamedTypes = ['application/json', ...jsonLinesTypes];
@@ -23,7 +23,7 @@ const RecordsBody = {
   },
 };
 
-export const recordRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const recordRoutes = routePlugin<{ ctx: Context }>('records', async (app, { ctx }) => {
   // Record bodies are read record by record as they arrive, never buffered whole: hand the raw stream to the route.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(streamedTypes, (_request, payload, done) => done(null, payload));
@@ -78,4 +78,4 @@ export const recordRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) 
       return openRecord(ctx.keys, record);
     },
   });
-};
+});

@@ -17,7 +17,7 @@ import { listItems, type ItemRow } from './queries/listItems.ts';
 import { listRequestBatches } from './queries/listRequestBatches.ts';
 import { listRequests } from './queries/listRequests.ts';
 import { priorityOf, type RequestRow } from './queries/requestRow.ts';
-import { parsedBody, type RoutePlugin } from '../http/typeProvider.ts';
+import { parsedBody, routePlugin } from '../http/typeProvider.ts';
 
 /** Bodies of up to a million record ids. */
 const requestBodyLimit = 64 * 1024 * 1024;
@@ -48,7 +48,7 @@ function itemOut(row: ItemRow) {
   };
 }
 
-export const requestRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const requestRoutes = routePlugin<{ ctx: Context }>('requests', async (app, { ctx }) => {
   /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
   async function visibleRequest(request: FastifyRequest, id: string): Promise<RequestRow> {
     const key = keyOf(request);
@@ -180,4 +180,4 @@ export const requestRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx })
       return { data, next_cursor: p.next_cursor };
     },
   });
-};
+});

@@ -1,7 +1,7 @@
 import { formatDuration, parseDuration, RecordTypeList, RecordTypeOut, RecordTypeParams, RecordTypePut } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import type { RoutePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/typeProvider.ts';
 import { deleteRecordType } from './queries/deleteRecordType.ts';
 import { listRecordTypes } from './queries/listRecordTypes.ts';
 import { putRecordType } from './queries/putRecordType.ts';
@@ -47,7 +47,7 @@ function retentionPolicy(retention: NonNullable<RecordTypePut['retention']>): { 
   return { fullUntilMs, agedOutMs, decay };
 }
 
-export const retentionRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const retentionRoutes = routePlugin<{ ctx: Context }>('record-types', async (app, { ctx }) => {
   app.put('/v1/record-types/:type', {
     config: { access: 'admin' },
     schema: { tags: ['record types'], summary: "Set (or with `retention: null` remove) a record type's retention policy; mark it `encrypted`", params: RecordTypeParams, body: RecordTypePut, response: { 200: RecordTypeOut } },
@@ -92,4 +92,4 @@ export const retentionRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx 
     },
     handler: async (request) => readRecordType(ctx, request.params.type),
   });
-};
+});

@@ -12,7 +12,7 @@ import type { RobotRow } from './queries/robotRow.ts';
 import { rotateRobotSecret } from './queries/rotateRobotSecret.ts';
 import { sealRobotSecret } from '../keys/secrets.ts';
 import { updateRobot } from './queries/updateRobot.ts';
-import type { RoutePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/typeProvider.ts';
 
 export function robotOut(row: RobotRow) {
   const { lease_ms, ...rest } = row;
@@ -42,7 +42,7 @@ function leaseMs(text: string | undefined): number | undefined {
   return ms;
 }
 
-export const robotRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const robotRoutes = routePlugin<{ ctx: Context }>('robots', async (app, { ctx }) => {
   app.post('/v1/robots', {
     config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Register a robot; its secret is shown once', body: RobotIn, response: { 201: ProvisionedRobot } },
@@ -155,4 +155,4 @@ export const robotRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) =
       return reply.status(201).send({ ...robotOut((await getRobot(ctx.db, { id, now }))!), secret });
     },
   });
-};
+});

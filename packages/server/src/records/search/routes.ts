@@ -12,7 +12,7 @@ import { checkFilter } from './checkFilter.ts';
 import { contentClauses, typesHeldTo } from './clauses.ts';
 import { compileFilter } from './compileFilter.ts';
 import { parseQuery } from './parseQuery.ts';
-import type { RoutePlugin } from '../../http/typeProvider.ts';
+import { routePlugin } from '../../http/typeProvider.ts';
 
 /** PostgreSQL's code for a statement stopped by its `statement_timeout`. */
 const queryCanceled = '57014';
@@ -20,7 +20,7 @@ const queryCanceled = '57014';
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
-export const searchRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) => {
+export const searchRoutes = routePlugin<{ ctx: Context }>('record-search', async (app, { ctx }) => {
   /**
    * An encrypted type's content is not stored in clear (docs/encryption.md), so a filter with
    * content clauses must be held to types that are not encrypted; identifiers stay searchable.
@@ -75,4 +75,4 @@ export const searchRoutes: RoutePlugin<{ ctx: Context }> = async (app, { ctx }) 
       return page(rows, limit, (r) => r.id);
     },
   });
-};
+});
