@@ -1,7 +1,7 @@
 import { importResults } from '../batches/importResults.ts';
 import { claimStaleImports } from '../batches/queries/claimStaleImports.ts';
 import type { Context } from '../context.ts';
-import { createService } from './service.ts';
+import { createChore } from './service.ts';
 
 /**
  * Imports resumed per pass, run side by side: each renews its import lease from the start, and
@@ -12,16 +12,9 @@ const importsPerPass = 4;
 
 /** Results imports whose import lease lapsed (their process died) are claimed and resumed. */
 export function createImportResumption(ctx: Context, intervalMs: number) {
-  return createService({
-    name: 'import-resumption',
-    intervalMs,
-    log: ctx.log,
-    metrics: ctx.metrics,
-    touched: (resumed: number) => resumed,
-    async runOnce() {
-      const stale = await claimStaleImports(ctx.db, { now: ctx.clock.now(), importLeaseMs: ctx.config.importLeaseMs, limit: importsPerPass });
-      await Promise.all(stale.map((batchId) => ctx.background.run('import', { batch_id: batchId }, () => importResults(ctx, batchId))));
-      return stale.length;
-    },
+  return createChore(ctx, 'import-resumption', intervalMs, async () => {
+    const stale = await claimStaleImports(ctx.db, { now: ctx.clock.now(), importLeaseMs: ctx.config.importLeaseMs, limit: importsPerPass });
+    await Promise.all(stale.map((batchId) => ctx.background.run('import', { batch_id: batchId }, () => importResults(ctx, batchId))));
+    return stale.length;
   });
 }

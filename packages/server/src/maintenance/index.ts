@@ -3,21 +3,21 @@
  * setting and metrics, `runOnce` for tests. Any number of processes may run them at once: every
  * step is guarded in the database.
  */
+import { deleteExpiredNonces } from '../auth/queries/deleteExpiredNonces.ts';
 import type { Context } from '../context.ts';
+import { churningTables, vacuumUnlessAutovacuum } from '../db/vacuum.ts';
 import { createEventSender } from '../events/sender.ts';
 import { createRecordSealer } from '../records/encryption.ts';
+import { writeBacklog } from '../requests/backlog.ts';
+import { expireOverdueRequests } from '../requests/lifecycle.ts';
+import { writePendingManifests } from '../requests/manifests.ts';
 import { createCleanup } from '../retention/cleanup.ts';
-import { createBacklogs } from './backlogs.ts';
-import { createDeadlines } from './deadlines.ts';
 import { createImportResumption } from './importResumption.ts';
 import { createLeaseExpiry } from './leaseExpiry.ts';
-import { createManifests } from './manifests.ts';
-import { createNonceCleanup } from './nonceCleanup.ts';
 import { createOrphanedRequests } from './orphanedRequests.ts';
-import type { Service } from './service.ts';
-import { createVacuum } from './vacuum.ts';
+import { createChore, createService, type Service } from './service.ts';
 
-export { createService, type Service } from './service.ts';
+export { createChore, createService, type Service } from './service.ts';
 export { maintenanceIntervals, type MaintenanceIntervals, type MaintenanceService } from './intervals.ts';
 
 export function createMaintenance(ctx: Context) {
@@ -26,14 +26,26 @@ export function createMaintenance(ctx: Context) {
   const chores = {
     leaseExpiry: createLeaseExpiry(ctx, every.leaseExpiry),
     orphanedRequests: createOrphanedRequests(ctx, every.orphanedRequests),
-    deadlines: createDeadlines(ctx, every.deadlines),
+    /** Open requests past their `expires_at` expire, with their unfinished items. */
+    deadlines: createChore(ctx, 'deadlines', every.deadlines, () => expireOverdueRequests(ctx)),
     importResumption: createImportResumption(ctx, every.importResumption),
-    backlogs: createBacklogs(ctx, every.backlogs),
-    manifests: createManifests(ctx, every.manifests),
-    nonceCleanup: createNonceCleanup(ctx, every.nonceCleanup),
+    /** The backlogs of large requests left by a process that died or shut down are written (docs/large-requests.md). */
+    backlogs: createChore(ctx, 'backlogs', every.backlogs, () => writeBacklog(ctx)),
+    /** Finished requests whose manifest is not written (their process died first) get it. */
+    manifests: createChore(ctx, 'manifests', every.manifests, () => writePendingManifests(ctx)),
+    /** Signature nonces past their time window are deleted (a replay of them is refused as stale anyway). */
+    nonceCleanup: createChore(ctx, 'nonce-cleanup', every.nonceCleanup, () => deleteExpiredNonces(ctx.db, { now: ctx.clock.now() })),
   };
   const others = {
-    vacuum: createVacuum(ctx, every.vacuum),
+    /** The tables that churn are vacuumed where no autovacuum runs (PGlite, or `autovacuum = off`). */
+    vacuum: createService({
+      name: 'vacuum',
+      intervalMs: every.vacuum,
+      log: ctx.log,
+      metrics: ctx.metrics,
+      runOnce: () => vacuumUnlessAutovacuum(ctx.db),
+      touched: (vacuumed) => (vacuumed ? churningTables.length : 0),
+    }),
     cleanup: createCleanup({ ctx, config: { intervalMs: every.retentionCleanup } }),
     eventSender: createEventSender({ ctx, config: { intervalMs: every.webhookSender } }),
     recordSealer: createRecordSealer({ ctx, config: { intervalMs: every.recordSealer } }),

@@ -4,7 +4,7 @@ import type { Context } from '../context.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { notifyRetries } from '../work/signals.ts';
-import { createService } from './service.ts';
+import { createChore } from './service.ts';
 
 /** Batches handled per statement. */
 const batchLimit = 500;
@@ -15,26 +15,19 @@ const batchLimit = 500;
  * status, so any number of processes may run it at once.
  */
 export function createLeaseExpiry(ctx: Context, intervalMs: number) {
-  return createService({
-    name: 'lease-expiry',
-    intervalMs,
-    log: ctx.log,
-    metrics: ctx.metrics,
-    touched: (expired: number) => expired,
-    async runOnce() {
-      const now = ctx.clock.now();
-      const { expired, moves, done } = await ctx.db.transaction(async (tx) => {
-        const expired = await expireLapsedLeases(tx, { now, limit: batchLimit });
-        const released = await retryOrFailItems(tx, { batchIds: expired.map((b) => b.id), fromStatus: 'leased', code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
-        await notifyRetries(tx, released.retries);
-        const done = await finishRequestsIfDone(tx, { requestIds: released.requestIds, now });
-        return { expired, moves: released.moves, done };
-      });
-      for (const { robot_id: robot } of expired) ctx.metrics.leaseExpiries.inc({ robot });
-      ctx.metrics.itemsMoved(moves);
-      afterRequestsFinished(ctx, done);
-      if (expired.length > 0) ctx.log.info({ batches: expired.length }, 'leases expired');
-      return expired.length;
-    },
+  return createChore(ctx, 'lease-expiry', intervalMs, async () => {
+    const now = ctx.clock.now();
+    const { expired, moves, done } = await ctx.db.transaction(async (tx) => {
+      const expired = await expireLapsedLeases(tx, { now, limit: batchLimit });
+      const released = await retryOrFailItems(tx, { batchIds: expired.map((b) => b.id), fromStatus: 'leased', code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
+      await notifyRetries(tx, released.retries);
+      const done = await finishRequestsIfDone(tx, { requestIds: released.requestIds, now });
+      return { expired, moves: released.moves, done };
+    });
+    for (const { robot_id: robot } of expired) ctx.metrics.leaseExpiries.inc({ robot });
+    ctx.metrics.itemsMoved(moves);
+    afterRequestsFinished(ctx, done);
+    if (expired.length > 0) ctx.log.info({ batches: expired.length }, 'leases expired');
+    return expired.length;
   });
 }

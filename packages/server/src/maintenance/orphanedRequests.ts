@@ -2,7 +2,7 @@ import type { Context } from '../context.ts';
 import { afterRequestsFinished } from '../requests/manifests.ts';
 import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
 import { listOpenRequestsWithoutOpenItems } from '../requests/queries/listOpenRequestsWithoutOpenItems.ts';
-import { createService } from './service.ts';
+import { createChore } from './service.ts';
 
 /** Requests looked at per pass. */
 const limit = 500;
@@ -12,17 +12,10 @@ const limit = 500;
  * are finished, exactly once (finishRequestsIfDone guards it).
  */
 export function createOrphanedRequests(ctx: Context, intervalMs: number) {
-  return createService({
-    name: 'orphaned-requests',
-    intervalMs,
-    log: ctx.log,
-    metrics: ctx.metrics,
-    touched: (finished: number) => finished,
-    async runOnce() {
-      const now = ctx.clock.now();
-      const done = await ctx.db.transaction(async (tx) => finishRequestsIfDone(tx, { requestIds: await listOpenRequestsWithoutOpenItems(tx, { limit }), now }));
-      afterRequestsFinished(ctx, done);
-      return done.length;
-    },
+  return createChore(ctx, 'orphaned-requests', intervalMs, async () => {
+    const now = ctx.clock.now();
+    const done = await ctx.db.transaction(async (tx) => finishRequestsIfDone(tx, { requestIds: await listOpenRequestsWithoutOpenItems(tx, { limit }), now }));
+    afterRequestsFinished(ctx, done);
+    return done.length;
   });
 }

@@ -75,3 +75,8 @@ export function createService<R>(options: ServiceOptions<R>): Service<R> {
     },
   };
 }
+
+/** A chore whose pass gives the number of things it touched. */
+export function createChore(ctx: { log: Logger; metrics: Metrics }, name: string, intervalMs: number, runOnce: () => Promise<number>): Service<number> {
+  return createService({ name, intervalMs, log: ctx.log, metrics: ctx.metrics, runOnce, touched: (n) => n });
+}
