@@ -7,7 +7,7 @@ import { listApiKeys } from './queries/listApiKeys.ts';
 import { revokeApiKeyIfNotLastAdmin } from './queries/revokeApiKeyIfNotLastAdmin.ts';
 import { routePlugin } from '../http/typeProvider.ts';
 
-export const authRoutes = routePlugin<{ ctx: Context }>('api-keys', async (app, { ctx }) => {
+export const authRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'config' | 'db' | 'recentKeys'> }>('api-keys', async (app, { ctx }) => {
   app.post('/v1/api-keys', {
     config: { access: 'admin' },
     schema: { tags: ['auth'], summary: 'Create an API key (shown once)', body: ApiKeyIn, response: { 201: ProvisionedApiKey } },

@@ -42,7 +42,7 @@ function leaseMs(text: string | undefined): number | undefined {
   return ms;
 }
 
-export const robotRoutes = routePlugin<{ ctx: Context }>('robots', async (app, { ctx }) => {
+export const robotRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db' | 'keys' | 'recentRobots'> }>('robots', async (app, { ctx }) => {
   app.post('/v1/robots', {
     config: { access: 'admin' },
     schema: { tags: ['robots'], summary: 'Register a robot; its secret is shown once', body: RobotIn, response: { 201: ProvisionedRobot } },

@@ -20,7 +20,7 @@ const queryCanceled = '57014';
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
-export const searchRoutes = routePlugin<{ ctx: Context }>('record-search', async (app, { ctx }) => {
+export const searchRoutes = routePlugin<{ ctx: Pick<Context, 'config' | 'db'> }>('record-search', async (app, { ctx }) => {
   /**
    * An encrypted type's content is not stored in clear (docs/encryption.md), so a filter with
    * content clauses must be held to types that are not encrypted; identifiers stay searchable.
