@@ -30,7 +30,7 @@ export type DeliveryOutcome =
   /** 429/503 with Retry-After: the items wait until `until`, the attempt not counted. */
   | { batchId: string; outcome: 'deferred'; until: Date }
   /** No usable answer: the attempt counts; the items retry after a backoff or fail. */
-  | { batchId: string; outcome: 'failed'; message: string }
+  | { batchId: string; outcome: 'failed'; message: string; /** The robot's HTTP status; none: no answer. */ status: string }
   /** The batch had moved on meanwhile (its lease lapsed, its request was cancelled…): nothing done. */
   | { batchId: string; outcome: 'superseded' }
   /** The dispatcher stopped during the delivery: the batch was given back, the attempt not counted. */
@@ -113,7 +113,7 @@ async function interrupted(ctx: Context, batch: BatchRow): Promise<DeliveryOutco
 }
 
 /** A failed attempt: the batch fails, its items retry after a backoff while attempts remain, else fail with `message`. */
-async function failDelivery(ctx: Context, batch: BatchRow, message: string): Promise<DeliveryOutcome> {
+async function failDelivery(ctx: Context, batch: BatchRow, message: string, status: number | null): Promise<DeliveryOutcome> {
   const now = ctx.clock.now();
   const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: batch.lease_token, message, now }))) return null;
@@ -124,7 +124,7 @@ async function failDelivery(ctx: Context, batch: BatchRow, message: string): Pro
   if (failed === null) return { batchId: batch.id, outcome: 'superseded' };
   ctx.metrics.itemsMoved(failed.moves);
   afterRequestsFinished(ctx, failed.finished);
-  return { batchId: batch.id, outcome: 'failed', message };
+  return { batchId: batch.id, outcome: 'failed', message, status: status === null ? 'none' : String(status) };
 }
 
 /**
@@ -158,7 +158,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
       if (cutShort()) return await interrupted(ctx, batch);
       const message = `push delivery to ${url} failed: ${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)}`;
       log.warn({ err: message }, 'push delivery failed');
-      return await failDelivery(ctx, batch, message);
+      return await failDelivery(ctx, batch, message, null);
     }
     // The answer has begun: its body may take until the lease ends.
     clearTimeout(timer);
@@ -168,7 +168,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
     if (response.status === 200 && destinyRobot) {
       // DESTINY's 200 is the robot's RobotResult, its result file uploaded already.
       const result = await robotResultOf(response, batch.id);
-      if (!result) return await failDelivery(ctx, batch, `push delivery to ${url} failed: the robot answered 200 without a RobotResult for this batch`);
+      if (!result) return await failDelivery(ctx, batch, `push delivery to ${url} failed: the robot answered 200 without a RobotResult for this batch`, response.status);
       if (result.error !== null) {
         try {
           await failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: result.error, retryable: false, repeat: 'refuse' });
@@ -176,7 +176,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
           if (err instanceof AppError) return { batchId: batch.id, outcome: 'superseded' };
           throw err;
         }
-        return { batchId: batch.id, outcome: 'failed', message: result.error };
+        return { batchId: batch.id, outcome: 'failed', message: result.error, status: String(response.status) };
       }
     } else if (response.status === 200) {
       try {
@@ -185,7 +185,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
         if (cutShort()) return await interrupted(ctx, batch);
         const message = `push delivery to ${url} failed: the 200 answer broke off (${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)})`;
         log.warn({ err: message }, 'push delivery failed');
-        return await failDelivery(ctx, batch, message);
+        return await failDelivery(ctx, batch, message, response.status);
       }
     }
     if (response.status === 200) {
@@ -216,7 +216,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
     }
     const message = `push delivery to ${url} failed: the robot answered ${response.status}${response.statusText ? ' ' + response.statusText : ''}${await quote(response)}`;
     log.warn({ err: message }, 'push delivery failed');
-    return await failDelivery(ctx, batch, message);
+    return await failDelivery(ctx, batch, message, response.status);
   } finally {
     clearTimeout(timer);
     settings.signal?.removeEventListener('abort', onShutdown);
