@@ -26,6 +26,7 @@ import { databaseStartupError, listenStartupError } from './startup.ts';
 import { autovacuumRuns, churningTables } from './db/vacuum.ts';
 import { openPostgres } from './db/postgres.ts';
 import { createMetrics } from './ops/metrics.ts';
+import { flushTraces, startTracing } from './ops/tracing.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
 import { createEventSender, type EventSender } from './events/sender.ts';
 import { createCleanup, type Cleanup } from './retention/cleanup.ts';
@@ -168,6 +169,7 @@ async function assemble(
   const cleanup = createCleanup({ ctx });
   const recordSealer = createRecordSealer({ ctx });
   const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender, recordSealer];
+  await startTracing();
   const app = await buildApp(ctx);
   if (options.sweep !== false) for (const loop of loops) loop.start();
 
@@ -203,6 +205,7 @@ async function assemble(
       for (const loop of loops) await loop.stop();
       await work.stop();
       await background.close();
+      await flushTraces().catch((err) => log.warn({ err }, 'could not send the last spans'));
       s3?.close();
       if (!options.db) await db.close();
       await release();

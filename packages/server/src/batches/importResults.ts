@@ -17,6 +17,7 @@ import { insertEnhancements, type NewEnhancement } from './queries/insertEnhance
 import { requestIdsOf } from './queries/itemMoves.ts';
 import { renewImportLeaseIfImporting } from './queries/renewImportLease.ts';
 import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
+import { inSpan } from '../ops/tracing.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 import { settleImportedItems, type ItemOutcome } from './queries/settleImportedItems.ts';
@@ -117,8 +118,12 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
   const lease = keepImportLease(ctx, batchId);
   const started = performance.now();
   try {
-    const robot = await runImport(ctx, batchId, context);
-    if (robot) ctx.metrics.batchImportDuration.observe({ robot }, (performance.now() - started) / 1000);
+    await inSpan('refinery.import', { attributes: { 'refinery.batch_id': batchId } }, async (span) => {
+      const robot = await runImport(ctx, batchId, context);
+      if (!robot) return;
+      span.setAttribute('refinery.robot_id', robot);
+      ctx.metrics.batchImportDuration.observe({ robot }, (performance.now() - started) / 1000);
+    });
   } finally {
     lease.stop();
   }

@@ -20,6 +20,7 @@ import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { notifyRetries, notifyWork } from '../work/signals.ts';
 import { deferBatchIfLeased } from './queries/deferBatchIfLeased.ts';
 import { retryAfterMs } from './retryAfter.ts';
+import { context, contextOf, inSpan, SpanKind, SpanStatusCode, traceHeaders } from '../ops/tracing.ts';
 
 /** How one delivery ended. */
 export type DeliveryOutcome =
@@ -133,7 +134,19 @@ async function failDelivery(ctx: Context, batch: BatchRow, message: string, stat
  * RobotResult, the results uploaded already: docs/destiny.md); 202 → the robot posts later;
  * 429/503 with Retry-After → deferred without counting the attempt; anything else → a failed attempt.
  */
-export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
+export function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
+  // A child of the lease's span; the robot gets this span as its `traceparent`.
+  const parent = batch.traceparent ? contextOf({ traceparent: batch.traceparent }) : context.active();
+  const attributes = { 'refinery.robot_id': robot.id, 'refinery.batch_id': batch.id, 'refinery.attempt': batch.attempt };
+  return inSpan('refinery.push.deliver', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    const delivered = await deliverInSpan(ctx, robot, batch, settings);
+    span.setAttribute('refinery.outcome', delivered.outcome);
+    if (delivered.outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: delivered.message });
+    return delivered;
+  }, parent);
+}
+
+async function deliverInSpan(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
   const { delivery } = robot;
   if (delivery.mode !== 'push') throw new Error(`robot ${robot.id} is not a push robot`);
   const log = ctx.log.child({ batch_id: batch.id, robot_id: robot.id, attempt: batch.attempt });
@@ -153,7 +166,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
   try {
     let response: Response;
     try {
-      response = await fetch(url, { method: 'POST', headers: { ...headers, 'user-agent': 'Refinery push' }, body, redirect: 'manual', signal: abort.signal });
+      response = await fetch(url, { method: 'POST', headers: { ...headers, ...traceHeaders(), 'user-agent': 'Refinery push' }, body, redirect: 'manual', signal: abort.signal });
     } catch (err) {
       if (cutShort()) return await interrupted(ctx, batch);
       const message = `push delivery to ${url} failed: ${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)}`;
