@@ -3,7 +3,11 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics); all by default.
+ *   `metrics`: GET /metrics with BENCH_METRICS_ROBOTS (default 100) robots, each with pending requests, on BENCH_BACKENDS.
+ * BENCH_TRACING=1: the Refinery under test exports its spans over OTLP to a sink in this process
+ *   (tracingSink.ts), to measure what tracing costs; off by default, as in production without
+ *   OTEL_EXPORTER_OTLP_ENDPOINT.
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -31,6 +35,8 @@ import { floors, type FloorsResult } from './floors.ts';
 import { load, type LoadResult } from './load.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { memory, type MemoryRun } from './memory.ts';
+import { metricsScrape, type MetricsScrapeResult } from './metricsScrape.ts';
+import { startTracingSink } from './tracingSink.ts';
 import type { PgCounts } from './pgCounters.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
@@ -41,7 +47,8 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics').split(','));
+const tracingSink = process.env.BENCH_TRACING === '1' ? await startTracingSink() : null;
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -142,7 +149,17 @@ const loadRuns = await section('load', async () => {
   return runs;
 });
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns });
+const scrapes = await section('metrics', async () => {
+  const runs: MetricsScrapeResult[] = [];
+  for (const backend of backends) runs.push(await metricsScrape(backend, { robots: Number(process.env.BENCH_METRICS_ROBOTS ?? 100), itemsPerRobot: 20, scrapes: 50 }));
+  return runs;
+});
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes });
+if (tracingSink) {
+  console.log(`\nBENCH_TRACING=1: ${fmt(tracingSink.spans())} spans exported to the sink in ${fmt(tracingSink.posts())} OTLP posts`);
+  await tracingSink.close();
+}
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -169,6 +186,7 @@ function printTable(r: {
   memoryRuns: MemoryRun[] | null;
   encryption: EncryptionResult | null;
   loadRuns: LoadResult[] | null;
+  scrapes: MetricsScrapeResult[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -434,6 +452,15 @@ function printTable(r: {
         `none left over: ${verdict(l.leftoverConnections === 0 && l.connectionsAfterServerStop === 0)}`,
       );
     }
+  }
+  for (const m of r.scrapes ?? []) {
+    row(
+      `GET /metrics, ${m.backend === 'postgres' ? 'PostgreSQL' : 'PGlite'}: ${fmt(m.robots)} robots, ${fmt(m.pendingItems)} items pending at two priorities each, webhooks pending; ${fmt(m.scrapes)} scrapes, p50 / p95 / max`,
+      `${fmt(m.p50Ms, 1)} / ${fmt(m.p95Ms, 1)} / ${fmt(m.maxMs, 1)} ms`,
+      `${fmt(m.bytes / 1024)} KB a scrape`,
+      '',
+      `p95 < 50 ms: ${verdict(m.p95Ms < 50)}`,
+    );
   }
   console.log('\n' + lines.join('\n'));
 }
