@@ -3,7 +3,7 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ty
 /**
  * Refinery's spans (docs/operations.md#traces). Until startTracing registers the SDK this is the
  * API's no-op tracer: the SDK is not even loaded, and the work done only for traces (reading the
- * requests' trace contexts at a lease) is skipped (docs/internals/0026-traces-off-cost-nothing.md).
+ * requests' trace contexts at a lease) is skipped (docs/internals/0026-request-traces.md).
  */
 export const tracer = trace.getTracer('refinery');
 
