@@ -248,7 +248,7 @@ describeEachBackend(
           samples: scraped.samples.filter((s) => s.name.startsWith('refinery_db_pool_')).length,
         };
       };
-      // A long poll holds no connection; a scrape while requests are answered sees the pool as it is.
+      // Calls in parallel take connections and give them back: the pool's size does not move, nothing waits.
       await moves(async () => {
         await Promise.all(Array.from({ length: 4 }, () => h().api('GET', '/v1/robots')));
       }, [
