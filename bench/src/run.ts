@@ -3,10 +3,14 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, baseline); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline); all by default.
  *   `baseline`: before and after in one run (baseline.ts): the PostgreSQL end-to-end run of this
  *   checkout and of the commit BENCH_BASELINE (default 2157035, the last before the work on
  *   packaging, stalls and encryption), alternating for BENCH_BASELINE_ROUNDS (default 3) rounds.
+ *   `metrics`: GET /metrics with BENCH_METRICS_ROBOTS (default 100) robots, each with pending requests, on BENCH_BACKENDS.
+ * BENCH_TRACING=1: the Refinery under test exports its spans over OTLP to a sink in this process
+ *   (tracingSink.ts), to measure what tracing costs; off by default, as in production without
+ *   OTEL_EXPORTER_OTLP_ENDPOINT.
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -35,6 +39,8 @@ import { floors, type FloorsResult } from './floors.ts';
 import { load, type LoadResult } from './load.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { memory, type MemoryRun } from './memory.ts';
+import { metricsScrape, type MetricsScrapeResult } from './metricsScrape.ts';
+import { startTracingSink } from './tracingSink.ts';
 import type { PgCounts } from './pgCounters.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
@@ -45,7 +51,8 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,baseline').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics,baseline').split(','));
+const tracingSink = process.env.BENCH_TRACING === '1' ? await startTracingSink() : null;
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -150,7 +157,17 @@ const before = await section('baseline', () =>
   baseline({ ref: process.env.BENCH_BASELINE ?? '2157035', rounds: Number(process.env.BENCH_BASELINE_ROUNDS ?? 3), records }),
 );
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, before });
+const scrapes = await section('metrics', async () => {
+  const runs: MetricsScrapeResult[] = [];
+  for (const backend of backends) runs.push(await metricsScrape(backend, { robots: Number(process.env.BENCH_METRICS_ROBOTS ?? 100), itemsPerRobot: 20, scrapes: 50 }));
+  return runs;
+});
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes, before });
+if (tracingSink) {
+  console.log(`\nBENCH_TRACING=1: ${fmt(tracingSink.spans())} spans exported to the sink in ${fmt(tracingSink.posts())} OTLP posts`);
+  await tracingSink.close();
+}
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -178,6 +195,7 @@ function printTable(r: {
   encryption: EncryptionResult | null;
   loadRuns: LoadResult[] | null;
   before: BaselineResult | null;
+  scrapes: MetricsScrapeResult[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -455,6 +473,15 @@ function printTable(r: {
       `≥ 0.98x: ${verdict(b.ratio >= 0.98)}`,
     );
     row('before and after: CPU seconds per 100,000 items (medians)', cpu(b.after), `before: ${cpu(b.before)}`, `${fmt(b.after.refineryCpu / b.before.refineryCpu, 3)}x (Refinery's process)`, '');
+  }
+  for (const m of r.scrapes ?? []) {
+    row(
+      `GET /metrics, ${m.backend === 'postgres' ? 'PostgreSQL' : 'PGlite'}: ${fmt(m.robots)} robots, ${fmt(m.pendingItems)} items pending at two priorities each, webhooks pending; ${fmt(m.scrapes)} scrapes, p50 / p95 / max`,
+      `${fmt(m.p50Ms, 1)} / ${fmt(m.p95Ms, 1)} / ${fmt(m.maxMs, 1)} ms`,
+      `${fmt(m.bytes / 1024)} KB a scrape`,
+      '',
+      `p95 < 50 ms: ${verdict(m.p95Ms < 50)}`,
+    );
   }
   console.log('\n' + lines.join('\n'));
 }

@@ -50,6 +50,8 @@ export interface JsonCall {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** Called with the answer's headers when it is 2xx, before its body is read. */
+  onAnswer?: (header: (name: string) => string | undefined) => void;
 }
 
 /**
@@ -62,11 +64,16 @@ export interface JsonCall {
 export async function callJson<T>(fetchImpl: Fetch, url: string, call: JsonCall): Promise<T | null> {
   if (fetchImpl !== requestFetch) {
     const response = await fetchOk(fetchImpl, url, call);
+    call.onAnswer?.((name) => response.headers.get(name) ?? undefined);
     return isBodiless(call.method, response.status) ? null : ((await response.json()) as T);
   }
   const answer = await request(url, { method: call.method as Dispatcher.HttpMethod, headers: call.headers, body: call.body ?? null, signal: call.signal, maxRedirections: 20 });
   const bodiless = isBodiless(call.method, answer.statusCode);
   if (answer.statusCode < 200 || answer.statusCode > 299) throw await errorFrom(responseOf(answer, bodiless ? null : await answer.body.text()));
+  call.onAnswer?.((name) => {
+    const value = answer.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  });
   if (bodiless) {
     await answer.body.dump();
     return null;

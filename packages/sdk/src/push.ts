@@ -239,6 +239,8 @@ export async function servePushRobot(options: ServePushRobotOptions): Promise<Pu
       throw new HttpRefusal(503, 'busy', 'the robot is busy; retry later', { 'retry-after': String(defaults.busyRetryAfterSeconds) });
     }
     stats.deliveries++;
+    const traceparent = request.headers.traceparent;
+    if (typeof traceparent === 'string') client.noteTraceparent(batch.id, traceparent);
     const batchLog = withFields(log, { batch_id: batch.id, attempt: batch.attempt });
     batchLog.info({ item_count: batch.item_count, mode }, 'batch delivered');
     let job: Promise<void>;

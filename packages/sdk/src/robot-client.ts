@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { signRequest, type Batch, type ItemsLine, type ResultLine, type ResultsIn } from '@refinery/protocol';
 import { isTransient, LeaseLostError, RefineryError } from './errors.ts';
 import { Backoff, retryTransient, sleep } from './retry.ts';
-import { buildUrl, callJson, durationParam, fetchOk, pathOf, requestFetch, streamedBody, type Duration, type Fetch, type Query } from './http.ts';
+import { buildUrl, callJson, durationParam, fetchOk, pathOf, requestFetch, streamedBody, type Duration, type Fetch, type JsonCall, type Query } from './http.ts';
 import { encodeJsonLines, parseJsonLineChunks } from './jsonl.ts';
 
 export interface RobotClientOptions {
@@ -68,6 +68,9 @@ export interface DownloadOptions {
   onRetry?: (err: unknown, delayMs: number) => void;
 }
 
+/** Batches whose `traceparent` a client keeps for their results post. */
+const tracedBatches = 1024;
+
 /** The answer to a renewal. */
 export interface Renewal {
   id: string;
@@ -84,6 +87,7 @@ export class RobotClient {
   readonly robotId: string;
   readonly #secret: string;
   readonly #fetch: Fetch;
+  readonly #traceparents = new Map<string, string>();
 
   constructor(options: RobotClientOptions) {
     this.url = options.url;
@@ -103,7 +107,21 @@ export class RobotClient {
       wait: options.wait === undefined ? undefined : durationParam(options.wait),
     };
     const headers = options.idempotencyKey === undefined ? undefined : { 'idempotency-key': options.idempotencyKey };
-    return this.#signed<Batch>('POST', '/v1/batches/lease', { query, headers, signal: options.signal });
+    let traceparent: string | undefined;
+    const batch = await this.#signed<Batch>('POST', '/v1/batches/lease', { query, headers, signal: options.signal, onAnswer: (header) => (traceparent = header('traceparent')) });
+    if (batch && traceparent) this.noteTraceparent(batch.id, traceparent);
+    return batch;
+  }
+
+  /**
+   * Remembers the `traceparent` Refinery gave with a batch (its lease's answer, or a push
+   * delivery), sent back with the batch's results post so that the import joins the request's
+   * trace (docs/operations.md). Kept for the last `tracedBatches` batches.
+   */
+  noteTraceparent(batchId: string, traceparent: string): void {
+    this.#traceparents.delete(batchId);
+    this.#traceparents.set(batchId, traceparent);
+    if (this.#traceparents.size > tracedBatches) this.#traceparents.delete(this.#traceparents.keys().next().value!);
   }
 
   /** The batch, with its URLs signed afresh (the old ones may have expired). */
@@ -221,19 +239,21 @@ export class RobotClient {
    */
   async postResults(id: string, results: ResultsIn, options: { signal?: AbortSignal } = {}): Promise<{ id: string; status: string }> {
     try {
-      return (await this.#signed<{ id: string; status: string }>('POST', pathOf('v1', 'batches', id, 'results'), { json: results, signal: options.signal }))!;
+      const traceparent = this.#traceparents.get(id);
+      const headers = traceparent === undefined ? undefined : { traceparent };
+      return (await this.#signed<{ id: string; status: string }>('POST', pathOf('v1', 'batches', id, 'results'), { json: results, headers, signal: options.signal }))!;
     } catch (err) {
       throw leaseLostOn409(err);
     }
   }
 
   /** One signed call answered with JSON (null: no body): the URL signed is exactly the URL fetched, query string included. */
-  async #signed<T>(method: string, path: string, options: { query?: Query; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal }): Promise<T | null> {
+  async #signed<T>(method: string, path: string, options: { query?: Query; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal; onAnswer?: JsonCall['onAnswer'] }): Promise<T | null> {
     const url = buildUrl(this.url, path, options.query);
     const body = options.json === undefined ? undefined : JSON.stringify(options.json);
     const headers: Record<string, string> = { ...options.headers, ...signRequest({ method, url, body, keyId: this.robotId, secret: this.#secret }) };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return callJson<T>(this.#fetch, url, { method, headers, body, signal: options.signal });
+    return callJson<T>(this.#fetch, url, { method, headers, body, signal: options.signal, onAnswer: options.onAnswer });
   }
 }
 

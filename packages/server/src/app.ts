@@ -15,6 +15,8 @@ import { parseStorableJson } from './http/storableJsonBodies.ts';
 import { guardUnfinishedBodies } from './http/unfinishedBodies.ts';
 import { validatorCompiler } from './http/validation.ts';
 import { opsRoutes } from './ops/routes.ts';
+import { traceRequests } from './ops/httpSpans.ts';
+import { tracing } from './ops/tracing.ts';
 import { recordRoutes } from './records/routes.ts';
 import { searchRoutes } from './records/search/routes.ts';
 import { requestRoutes } from './requests/routes.ts';
@@ -60,6 +62,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode }, reply.elapsedTime / 1000);
   });
+  if (tracing()) traceRequests(app);
 
   await app.register(swagger, openapiOptions());
   // /docs: paste a key under Authorize (kept across reloads) and try a call, against this server.

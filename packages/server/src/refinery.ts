@@ -25,6 +25,7 @@ import { autovacuumRuns, churningTables } from './db/vacuum.ts';
 import { openPostgres } from './db/postgres.ts';
 import { createMaintenance, type Maintenance } from './maintenance/index.ts';
 import { createMetrics } from './ops/metrics.ts';
+import { flushTraces, startTracing } from './ops/tracing.ts';
 import { createPushDispatcher, type PushDispatcher } from './push/dispatcher.ts';
 import { randomKey, sharedSecret } from './settings.ts';
 import { WorkSignals } from './work/signals.ts';
@@ -153,6 +154,7 @@ async function assemble(
   const ctx: Context = { db, blobs, clock, log, config, work, keys, recentKeys: new Recent(clock), recentRobots: new Recent(clock), publicUrl, background, metrics: createMetrics(db) };
   const maintenance = createMaintenance(ctx);
   const pusher = createPushDispatcher({ ctx, config: { timeoutMs: config.pushTimeoutMs, intervalMs: config.maintenanceIntervalsMs.pushDispatch } });
+  await startTracing();
   const app = await buildApp(ctx);
   if (options.sweep !== false) {
     maintenance.start();
@@ -191,6 +193,7 @@ async function assemble(
       await Promise.all([maintenance.stop(), pusher.stop()]);
       await work.stop();
       await drained;
+      await flushTraces().catch((err) => log.warn({ err }, 'could not send the last spans'));
       s3?.close();
       if (!options.db) await db.close();
       await release();

@@ -98,9 +98,14 @@ describeEachBackend(
         [
           ['refinery_requests_created_total', {}, 1],
           ['refinery_items', { status: 'pending' }, 4],
+          ['refinery_items_pending', { ...r, priority: 'normal' }, 4],
+          ['refinery_items_pending', { ...r, priority: 'high' }, 0],
           ['refinery_http_request_duration_seconds_count', { method: 'POST', route: '/v1/requests', status: '202' }, 1],
         ],
       );
+
+      // Waiting a minute ages the oldest pending item by a minute.
+      await moves(async () => advance(h(), 60_000), [['refinery_oldest_pending_item_age_seconds', r, 60]]);
 
       let batch: { id: string; lease_token: string; results_url: string } | null = null;
       await moves(
@@ -114,6 +119,8 @@ describeEachBackend(
           ['refinery_items_leased_total', r, 4],
           ['refinery_items', { status: 'pending' }, -4],
           ['refinery_items', { status: 'leased' }, 4],
+          ['refinery_items_pending', { ...r, priority: 'normal' }, -4],
+          ['refinery_oldest_pending_item_age_seconds', r, -60],
         ],
       );
 
@@ -134,6 +141,8 @@ describeEachBackend(
         },
         [
           ['refinery_batches_imported_total', r, 1],
+          ['refinery_batch_import_duration_seconds_count', r, 1],
+          ['refinery_batch_import_duration_seconds_sum', r, (d) => d > 0],
           ['refinery_items_finished_total', { ...r, status: 'completed' }, 1],
           ['refinery_items_finished_total', { ...r, status: 'failed' }, 2],
           ['refinery_items_retried_total', r, 1],
@@ -157,6 +166,7 @@ describeEachBackend(
           ['refinery_items_finished_total', { ...r, status: 'failed' }, 1],
           ['refinery_items_retried_total', r, 0],
           ['refinery_requests_finished_total', { status: 'completed_with_errors' }, 1],
+          ['refinery_webhook_deliveries_pending', {}, (d) => d >= 1],
         ],
       );
       assert.equal((await h().api('GET', `/v1/requests/${requestId}`)).body.status, 'completed_with_errors');
@@ -172,6 +182,7 @@ describeEachBackend(
         ['refinery_webhook_deliveries_total', { outcome: 'delivered' }, (d) => d >= 1],
         ['refinery_webhook_deliveries_total', { outcome: 'failed' }, 0],
       ]);
+      assert.equal(valueOf(await scrape(h()), 'refinery_webhook_deliveries_pending'), 0);
     });
 
     it('counts a batch handed to a waiting long poll once', async () => {
@@ -201,6 +212,7 @@ describeEachBackend(
       assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds } })).status, 202);
       await moves(() => h().refinery.pusher.runOnce().then(() => undefined), [
         ['refinery_push_deliveries_total', { ...r, outcome: 'failed' }, 1],
+        ['refinery_push_delivery_failures_total', { ...r, status: '500' }, 1],
         ['refinery_batches_leased_total', r, 1],
         ['refinery_items_leased_total', r, 2],
         ['refinery_items_retried_total', r, 2],
@@ -215,6 +227,54 @@ describeEachBackend(
         ['refinery_maintenance_touched_total', { service: 'import-resumption' }, 0],
         ['refinery_maintenance_duration_seconds_count', { service: 'manifests' }, 1],
       ]);
+    });
+
+    it('counts the pending items of each priority, per robot', async () => {
+      const robot = await h().createRobot();
+      const r = { robot: robot.id };
+      const recordIds = await h().importRecords(references(3));
+      await moves(
+        async () => {
+          assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds.slice(0, 2), priority: 'critical' } })).status, 202);
+          assert.equal((await h().api('POST', '/v1/requests', { body: { robot_id: robot.id, record_ids: recordIds.slice(2), priority: 'low' } })).status, 202);
+        },
+        [
+          ['refinery_items_pending', { ...r, priority: 'critical' }, 2],
+          ['refinery_items_pending', { ...r, priority: 'low' }, 1],
+          ['refinery_items_pending', { ...r, priority: 'normal' }, 0],
+          ['refinery_oldest_pending_item_age_seconds', r, 0],
+        ],
+      );
+    });
+
+    it("reports the PostgreSQL pools' use (none on embedded PGlite)", async () => {
+      const pools = async () => {
+        const scraped = await scrape(h());
+        return {
+          max: valueOf(scraped, 'refinery_db_pool_max_connections'),
+          inUse: valueOf(scraped, 'refinery_db_pool_connections', { state: 'in_use' }),
+          open: valueOf(scraped, 'refinery_db_pool_connections'),
+          waiting: valueOf(scraped, 'refinery_db_pool_waiting'),
+          samples: scraped.samples.filter((s) => s.name.startsWith('refinery_db_pool_')).length,
+        };
+      };
+      // Calls in parallel take connections and give them back: the pool's size does not move, nothing waits.
+      await moves(async () => {
+        await Promise.all(Array.from({ length: 4 }, () => h().api('GET', '/v1/robots')));
+      }, [
+        ['refinery_db_pool_max_connections', {}, 0],
+        ['refinery_db_pool_connections', {}, (d) => d >= 0],
+        ['refinery_db_pool_waiting', {}, 0],
+      ]);
+      const seen = await pools();
+      if (h().backend === 'pglite') {
+        assert.equal(seen.samples, 0);
+      } else {
+        assert.ok(seen.max >= 2, `pool size ${seen.max}`);
+        assert.ok(seen.open >= 1 && seen.open <= seen.max, `open ${seen.open} of ${seen.max}`);
+        assert.ok(seen.inUse >= 0 && seen.inUse <= seen.open);
+        assert.equal(seen.waiting, 0);
+      }
     });
 
     it('declares no family the tests above leave unchecked', async () => {

@@ -17,6 +17,7 @@ import { insertEnhancements, type NewEnhancement } from './queries/insertEnhance
 import { requestIdsOf } from './queries/itemMoves.ts';
 import { renewImportLeaseIfImporting } from './queries/renewImportLease.ts';
 import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
+import { inSpan } from '../ops/tracing.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 import { settleImportedItems, type ItemOutcome } from './queries/settleImportedItems.ts';
@@ -115,8 +116,14 @@ function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<s
  */
 export async function importResults(ctx: Context, batchId: string, context: ImportContext | null = null): Promise<void> {
   const lease = keepImportLease(ctx, batchId);
+  const started = performance.now();
   try {
-    await runImport(ctx, batchId, context);
+    await inSpan('refinery.import', { attributes: { 'refinery.batch_id': batchId } }, async (span) => {
+      const robot = await runImport(ctx, batchId, context);
+      if (!robot) return;
+      span.setAttribute('refinery.robot_id', robot);
+      ctx.metrics.batchImportDuration.observe({ robot }, (performance.now() - started) / 1000);
+    });
   } finally {
     lease.stop();
   }
@@ -146,12 +153,16 @@ function keepImportLease(ctx: Context, batchId: string): { stop(): void } {
   };
 }
 
-async function runImport(ctx: Context, batchId: string, context: ImportContext | null): Promise<void> {
+/** Returns the batch's robot, null when there was nothing to import. */
+async function runImport(ctx: Context, batchId: string, context: ImportContext | null): Promise<string | null> {
   const batch = context ?? (await getImportContext(ctx.db, { batchId }));
-  if (!batch) return;
+  if (!batch) return null;
   const now = ctx.clock.now();
   // Resumed after its items were settled: only the last step is left.
-  if (batch.report_key) return completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
+  if (batch.report_key) {
+    await completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: await requestIdsOfBatch(ctx.db, { batchId }), now });
+    return batch.robot_id;
+  }
   const requestOf = new Map(batch.items.map((i) => [i.record_id, i.request_id]));
   /** Items cancelled or expired with their request while the robot held them: reported, not imported. */
   const closed = new Map(batch.closed.map((i) => [i.record_id, i]));
@@ -285,7 +296,8 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
     // its report recorded: the resumed import only completes it.
     const settled = await settleImportedItems(ctx.db, settle);
     ctx.metrics.itemsMoved(settled);
-    return completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: requestIdsOf(settled), now });
+    await completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: requestIdsOf(settled), now });
+    return batch.robot_id;
   }
   const { moves, completed, finished } = await ctx.db.transaction(async (tx) => {
     const settled = await settleImportedItems(tx, settle);
@@ -300,6 +312,7 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
   ctx.metrics.itemsMoved(moves);
   if (completed) ctx.metrics.batchesImported.inc({ robot: batch.robot_id });
   afterRequestsFinished(ctx, finished);
+  return batch.robot_id;
 }
 
 /**

@@ -7,6 +7,8 @@ import { itemsFileLines, itemsPageSize } from './queries/itemsFileLines.ts';
 import { leaseItems, type LeasedBatch } from './queries/leaseItems.ts';
 import { releaseBatch } from './queries/releaseBatch.ts';
 import type { BatchRow } from './queries/batchRow.ts';
+import { traceParentsOfBatch } from './queries/traceParentsOfBatch.ts';
+import { context, contextOf, trace, traceparentOf, tracer, tracing } from '../ops/tracing.ts';
 
 /** What a new batch is known by before it is leased: its id, its lease token and its files' blob keys. */
 export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey: string; resultsKey: string } {
@@ -16,6 +18,7 @@ export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey:
 
 /** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. `leaseKey`: the lease call's idempotency key (batchOfLeaseKey). */
 export async function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number; leaseKey?: string | null }): Promise<LeasedBatch | null> {
+  const startTime = tracing() ? Date.now() : 0;
   const leased = await leaseItems(ctx.db, {
     ...newBatchKeys(),
     robotId: robot.id,
@@ -27,7 +30,35 @@ export async function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: n
     leaseKey: p.leaseKey,
   });
   if (leased) ctx.metrics.leased(robot.id, leased.item_count);
+  if (leased && tracing()) await traceLease(ctx, leased, startTime);
   return leased;
+}
+
+/** Requests whose create spans a lease span names: the first as its parent, the rest as links. */
+const tracedRequestsPerLease = 16;
+
+/**
+ * The span of a lease, made once it is done (from `startTime`): a child of the create span of
+ * the batch's oldest request, linked to the others' and to the span that leased (the robot's HTTP
+ * call, a push pass, a create that handed it to a poll), so that each request's trace shows its
+ * work. `stored` false: the parent is the current span (a create that leased in its statement).
+ * The batch carries its traceparent to the robot.
+ */
+export async function traceLease(ctx: Context, batch: BatchRow, startTime: number, stored = true): Promise<void> {
+  const requests = stored ? (await traceParentsOfBatch(ctx.db, { batchId: batch.id, limit: tracedRequestsPerLease })).flatMap((tp) => trace.getSpanContext(contextOf({ traceparent: tp })) ?? []) : [];
+  const current = trace.getSpanContext(context.active());
+  const [first, ...others] = requests;
+  const span = tracer.startSpan(
+    'refinery.lease',
+    {
+      startTime,
+      attributes: { 'refinery.robot_id': batch.robot_id, 'refinery.batch_id': batch.id, 'refinery.item_count': batch.item_count },
+      links: [...others, ...(first && current ? [current] : [])].map((context) => ({ context })),
+    },
+    first ? trace.setSpanContext(context.active(), first) : context.active(),
+  );
+  batch.traceparent = traceparentOf(span);
+  span.end();
 }
 
 /** Leases a batch and streams its items file to blob storage; null when nothing is pending. */

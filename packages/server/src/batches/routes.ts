@@ -50,6 +50,8 @@ export const batchRoutes = routePlugin<{ ctx: Context }>('batches', async (app, 
    * lease).
    */
   async function answerWithBatch(reply: FastifyReply, leased: LeasedBatch, needs: string[]) {
+    // The lease's span: a robot that sends it back on its results post joins the request's trace.
+    if (leased.traceparent) reply.header('traceparent', leased.traceparent);
     if (!itemsFileCanFollowAnswer(ctx, leased)) return reply.status(200).send(await batchOut(ctx, await writeItemsFile(ctx, leased, needs)));
     const written = writeItemsFile(ctx, leased, needs, { afterAnswer: true }).catch((err) =>
       ctx.log.error({ err, batch_id: leased.id }, 'could not write the items file of a batch already answered (its lease is undone, or lapses if that failed too)'),

@@ -48,6 +48,18 @@ export interface Db extends Queryable {
   /** Calls `onNotify` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /** The connection pools' use now (PostgreSQL; PGlite has no pool). */
+  pools?(): PoolUse[];
+}
+
+export interface PoolUse {
+  pool: 'main' | 'lookup';
+  max: number;
+  /** Connections open, and of those idle. */
+  open: number;
+  idle: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
 }
 
 /** Double-quotes an identifier, the only thing ever interpolated into SQL. */

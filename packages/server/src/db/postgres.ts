@@ -231,6 +231,8 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
       await client?.end().catch(() => {});
       await Promise.all([pool.end(), lookups.end()]);
     },
+    pools: () =>
+      ([['main', pool], ['lookup', lookups]] as const).map(([name, p]) => ({ pool: name, max: p.options.max, open: p.totalCount, idle: p.idleCount, waiting: p.waitingCount })),
   };
   return db;
 }

@@ -6,6 +6,7 @@ import { webhookSecrets } from './webhookSecrets.ts';
 import { markDeliveredIfPending } from './queries/markDeliveredIfPending.ts';
 import { scheduleDeliveryRetries } from './queries/scheduleDeliveryRetries.ts';
 import { writeDueProgress } from './queries/writeDueProgress.ts';
+import { inSpan, SpanKind, SpanStatusCode, traceHeaders } from '../ops/tracing.ts';
 
 export const senderDefaults = {
   /** Time between passes, jittered ±20 %. */
@@ -54,14 +55,24 @@ function retryAfterMs(value: string | null, now: Date): number | null {
 export function createEventSender({ ctx, config = {} }: { ctx: Context; config?: Partial<SenderConfig> }) {
   const settings = { ...senderDefaults, ...config };
 
-  async function send(delivery: ClaimedDelivery, secret: string): Promise<{ ok: true } | { ok: false; error: string; retryAfterMs: number | null }> {
+  type Sent = { ok: true } | { ok: false; error: string; retryAfterMs: number | null };
+  function send(delivery: ClaimedDelivery, secret: string): Promise<Sent> {
+    const attributes = { 'refinery.request_id': delivery.request_id, 'refinery.event_id': delivery.id, 'refinery.attempt': delivery.attempts };
+    return inSpan('refinery.webhook.deliver', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const sent = await sendInSpan(delivery, secret);
+      if (!sent.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: sent.error });
+      return sent;
+    });
+  }
+
+  async function sendInSpan(delivery: ClaimedDelivery, secret: string): Promise<Sent> {
     const body = webhookBody(delivery);
     const sentAt = ctx.clock.now();
     const signature = new Webhook(secret).sign(delivery.id, sentAt, body);
     try {
       const res = await fetch(delivery.callback_url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'Refinery-Webhooks/1', 'webhook-id': delivery.id, 'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)), 'webhook-signature': signature },
+        headers: { ...traceHeaders(), 'content-type': 'application/json', 'user-agent': 'Refinery-Webhooks/1', 'webhook-id': delivery.id, 'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)), 'webhook-signature': signature },
         body,
         redirect: 'manual',
         signal: AbortSignal.timeout(settings.timeoutMs),

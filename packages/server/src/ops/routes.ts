@@ -48,6 +48,7 @@ export const opsRoutes = routePlugin<{ ctx: Pick<Context, 'blobs' | 'db' | 'metr
       response: { 200: { content: { 'text/plain': { schema: Type.String({ description: 'Prometheus text exposition format.' }) } } } },
     },
   }, async (_request, reply) => {
+    await ctx.metrics.read(ctx.clock.now());
     return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
 });

@@ -20,6 +20,7 @@ import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { notifyRetries, notifyWork } from '../work/signals.ts';
 import { deferBatchIfLeased } from './queries/deferBatchIfLeased.ts';
 import { retryAfterMs } from './retryAfter.ts';
+import { context, contextOf, inSpan, SpanKind, SpanStatusCode, traceHeaders } from '../ops/tracing.ts';
 
 /** How one delivery ended. */
 export type DeliveryOutcome =
@@ -30,7 +31,7 @@ export type DeliveryOutcome =
   /** 429/503 with Retry-After: the items wait until `until`, the attempt not counted. */
   | { batchId: string; outcome: 'deferred'; until: Date }
   /** No usable answer: the attempt counts; the items retry after a backoff or fail. */
-  | { batchId: string; outcome: 'failed'; message: string }
+  | { batchId: string; outcome: 'failed'; message: string; /** The robot's HTTP status; none: no answer. */ status: string }
   /** The batch had moved on meanwhile (its lease lapsed, its request was cancelled…): nothing done. */
   | { batchId: string; outcome: 'superseded' }
   /** The dispatcher stopped during the delivery: the batch was given back, the attempt not counted. */
@@ -113,7 +114,7 @@ async function interrupted(ctx: Context, batch: BatchRow): Promise<DeliveryOutco
 }
 
 /** A failed attempt: the batch fails, its items retry after a backoff while attempts remain, else fail with `message`. */
-async function failDelivery(ctx: Context, batch: BatchRow, message: string): Promise<DeliveryOutcome> {
+async function failDelivery(ctx: Context, batch: BatchRow, message: string, status: number | null): Promise<DeliveryOutcome> {
   const now = ctx.clock.now();
   const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: batch.lease_token, message, now }))) return null;
@@ -124,7 +125,7 @@ async function failDelivery(ctx: Context, batch: BatchRow, message: string): Pro
   if (failed === null) return { batchId: batch.id, outcome: 'superseded' };
   ctx.metrics.itemsMoved(failed.moves);
   afterRequestsFinished(ctx, failed.finished);
-  return { batchId: batch.id, outcome: 'failed', message };
+  return { batchId: batch.id, outcome: 'failed', message, status: status === null ? 'none' : String(status) };
 }
 
 /**
@@ -133,7 +134,19 @@ async function failDelivery(ctx: Context, batch: BatchRow, message: string): Pro
  * RobotResult, the results uploaded already: docs/destiny.md); 202 → the robot posts later;
  * 429/503 with Retry-After → deferred without counting the attempt; anything else → a failed attempt.
  */
-export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
+export function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
+  // A child of the lease's span; the robot gets this span as its `traceparent`.
+  const parent = batch.traceparent ? contextOf({ traceparent: batch.traceparent }) : context.active();
+  const attributes = { 'refinery.robot_id': robot.id, 'refinery.batch_id': batch.id, 'refinery.attempt': batch.attempt };
+  return inSpan('refinery.push.deliver', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    const delivered = await deliverInSpan(ctx, robot, batch, settings);
+    span.setAttribute('refinery.outcome', delivered.outcome);
+    if (delivered.outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: delivered.message });
+    return delivered;
+  }, parent);
+}
+
+async function deliverInSpan(ctx: Context, robot: RobotRow, batch: BatchRow, settings: DeliverySettings): Promise<DeliveryOutcome> {
   const { delivery } = robot;
   if (delivery.mode !== 'push') throw new Error(`robot ${robot.id} is not a push robot`);
   const log = ctx.log.child({ batch_id: batch.id, robot_id: robot.id, attempt: batch.attempt });
@@ -153,12 +166,12 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
   try {
     let response: Response;
     try {
-      response = await fetch(url, { method: 'POST', headers: { ...headers, 'user-agent': 'Refinery push' }, body, redirect: 'manual', signal: abort.signal });
+      response = await fetch(url, { method: 'POST', headers: { ...headers, ...traceHeaders(), 'user-agent': 'Refinery push' }, body, redirect: 'manual', signal: abort.signal });
     } catch (err) {
       if (cutShort()) return await interrupted(ctx, batch);
       const message = `push delivery to ${url} failed: ${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)}`;
       log.warn({ err: message }, 'push delivery failed');
-      return await failDelivery(ctx, batch, message);
+      return await failDelivery(ctx, batch, message, null);
     }
     // The answer has begun: its body may take until the lease ends.
     clearTimeout(timer);
@@ -168,7 +181,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
     if (response.status === 200 && destinyRobot) {
       // DESTINY's 200 is the robot's RobotResult, its result file uploaded already.
       const result = await robotResultOf(response, batch.id);
-      if (!result) return await failDelivery(ctx, batch, `push delivery to ${url} failed: the robot answered 200 without a RobotResult for this batch`);
+      if (!result) return await failDelivery(ctx, batch, `push delivery to ${url} failed: the robot answered 200 without a RobotResult for this batch`, response.status);
       if (result.error !== null) {
         try {
           await failLeasedBatch(ctx, batch, { leaseToken: batch.lease_token, message: result.error, retryable: false, repeat: 'refuse' });
@@ -176,7 +189,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
           if (err instanceof AppError) return { batchId: batch.id, outcome: 'superseded' };
           throw err;
         }
-        return { batchId: batch.id, outcome: 'failed', message: result.error };
+        return { batchId: batch.id, outcome: 'failed', message: result.error, status: String(response.status) };
       }
     } else if (response.status === 200) {
       try {
@@ -185,7 +198,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
         if (cutShort()) return await interrupted(ctx, batch);
         const message = `push delivery to ${url} failed: the 200 answer broke off (${describeFetchError(abort.signal.aborted ? abort.signal.reason : err, settings.timeoutMs)})`;
         log.warn({ err: message }, 'push delivery failed');
-        return await failDelivery(ctx, batch, message);
+        return await failDelivery(ctx, batch, message, response.status);
       }
     }
     if (response.status === 200) {
@@ -216,7 +229,7 @@ export async function deliverBatch(ctx: Context, robot: RobotRow, batch: BatchRo
     }
     const message = `push delivery to ${url} failed: the robot answered ${response.status}${response.statusText ? ' ' + response.statusText : ''}${await quote(response)}`;
     log.warn({ err: message }, 'push delivery failed');
-    return await failDelivery(ctx, batch, message);
+    return await failDelivery(ctx, batch, message, response.status);
   } finally {
     clearTimeout(timer);
     settings.signal?.removeEventListener('abort', onShutdown);

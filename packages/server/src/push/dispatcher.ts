@@ -54,9 +54,10 @@ export function createPushDispatcher({ ctx, config = {} }: { ctx: Context; confi
     const delivered = await deliverBatch(ctx, robot, batch, { ...settings, signal: stopping.signal }).catch((err) => {
       // Unexpected (the database went away…): the lease lapses and the lease-expiry service gives the items back.
       ctx.log.error({ err, batch_id: batch.id }, 'push delivery crashed; the lease will lapse');
-      return { batchId: batch.id, outcome: 'failed', message: String((err as Error)?.message ?? err) } as const;
+      return { batchId: batch.id, outcome: 'failed', message: String((err as Error)?.message ?? err), status: 'none' } as const;
     });
     ctx.metrics.pushDeliveries.inc({ robot: robot.id, outcome: delivered.outcome });
+    if (delivered.outcome === 'failed') ctx.metrics.pushFailures.inc({ robot: robot.id, status: delivered.status });
     return delivered;
   }
 

@@ -17,6 +17,9 @@ import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
 import { raiseWorkMem } from '../db/raiseWorkMem.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
+import { setRequestTraceParent } from './queries/setRequestTraceParent.ts';
+import { traceLease } from '../batches/leaseBatch.ts';
+import { trace, traceparentOf, tracing } from '../ops/tracing.ts';
 
 /** Longest `ttl` taken: a year. */
 const maxTtlMs = 366 * 24 * 3600_000;
@@ -51,6 +54,7 @@ export async function createRequest(
 ): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
   const now = ctx.clock.now();
+  const startTime = tracing() ? Date.now() : 0;
   if (body.expires_at !== undefined && new Date(body.expires_at).getTime() <= now.getTime()) {
     throw errors.unprocessable('expires_in_past', 'expires_at must be in the future');
   }
@@ -97,6 +101,7 @@ export async function createRequest(
   try {
     outcome = large ? await ctx.db.transaction(insert) : await insert(ctx.db);
     if ('batch' in outcome) handed = outcome.batch ?? null;
+    if (handed && tracing()) await traceLease(ctx, handed, startTime, false);
   } catch (err) {
     // The waiting poll's idempotency key named a batch already, leased by a repeat of its call
     // meanwhile (docs/internals/0021-lost-lease-answers.md): nothing was written; create again.
@@ -122,6 +127,8 @@ export async function createRequest(
     return { request: existing, created: false };
   }
   ctx.metrics.requestsCreated.inc();
+  const traceparent = tracing() && trace.getActiveSpan() ? traceparentOf(trace.getActiveSpan()!) : undefined;
+  if (traceparent) await setRequestTraceParent(ctx.db, { requestId: id, traceparent });
   if (handed) ctx.metrics.leased(body.robot_id, handed.item_count);
   // Committed: this process's long polls for the robot look at once, not when the NOTIFY comes back.
   if (outcome.pending > 0) ctx.work.wakeHere(body.robot_id);

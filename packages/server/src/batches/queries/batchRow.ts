@@ -14,6 +14,8 @@ export interface BatchRow {
   error_message: string | null;
   /** When the cleanup deleted its files (docs/retention.md); null while they are kept. */
   files_deleted_at: Date | null;
+  /** Set on a batch this process just leased, while tracing: its lease span, handed to the robot (docs/operations.md#traces). */
+  traceparent?: string;
 }
 
 export const batchColumns = `b.id, b.robot_id, b.status, b.attempt, b.item_count, b.lease_token, b.lease_expires_at, b.items_key, b.results_key, b.report_key, b.error_message, b.files_deleted_at`;
