@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ProvisionedRobot } from '@refinery/protocol';
+import { RefineryClient } from '@refinery/sdk';
 import { describeEachBackend, type Harness } from './support/harness.ts';
 import { leaseRecords, uploadAnnotations } from './support/lifecycle.ts';
 
@@ -208,5 +212,30 @@ describeEachBackend('requests by query', (h) => {
     assert.deepEqual(await matches('NOT enhancement.annotation:*'), [jones, smith, none].sort(), 'records with no enhancement at all lack one');
     assert.deepEqual(await matches(`enhancement.annotation:(robot_id:${robot.id})`), [enhanced]);
     await workThrough(h(), robot);
+  });
+
+  it('the SDK and the CLI make requests by query, and count them with a dry run', async () => {
+    const tag = newTag();
+    const robot = await h().createRobot();
+    const ids = await h().importRecords(tagged(tag, [{ n: 1 }, { n: 2 }]));
+    const client = new RefineryClient({ url: h().url, apiKey: h().adminKey });
+    assert.deepEqual(await client.createRequest({ robot_id: robot.id, query: `content.tag:"${tag}"`, dry_run: true }), { count: 2 });
+    const byFilter = await client.createRequest({ robot_id: robot.id, filter: { content: { path: 'tag', eq: tag } } });
+    assert.equal(byFilter.matched, 2);
+
+    const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+    const refinery = (args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', cli, ...args], { env: { ...process.env, REFINERY_URL: h().url, REFINERY_API_KEY: h().adminKey, CI: 'true' } });
+    const counted = await refinery(['requests', 'create', '--robot', robot.id, '--query', `content.tag:"${tag}" AND content.n:1`, '--dry-run']);
+    assert.match(counted.stdout, /^1 record match; no request was made\.$/m);
+    const created = JSON.parse((await refinery(['requests', 'create', '--robot', robot.id, '--query', JSON.stringify({ content: { path: 'tag', eq: tag } }), '--json'])).stdout);
+    assert.deepEqual([created.matched, created.filter], [2, { content: { path: 'tag', eq: tag } }]);
+    assert.deepEqual(await itemRecordIds(h(), created.id), [...ids].sort());
+    const refused = await refinery(['requests', 'create', '--robot', robot.id, '--query', 'type:reference AND']).then(
+      () => assert.fail('a bad query succeeded'),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /ends too soon/);
   });
 });
