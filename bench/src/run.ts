@@ -3,7 +3,8 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, querycreate); all by default.
+ *   `querycreate`: a request by query matching BENCH_QUERY_RECORDS (default 1,000,000) records, and one matching 1,000 (queryCreate.ts).
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -31,6 +32,7 @@ import { floors, type FloorsResult } from './floors.ts';
 import { load, type LoadResult } from './load.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { memory, type MemoryRun } from './memory.ts';
+import { queryCreate, type QueryCreateResult } from './queryCreate.ts';
 import type { PgCounts } from './pgCounters.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
@@ -41,7 +43,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,querycreate').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -142,7 +144,9 @@ const loadRuns = await section('load', async () => {
   return runs;
 });
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns });
+const queried = await section('querycreate', () => queryCreate());
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, queried });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -169,6 +173,7 @@ function printTable(r: {
   memoryRuns: MemoryRun[] | null;
   encryption: EncryptionResult | null;
   loadRuns: LoadResult[] | null;
+  queried: QueryCreateResult | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -434,6 +439,24 @@ function printTable(r: {
         `none left over: ${verdict(l.leftoverConnections === 0 && l.connectionsAfterServerStop === 0)}`,
       );
     }
+  }
+  if (r.queried) {
+    const [small, large] = r.queried.runs;
+    row(
+      `request by query, PostgreSQL: \`${large.query}\` matching ${fmt(large.matched)} records: POST /v1/requests to its 202`,
+      `${fmt(large.acceptSeconds, 1)} s`,
+      `a query matching ${fmt(small.matched)}: ${fmt(small.acceptSeconds * 1000)} ms`,
+      '',
+      `< 10 s: ${verdict(large.acceptSeconds < 10)}`,
+    );
+    row(`request by query: POST until every item is written`, `${fmt(large.writtenSeconds, 1)} s (${fmt(large.matched / large.writtenSeconds)} items/s)`, `${fmt(small.matched)}: ${fmt(small.writtenSeconds * 1000)} ms`, '', '');
+    row(
+      `request by query: Refinery's peak RSS from the POST until every item is written`,
+      `${fmt(large.peakRssMb)} MB`,
+      `${fmt(small.matched)} matched: ${fmt(small.peakRssMb)} MB; idle before: ${fmt(r.queried.idleRssMb)} MB`,
+      ratio(large.peakRssMb, small.peakRssMb),
+      '',
+    );
   }
   console.log('\n' + lines.join('\n'));
 }
