@@ -3,12 +3,12 @@
  * Refinery in a process of its own on PostgreSQL, as `npm start` runs it. The records are imported
  * first (untimed): `items` references and 1,000 books. A query matching the 1,000 books is made
  * first, then `type:reference AND NOT enhancement.annotation:*`, matching every reference: for each,
- * the time to the 202 and until every item is written (the backlog empty: the DESTINY read's
- * `search_status`), and Refinery's highest resident set (VmRSS every 100 ms) while it ran.
+ * the time to the 202 and until every item is written (the request's backlog empty), and Refinery's highest resident set (VmRSS every 100 ms) while it ran.
  * No robot works meanwhile: the items stay pending.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { RefineryClient } from '@refinery/sdk';
 import { adminKey, freshPostgresDatabase, procStatusKb, referenceRecords, runFolder, sleep, startRefineryProcess, stopProcess } from './support.ts';
 
@@ -37,12 +37,16 @@ export async function queryCreate(options: { records?: number } = {}): Promise<Q
   const database = await freshPostgresDatabase('refinery_bench_query');
   const dir = await runFolder('refinery-bench-query-');
   let refinery: ChildProcess | undefined;
+  const db = new pg.Client({ connectionString: database.url });
   try {
+    await db.connect();
     const started = await startRefineryProcess(['--max-old-space-size=192', '--import', 'tsx', cliMain], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir });
     refinery = started.child;
     const pid = refinery.pid!;
     const client = new RefineryClient({ url: started.url, apiKey: adminKey });
+    const note = (what: string) => console.error(`# querycreate: ${what} (${new Date().toISOString()})`);
     await client.importRecords(referenceRecords(records, `query-${Date.now()}`));
+    note(`${records} references imported`);
     await client.importRecords(
       (function* () {
         for (let i = 0; i < 1000; i++) yield { type: 'book', identifiers: [{ type: 'isbn', value: `bench-${Date.now()}-${i}` }], content: { title: `Book ${i}` } };
@@ -59,12 +63,13 @@ export async function queryCreate(options: { records?: number } = {}): Promise<Q
         const t = performance.now();
         const request = await client.createRequest({ robot_id: robot.id, query });
         const acceptSeconds = (performance.now() - t) / 1000;
+        note(`${query}: 202 after ${acceptSeconds.toFixed(2)} s, ${request.matched} matched`);
         for (;;) {
-          const res = await fetch(`${started.url}/v1/enhancement-requests/search/${request.id}/`, { headers: { authorization: `Bearer ${adminKey}` } });
-          const read = (await res.json()) as { search_status: string };
-          if (read.search_status === 'completed') break;
+          const { rows } = await db.query<{ n: number }>('select count(*)::int as n from item_backlog where request_id = $1::uuid', [request.id]);
+          if (rows[0].n === 0) break;
           await sleep(100);
         }
+        note(`${query}: every item written after ${((performance.now() - t) / 1000).toFixed(2)} s`);
         return { query, matched: request.matched ?? 0, acceptSeconds, writtenSeconds: (performance.now() - t) / 1000, peakRssMb: peak / 1024 };
       } finally {
         clearInterval(sampler);
@@ -74,6 +79,7 @@ export async function queryCreate(options: { records?: number } = {}): Promise<Q
     const large = await run('type:reference AND NOT enhancement.annotation:*');
     return { records, idleRssMb, runs: [small, large] };
   } finally {
+    await db.end();
     if (refinery) await stopProcess(refinery);
     await database.drop();
   }
