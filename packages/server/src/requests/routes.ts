@@ -86,9 +86,9 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
         const key = keyOf(request);
         const { record_ids, query, filter, dry_run, ...rest } = request.body as RequestBodyIn;
         const idempotencyKey = (request.headers['idempotency-key'] as string | undefined) ?? null;
-        let outcome;
         const asked = [record_ids, query, filter].filter((v) => v !== undefined).length;
         if (asked !== 1) throw errors.invalidRequest('send record_ids, a query string (`query`) or a filter (`filter`): one of the three');
+        let outcome;
         if (record_ids) {
           if (dry_run !== undefined) throw errors.invalidRequest('dry_run counts what a query matches: send it with `query` or `filter`');
           outcome = await createRequest(ctx, { body: { ...rest, record_ids } as RequestBody, requestedBy: key.keyId, idempotencyKey });
