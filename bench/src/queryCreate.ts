@@ -1,6 +1,6 @@
 /**
  * Requests by query (docs/queries.md): one request for every record a query matches, with
- * Refinery in a process of its own on PostgreSQL, as `npm start` runs it. The records are imported
+ * Refinery in a process of its own on PostgreSQL, the built command as `npm start` runs it. The records are imported
  * first (untimed): `items` references and 1,000 books. A query matching the 1,000 books is made
  * first, then `type:reference AND NOT enhancement.annotation:*`, matching every reference: for each,
  * the time to the 202 and until every item is written (the request's backlog empty), and Refinery's highest resident set (VmRSS every 100 ms) while it ran.
@@ -30,17 +30,16 @@ export interface QueryCreateResult {
   runs: [QueryCreateRun, QueryCreateRun];
 }
 
-const cliMain = fileURLToPath(new URL('../../packages/server/src/cli.ts', import.meta.url));
+const bin = fileURLToPath(new URL('../../packages/server/bin/refinery.mjs', import.meta.url));
 
 export async function queryCreate(options: { records?: number } = {}): Promise<QueryCreateResult> {
   const records = options.records ?? Number(process.env.BENCH_QUERY_RECORDS ?? 1_000_000);
   const database = await freshPostgresDatabase('refinery_bench_query');
   const dir = await runFolder('refinery-bench-query-');
   let refinery: ChildProcess | undefined;
-  const db = new pg.Client({ connectionString: database.url });
+  let db: pg.Client | undefined;
   try {
-    await db.connect();
-    const started = await startRefineryProcess(['--max-old-space-size=192', '--import', 'tsx', cliMain], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir });
+    const started = await startRefineryProcess(['--max-old-space-size=192', bin], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir });
     refinery = started.child;
     const pid = refinery.pid!;
     const client = new RefineryClient({ url: started.url, apiKey: adminKey });
@@ -55,6 +54,9 @@ export async function queryCreate(options: { records?: number } = {}): Promise<Q
     const robot = await client.createRobot({ name: `query-bench-${Date.now()}`, accepts: ['reference', 'book'], produces: [{ type: 'annotation' }] });
     await sleep(2000);
     const idleRssMb = (await procStatusKb(pid, 'VmRSS')) / 1024;
+    const backlog = new pg.Client({ connectionString: database.url });
+    db = backlog;
+    await backlog.connect();
 
     const run = async (query: string): Promise<QueryCreateRun> => {
       let peak = 0;
@@ -65,7 +67,7 @@ export async function queryCreate(options: { records?: number } = {}): Promise<Q
         const acceptSeconds = (performance.now() - t) / 1000;
         note(`${query}: 202 after ${acceptSeconds.toFixed(2)} s, ${request.matched} matched`);
         for (;;) {
-          const { rows } = await db.query<{ n: number }>('select count(*)::int as n from item_backlog where request_id = $1::uuid', [request.id]);
+          const { rows } = await backlog.query<{ n: number }>('select count(*)::int as n from item_backlog where request_id = $1::uuid', [request.id]);
           if (rows[0].n === 0) break;
           await sleep(100);
         }
@@ -79,7 +81,7 @@ export async function queryCreate(options: { records?: number } = {}): Promise<Q
     const large = await run('type:reference AND NOT enhancement.annotation:*');
     return { records, idleRssMb, runs: [small, large] };
   } finally {
-    await db.end();
+    await db?.end();
     if (refinery) await stopProcess(refinery);
     await database.drop();
   }
