@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline, querycreate); all by default.
  *   `baseline`: before and after in one run (baseline.ts): the PostgreSQL end-to-end run of this
  *   checkout and of the commit BENCH_BASELINE (default 2157035, the last before the work on
  *   packaging, stalls and encryption), alternating for BENCH_BASELINE_ROUNDS (default 3) rounds.
@@ -11,6 +11,7 @@
  * BENCH_TRACING=1: the Refinery under test exports its spans over OTLP to a sink in this process
  *   (tracingSink.ts), to measure what tracing costs; off by default, as in production without
  *   OTEL_EXPORTER_OTLP_ENDPOINT.
+ *   `querycreate`: a request by query matching BENCH_QUERY_RECORDS (default 1,000,000) records, and one matching 1,000 (queryCreate.ts).
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -41,6 +42,7 @@ import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
 import { memory, type MemoryRun } from './memory.ts';
 import { metricsScrape, type MetricsScrapeResult } from './metricsScrape.ts';
 import { startTracingSink } from './tracingSink.ts';
+import { queryCreate, type QueryCreateResult } from './queryCreate.ts';
 import type { PgCounts } from './pgCounters.ts';
 import { graphileWorkerLatency, graphileWorkerThroughput, type LatencyResult, type PeerThroughputResult } from './peers/graphileWorker.ts';
 import { pgBossThroughput } from './peers/pgBoss.ts';
@@ -51,7 +53,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics,baseline').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics,baseline,querycreate').split(','));
 const tracingSink = process.env.BENCH_TRACING === '1' ? await startTracingSink() : null;
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
@@ -163,7 +165,9 @@ const scrapes = await section('metrics', async () => {
   return runs;
 });
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes, before });
+const queried = await section('querycreate', () => queryCreate());
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes, before, queried });
 if (tracingSink) {
   console.log(`\nBENCH_TRACING=1: ${fmt(tracingSink.spans())} spans exported to the sink in ${fmt(tracingSink.posts())} OTLP posts`);
   await tracingSink.close();
@@ -196,6 +200,7 @@ function printTable(r: {
   loadRuns: LoadResult[] | null;
   before: BaselineResult | null;
   scrapes: MetricsScrapeResult[] | null;
+  queried: QueryCreateResult | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -481,6 +486,24 @@ function printTable(r: {
       `${fmt(m.bytes / 1024)} KB a scrape`,
       '',
       `p95 < 50 ms: ${verdict(m.p95Ms < 50)}`,
+    );
+  }
+  if (r.queried) {
+    const [small, large] = r.queried.runs;
+    row(
+      `request by query, PostgreSQL: \`${large.query}\` matching ${fmt(large.matched)} records: POST /v1/requests to its 202`,
+      `${fmt(large.acceptSeconds, 1)} s`,
+      `a query matching ${fmt(small.matched)}: ${fmt(small.acceptSeconds * 1000)} ms`,
+      '',
+      `< 10 s: ${verdict(large.acceptSeconds < 10)}`,
+    );
+    row(`request by query: POST until every item is written`, `${fmt(large.writtenSeconds, 1)} s (${fmt(large.matched / large.writtenSeconds)} items/s)`, `${fmt(small.matched)}: ${fmt(small.writtenSeconds * 1000)} ms`, '', '');
+    row(
+      `request by query: Refinery's peak RSS from the POST until every item is written`,
+      `${fmt(large.peakRssMb)} MB`,
+      `${fmt(small.matched)} matched: ${fmt(small.peakRssMb)} MB; idle before: ${fmt(r.queried.idleRssMb)} MB`,
+      ratio(large.peakRssMb, small.peakRssMb),
+      '',
     );
   }
   console.log('\n' + lines.join('\n'));

@@ -217,10 +217,15 @@ export class RefineryClient {
   // ── requests ───────────────────────────────────────────────────────────────
 
   /**
-   * Asks a robot to enhance records. Refinery answers 202 with the request at once and
-   * works later. With the same `idempotencyKey`, a repeated call returns the first request.
+   * Asks a robot to enhance records: those of `record_ids`, or every one a `query` (a Lucene-style
+   * string) or `filter` (a RecordFilter) matches (docs/queries.md). Refinery answers 202 with the
+   * request at once and works later. With the same `idempotencyKey`, a repeated call returns the
+   * first request. With `dry_run` (and a query or filter) it answers how many records match, and
+   * creates nothing.
    */
-  createRequest(request: RequestIn, options: { idempotencyKey?: string } = {}): Promise<RequestOut> {
+  createRequest(request: RequestIn & { dry_run: true }, options?: { idempotencyKey?: string }): Promise<RecordCount>;
+  createRequest(request: RequestIn, options?: { idempotencyKey?: string }): Promise<RequestOut>;
+  createRequest(request: RequestIn, options: { idempotencyKey?: string } = {}): Promise<RequestOut | RecordCount> {
     const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
     return this.#json('POST', '/v1/requests', { body: request, headers });
   }

@@ -214,6 +214,38 @@ export const EnhancementRequestRead = Type.Object({
 });
 export type EnhancementRequestRead = Static<typeof EnhancementRequestRead>;
 
+/** `SearchEnhancementRequestIn`: every reference a Lucene-style `search_query` matches, for `robot_id`. */
+export const SearchEnhancementRequestIn = Type.Object({
+  robot_id: Uuid,
+  search_query: Type.String({ minLength: 1, description: 'A Lucene-style query (docs/queries.md); unprefixed fields are the reference\'s content (`title:"…"`).' }),
+  source: Nullable(Type.String({ maxLength: 1000 })),
+});
+export type SearchEnhancementRequestIn = Static<typeof SearchEnhancementRequestIn>;
+
+/** `SearchResultTotal`: a dry run's count; `is_lower_bound` when it stopped at the cap. */
+export const SearchResultTotal = Type.Object({ count: Type.Integer({ minimum: 0 }), is_lower_bound: Type.Boolean() });
+export type SearchResultTotal = Static<typeof SearchResultTotal>;
+
+/** `EnhancementRequestSearchStatus`: the search phase, which in Refinery is the writing of the request's items. */
+export const searchStatuses = ['pending', 'searching', 'completed', 'failed'] as const;
+
+/** `PendingEnhancementStatus`: the statuses `enhancement_status_counts` counts. */
+export const pendingEnhancementStatuses = ['pending', 'processing', 'importing', 'indexing', 'indexing_failed', 'completed', 'discarded', 'failed', 'expired'] as const;
+
+/** `SearchEnhancementRequestRead`: a search-based request, its search and its enhancements. */
+export const SearchEnhancementRequestRead = Type.Object({
+  id: Uuid,
+  robot_id: Uuid,
+  source: Type.Union([Type.String(), Type.Null()]),
+  search_status: Enum(searchStatuses),
+  request_status: Enum(enhancementRequestStatuses),
+  n_matched: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+  n_enhancements_requested: Type.Integer({ minimum: 0 }),
+  enhancement_status_counts: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+  error: Type.Union([Type.String(), Type.Null()]),
+});
+export type SearchEnhancementRequestRead = Static<typeof SearchEnhancementRequestRead>;
+
 export const entitlements = ['full_text', 'raw_enhancement_writer'] as const;
 export type Entitlement = (typeof entitlements)[number];
 

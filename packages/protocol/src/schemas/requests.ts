@@ -2,13 +2,17 @@ import Type, { type Static } from 'typebox';
 import { durationPattern } from '../durations.ts';
 import { itemStatuses, priorities, requestStatuses } from '../states.ts';
 import { Cursor, ItemErrorCodeSchema, Page, PageQuery, StringEnum, Timestamp, Uuid } from './common.ts';
+import type { RecordFilter } from './queries.ts';
 
 export const maxRecordsPerRequest = 1_000_000;
 
 export const RequestIn = Type.Object(
   {
     robot_id: Uuid,
-    record_ids: Type.Array(Uuid, { minItems: 1, maxItems: maxRecordsPerRequest }),
+    record_ids: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: maxRecordsPerRequest, description: 'The records to enhance; or send `query` or `filter` instead (one of the three).' })),
+    query: Type.Optional(Type.String({ minLength: 1, description: 'Every record this Lucene-style query matches (docs/queries.md), instead of `record_ids`.' })),
+    filter: Type.Optional(Type.Unsafe<RecordFilter>({ $ref: '#/components/schemas/RecordFilter', description: 'The same as a RecordFilter, instead of `record_ids`.' })),
+    dry_run: Type.Optional(Type.Boolean({ description: 'With `query` or `filter`: answer 200 `{count}` (as a search\'s `count_only`) and create nothing.' })),
     priority: Type.Optional(StringEnum(priorities, { default: 'normal' })),
     expires_at: Type.Optional(Timestamp),
     ttl: Type.Optional(Type.String({ pattern: durationPattern, description: 'Deadline as a time from now, ISO 8601 (`PT1H`) or seconds; instead of expires_at, not both.' })),
@@ -55,6 +59,9 @@ export const RequestOut = Type.Object({
   finished_at: Type.Union([Timestamp, Type.Null()]),
   manifest_url: Type.Union([Type.String(), Type.Null()], { description: 'Signed link to the manifest (JSONL) once the request is final.' }),
   retry_of: Type.Union([Uuid, Type.Null()], { description: 'The request whose failed items this one retries (`POST /v1/requests/{id}/retry`); null otherwise.' }),
+  query: Type.Union([Type.String(), Type.Null()], { description: 'The query string the request was made with; null otherwise.' }),
+  filter: Type.Unsafe<RecordFilter | null>({ description: 'The RecordFilter the request was made with (its `query` read into one); null for a request of `record_ids`.' }),
+  matched: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'How many records the query matched when the request was made: one item each; null for a request of `record_ids`.' }),
 });
 export type RequestOut = Static<typeof RequestOut>;
 

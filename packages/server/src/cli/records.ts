@@ -75,7 +75,7 @@ export function registerRecordCommands(program: Command): void {
     .option('--all', 'every one, page after page')
     .action(
       withClient(async (client, text: string, flags: CommonFlags & { count?: boolean; limit?: number; all?: boolean }) => {
-        const query: string | RecordFilter = text.trimStart().startsWith('{') ? jsonFilter(text) : text;
+        const query = queryFromText(text);
         if (flags.count) {
           const counted = await client.countRecords(query);
           if (flags.json) return printJson(counted);
@@ -86,7 +86,11 @@ export function registerRecordCommands(program: Command): void {
     );
 }
 
-/** A query given as a JSON filter (it starts with `{`). */
+/** A query as given on the command line: a query string, or a JSON filter (it starts with `{`). */
+export function queryFromText(text: string): string | RecordFilter {
+  return text.trimStart().startsWith('{') ? jsonFilter(text) : text;
+}
+
 function jsonFilter(text: string): RecordFilter {
   try {
     return JSON.parse(text) as RecordFilter;

@@ -1,20 +1,23 @@
 import { Command, Option } from 'commander';
-import { itemFinalStatuses, itemStatuses, priorities, requestStatuses, type ItemCounts, type ItemOut, type RequestOut } from '@refinery/protocol';
+import { itemFinalStatuses, itemStatuses, priorities, requestStatuses, type ItemCounts, type ItemOut, type RecordFilter, type RequestOut } from '@refinery/protocol';
 import { isFinalRequestStatus, RefineryClient, RefineryError } from '@refinery/sdk';
 import { CliError, connected, withClient, type CommonFlags } from './connection.ts';
 import { positiveInteger, timestamp } from './options.ts';
 import { count, plural, print, printJson, printJsonArray, printTable, rowPrinter } from './output.ts';
 import { progress, progressWanted, requestDisplay } from './progress.ts';
 import { readRecordIds } from './recordIds.ts';
+import { queryFromText } from './records.ts';
 
 /** `refinery requests …`. */
 export function registerRequestCommands(program: Command): void {
   const requests = program.command('requests').description('ask robots to enhance records, follow the requests, retry their failed items');
 
   connected(requests.command('create'))
-    .description('ask a robot to enhance records; prints the request')
+    .description('ask a robot to enhance records (listed, or every one a query matches); prints the request')
     .requiredOption('--robot <id>', 'the robot id')
-    .requiredOption('--records <file>', 'the record ids: one per line, JSONL records with "id", or the JSON output of `records import` (- for stdin)')
+    .option('--records <file>', 'the record ids: one per line, JSONL records with "id", or the JSON output of `records import` (- for stdin)')
+    .option('--query <query>', "instead of --records, every record a query matches: a Lucene-style string ('type:reference AND content.year:>=2020') or a JSON filter (docs/queries.md)")
+    .option('--dry-run', 'with --query: print how many records match, and create nothing')
     .addOption(new Option('--priority <priority>', 'queue priority').choices(priorities))
     .option('--expires-at <time>', 'deadline, RFC 3339; unfinished items expire then', timestamp)
     .option('--ttl <duration>', 'deadline as a time from now, ISO 8601 (PT2H) or seconds; instead of --expires-at')
@@ -23,15 +26,27 @@ export function registerRequestCommands(program: Command): void {
     .option('--watch', 'then follow it as `requests watch` does, to its final state (and its exit code)')
     .action(
       withClient(async (client, flags: RequestFlags) => {
-        const recordIds = await readRecordIds(flags.records);
-        if (recordIds.length === 0) throw new CliError(`no record ids found in ${flags.records}`);
-        const request = await client.createRequest(
-          { robot_id: flags.robot, record_ids: recordIds, priority: flags.priority, expires_at: flags.expiresAt, ttl: flags.ttl, callback_url: flags.callbackUrl },
-          { idempotencyKey: flags.idempotencyKey },
-        );
+        if ((flags.records === undefined) === (flags.query === undefined)) throw new CliError('give --records or --query: one of the two');
+        if (flags.dryRun && flags.query === undefined) throw new CliError('--dry-run counts what --query matches');
+        const common = { robot_id: flags.robot, priority: flags.priority, expires_at: flags.expiresAt, ttl: flags.ttl, callback_url: flags.callbackUrl };
+        let asked: { record_ids: string[] } | { query: string } | { filter: RecordFilter };
+        if (flags.query !== undefined) {
+          const query = queryFromText(flags.query);
+          asked = typeof query === 'string' ? { query } : { filter: query };
+          if (flags.dryRun) {
+            const counted = await client.createRequest({ ...common, ...asked, dry_run: true });
+            if (flags.json) return printJson(counted);
+            return print(`${counted.lower_bound ? `At least ${count(counted.count)} records` : plural(counted.count, 'record')} match; no request was made.`);
+          }
+        } else {
+          const recordIds = await readRecordIds(flags.records!);
+          if (recordIds.length === 0) throw new CliError(`no record ids found in ${flags.records}`);
+          asked = { record_ids: recordIds };
+        }
+        const request = await client.createRequest({ ...common, ...asked }, { idempotencyKey: flags.idempotencyKey });
         if (flags.watch) return watchRequest(client, request.id, { json: flags.json, intervalMs: 500 });
         if (flags.json) return printJson(request);
-        print(`Request ${request.id} ${request.status}: ${plural(request.total, 'record')} for robot ${request.robot_id} (priority ${request.priority}).`);
+        print(`Request ${request.id} ${request.status}: ${plural(request.total, 'record')}${request.matched === null ? '' : ' matched by the query'} for robot ${request.robot_id} (priority ${request.priority}).`);
         printRefusedAtOnce(request);
         print(`Follow it: refinery requests watch ${request.id}`);
       }),
@@ -156,7 +171,9 @@ export function registerRequestCommands(program: Command): void {
 
 interface RequestFlags extends CommonFlags {
   robot: string;
-  records: string;
+  records?: string;
+  query?: string;
+  dryRun?: boolean;
   priority?: (typeof priorities)[number];
   expiresAt?: string;
   ttl?: string;

@@ -1,4 +1,4 @@
-import type { destiny } from '@refinery/protocol';
+import type { destiny, ItemStatus } from '@refinery/protocol';
 import type { RequestRow } from '../requests/queries/requestRow.ts';
 
 /**
@@ -42,4 +42,41 @@ export async function* enhancementRequestJson(row: RequestRow, ids: AsyncIterabl
     first = false;
   }
   yield ']}';
+}
+
+/** Each item status as the DESTINY pending enhancement status it is closest to. */
+const pendingEnhancementStatusOf: Record<ItemStatus, (typeof destiny.pendingEnhancementStatuses)[number]> = {
+  pending: 'pending',
+  leased: 'processing',
+  importing: 'importing',
+  completed: 'completed',
+  discarded: 'discarded',
+  failed: 'failed',
+  denied: 'failed',
+  expired: 'expired',
+  cancelled: 'failed',
+};
+
+/**
+ * A request by query as DESTINY's `SearchEnhancementRequestRead`. Refinery searches when the
+ * request is made; DESTINY's search phase, the requesting of each match's enhancement, is the
+ * writing of the request's items from its backlog (`backlog`: its ids not yet items).
+ */
+export function searchEnhancementRequestRead(row: RequestRow, backlog: number): destiny.SearchEnhancementRequestRead {
+  const counts: Record<string, number> = {};
+  for (const [status, n] of Object.entries(row.counts) as Array<[ItemStatus, number]>) {
+    const written = status === 'pending' ? n - backlog : n;
+    if (written > 0) counts[pendingEnhancementStatusOf[status]] = (counts[pendingEnhancementStatusOf[status]] ?? 0) + written;
+  }
+  return {
+    id: row.id,
+    robot_id: row.robot_id,
+    source: row.source,
+    search_status: backlog > 0 ? 'searching' : 'completed',
+    request_status: requestStatus(row),
+    n_matched: row.matched,
+    n_enhancements_requested: row.total - backlog,
+    enhancement_status_counts: counts,
+    error: null,
+  };
 }

@@ -21,6 +21,9 @@ import { findMissingRecords } from '../records/queries/findMissingRecords.ts';
 import { getRecordWithEnhancements } from '../records/queries/getRecord.ts';
 import { writeBacklogOf } from '../requests/backlog.ts';
 import { createRequest } from '../requests/createRequest.ts';
+import { createRequestByQuery } from '../requests/createRequestByQuery.ts';
+import { countBacklogIds } from '../requests/queries/countBacklogIds.ts';
+import { countMatches, filterOf, refuseEncryptedContent } from '../records/search/runQuery.ts';
 import { getRequest } from '../requests/queries/getRequest.ts';
 import { listItems } from '../requests/queries/listItems.ts';
 import type { RequestRow } from '../requests/queries/requestRow.ts';
@@ -34,7 +37,7 @@ import { rotateRobotSecret } from '../robots/queries/rotateRobotSecret.ts';
 import { sealRobotSecret } from '../keys/secrets.ts';
 import { updateRobot } from '../robots/queries/updateRobot.ts';
 import { toDestinyIdentifier } from './identifiers.ts';
-import { enhancementRequestJson } from './requests.ts';
+import { enhancementRequestJson, searchEnhancementRequestRead } from './requests.ts';
 import { destinyMaxBatchSize, destinyRobot, newDestinyRobotId, newDestinySecret, refineryFields } from './robots.ts';
 import { parsedBody, routePlugin } from '../http/typeProvider.ts';
 
@@ -301,6 +304,53 @@ export const destinyRoutes = routePlugin<{ ctx: Context }>('destiny', async (app
         return reply.status(202).type('application/json; charset=utf-8').header('location', `/v1/enhancement-requests/${row.id}/`).send(Readable.from(json));
       },
     });
+  });
+
+  app.post('/v1/enhancement-requests/search/', {
+    config: { access: 'requester' },
+    schema: {
+      tags,
+      summary:
+        'Ask a robot to enhance every reference a Lucene-style query matches: 202 `SearchEnhancementRequestRead`; with `dry_run=true`, 200 `SearchResultTotal` and nothing created. ' +
+        'A query that cannot be run: 400 `invalid_query`, saying where',
+      querystring: Type.Object({ dry_run: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
+      body: destiny.SearchEnhancementRequestIn,
+      response: { 200: destiny.SearchResultTotal, 202: destiny.SearchEnhancementRequestRead },
+    },
+    handler: async (request, reply) => {
+      const key = keyOf(request);
+      const body = request.body;
+      const { dry_run } = request.query;
+      // DESTINY searches references, by their own fields (docs/destiny.md).
+      const filter = { and: [{ type: 'reference' }, filterOf(ctx, { query: body.search_query }, 'destiny')] };
+      await refuseEncryptedContent(ctx.db, filter);
+      if (dry_run) {
+        const total = await countMatches(ctx, filter);
+        return reply.status(200).send({ count: total.count, is_lower_bound: total.lower_bound ?? false });
+      }
+      const { request: row } = await createRequestByQuery(ctx, { body: { robot_id: body.robot_id, query: body.search_query, filter }, requestedBy: key.keyId, idempotencyKey: null });
+      if (body.source) await setRequestSource(ctx.db, { id: row.id, source: body.source });
+      const backlog = await countBacklogIds(ctx.db, { requestId: row.id });
+      return reply
+        .status(202)
+        .header('location', `/v1/enhancement-requests/search/${row.id}/`)
+        .send(searchEnhancementRequestRead({ ...row, source: body.source ?? null }, backlog));
+    },
+  });
+
+  app.get('/v1/enhancement-requests/search/:id/', {
+    config: { access: 'requester' },
+    schema: {
+      tags,
+      summary: "A search-based enhancement request: its search (the writing of its items) and its enhancements' progress",
+      params: IdParams,
+      response: { 200: destiny.SearchEnhancementRequestRead },
+    },
+    handler: async (request) => {
+      const row = await visibleRequest(request, request.params.id);
+      if (row.filter === null) throw errors.notFound('search enhancement request');
+      return searchEnhancementRequestRead(row, await countBacklogIds(ctx.db, { requestId: row.id }));
+    },
   });
 
   app.get('/v1/enhancement-requests/:id/', {

@@ -8,7 +8,7 @@ const blobsLookMs = 5_000;
 
 const Status = (status: string) => Type.Object({ status: Type.Literal(status) });
 
-export const opsRoutes = routePlugin<{ ctx: Pick<Context, 'blobs' | 'db' | 'metrics'> }>('ops', async (app, { ctx }) => {
+export const opsRoutes = routePlugin<{ ctx: Pick<Context, 'blobs' | 'clock' | 'db' | 'metrics'> }>('ops', async (app, { ctx }) => {
   app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status('ok') } } }, async () => ({ status: 'ok' }));
 
   let blobsLook: { at: number; answer: Promise<void> } | null = null;

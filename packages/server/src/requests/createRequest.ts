@@ -25,7 +25,7 @@ import { trace, traceparentOf, tracing } from '../ops/tracing.ts';
 const maxTtlMs = 366 * 24 * 3600_000;
 
 /** The request's deadline: `expires_at`, or now + `ttl` (never both: 422 `ttl_and_expires_at`). */
-function deadlineOf(body: RequestBody, now: Date): string | null {
+export function deadlineOf(body: Pick<RequestBody, 'ttl' | 'expires_at'>, now: Date): string | null {
   if (body.ttl === undefined) return body.expires_at ?? null;
   if (body.expires_at !== undefined) throw errors.unprocessable('ttl_and_expires_at', 'send expires_at or ttl, not both');
   const ttlMs = parseDuration(body.ttl)!;

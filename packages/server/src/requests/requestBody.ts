@@ -50,7 +50,10 @@ export class RecordIdList {
 }
 
 /** A parsed `POST /v1/requests` body: RequestIn with its ids packed. */
-export type RequestBody = Omit<RequestIn, 'record_ids'> & { record_ids: RecordIdList };
+export type RequestBodyIn = Omit<RequestIn, 'record_ids'> & { record_ids?: RecordIdList };
+
+/** A request of record ids (createRequest). */
+export type RequestBody = Omit<RequestIn, 'record_ids' | 'query' | 'filter' | 'dry_run'> & { record_ids: RecordIdList };
 
 const invalid = (path: string, what: string) => errors.invalidRequest(`body${path} ${what}`);
 

@@ -1,15 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { IdParams, ItemPage, ListItemsQuery, ListRequestsQuery, RequestBatchPage, RequestIn, RequestOut, RequestPage, RetryIn, itemFinalStatuses, PageQuery } from '@refinery/protocol';
+import { IdParams, ItemPage, Json, ListItemsQuery, ListRequestsQuery, RecordCount, RequestBatchPage, RequestIn, RequestOut, RequestPage, RetryIn, itemFinalStatuses, PageQuery } from '@refinery/protocol';
 import { keyOf } from '../auth/authenticate.ts';
 import { signedUrlSeconds, type BlobStore } from '../blobs/store.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { validatorCompiler } from '../http/validation.ts';
 import { checkIntCursor, checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
+import { countMatches, filterOf, refuseEncryptedContent } from '../records/search/runQuery.ts';
 import { createRequest } from './createRequest.ts';
-import { parseRequestBody, type RequestBody, type RecordIdList } from './requestBody.ts';
+import { createRequestByQuery } from './createRequestByQuery.ts';
+import { parseRequestBody, type RequestBody, type RequestBodyIn, type RecordIdList } from './requestBody.ts';
 import { cancelRequest } from './lifecycle.ts';
 import { retryRequest } from './retryRequest.ts';
 import { getRequest } from './queries/getRequest.ts';
@@ -22,8 +24,11 @@ import { parsedBody, routePlugin } from '../http/typeProvider.ts';
 /** Bodies of up to a million record ids. */
 const requestBodyLimit = 64 * 1024 * 1024;
 
-/** RequestIn as the route validates it once the parser has checked and packed record_ids. */
-const RequestInPacked = Type.Object({ ...RequestIn.properties, record_ids: Type.Unsafe<RecordIdList>({}) }, { additionalProperties: false });
+/** RequestIn as the route validates it once the parser has checked and packed record_ids; a filter is checked by checkFilter, which says where each mistake is. */
+const RequestInPacked = Type.Object(
+  { ...RequestIn.properties, record_ids: Type.Optional(Type.Unsafe<RecordIdList>({})), filter: Type.Optional(Json) },
+  { additionalProperties: false },
+);
 
 export async function requestOut(blobs: BlobStore, row: RequestRow) {
   const { body_hash: _hash, manifest_key, counts, priority, ...rest } = row;
@@ -69,18 +74,31 @@ export const requestRoutes = routePlugin<{ ctx: Context }>('requests', async (ap
       validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: RequestInPacked } : route),
       schema: {
         tags: ['requests'],
-        summary: 'Ask a robot to enhance records; answers 202 at once',
+        summary: 'Ask a robot to enhance records (listed, or every one a query matches); answers 202 at once',
+        description:
+          'Send `record_ids`, or `query` (a Lucene-style string) or `filter` (a RecordFilter) for every record it matches (docs/queries.md); a bad query is 400 `invalid_query` with where it is wrong. ' +
+          'With `dry_run`, a query is counted (200 `{count, lower_bound?}`) and nothing is created.',
         body: RequestIn,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
-        response: { 202: RequestOut, 200: RequestOut },
+        response: { 202: RequestOut, 200: Type.Union([RequestOut, RecordCount]) },
       },
       handler: async (request, reply) => {
         const key = keyOf(request);
-        const { request: row, created } = await createRequest(ctx, {
-          body: parsedBody<RequestBody>(request),
-          requestedBy: key.keyId,
-          idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? null,
-        });
+        const { record_ids, query, filter, dry_run, ...rest } = parsedBody<RequestBodyIn>(request);
+        const idempotencyKey = (request.headers['idempotency-key'] as string | undefined) ?? null;
+        const asked = [record_ids, query, filter].filter((v) => v !== undefined).length;
+        if (asked !== 1) throw errors.invalidRequest('send record_ids, a query string (`query`) or a filter (`filter`): one of the three');
+        let outcome;
+        if (record_ids) {
+          if (dry_run !== undefined) throw errors.invalidRequest('dry_run counts what a query matches: send it with `query` or `filter`');
+          outcome = await createRequest(ctx, { body: { ...rest, record_ids } as RequestBody, requestedBy: key.keyId, idempotencyKey });
+        } else {
+          const checked = filterOf(ctx, { query, filter });
+          await refuseEncryptedContent(ctx.db, checked);
+          if (dry_run) return reply.status(200).send(await countMatches(ctx, checked));
+          outcome = await createRequestByQuery(ctx, { body: { ...rest, query: query ?? null, filter: checked }, requestedBy: key.keyId, idempotencyKey });
+        }
+        const { request: row, created } = outcome;
         return reply.status(created ? 202 : 200).header('location', `/v1/requests/${row.id}`).send(await requestOut(ctx.blobs, row));
       },
     });

@@ -21,7 +21,7 @@ import { queryParser, type Expr, type SyntaxError, type Value } from './grammar.
  * (grammar.ts) reads the syntax; this gives the fields their meaning, checks every value, and
  * says where (a character offset) the first mistake is.
  */
-export function parseQuery(query: string, maxClauses: number): RecordFilter {
+export function parseQuery(query: string, maxClauses: number, fields: QueryFields = 'refinery'): RecordFilter {
   if (query.length > maxQueryLength) fail(`the query is longer than ${maxQueryLength} characters`, { offset: maxQueryLength });
   checkParentheses(query);
   let expr: Expr;
@@ -41,8 +41,18 @@ export function parseQuery(query: string, maxClauses: number): RecordFilter {
       { offset },
     );
   }
-  return new Reader(new Budget(maxClauses)).read(expr, 1);
+  return new Reader(new Budget(maxClauses), fields).read(expr, 1);
 }
+
+/**
+ * How fields are named: Refinery's way (docs/queries.md), or DESTINY's, where a reference's
+ * fields go unprefixed (`title:"…"`): any field that is not one of Refinery's is then a content
+ * path (docs/destiny.md).
+ */
+export type QueryFields = 'refinery' | 'destiny';
+
+const isRefineryField = (field: string) =>
+  ['type', 'visibility', 'created_at', 'updated_at', '_exists_'].includes(field) || /^(identifier|enhancement|content)\./.test(field);
 
 /** Refuses nesting past maxDepth before the parser (which recurses per parenthesis) sees it. */
 function checkParentheses(query: string): void {
@@ -66,7 +76,17 @@ interface Group {
 }
 
 class Reader {
-  constructor(private budget: Budget) {}
+  constructor(
+    private budget: Budget,
+    private fields: QueryFields,
+  ) {}
+
+  /** The content path a field (or an `_exists_` name) at `at` names, with where the path starts; null if it is not content. */
+  private contentPath(field: string, at: number): { path: string; at: number } | null {
+    if (field.startsWith('content.')) return { path: field.slice('content.'.length), at: at + 'content.'.length };
+    if (this.fields === 'destiny' && !isRefineryField(field)) return { path: field, at };
+    return null;
+  }
 
   read(e: Expr, depth: number, group?: Group): RecordFilter {
     switch (e.kind) {
@@ -133,7 +153,8 @@ class Reader {
     if (field === '_exists_') {
       const name = single();
       const rest = (prefix: string) => ({ offset: v.at + prefix.length });
-      if (name.startsWith('content.')) return { content: { path: checkPath(name.slice('content.'.length), rest('content.')), exists: true } };
+      const named = this.contentPath(name, v.at);
+      if (named) return { content: { path: checkPath(named.path, { offset: named.at }), exists: true } };
       if (name.startsWith('identifier.')) return { identifier: { type: checkTypeName('an identifier type', name.slice('identifier.'.length), rest('identifier.')) } };
       if (name.startsWith('enhancement.')) return { has_enhancement: { type: checkTypeName('an enhancement type', name.slice('enhancement.'.length), rest('enhancement.')) } };
       fail('_exists_ takes content.<path>, identifier.<type> or enhancement.<type>', { offset: v.at });
@@ -148,10 +169,8 @@ class Reader {
       if (!any) fail(`write ${field}:* (has one), or ${field}:(robot_id:<id> AND created_at:>time)`, { offset: v.at });
       return { has_enhancement: { type } };
     }
-    if (field.startsWith('content.')) {
-      const path = checkPath(field.slice('content.'.length), { offset: at + 'content.'.length });
-      return { content: this.content(path, v) };
-    }
+    const named = this.contentPath(field, at);
+    if (named) return { content: this.content(checkPath(named.path, { offset: named.at }), v) };
     fail(`unknown field ${JSON.stringify(field)}; fields are ${fieldsHelp}`, { offset: at });
   }
 

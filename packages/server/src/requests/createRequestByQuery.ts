@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, priorityRank, type RecordFilter } from '@refinery/protocol';
+import type { Context } from '../context.ts';
+import { raiseWorkMem } from '../db/raiseWorkMem.ts';
+import { errors } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { compileFilter } from '../records/search/compileFilter.ts';
+import { withinSearchTimeout } from '../records/search/runQuery.ts';
+import { writeBacklog } from './backlog.ts';
+import { deadlineOf } from './createRequest.ts';
+import { afterRequestsFinished } from './manifests.ts';
+import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
+import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
+import { insertRequestFromQuery, queryFilterFirstParam } from './queries/insertRequestFromQuery.ts';
+import type { RequestRow } from './queries/requestRow.ts';
+import type { RequestBody } from './requestBody.ts';
+
+/** A request by query: RequestIn's other fields, and the query as sent (`query`) and checked (`filter`). */
+export type QueryRequestBody = Omit<RequestBody, 'record_ids'> & { query: string | null; filter: RecordFilter };
+
+/**
+ * Accepts a request for every record a query matches (docs/queries.md): one statement puts their
+ * ids in the request's backlog, in PostgreSQL, and the backlog's writer makes them items after
+ * the commit, as it does a large request's (docs/internals/0023-requests-by-query.md). The
+ * statement reads what the query reads, so it runs under REFINERY_SEARCH_TIMEOUT as a search does.
+ * Idempotency keys work as in createRequest.
+ */
+export async function createRequestByQuery(
+  ctx: Context,
+  input: { body: QueryRequestBody; requestedBy: string; idempotencyKey: string | null },
+): Promise<{ request: RequestRow; created: boolean }> {
+  const { body } = input;
+  const now = ctx.clock.now();
+  if (body.expires_at !== undefined && new Date(body.expires_at).getTime() <= now.getTime()) {
+    throw errors.unprocessable('expires_in_past', 'expires_at must be in the future');
+  }
+  const expiresAt = deadlineOf(body, now);
+  const bodyHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
+  const id = newId();
+  const outcome = await withinSearchTimeout(ctx, async (tx) => {
+    await raiseWorkMem(tx);
+    const inserted = await insertRequestFromQuery(tx, {
+      id,
+      robotId: body.robot_id,
+      requestedBy: input.requestedBy,
+      priority: priorityRank[body.priority ?? 'normal'],
+      expiresAt,
+      callbackUrl: body.callback_url ?? null,
+      idempotencyKey: input.idempotencyKey,
+      bodyHash,
+      now,
+      slice: ctx.config.createSlice,
+      query: body.query,
+      filter: body.filter,
+      where: compileFilter(body.filter, queryFilterFirstParam),
+    });
+    if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
+    if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
+    if (!inserted.request) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
+    // A query that matched nothing: the request is final at once.
+    const finished = inserted.request.total === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [];
+    return { created: inserted.request, finished };
+  });
+  if ('existing' in outcome) {
+    const { existing } = outcome;
+    // Only if the original was deleted between the two statements: ask again, it inserts this time.
+    if (!existing) return createRequestByQuery(ctx, input);
+    if (existing.body_hash !== bodyHash) throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
+    return { request: existing, created: false };
+  }
+  ctx.metrics.requestsCreated.inc();
+  if (outcome.created.total > 0) ctx.background.run('backlog', { request_id: id }, () => writeBacklog(ctx));
+  if (outcome.finished.length === 0) return { request: outcome.created, created: true };
+  afterRequestsFinished(ctx, outcome.finished);
+  return { request: (await getRequest(ctx.db, { id }))!, created: true };
+}
