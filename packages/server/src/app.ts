@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { installAuthentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
+import { automationRoutes } from './automations/routes.ts';
 import { destinyRoutes } from './destiny/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
@@ -79,6 +80,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(searchRoutes, { ctx });
   await app.register(robotRoutes, { ctx });
   await app.register(requestRoutes, { ctx });
+  await app.register(automationRoutes, { ctx });
   await app.register(retentionRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(batchRoutes, { ctx });

@@ -32,6 +32,7 @@ import { createCleanup, type Cleanup } from './retention/cleanup.ts';
 import { randomKey, sharedSetting } from './settings.ts';
 import { WorkSignals } from './work/signals.ts';
 import type { Loop } from './loop.ts';
+import { createAutomationConsumer, type AutomationConsumer } from './automations/consumer.ts';
 
 export interface Refinery {
   ctx: Context;
@@ -46,6 +47,8 @@ export interface Refinery {
   pusher: PushDispatcher;
   /** Delivers request events to callback URLs, signed per Standard Webhooks (docs/events.md). */
   eventSender: EventSender;
+  /** Turns what imports touched into the automations' requests (docs/automations.md). */
+  automations: AutomationConsumer;
   /** The admin key to print: made now, or kept in the data directory (embedded mode); null when set by the operator or made earlier. */
   newAdminKey: string | null;
   /** The master key file made at this start (embedded mode's first), to say so; else null. */
@@ -167,7 +170,8 @@ async function assemble(
   const eventSender = createEventSender({ ctx });
   const cleanup = createCleanup({ ctx });
   const recordSealer = createRecordSealer({ ctx });
-  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender, recordSealer];
+  const automations = createAutomationConsumer({ ctx });
+  const loops: Array<Loop<unknown>> = [sweeper, cleanup, pusher, eventSender, recordSealer, automations];
   const app = await buildApp(ctx);
   if (options.sweep !== false) for (const loop of loops) loop.start();
 
@@ -181,6 +185,7 @@ async function assemble(
     recordSealer,
     pusher,
     eventSender,
+    automations,
     newAdminKey,
     newMasterKeyFile: made,
     async listen() {

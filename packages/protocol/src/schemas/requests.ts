@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { durationPattern } from '../durations.ts';
 import { itemStatuses, priorities, requestStatuses } from '../states.ts';
+import { RequestProvenance } from './automations.ts';
 import { Cursor, Page, PageQuery, StringEnum, Timestamp, Uuid } from './common.ts';
 
 export const maxRecordsPerRequest = 1_000_000;
@@ -55,6 +56,9 @@ export const RequestOut = Type.Object({
   finished_at: Type.Union([Timestamp, Type.Null()]),
   manifest_url: Type.Union([Type.String(), Type.Null()], { description: 'Signed link to the manifest (JSONL) once the request is final.' }),
   retry_of: Type.Union([Uuid, Type.Null()], { description: 'The request whose failed items this one retries (`POST /v1/requests/{id}/retry`); null otherwise.' }),
+  automation: Type.Optional(
+    Type.Union([RequestProvenance, Type.Null()], { description: 'On `GET /v1/requests/{id}`: the automation that made this request and the imports that triggered it (docs/automations.md); null for a request made by a caller.' }),
+  ),
 });
 export type RequestOut = Static<typeof RequestOut>;
 

@@ -9,6 +9,7 @@ import { errors } from '../errors.ts';
 import { validatorCompiler } from '../http/validation.ts';
 import { checkIntCursor, checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
 import { createRequest } from './createRequest.ts';
+import { provenanceOfRequest } from '../automations/queries/provenanceOfRequest.ts';
 import { parseRequestBody, type RequestBody, type RecordIdList } from './requestBody.ts';
 import { cancelRequest } from './lifecycle.ts';
 import { retryRequest } from './retryRequest.ts';
@@ -107,8 +108,11 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
 
   app.get('/v1/requests/:id', {
     config: { access: 'requester' },
-    schema: { tags: ['requests'], summary: 'Status, counts, progress, timestamps, manifest link', params: IdParams, response: { 200: RequestOut } },
-    handler: async (request) => requestOut(ctx.blobs, await visibleRequest(request)),
+    schema: { tags: ['requests'], summary: 'Status, counts, progress, timestamps, manifest link; the automation that made it, if one did', params: IdParams, response: { 200: RequestOut } },
+    handler: async (request) => {
+      const row = await visibleRequest(request);
+      return { ...(await requestOut(ctx.blobs, row)), automation: await provenanceOfRequest(ctx.db, { requestId: row.id }) };
+    },
   });
 
   app.post('/v1/requests/:id/cancel', {
