@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { RefineryClient, RefineryError } from '@refinery/sdk';
 import type { ProvisionedRobot } from '@refinery/protocol';
 import { availableBackends, tempDir } from './support/backends.ts';
 import { describeEachBackend, eventually, openOtherProcess, references, type Harness } from './support/harness.ts';
@@ -195,6 +199,43 @@ describeEachBackend(
         await other.close();
         await h().api('DELETE', `/v1/automations/${auto}`);
       }
+    });
+  },
+  { env },
+);
+
+describeEachBackend(
+  'automations through the SDK and the CLI',
+  (h) => {
+    it('adds, lists, shows, pauses, resumes and deletes; a bad query is a clear error', async () => {
+      const client = new RefineryClient({ url: h().url, apiKey: h().adminKey });
+      const robot = await h().createRobot();
+      const added = await client.createAutomation({ robot_id: robot.id, trigger: { enhancements: { type: 'topic' } }, query: 'content.year:>=2020' });
+      assert.equal(added.active, true);
+      assert.deepEqual(added.filter, { content: { path: 'year', gte: 2020 } });
+      assert.deepEqual((await client.listAutomations({ robot_id: robot.id })).data.map((a) => a.id), [added.id]);
+      assert.equal((await client.pauseAutomation(added.id)).active, false);
+      assert.equal((await client.resumeAutomation(added.id)).active, true);
+      await assert.rejects(client.createAutomation({ robot_id: robot.id, trigger: { records: { type: 'reference' } }, query: 'content.year:>=' }), (err: unknown) => {
+        assert.ok(err instanceof RefineryError);
+        assert.equal(err.status, 400);
+        assert.equal(err.code, 'invalid_query');
+        return true;
+      });
+
+      const cli = (args: string[]) =>
+        promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../src/cli.ts', import.meta.url)), 'automations', ...args], {
+          env: { ...process.env, REFINERY_URL: h().url, REFINERY_API_KEY: h().adminKey, CI: 'true' },
+        });
+      const made = JSON.parse((await cli(['create', '--robot', robot.id, '--on-records', 'reference', '--query', '{"content":{"path":"year","gte":2020}}', '--json'])).stdout);
+      assert.deepEqual(made.trigger, { records: { type: 'reference' } });
+      const listed = await cli(['list', '--robot', robot.id]);
+      assert.match(listed.stdout, new RegExp(made.id));
+      assert.match((await cli(['pause', made.id])).stdout, /is paused/);
+      assert.match((await cli(['show', made.id])).stdout, /triggered: 0 requests, 0 items/);
+      assert.match((await cli(['delete', made.id])).stdout, /deleted/);
+      await client.deleteAutomation(added.id);
+      assert.deepEqual((await client.listAutomations({ robot_id: robot.id })).data, []);
     });
   },
   { env },

@@ -87,7 +87,7 @@ export function registerRecordCommands(program: Command): void {
 }
 
 /** A query given as a JSON filter (it starts with `{`). */
-function jsonFilter(text: string): RecordFilter {
+export function jsonFilter(text: string): RecordFilter {
   try {
     return JSON.parse(text) as RecordFilter;
   } catch (err) {

@@ -103,8 +103,8 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
       if (conflicts.length > 0) throw identifierConflictError(conflicts);
       // The automations' outbox, committed with the records (docs/automations.md).
       const importId = newId();
-      await writeRecordsOutbox(tx, { importId, now });
-      const json = [`{"created":${counts.created},"updated":${counts.updated},"import_id":"${importId}","ids":[`];
+      const triggers = await writeRecordsOutbox(tx, { importId, now });
+      const json = [`{"created":${counts.created},"updated":${counts.updated},${triggers ? `"import_id":"${importId}",` : ''}"ids":[`];
       for await (const page of stagedRecordTargetsJson(tx)) json.push(json.length === 1 ? page : ',' + page);
       json.push(']}');
       return { ...counts, json };

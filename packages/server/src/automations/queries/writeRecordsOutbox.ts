@@ -3,10 +3,11 @@ import type { Queryable } from '../../db/db.ts';
 /**
  * In a records import's transaction, once merged: one outbox row naming the import and the
  * records it created of a type an active automation waits for; none when no automation waits.
+ * Whether it wrote one.
  * A record created now is one whose created_at is this import's `now` (an update keeps its own).
  */
-export async function writeRecordsOutbox(db: Queryable, p: { importId: string; now: Date }): Promise<void> {
-  await db.query(
+export async function writeRecordsOutbox(db: Queryable, p: { importId: string; now: Date }): Promise<boolean> {
+  const { rowCount } = await db.query(
     `
 insert into automation_outbox (kind, source_id, record_ids, created_at)
 select 'records', $1::uuid, array_agg(distinct t.target), $2::timestamptz
@@ -18,4 +19,5 @@ having count(*) > 0
 `,
     [p.importId, p.now.toISOString()],
   );
+  return rowCount > 0;
 }
