@@ -3,7 +3,9 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, automation); all by default.
+ *   `automation`: an automation's latency from an import's commit to its request's lease (automation.ts), with
+ *   BENCH_AUTOMATION_WINDOW (default 0.2 s) and with the default window of 5 s.
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -24,6 +26,7 @@
  * create written whole (1000000) with the default.
  */
 import { cpus } from 'node:os';
+import { automationLatency, type AutomationLatencyResult } from './automation.ts';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
 import { encryptionCost, type EncryptionResult } from './encryption.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
@@ -41,7 +44,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,automation').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -142,7 +145,13 @@ const loadRuns = await section('load', async () => {
   return runs;
 });
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns });
+/** Automation latency (automation.ts): a short window, 40 rounds, and the default window, 10 rounds, on BENCH_BACKENDS' first. */
+const automation = await section('automation', async () => [
+  await automationLatency(backends[0], { windowSeconds: Number(process.env.BENCH_AUTOMATION_WINDOW ?? 0.2), rounds: 40 }),
+  await automationLatency(backends[0], { windowSeconds: 5, rounds: 10 }),
+]);
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, automation });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -169,6 +178,7 @@ function printTable(r: {
   memoryRuns: MemoryRun[] | null;
   encryption: EncryptionResult | null;
   loadRuns: LoadResult[] | null;
+  automation: AutomationLatencyResult[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -434,6 +444,15 @@ function printTable(r: {
         `none left over: ${verdict(l.leftoverConnections === 0 && l.connectionsAfterServerStop === 0)}`,
       );
     }
+  }
+  for (const a of r.automation ?? []) {
+    row(
+      `automation latency, ${a.backend}: import's commit to the chained batch's lease, p50 / p99 (window ${fmt(a.windowMs)} ms, ${a.rounds} rounds)`,
+      `${fmt(a.p50Ms, 1)} / ${fmt(a.p99Ms, 1)} ms`,
+      `max ${fmt(a.maxMs, 1)} ms`,
+      '',
+      `p50 < window + 50 ms: ${verdict(a.p50Ms < a.windowMs + 50)}`,
+    );
   }
   console.log('\n' + lines.join('\n'));
 }

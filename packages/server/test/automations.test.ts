@@ -216,7 +216,7 @@ describeEachBackend(
       assert.deepEqual((await client.listAutomations({ robot_id: robot.id })).data.map((a) => a.id), [added.id]);
       assert.equal((await client.pauseAutomation(added.id)).active, false);
       assert.equal((await client.resumeAutomation(added.id)).active, true);
-      await assert.rejects(client.createAutomation({ robot_id: robot.id, trigger: { records: { type: 'reference' } }, query: 'content.year:>=' }), (err: unknown) => {
+      await assert.rejects(client.createAutomation({ robot_id: robot.id, trigger: { records: { type: 'reference' } }, query: 'type:reference AND' }), (err: unknown) => {
         assert.ok(err instanceof RefineryError);
         assert.equal(err.status, 400);
         assert.equal(err.code, 'invalid_query');
