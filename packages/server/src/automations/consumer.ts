@@ -45,6 +45,7 @@ export const runIdempotencyKey = (runId: string) => `automation-run:${runId}`;
  * 3. make: each run's request is made through the ordinary create (createRequest), with the run's
  *    idempotency key: a run made twice is one request.
  * Besides its interval, a pass runs when the earliest window closes.
+ * Why the request is not made in the matching transaction: docs/internals/0024-automations-outbox.md.
  */
 export function createAutomationConsumer({ ctx, config = {} }: { ctx: Context; config?: Partial<ConsumerConfig> }): Loop<ConsumeResult> {
   const windowMs = ctx.config.automationWindowMs;

@@ -3,7 +3,8 @@ import type { Queryable } from '../../db/db.ts';
 /**
  * The last step of an import: the batch, its items settled, moves from `importing` to `completed`;
  * whether it did. The same statement writes the automations' outbox row for the batch when an
- * active automation waits for enhancements (docs/automations.md): exactly one, with the move.
+ * active automation waits for enhancements: exactly one, with the move
+ * (docs/internals/0024-automations-outbox.md).
  */
 export async function completeImportedBatch(db: Queryable, p: { batchId: string; now: Date }): Promise<boolean> {
   const { rows } = await db.query<{ completed: boolean }>(
