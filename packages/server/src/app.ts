@@ -5,6 +5,7 @@ import { installAuthentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
 import { automationRoutes } from './automations/routes.ts';
 import { destinyRoutes } from './destiny/routes.ts';
+import { destinyAutomationRoutes } from './destiny/automationRoutes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
 import { errors } from './errors.ts';
@@ -85,6 +86,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(eventRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
   await app.register(destinyRoutes, { ctx });
+  await app.register(destinyAutomationRoutes, { ctx });
   if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { store: ctx.blobs });
   return app;
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { RefineryClient, RefineryError } from '@refinery/sdk';
 import type { ProvisionedRobot } from '@refinery/protocol';
+import { fromPercolator } from '../src/destiny/automations.ts';
 import { availableBackends, tempDir } from './support/backends.ts';
 import { describeEachBackend, eventually, openOtherProcess, references, type Harness } from './support/harness.ts';
 import { leaseRecords, type LeasedBatch } from './support/lifecycle.ts';
@@ -236,6 +237,69 @@ describeEachBackend(
       assert.match((await cli(['delete', made.id])).stdout, /deleted/);
       await client.deleteAutomation(added.id);
       assert.deepEqual((await client.listAutomations({ robot_id: robot.id })).data, []);
+    });
+  },
+  { env },
+);
+
+describe("DESTINY's percolator queries as automations", () => {
+  const nested = (path: string, field: string, value: string) => ({ nested: { path, query: { term: { [field]: value } } } });
+  it('maps the forms DESTINY documents', () => {
+    // Its "request missing abstract" example.
+    assert.deepEqual(
+      fromPercolator({
+        bool: {
+          must: [nested('changeset.identifiers', 'changeset.identifiers.identifier_type', 'doi')],
+          must_not: [nested('reference.enhancements', 'reference.enhancements.content.enhancement_type', 'abstract')],
+        },
+      }),
+      { trigger: { records: { type: 'reference' } }, filter: { and: [{ identifier: { type: 'doi' } }, { not: { has_enhancement: { type: 'abstract' } } }] } },
+    );
+    // Its "domain inclusion annotation" example.
+    assert.deepEqual(fromPercolator({ bool: { must: [nested('changeset.enhancements', 'changeset.enhancements.content.enhancement_type', 'abstract')] } }), {
+      trigger: { enhancements: { type: 'abstract' } },
+      filter: null,
+    });
+  });
+  it('refuses what it cannot map with 422 naming where', () => {
+    for (const [query, at] of [
+      [{ match_all: {} }, /query\.match_all/],
+      [{ bool: { should: [] } }, /query\.bool\.should/],
+      [{ bool: { must: [{ term: { 'changeset.enhancements.content.annotations.label': 'x' } }] } }, /annotations\.label/],
+      [{ bool: { must: [nested('reference.enhancements', 'reference.enhancements.content.enhancement_type', 'abstract')] } }, /names no changeset/],
+    ] as const) {
+      assert.throws(
+        () => fromPercolator(query),
+        (err: { statusCode: number; code: string; message: string }) => err.statusCode === 422 && err.code === 'unsupported_query' && at.test(err.message),
+      );
+    }
+  });
+});
+
+describeEachBackend(
+  "automations through DESTINY's routes",
+  (h) => {
+    it('adds, lists and replaces a robot automation, which then fires as any automation', async () => {
+      const robot = await h().createRobot({ accepts: ['reference'] });
+      const query = { bool: { must: [{ nested: { path: 'changeset.identifiers', query: { term: { 'changeset.identifiers.identifier_type': 'doi' } } } }] } };
+      const added = await h().api('POST', '/v1/enhancement-requests/automations/', { body: { robot_id: robot.id, query } });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      assert.deepEqual(added.body, { id: added.body.id, robot_id: robot.id, query });
+      const listed = await h().api('GET', '/v1/enhancement-requests/automations/');
+      assert.deepEqual(listed.body, [added.body]);
+      const refused = await h().api('POST', '/v1/enhancement-requests/automations/', { body: { robot_id: robot.id, query: { match_all: {} } } });
+      assert.equal(refused.status, 422);
+      assert.equal(refused.body.error.code, 'unsupported_query');
+      await importRecords(h(), references(2));
+      await requestsMade(h(), added.body.id, 1);
+      const replaced = { bool: { must: [{ nested: { path: 'changeset.enhancements', query: { term: { 'changeset.enhancements.content.enhancement_type': 'abstract' } } } }] } };
+      const put = await h().api('PUT', `/v1/enhancement-requests/automations/${added.body.id}/`, { body: { robot_id: robot.id, query: replaced } });
+      assert.equal(put.status, 201);
+      assert.deepEqual(put.body.query, replaced);
+      const shown = await h().api('GET', `/v1/automations/${added.body.id}`);
+      assert.deepEqual(shown.body.trigger, { enhancements: { type: 'abstract' } });
+      assert.equal(shown.body.triggered.requests, 1);
+      await h().api('DELETE', `/v1/automations/${added.body.id}`);
     });
   },
   { env },

@@ -1,4 +1,4 @@
-import type { AutomationIn, AutomationOut, RecordFilter } from '@refinery/protocol';
+import type { AutomationIn, AutomationOut, AutomationTrigger, RecordFilter } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import type { Queryable } from '../db/db.ts';
 import { errors } from '../errors.ts';
@@ -10,7 +10,7 @@ import type { RobotRow } from '../robots/queries/robotRow.ts';
 import { describeCycle, findCycle } from './cycles.ts';
 import type { AutomationRow } from './queries/automationRow.ts';
 import { automationTotals } from './queries/automationTotals.ts';
-import { insertAutomation } from './queries/insertAutomation.ts';
+import { insertAutomation, replaceAutomation } from './queries/insertAutomation.ts';
 import { listAutomationGraph } from './queries/listAutomationGraph.ts';
 import { lockAutomations } from './queries/lockAutomations.ts';
 import { setAutomationActive } from './queries/setAutomationActive.ts';
@@ -41,34 +41,49 @@ async function refuseCycle(db: Queryable, automation: Pick<AutomationRow, 'id' |
   if (cycle) throw errors.automationCycle(describeCycle(cycle), cycle.map((a) => ({ automation_id: a.id, robot_id: a.robot_id })));
 }
 
+/** What an automation is, checked: made from AutomationIn (automationSpec) or from DESTINY's RobotAutomationIn. */
+export interface AutomationSpec {
+  robot_id: string;
+  trigger: AutomationTrigger;
+  query: string | null;
+  filter: RecordFilter | null;
+  active: boolean;
+  /** The percolator query it was added with through DESTINY's routes. */
+  destinyQuery?: unknown;
+}
+
+export function automationSpec(ctx: Context, body: AutomationIn): AutomationSpec {
+  return { robot_id: body.robot_id, trigger: body.trigger, query: body.query ?? null, filter: automationFilter(ctx, body), active: body.active ?? true };
+}
+
 /**
- * Adds an automation: its query checked (400), its robot active (422), no cycle closed (422), all
- * before anything is written; the check and the insert hold the automations' lock, so that two
- * added at once cannot close a cycle together.
+ * Adds an automation, or with `replacing` puts another in its place (its waiting matches dropped):
+ * its robot active (422), no cycle closed (422), all before anything is written; the check and the
+ * write hold the automations' lock, so that two added at once cannot close a cycle together.
  */
-export async function createAutomation(ctx: Context, body: AutomationIn, createdBy: string): Promise<AutomationRow> {
-  const filter = automationFilter(ctx, body);
+export async function saveAutomation(ctx: Context, spec: AutomationSpec, createdBy: string, replacing?: AutomationRow): Promise<AutomationRow> {
   const now = ctx.clock.now();
-  const { records, enhancements } = body.trigger;
+  const { records, enhancements } = spec.trigger;
   return ctx.db.transaction(async (tx) => {
-    const robot = await checkRobot(tx, { id: body.robot_id, now, recordsType: records?.type });
+    const robot = await checkRobot(tx, { id: spec.robot_id, now, recordsType: records?.type });
     if (enhancements?.robot_id && !(await getRobot(tx, { id: enhancements.robot_id, now }))) {
       throw errors.unprocessable('unknown_robot', `trigger.enhancements.robot_id: no robot has id ${enhancements.robot_id}`);
     }
     const row = {
-      id: newId(),
-      robot_id: body.robot_id,
-      created_by: createdBy,
+      id: replacing?.id ?? newId(),
+      robot_id: spec.robot_id,
+      created_by: replacing?.created_by ?? createdBy,
       records_type: records?.type ?? null,
       enhancements_type: enhancements?.type ?? null,
       enhancements_robot_id: enhancements?.robot_id ?? null,
-      query: body.query ?? null,
-      filter,
-      active: body.active ?? true,
+      query: spec.query,
+      filter: spec.filter,
+      active: spec.active,
+      destiny_query: spec.destinyQuery ?? null,
     };
     await lockAutomations(tx);
     if (row.active) await refuseCycle(tx, row, robot);
-    return insertAutomation(tx, { ...row, now });
+    return replacing ? (await replaceAutomation(tx, { ...row, now }))! : insertAutomation(tx, { ...row, now });
   });
 }
 
@@ -86,7 +101,7 @@ export async function setActive(ctx: Context, automation: AutomationRow, active:
 }
 
 export function automationOut(row: AutomationRow): Omit<AutomationOut, 'triggered'> {
-  const { records_type, enhancements_type, enhancements_robot_id, ...rest } = row;
+  const { records_type, enhancements_type, enhancements_robot_id, destiny_query: _destiny, ...rest } = row;
   return {
     ...rest,
     trigger: {

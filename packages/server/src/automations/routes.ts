@@ -6,7 +6,7 @@ import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
 import { validatorCompiler } from '../http/validation.ts';
-import { automationOut, automationWithTotals, createAutomation, setActive } from './automations.ts';
+import { automationOut, automationSpec, automationWithTotals, saveAutomation, setActive } from './automations.ts';
 import type { AutomationRow } from './queries/automationRow.ts';
 import { deleteAutomation } from './queries/deleteAutomation.ts';
 import { getAutomation } from './queries/getAutomation.ts';
@@ -38,7 +38,7 @@ export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app
       response: { 201: AutomationOut },
     },
     handler: async (request, reply) => {
-      const row = await createAutomation(ctx, request.body as AutomationIn, keyOf(request).keyId);
+      const row = await saveAutomation(ctx, automationSpec(ctx, request.body as AutomationIn), keyOf(request).keyId);
       return reply.status(201).header('location', `/v1/automations/${row.id}`).send(await automationWithTotals(ctx, row));
     },
   });

@@ -71,3 +71,6 @@ create index automation_runs_unmade on automation_runs (created_at) where reques
 
 -- The consumer reads a batch's new enhancements by batch.
 create index enhancements_batch_id on enhancements (batch_id);
+
+-- An automation added through DESTINY's routes keeps the percolator query it was given, to give it back.
+alter table automations add column destiny_query jsonb;
