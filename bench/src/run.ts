@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline, querycreate); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline, querycreate, automation); all by default.
  *   `baseline`: before and after in one run (baseline.ts): the PostgreSQL end-to-end run of this
  *   checkout and of the commit BENCH_BASELINE (default 2157035, the last before the work on
  *   packaging, stalls and encryption), alternating for BENCH_BASELINE_ROUNDS (default 3) rounds.
@@ -12,6 +12,8 @@
  *   (tracingSink.ts), to measure what tracing costs; off by default, as in production without
  *   OTEL_EXPORTER_OTLP_ENDPOINT.
  *   `querycreate`: a request by query matching BENCH_QUERY_RECORDS (default 1,000,000) records, and one matching 1,000 (queryCreate.ts).
+ *   `automation`: an automation's latency from an import's commit to its request's lease (automation.ts), with
+ *   BENCH_AUTOMATION_WINDOW (default 0.2 s) and with the default window of 5 s.
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -33,6 +35,7 @@
  */
 import { cpus } from 'node:os';
 import { baseline, type BaselineResult } from './baseline.ts';
+import { automationLatency, type AutomationLatencyResult } from './automation.ts';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
 import { encryptionCost, type EncryptionResult } from './encryption.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
@@ -53,7 +56,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics,baseline,querycreate').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics,baseline,querycreate,automation').split(','));
 const tracingSink = process.env.BENCH_TRACING === '1' ? await startTracingSink() : null;
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
@@ -167,7 +170,13 @@ const scrapes = await section('metrics', async () => {
 
 const queried = await section('querycreate', () => queryCreate());
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes, before, queried });
+/** Automation latency (automation.ts): a short window, 40 rounds, and the default window, 10 rounds, on BENCH_BACKENDS' first. */
+const automation = await section('automation', async () => [
+  await automationLatency(backends[0], { windowSeconds: Number(process.env.BENCH_AUTOMATION_WINDOW ?? 0.2), rounds: 40 }),
+  await automationLatency(backends[0], { windowSeconds: 5, rounds: 10 }),
+]);
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes, before, queried, automation });
 if (tracingSink) {
   console.log(`\nBENCH_TRACING=1: ${fmt(tracingSink.spans())} spans exported to the sink in ${fmt(tracingSink.posts())} OTLP posts`);
   await tracingSink.close();
@@ -201,6 +210,7 @@ function printTable(r: {
   before: BaselineResult | null;
   scrapes: MetricsScrapeResult[] | null;
   queried: QueryCreateResult | null;
+  automation: AutomationLatencyResult[] | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -504,6 +514,15 @@ function printTable(r: {
       `${fmt(small.matched)} matched: ${fmt(small.peakRssMb)} MB; idle before: ${fmt(r.queried.idleRssMb)} MB`,
       ratio(large.peakRssMb, small.peakRssMb),
       '',
+    );
+  }
+  for (const a of r.automation ?? []) {
+    row(
+      `automation latency, ${a.backend}: import's commit to the chained batch's lease, p50 / p99 (window ${fmt(a.windowMs)} ms, ${a.rounds} rounds)`,
+      `${fmt(a.p50Ms, 1)} / ${fmt(a.p99Ms, 1)} ms`,
+      `max ${fmt(a.maxMs, 1)} ms`,
+      '',
+      `p50 < window + 50 ms: ${verdict(a.p50Ms < a.windowMs + 50)}`,
     );
   }
   console.log('\n' + lines.join('\n'));

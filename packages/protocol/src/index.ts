@@ -13,6 +13,8 @@
  * - enhancement: what a robot adds to a record (`type`, `content`); exact duplicates are discarded.
  * - report: per batch, one JSONL line per results line (plus unanswered items): the validation outcome.
  * - manifest: per request, one JSONL line per item, written once when the request finishes.
+ * - automation: a standing request: records an import touches that match its trigger and query
+ *   become items of a request for its robot.
  */
 export * from './states.ts';
 export * from './durations.ts';
@@ -33,3 +35,4 @@ export * from './schemas/events.ts';
 export * as destiny from './destiny/index.ts';
 export * from './schemas/queries.ts';
 export * from './errors.ts';
+export * from './schemas/automations.ts';

@@ -3,6 +3,8 @@ import type { Static } from 'typebox';
 import {
   requestFinalStatuses,
   type ApiKeyIn,
+  type AutomationIn,
+  type AutomationOut,
   type ApiKeyOut,
   type ImportRecordsResult,
   type ItemOut,
@@ -342,6 +344,47 @@ export class RefineryClient {
         await sleep(backoff.next(), options.signal);
       }
     }
+  }
+
+  // ── automations ────────────────────────────────────────────────────────────
+
+  /**
+   * Adds an automation (docs/automations.md): records an import touches that fire its `trigger`
+   * (and match its `query`) become items of a request for its robot. A bad query is refused with
+   * 400, an unknown or paused robot and a cycle of automations with 422.
+   */
+  createAutomation(automation: AutomationIn): Promise<AutomationOut> {
+    return this.#json('POST', '/v1/automations', { body: automation });
+  }
+
+  /** The automation and what it triggered: requests, items, matches waiting, the last error. */
+  getAutomation(id: string): Promise<AutomationOut> {
+    return this.#json('GET', pathOf('v1', 'automations', id));
+  }
+
+  /** Automations in id order (a requester's key sees its own). */
+  listAutomations(options: PageOptions & { robot_id?: string } = {}): Promise<Page<Omit<AutomationOut, 'triggered'>>> {
+    return this.#json('GET', '/v1/automations', { query: { ...options } });
+  }
+
+  /** Every automation, page after page. */
+  iterateAutomations(options: Omit<PageOptions, 'cursor'> & { robot_id?: string } = {}): AsyncGenerator<Omit<AutomationOut, 'triggered'>> {
+    return allPages((cursor) => this.listAutomations({ ...options, cursor }));
+  }
+
+  /** Pauses an automation: what it had gathered is dropped, and nothing more is until it is resumed. */
+  pauseAutomation(id: string): Promise<AutomationOut> {
+    return this.#json('PATCH', pathOf('v1', 'automations', id), { body: { active: false } });
+  }
+
+  /** Resumes a paused automation; refused with 422 if its robot is paused or it would close a cycle. */
+  resumeAutomation(id: string): Promise<AutomationOut> {
+    return this.#json('PATCH', pathOf('v1', 'automations', id), { body: { active: true } });
+  }
+
+  /** Deletes an automation; the requests it made stay. */
+  async deleteAutomation(id: string): Promise<void> {
+    await this.#json('DELETE', pathOf('v1', 'automations', id));
   }
 
   /** The calling key's Standard Webhooks secret (`whsec_…`): it signs the webhooks of the requests this key makes. */

@@ -3,7 +3,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { authentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
+import { automationRoutes } from './automations/routes.ts';
 import { destinyRoutes } from './destiny/routes.ts';
+import { destinyAutomationRoutes } from './destiny/automationRoutes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
 import { errors } from './errors.ts';
@@ -82,10 +84,12 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(searchRoutes, { ctx });
   await app.register(robotRoutes, { ctx });
   await app.register(requestRoutes, { ctx });
+  await app.register(automationRoutes, { ctx });
   await app.register(retentionRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
   await app.register(destinyRoutes, { ctx });
+  await app.register(destinyAutomationRoutes, { ctx });
   if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { store: ctx.blobs });
   return app;
 }

@@ -42,6 +42,12 @@ export interface Config {
   searchCountCap: number;
   /** A record search (a page or a count) running longer than this is stopped and refused (`REFINERY_SEARCH_TIMEOUT`, docs/queries.md); default 30 s. */
   searchTimeoutMs: number;
+  /** An automation gathers the records its triggers match for this long, from the first, into one request (`REFINERY_AUTOMATION_WINDOW`, docs/automations.md); default 5 s. */
+  automationWindowMs: number;
+  /** …or until this many are gathered, whichever comes first (`REFINERY_AUTOMATION_WINDOW_ITEMS`); default 10,000. */
+  automationWindowItems: number;
+  /** A chain of automated requests longer than this is cut off, with the reason on the automation (`REFINERY_AUTOMATION_MAX_DEPTH`); default 5. */
+  automationMaxDepth: number;
   /** The master key that wraps the data keys (`REFINERY_MASTER_KEY`, 32 bytes in base64 or hex; docs/encryption.md). */
   masterKey: string | null;
   /** A file holding the master key (`REFINERY_MASTER_KEY_FILE`). Neither set: embedded mode keeps one in `dataDir`; PostgreSQL refuses to start. */
@@ -102,6 +108,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
   const maintenanceIntervalsMs = Object.fromEntries(
     Object.entries(maintenanceIntervals).map(([service, { env: name, fallback }]) => [service, durationSetting(env, name, fallback, 0.01, 86_400, '10 milliseconds to 1 day')]),
   ) as Record<MaintenanceService, number>;
+  const automationWindowMs = durationSetting(env, 'REFINERY_AUTOMATION_WINDOW', '5', 0.001, 3600, '1 millisecond to 1 hour');
+  const automationWindowItems = wholeNumberSetting(env, 'REFINERY_AUTOMATION_WINDOW_ITEMS', '10000', 1, 1_000_000);
+  const automationMaxDepth = wholeNumberSetting(env, 'REFINERY_AUTOMATION_MAX_DEPTH', '5', 1, 100);
   return {
     port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
@@ -121,6 +130,9 @@ export function loadConfig(flags: Partial<Record<'port' | 'host' | 'dataDir' | '
     queryMaxClauses,
     searchCountCap,
     searchTimeoutMs,
+    automationWindowMs,
+    automationWindowItems,
+    automationMaxDepth,
     masterKey: env.REFINERY_MASTER_KEY || null,
     masterKeyFile: env.REFINERY_MASTER_KEY_FILE ? resolve(env.REFINERY_MASTER_KEY_FILE) : null,
     maintenanceIntervalsMs,

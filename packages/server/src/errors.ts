@@ -74,6 +74,11 @@ export const errors = {
       retry_id: retryId,
     }),
 
+  // Automations (docs/automations.md).
+  /** An automation that would close a cycle of automations: `cycle` lists them, the first again last. */
+  automationCycle: (description: string, cycle: Array<{ automation_id: string; robot_id: string }>) =>
+    new AppError('automation_cycle', `this automation would close a cycle, each triggering the next: ${description}`, { cycle }),
+
   // Revoking API keys.
   lastAdminKey: () => new AppError('last_admin_key', 'this is the last admin key: make another admin key before revoking it'),
   configuredAdminKey: () =>

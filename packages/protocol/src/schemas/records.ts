@@ -45,6 +45,7 @@ export const ImportRecordsResult = Type.Object({
   ids: Type.Array(Uuid, { description: 'The id of each record, in the order sent.' }),
   created: Type.Integer(),
   updated: Type.Integer(),
+  import_id: Type.Optional(Type.String({ format: 'uuid', description: 'Present when the import fires automations: the requests they make name it (docs/automations.md).' })),
 });
 export type ImportRecordsResult = Static<typeof ImportRecordsResult>;
 

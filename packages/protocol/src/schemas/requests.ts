@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { durationPattern } from '../durations.ts';
 import { itemStatuses, priorities, requestStatuses } from '../states.ts';
+import { RequestProvenance } from './automations.ts';
 import { Cursor, ItemErrorCodeSchema, Page, PageQuery, StringEnum, Timestamp, Uuid } from './common.ts';
 import type { RecordFilter } from './queries.ts';
 
@@ -62,6 +63,9 @@ export const RequestOut = Type.Object({
   query: Type.Union([Type.String(), Type.Null()], { description: 'The query string the request was made with; null otherwise.' }),
   filter: Type.Unsafe<RecordFilter | null>({ description: 'The RecordFilter the request was made with (its `query` read into one); null for a request of `record_ids`.' }),
   matched: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'How many records the query matched when the request was made: one item each; null for a request of `record_ids`.' }),
+  automation: Type.Optional(
+    Type.Union([RequestProvenance, Type.Null()], { description: 'On `GET /v1/requests/{id}`: the automation that made this request and the imports that triggered it (docs/automations.md); null for a request made by a caller.' }),
+  ),
 });
 export type RequestOut = Static<typeof RequestOut>;
 

@@ -1,6 +1,6 @@
 /**
  * The CLI's client commands: talk to a running Refinery over HTTP through @refinery/sdk, one file
- * per noun (robots, keys, records, record types, requests).
+ * per noun (robots, keys, records, record types, requests, automations).
  *
  * Output: every command takes `--json` and then prints its answer as one JSON value on stdout (a
  * list as an array, streamed), and an error as `{"error": …}` on stderr. Commands whose answer you
@@ -10,6 +10,7 @@
  * the server's message, a hint when there is one, and exit 1.
  */
 import type { Command } from 'commander';
+import { registerAutomationCommands } from './automations.ts';
 import { registerKeyCommands } from './keys.ts';
 import { registerRecordCommands } from './records.ts';
 import { registerRecordTypeCommands } from './recordTypes.ts';
@@ -22,4 +23,5 @@ export function registerClientCommands(program: Command): void {
   registerRecordCommands(program);
   registerRecordTypeCommands(program);
   registerRequestCommands(program);
+  registerAutomationCommands(program);
 }

@@ -91,7 +91,8 @@ export function queryFromText(text: string): string | RecordFilter {
   return text.trimStart().startsWith('{') ? jsonFilter(text) : text;
 }
 
-function jsonFilter(text: string): RecordFilter {
+/** A query given as a JSON filter (it starts with `{`). */
+export function jsonFilter(text: string): RecordFilter {
   try {
     return JSON.parse(text) as RecordFilter;
   } catch (err) {

@@ -171,6 +171,10 @@ CREATE TABLE public.requests (
     progress_due boolean DEFAULT false NOT NULL,
     retry_of uuid,
     source text,
+    query text,
+    query_filter jsonb,
+    matched integer,
+    trace_parent text,
     CONSTRAINT requests_priority_check CHECK (((priority >= 0) AND (priority <= 3))),
     CONSTRAINT requests_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processing'::text, 'completed'::text, 'completed_with_errors'::text, 'failed'::text, 'cancelled'::text, 'expired'::text])))
 );
@@ -246,6 +250,98 @@ CREATE TABLE public.api_keys (
     created_at timestamp with time zone NOT NULL,
     revoked_at timestamp with time zone,
     CONSTRAINT api_keys_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'requester'::text])))
+);
+
+--
+-- Name: automation_matches; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.automation_matches (
+    id bigint NOT NULL,
+    automation_id uuid NOT NULL,
+    record_id uuid NOT NULL,
+    source_kind text NOT NULL,
+    source_id uuid NOT NULL,
+    depth integer NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+
+--
+-- Name: automation_matches_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.automation_matches ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.automation_matches_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: automation_outbox; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.automation_outbox (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    source_id uuid NOT NULL,
+    robot_id uuid,
+    record_ids uuid[],
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT automation_outbox_kind_check CHECK ((kind = ANY (ARRAY['records'::text, 'batch'::text])))
+);
+
+--
+-- Name: automation_outbox_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.automation_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.automation_outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: automation_runs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.automation_runs (
+    id uuid NOT NULL,
+    automation_id uuid NOT NULL,
+    record_ids uuid[] NOT NULL,
+    sources jsonb NOT NULL,
+    depth integer NOT NULL,
+    request_id uuid,
+    error text,
+    claimed_until timestamp with time zone,
+    created_at timestamp with time zone NOT NULL
+);
+
+--
+-- Name: automations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.automations (
+    id uuid NOT NULL,
+    robot_id uuid NOT NULL,
+    created_by uuid NOT NULL,
+    records_type text,
+    enhancements_type text,
+    enhancements_robot_id uuid,
+    query text,
+    filter jsonb,
+    active boolean NOT NULL,
+    last_error text,
+    last_error_at timestamp with time zone,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    destiny_query jsonb,
+    CONSTRAINT automations_check CHECK (((records_type IS NOT NULL) OR (enhancements_type IS NOT NULL)))
 );
 
 --
@@ -571,6 +667,34 @@ ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
 
 --
+-- Name: automation_matches automation_matches_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.automation_matches
+    ADD CONSTRAINT automation_matches_pkey PRIMARY KEY (id);
+
+--
+-- Name: automation_outbox automation_outbox_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.automation_outbox
+    ADD CONSTRAINT automation_outbox_pkey PRIMARY KEY (id);
+
+--
+-- Name: automation_runs automation_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.automation_runs
+    ADD CONSTRAINT automation_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: automations automations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.automations
+    ADD CONSTRAINT automations_pkey PRIMARY KEY (id);
+
+--
 -- Name: batch_transitions batch_transitions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -739,6 +863,36 @@ ALTER TABLE ONLY public.webhook_secrets
     ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (key_id);
 
 --
+-- Name: automation_matches_automation; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX automation_matches_automation ON public.automation_matches USING btree (automation_id, id);
+
+--
+-- Name: automation_runs_automation; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX automation_runs_automation ON public.automation_runs USING btree (automation_id, id);
+
+--
+-- Name: automation_runs_request; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX automation_runs_request ON public.automation_runs USING btree (request_id) WHERE (request_id IS NOT NULL);
+
+--
+-- Name: automation_runs_unmade; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX automation_runs_unmade ON public.automation_runs USING btree (created_at) WHERE ((request_id IS NULL) AND (error IS NULL));
+
+--
+-- Name: automations_created_by; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX automations_created_by ON public.automations USING btree (created_by, id);
+
+--
 -- Name: batches_files_kept; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -767,6 +921,12 @@ CREATE INDEX batches_leased ON public.batches USING btree (lease_expires_at) WHE
 --
 
 CREATE INDEX batches_robot_id ON public.batches USING btree (robot_id, id);
+
+--
+-- Name: enhancements_batch_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX enhancements_batch_id ON public.enhancements USING btree (batch_id);
 
 --
 -- Name: events_request_id; Type: INDEX; Schema: public; Owner: -

@@ -4,6 +4,7 @@
  * step is guarded in the database.
  */
 import { deleteExpiredNonces } from '../auth/queries/deleteExpiredNonces.ts';
+import { createAutomationConsumer } from '../automations/consumer.ts';
 import type { Context } from '../context.ts';
 import { churningTables, vacuumUnlessAutovacuum } from '../db/vacuum.ts';
 import { createEventSender } from '../events/sender.ts';
@@ -49,6 +50,8 @@ export function createMaintenance(ctx: Context) {
     cleanup: createCleanup({ ctx, config: { intervalMs: every.retentionCleanup } }),
     eventSender: createEventSender({ ctx, config: { intervalMs: every.webhookSender } }),
     recordSealer: createRecordSealer({ ctx, config: { intervalMs: every.recordSealer } }),
+    /** What imports touched, made into the automations' requests (docs/automations.md); its interval follows REFINERY_AUTOMATION_WINDOW. */
+    automations: createAutomationConsumer({ ctx }),
   };
   const services: Array<Service<unknown>> = [...Object.values(chores), ...Object.values(others)];
   return {

@@ -11,6 +11,7 @@ import { listEncryptedTypes } from './queries/encryptedTypes.ts';
 import { holdImportLock } from './queries/holdImportLock.ts';
 import { stagedTypesAmong } from './queries/stagedTypesAmong.ts';
 import { openSpool, type Spool } from './spool.ts';
+import { writeRecordsOutbox } from '../automations/queries/writeRecordsOutbox.ts';
 import { createRecordsStaging, stagedRecordColumns, stagedRecordTargetsJson, upsertStagedRecords } from './queries/upsertStagedRecords.ts';
 
 /** Most records in one call. */
@@ -100,7 +101,10 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
       if (large) await raiseWorkMem(tx);
       const { conflicts, ...counts } = await upsertStagedRecords(tx, { now, analyze: large });
       if (conflicts.length > 0) throw identifierConflictError(conflicts);
-      const json = [`{"created":${counts.created},"updated":${counts.updated},"ids":[`];
+      // The automations' outbox, committed with the records (docs/automations.md).
+      const importId = newId();
+      const triggers = await writeRecordsOutbox(tx, { importId, now });
+      const json = [`{"created":${counts.created},"updated":${counts.updated},${triggers ? `"import_id":"${importId}",` : ''}"ids":[`];
       for await (const page of stagedRecordTargetsJson(tx)) json.push(json.length === 1 ? page : ',' + page);
       json.push(']}');
       return { ...counts, json };

@@ -10,6 +10,7 @@ import { validatorCompiler } from '../http/validation.ts';
 import { checkIntCursor, checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
 import { countMatches, filterOf, refuseEncryptedContent } from '../records/search/runQuery.ts';
 import { createRequest } from './createRequest.ts';
+import { provenanceOfRequest } from '../automations/queries/provenanceOfRequest.ts';
 import { createRequestByQuery } from './createRequestByQuery.ts';
 import { parseRequestBody, type RequestBody, type RequestBodyIn, type RecordIdList } from './requestBody.ts';
 import { cancelRequest } from './lifecycle.ts';
@@ -125,8 +126,11 @@ export const requestRoutes = routePlugin<{ ctx: Context }>('requests', async (ap
 
   app.get('/v1/requests/:id', {
     config: { access: 'requester' },
-    schema: { tags: ['requests'], summary: 'Status, counts, progress, timestamps, manifest link', params: IdParams, response: { 200: RequestOut } },
-    handler: async (request) => requestOut(ctx.blobs, await visibleRequest(request, request.params.id)),
+    schema: { tags: ['requests'], summary: 'Status, counts, progress, timestamps, manifest link; the automation that made it, if one did', params: IdParams, response: { 200: RequestOut } },
+    handler: async (request) => {
+      const row = await visibleRequest(request, request.params.id);
+      return { ...(await requestOut(ctx.blobs, row)), automation: await provenanceOfRequest(ctx.db, { requestId: row.id }) };
+    },
   });
 
   app.post('/v1/requests/:id/cancel', {

@@ -64,11 +64,11 @@ export async function openHarness(backend: Backend, options: HarnessOptions = {}
 
 /**
  * Another Refinery process on the same database, with its own cache of keys, its own clock and
- * data directory, and `adminKey` as its REFINERY_ADMIN_KEY (none: it makes or keeps its own).
+ * data directory, and `adminKey` as its REFINERY_ADMIN_KEY (none: it makes or keeps its own); `env` as its settings.
  */
-export async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> } }) {
+export async function openOtherProcess(h: Harness, options: { adminKey: string | null; clock?: Clock; dir?: { path: string; remove(): Promise<void> }; env?: Record<string, string> }) {
   const dir = options.dir ?? (await tempDir());
-  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, { REFINERY_MASTER_KEY: testMasterKey });
+  const config = loadConfig({ port: '0', host: '127.0.0.1', dataDir: dir.path, logLevel: 'silent', ...(options.adminKey ? { adminKey: options.adminKey } : {}) }, { REFINERY_MASTER_KEY: testMasterKey, ...options.env });
   const clock = options.clock ?? systemClock;
   const refinery = await createRefinery({ config, db: h.refinery.ctx.db, clock, log: pino({ level: 'silent' }), sweep: false }).catch(async (err) => {
     await dir.remove();

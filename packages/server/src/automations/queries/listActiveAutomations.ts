@@ -1,0 +1,7 @@
+import type { Queryable } from '../../db/db.ts';
+import { automationColumns, type AutomationRow } from './automationRow.ts';
+
+export async function listActiveAutomations(db: Queryable): Promise<AutomationRow[]> {
+  const { rows } = await db.query<AutomationRow>(`select ${automationColumns} from automations a where a.active order by a.id`);
+  return rows;
+}

@@ -1,0 +1,95 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { AutomationIn, AutomationOut, AutomationPage, AutomationPatch, IdParams, Json, ListAutomationsQuery } from '@refinery/protocol';
+import { keyOf } from '../auth/authenticate.ts';
+import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
+import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
+import { validatorCompiler } from '../http/validation.ts';
+import { automationOut, automationSpec, automationWithTotals, saveAutomation, setActive } from './automations.ts';
+import type { AutomationRow } from './queries/automationRow.ts';
+import { deleteAutomation } from './queries/deleteAutomation.ts';
+import { getAutomation } from './queries/getAutomation.ts';
+import { listAutomations } from './queries/listAutomations.ts';
+
+/** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
+const bodyChecked = Type.Object({ ...AutomationIn.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
+
+export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  /** The automation, if the caller may see it: the key that made it, or an admin; anyone else gets 404. */
+  async function visibleAutomation(request: FastifyRequest): Promise<AutomationRow> {
+    const { id } = request.params as { id: string };
+    const key = keyOf(request);
+    const row = await getAutomation(ctx.db, { id });
+    if (!row || (key.role !== 'admin' && row.created_by !== key.keyId)) throw errors.notFound('automation');
+    return row;
+  }
+
+  app.post('/v1/automations', {
+    config: { access: 'requester' },
+    validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: bodyChecked } : route),
+    schema: {
+      tags: ['automations'],
+      summary: 'Add an automation: records an import touches that fire its trigger and match its query become items of a request for its robot',
+      description:
+        'A bad query: 400 `invalid_query` with where. An unknown or paused robot: 422 `unknown_robot`, `robot_paused`. One that would close a cycle of automations: ' +
+        '422 `automation_cycle` naming it. See docs/automations.md.',
+      body: AutomationIn,
+      response: { 201: AutomationOut },
+    },
+    handler: async (request, reply) => {
+      const row = await saveAutomation(ctx, automationSpec(ctx, request.body as AutomationIn), keyOf(request).keyId);
+      return reply.status(201).header('location', `/v1/automations/${row.id}`).send(await automationWithTotals(ctx, row));
+    },
+  });
+
+  app.get('/v1/automations', {
+    config: { access: 'requester' },
+    schema: { tags: ['automations'], summary: 'List automations (a requester sees its own)', querystring: ListAutomationsQuery, response: { 200: AutomationPage } },
+    handler: async (request) => {
+      const key = keyOf(request);
+      const q = request.query as { robot_id?: string; cursor?: string; limit?: number };
+      const limit = q.limit ?? 100;
+      const rows = await listAutomations(ctx.db, {
+        createdBy: key.role === 'admin' ? null : key.keyId,
+        robotId: q.robot_id ?? null,
+        afterId: checkUuidCursor(decodeCursor(q.cursor)),
+        limit: limit + 1,
+      });
+      const p = page(rows, limit, (r) => r.id);
+      return { data: p.data.map(automationOut), next_cursor: p.next_cursor };
+    },
+  });
+
+  app.get('/v1/automations/:id', {
+    config: { access: 'requester' },
+    schema: { tags: ['automations'], summary: 'The automation and what it triggered: requests, items, matches waiting, the last error', params: IdParams, response: { 200: AutomationOut } },
+    handler: async (request) => automationWithTotals(ctx, await visibleAutomation(request)),
+  });
+
+  app.patch('/v1/automations/:id', {
+    config: { access: 'requester' },
+    schema: {
+      tags: ['automations'],
+      summary: 'Pause (`active: false`) or resume (`active: true`); resuming checks the robot and for a cycle as adding does',
+      params: IdParams,
+      body: AutomationPatch,
+      response: { 200: AutomationOut },
+    },
+    handler: async (request) => {
+      const row = await visibleAutomation(request);
+      const { active } = request.body as AutomationPatch;
+      return automationWithTotals(ctx, active === undefined ? row : await setActive(ctx, row, active));
+    },
+  });
+
+  app.delete('/v1/automations/:id', {
+    config: { access: 'requester' },
+    schema: { tags: ['automations'], summary: 'Delete an automation; the requests it made stay', params: IdParams, response: { 204: Type.Null() } },
+    handler: async (request, reply) => {
+      const row = await visibleAutomation(request);
+      if (!(await deleteAutomation(ctx.db, { id: row.id }))) throw errors.notFound('automation');
+      return reply.status(204).send();
+    },
+  });
+};

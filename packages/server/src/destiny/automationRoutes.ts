@@ -1,0 +1,65 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { destiny, IdParams } from '@refinery/protocol';
+import { keyOf } from '../auth/authenticate.ts';
+import { saveAutomation } from '../automations/automations.ts';
+import type { AutomationRow } from '../automations/queries/automationRow.ts';
+import { getAutomation } from '../automations/queries/getAutomation.ts';
+import { listAutomations } from '../automations/queries/listAutomations.ts';
+import type { Context } from '../context.ts';
+import { errors } from '../errors.ts';
+import { fromPercolator } from './automations.ts';
+
+const tags = ['destiny'];
+const PercolatorQuery = Type.Record(Type.String(), Type.Unknown(), { description: "An Elasticsearch percolator query over `changeset` and `reference`; the forms docs/destiny.md lists are mapped, others are 422 `unsupported_query`." });
+const RobotAutomationIn = Type.Object({ robot_id: destiny.Uuid, query: PercolatorQuery }, { additionalProperties: false });
+const RobotAutomation = Type.Object({ id: destiny.Uuid, robot_id: destiny.Uuid, query: PercolatorQuery });
+/** DESTINY lists automations unpaged; this many at most. */
+const listLimit = 1000;
+
+const robotAutomation = (row: AutomationRow) => ({ id: row.id, robot_id: row.robot_id, query: row.destiny_query ?? {} });
+
+/**
+ * DESTINY's robot automations (`/v1/enhancement-requests/automations/`) as Refinery's automations
+ * (docs/automations.md, docs/destiny.md): the percolator query becomes a trigger and a filter.
+ */
+export const destinyAutomationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+  async function visible(request: FastifyRequest): Promise<AutomationRow> {
+    const { id } = request.params as { id: string };
+    const key = keyOf(request);
+    const row = await getAutomation(ctx.db, { id });
+    if (!row || (key.role !== 'admin' && row.created_by !== key.keyId)) throw errors.notFound('robot automation');
+    return row;
+  }
+
+  const spec = (body: { robot_id: string; query: Record<string, unknown> }) => ({ robot_id: body.robot_id, ...fromPercolator(body.query), query: null, active: true, destinyQuery: body.query });
+
+  app.post('/v1/enhancement-requests/automations/', {
+    config: { access: 'requester' },
+    schema: { tags, summary: 'Add a robot automation (a Refinery automation from its percolator query): 201', body: RobotAutomationIn, response: { 201: RobotAutomation } },
+    handler: async (request, reply) => {
+      const row = await saveAutomation(ctx, spec(request.body as { robot_id: string; query: Record<string, unknown> }), keyOf(request).keyId);
+      return reply.status(201).send(robotAutomation(row));
+    },
+  });
+
+  app.get('/v1/enhancement-requests/automations/', {
+    config: { access: 'requester' },
+    schema: { tags, summary: `The robot automations (a requester sees its own; at most ${listLimit})`, response: { 200: Type.Array(RobotAutomation) } },
+    handler: async (request) => {
+      const key = keyOf(request);
+      const rows = await listAutomations(ctx.db, { createdBy: key.role === 'admin' ? null : key.keyId, robotId: null, afterId: null, limit: listLimit });
+      return rows.map(robotAutomation);
+    },
+  });
+
+  app.put('/v1/enhancement-requests/automations/:id/', {
+    config: { access: 'requester' },
+    schema: { tags, summary: 'Replace a robot automation: 201 as DESTINY answers', params: IdParams, body: RobotAutomationIn, response: { 201: RobotAutomation } },
+    handler: async (request, reply) => {
+      const current = await visible(request);
+      const row = await saveAutomation(ctx, spec(request.body as { robot_id: string; query: Record<string, unknown> }), current.created_by, current);
+      return reply.status(201).send(robotAutomation(row));
+    },
+  });
+};
