@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import fc from 'fast-check';
-import { itemStatuses, type ProvisionedRobot } from '@refinery/protocol';
+import { itemStatuses, requestOutcome, type ItemStatus, type ProvisionedRobot } from '@refinery/protocol';
 import { newId } from '../src/ids.ts';
 import { describeEachBackend, references, type Harness } from './support/harness.ts';
 import { advance } from './support/lifecycle.ts';
@@ -109,15 +109,12 @@ class Model {
   /** The fan-in: requests with nothing open finish, once. */
   finish() {
     for (const r of this.requests.filter(openRequest)) {
-      const items = [...r.items.values()];
-      if (items.some((i) => open(i.status))) continue;
-      const done = items.filter((i) => i.status === 'completed' || i.status === 'discarded').length;
-      r.status = done === items.length ? 'completed' : done === 0 ? 'failed' : 'completed_with_errors';
+      r.status = requestOutcome(this.counts(r)) ?? r.status;
     }
   }
-  counts(r: ModelRequest): Record<string, number> {
-    const counts = Object.fromEntries(itemStatuses.map((s) => [s, 0]));
-    for (const i of r.items.values()) counts[i.status]++;
+  counts(r: ModelRequest): Record<ItemStatus, number> {
+    const counts = Object.fromEntries(itemStatuses.map((s) => [s, 0])) as Record<ItemStatus, number>;
+    for (const i of r.items.values()) counts[i.status as ItemStatus]++;
     return counts;
   }
 }

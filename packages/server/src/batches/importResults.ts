@@ -20,6 +20,7 @@ import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 import { settleImportedItems, type ItemOutcome } from './queries/settleImportedItems.ts';
+import type { Verdict } from './verdict.ts';
 
 /** Enhancements inserted per statement. */
 const enhancementsPerInsert = 1000;
@@ -46,12 +47,6 @@ function contentValidators(ctx: ImportContext): Map<string, ValidateFunction | n
 }
 
 const resultFields = new Set(['record_id', 'type', 'content', 'robot_version', 'derived_from']);
-
-/** What becomes of one results line (judgeLine; DESTINY's: judgeDestinyLine). */
-export type Verdict =
-  | { accept: Omit<NewEnhancement, 'id' | 'request_id'> }
-  | { reject: string; recordId?: string }
-  | { robotError: string; recordId: string; retryable: boolean };
 
 /** Checks one results line against the batch; never throws. */
 function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<string, ValidateFunction | null>): Verdict {

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ItemMove } from '../batches/queries/itemMoves.ts';
 import type { Queryable } from '../db/db.ts';
+import { requestIsOpen } from '../requests/open.ts';
 
 /**
  * Refinery's metrics (docs/metrics.md). The counters count in this process, from the results of
@@ -30,7 +31,7 @@ export function createMetrics(db: Queryable) {
       registers,
       async collect() {
         const { rows } = await db.query<{ pending: number; leased: number; importing: number }>(
-          `select coalesce(sum(n_pending), 0)::int as pending, coalesce(sum(n_leased), 0)::int as leased, coalesce(sum(n_importing), 0)::int as importing from requests where status in ('received', 'processing')`,
+          `select coalesce(sum(n_pending), 0)::int as pending, coalesce(sum(n_leased), 0)::int as leased, coalesce(sum(n_importing), 0)::int as importing from requests where ${requestIsOpen()}`,
         );
         for (const [status, n] of Object.entries(rows[0])) this.set({ status }, n);
       },
