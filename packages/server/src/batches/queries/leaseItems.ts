@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
-import { commitUnflushed } from '../../db/flushWal.ts';
+import { commitUnflushed } from '../../db/tuning.ts';
 import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
