@@ -12,7 +12,8 @@ import { advance } from './support/lifecycle.ts';
 // errors, repeated and late hand-ins, cancels and clock moves (each past every lease and
 // backoff, with the sweeper run after it) are replayed through the HTTP API. After every step,
 // every item's status, attempts, batch, error and updated_at, each status filter, and every
-// request's status and counts must be what the model says.
+// request's status and counts must be what the model says; at the end of a run, every finished
+// request's manifest and its one `request.finished` event too.
 //
 // ITEM_MODEL_SEED replays a run (the seed is printed first); ITEM_MODEL_RUNS sets the runs per
 // backend; ITEM_MODEL_SHRINK=1 shrinks a failing run; ITEM_MODEL_VERBOSE prints what each run reached.
@@ -286,6 +287,7 @@ async function replay(h: Harness, maxAttempts: number, ops: Op[]): Promise<void>
     model.finish();
     await check(h, model, trace);
   }
+  await finalOutputs(h, model, trace);
   if (process.env.ITEM_MODEL_VERBOSE) {
     const seen = model.requests.flatMap((r) => [...r.items.values()].map((i) => `${i.status}:${i.error?.code ?? ''}:${i.attempts}`));
     console.log(`# ${ops.length} steps; requests ${model.requests.map((r) => r.status).join(' ')}; items ${[...new Set(seen)].sort().join(' ')}`);
@@ -323,6 +325,33 @@ async function check(h: Harness, model: Model, trace: string[]): Promise<void> {
         `request ${r.id} items ?status=${status}, ${after}`,
       );
     }
+  }
+}
+
+/** Each finished request's manifest and events, once at the end of a run: one line per item as the model has it, one `request.finished`, last, with the final counts. */
+async function finalOutputs(h: Harness, model: Model, trace: string[]): Promise<void> {
+  const after = `after:\n  ${trace.join('\n  ')}`;
+  await h.refinery.background.drain();
+  for (const r of model.requests.filter((r) => !openRequest(r))) {
+    const got = (await h.api('GET', `/v1/requests/${r.id}`)).body;
+    assert.ok(got.manifest_url, `request ${r.id} has its manifest, ${after}`);
+    const lines = (await (await fetch(got.manifest_url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(
+      new Map(lines.map((l) => [l.record_id, { status: l.status, error: l.error ?? null, enhancements: l.enhancement_ids.length }])),
+      new Map([...r.items.values()].map((i) => [i.recordId, { status: i.status, error: i.error, enhancements: i.status === 'completed' ? 1 : 0 }])),
+      `request ${r.id} manifest, ${after}`,
+    );
+    const stream = await fetch(`${h.url}/v1/requests/${r.id}/events`, { headers: { authorization: `Bearer ${h.adminKey}` } });
+    assert.equal(stream.status, 200);
+    const events = (await stream.text())
+      .split('\n\n')
+      .filter((block) => block.includes('event: '))
+      .map((block) => ({ type: /^event: (.*)$/m.exec(block)![1], data: JSON.parse(/^data: (.*)$/m.exec(block)![1]) }));
+    const finished = events.filter((e) => e.type === 'request.finished');
+    assert.equal(finished.length, 1, `request ${r.id}: one request.finished, ${after}`);
+    assert.equal(events.at(-1)!.type, 'request.finished', `request ${r.id}: request.finished comes last`);
+    assert.equal(finished[0].data.status, r.status);
+    assert.deepEqual(finished[0].data.counts, model.counts(r), `request ${r.id} finished counts, ${after}`);
   }
 }
 
