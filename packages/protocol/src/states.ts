@@ -88,6 +88,8 @@ export const requestStatuses = [
   'expired',
 ] as const;
 export type RequestStatus = (typeof requestStatuses)[number];
+/** Not final yet: its items may still move. */
+export const requestOpenStatuses = ['received', 'processing'] as const satisfies readonly RequestStatus[];
 export const requestFinalStatuses = ['completed', 'completed_with_errors', 'failed', 'cancelled', 'expired'] as const satisfies readonly RequestStatus[];
 
 export const requestTransitions: Readonly<Record<RequestStatus, readonly RequestStatus[]>> = {

@@ -3,7 +3,7 @@ import type { Recent } from './auth/recent.ts';
 import type { ApiKeyRow } from './auth/queries/insertApiKey.ts';
 import type { SigningRobot } from './auth/queries/getSigningRobot.ts';
 import type { Background } from './background.ts';
-import type { LeaseTerms } from './batches/handoff.ts';
+import type { LeaseTerms } from './batches/leaseTerms.ts';
 import type { LeasedBatch } from './batches/queries/leaseItems.ts';
 import type { BlobStore } from './blobs/store.ts';
 import type { Clock } from './clock.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import pino from 'pino';
-import { flushWal } from '../src/db/flushWal.ts';
+import { flushWal } from '../src/db/tuning.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { eventually, describeEachBackend } from './support/harness.ts';
 import { session } from './support/session.ts';

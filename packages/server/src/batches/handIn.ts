@@ -1,7 +1,6 @@
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { afterRequestsFinished } from '../requests/manifests.ts';
-import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
 import { notifyRetries } from '../work/signals.ts';
 import { refuseIfItemsClosed } from './closedItems.ts';
 import { importResults } from './importResults.ts';

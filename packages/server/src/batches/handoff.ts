@@ -1,18 +1,9 @@
 import { setImmediate as afterThisTurn } from 'node:timers/promises';
 import type { Context } from '../context.ts';
 import { newBatchKeys } from './leaseBatch.ts';
+import type { LeaseTerms } from './leaseTerms.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
 import { releaseBatch } from './queries/releaseBatch.ts';
-
-/** What a long poll asks for, as it waits (WorkSignals' `Terms`): the batch it takes. */
-export interface LeaseTerms {
-  limit: number;
-  leaseMs: number;
-  /** The robot's `needs`, for its items file. */
-  needs: string[];
-  /** The poll's idempotency key, recorded on the batch (batchOfLeaseKey). */
-  leaseKey?: string | null;
-}
 
 /** The lease a statement that creates items makes for a waiting long poll: the batch's keys and the poll's terms. */
 export type HandoffLease = ReturnType<typeof newBatchKeys> & LeaseTerms;

@@ -6,8 +6,7 @@ import type { Context } from '../context.ts';
 import { mayBeUnstorable, whyUnstorable } from '../db/storableJson.ts';
 import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
-import { afterRequestsFinished } from '../requests/manifests.ts';
-import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
 import { judgeDestinyLine, validationEntry } from '../destiny/results.ts';
 import { notifyRetries } from '../work/signals.ts';
 import { readLines, type Line } from './lines.ts';
@@ -21,6 +20,7 @@ import { inSpan } from '../ops/tracing.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 import { settleImportedItems, type ItemOutcome } from './queries/settleImportedItems.ts';
+import type { Verdict } from './verdict.ts';
 
 /** Enhancements inserted per statement. */
 const enhancementsPerInsert = 1000;
@@ -47,12 +47,6 @@ function contentValidators(ctx: ImportContext): Map<string, ValidateFunction | n
 }
 
 const resultFields = new Set(['record_id', 'type', 'content', 'robot_version', 'derived_from']);
-
-/** What becomes of one results line (judgeLine; DESTINY's: judgeDestinyLine). */
-export type Verdict =
-  | { accept: Omit<NewEnhancement, 'id' | 'request_id'> }
-  | { reject: string; recordId?: string }
-  | { robotError: string; recordId: string; retryable: boolean };
 
 /** Checks one results line against the batch; never throws. */
 function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<string, ValidateFunction | null>): Verdict {

@@ -1097,6 +1097,27 @@ CREATE TRIGGER items_on_update AFTER UPDATE ON public.items REFERENCING OLD TABL
 CREATE TRIGGER requests_check_move BEFORE UPDATE OF status ON public.requests FOR EACH ROW EXECUTE FUNCTION public.check_status_move('request_transitions', 'a request');
 
 --
+-- Name: batches batches_robot_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.batches
+    ADD CONSTRAINT batches_robot_id_fkey FOREIGN KEY (robot_id) REFERENCES public.robots(id);
+
+--
+-- Name: events events_request_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_request_id_fkey FOREIGN KEY (request_id) REFERENCES public.requests(id) ON DELETE CASCADE;
+
+--
+-- Name: requests requests_robot_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.requests
+    ADD CONSTRAINT requests_robot_id_fkey FOREIGN KEY (robot_id) REFERENCES public.robots(id);
+
+--
 -- Name: robot_secrets robot_secrets_robot_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 

@@ -1,5 +1,5 @@
 import { contentHash, destiny, type ReportLine, uuidPattern } from '@refinery/protocol';
-import type { Verdict } from '../batches/importResults.ts';
+import type { Verdict } from '../batches/verdict.ts';
 import { mayBeUnstorable, storableText, whyUnstorable } from '../db/storableJson.ts';
 import { strictAjv } from '../http/validation.ts';
 

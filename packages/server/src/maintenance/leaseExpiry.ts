@@ -1,8 +1,7 @@
 import { expireLapsedLeases } from '../batches/queries/expireLapsedLeases.ts';
 import { retryOrFailItems } from '../batches/queries/retryOrFailItems.ts';
 import type { Context } from '../context.ts';
-import { afterRequestsFinished } from '../requests/manifests.ts';
-import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
 import { notifyRetries } from '../work/signals.ts';
 import { createChore } from './service.ts';
 

@@ -1,6 +1,5 @@
 import type { Context } from '../context.ts';
-import { afterRequestsFinished } from '../requests/manifests.ts';
-import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
 import { listOpenRequestsWithoutOpenItems } from '../requests/queries/listOpenRequestsWithoutOpenItems.ts';
 import { createChore } from './service.ts';
 

@@ -3,7 +3,7 @@ import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { strictAjv } from '../http/validation.ts';
 import { newId } from '../ids.ts';
-import { raiseWorkMem } from '../db/raiseWorkMem.ts';
+import { isBulk, tuneForRows } from '../db/tuning.ts';
 import { whyUnstorable } from '../db/storableJson.ts';
 import { identifierConflictError } from './identifierConflict.ts';
 import { sealContent } from './encryption.ts';
@@ -16,8 +16,6 @@ import { createRecordsStaging, stagedRecordColumns, stagedRecordTargetsJson, ups
 
 /** Most records in one call. */
 export const maxRecordsPerImport = 1_000_000;
-/** From this many records on, an import gets more memory and the planner statistics of what it staged. */
-const largeImportFrom = 10_000;
 /** Staged rows are written to the spool in pieces of about this many characters. */
 const spoolWriteChars = 64 * 1024;
 
@@ -97,9 +95,8 @@ export async function importRecords(ctx: Context, values: AsyncIterable<unknown>
         const unsealed = await stagedTypesAmong(tx, { types: marked });
         if (unsealed.length > 0) throw errors.conflict('encryption_changed', `record type ${unsealed.join(', ')} was marked encrypted while this import was read; send it again`);
       }
-      const large = count >= largeImportFrom;
-      if (large) await raiseWorkMem(tx);
-      const { conflicts, ...counts } = await upsertStagedRecords(tx, { now, analyze: large });
+      await tuneForRows(tx, count);
+      const { conflicts, ...counts } = await upsertStagedRecords(tx, { now, analyze: isBulk(count) });
       if (conflicts.length > 0) throw identifierConflictError(conflicts);
       // The automations' outbox, committed with the records (docs/automations.md).
       const importId = newId();

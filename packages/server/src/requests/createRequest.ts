@@ -4,7 +4,7 @@ import { claimWaitingPoll } from '../batches/handoff.ts';
 import type { LeasedBatch } from '../batches/queries/leaseItems.ts';
 import type { Context } from '../context.ts';
 import { isUniqueViolation, type Queryable } from '../db/db.ts';
-import { flushWal } from '../db/flushWal.ts';
+import { flushWal, isBulk, tuneForRows } from '../db/tuning.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { writeBacklog } from './backlog.ts';
@@ -12,9 +12,8 @@ import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
 import { getRetryOf } from './queries/getRetryOf.ts';
-import { analyzeItems, analyzeItemsAfter } from './queries/analyzeItems.ts';
+import { analyzeItems } from './queries/analyzeItems.ts';
 import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
-import { raiseWorkMem } from '../db/raiseWorkMem.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
 import { setRequestTraceParent } from './queries/setRequestTraceParent.ts';
@@ -36,7 +35,7 @@ export function deadlineOf(body: Pick<RequestBody, 'ttl' | 'expires_at'>, now: D
 /**
  * Accepts a request: the request row, all its items and the robot's wake-up in one statement
  * (delivered at commit). Returns the request and whether it was new.
- * A request of fewer than `analyzeItemsAfter` items is that statement alone, committed on its own:
+ * A request that is not bulk (db/tuning.ts) is that statement alone, committed on its own:
  * no BEGIN and COMMIT round trips between the requester and the robot's lease (dispatch latency);
  * when a long poll of the robot waits in this process, the same statement leases it a batch of
  * the new items, handed to it at commit, before the commit is flushed to disk; the request is
@@ -61,11 +60,11 @@ export async function createRequest(
   const expiresAt = deadlineOf(body, now);
   const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
-  const large = body.record_ids.length >= analyzeItemsAfter;
+  const large = isBulk(body.record_ids.length);
   const sliced = body.record_ids.length > ctx.config.createSlice;
   const handoff = large || sliced ? null : claimWaitingPoll(ctx, body.robot_id);
   const insert = async (db: Queryable) => {
-    if (large) await raiseWorkMem(db);
+    await tuneForRows(db, body.record_ids.length);
     const inserted = await insertRequestWithItems(db, {
       id,
       robotId: body.robot_id,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, priorityRank, type RecordFilter } from '@refinery/protocol';
 import type { Context } from '../context.ts';
-import { raiseWorkMem } from '../db/raiseWorkMem.ts';
+import { tuneForRows } from '../db/tuning.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { compileFilter } from '../records/search/compileFilter.ts';
@@ -38,7 +38,8 @@ export async function createRequestByQuery(
   const bodyHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
   const id = newId();
   const outcome = await withinSearchTimeout(ctx, async (tx) => {
-    await raiseWorkMem(tx);
+    // A query may match any number of records: tuned as the largest create.
+    await tuneForRows(tx, Number.POSITIVE_INFINITY);
     const inserted = await insertRequestFromQuery(tx, {
       id,
       robotId: body.robot_id,

@@ -1,8 +1,7 @@
 import { deleteBatchFilesPastRetention } from '../batches/filesCleanup.ts';
 import type { Context } from '../context.ts';
 import { createService } from '../maintenance/service.ts';
-import { afterRequestsFinished } from '../requests/manifests.ts';
-import { finishRequestsIfDone } from '../requests/queries/finishRequestsIfDone.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
 import { deleteAgedOutRecords } from './queries/deleteAgedOutRecords.ts';
 
 export const cleanupDefaults = {

@@ -1,9 +1,10 @@
 import type { Queryable } from '../../db/db.ts';
-import { commitUnflushed } from '../../db/flushWal.ts';
+import { commitUnflushed } from '../../db/tuning.ts';
 import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
 import { firstPageSql } from './itemsFileLines.ts';
+import { requestIsOpen } from '../../requests/open.ts';
 
 /** A new batch with the first page of its items file (the lines of its first `itemsPageSize` items, by item id). */
 export interface LeasedBatch extends BatchRow {
@@ -79,7 +80,7 @@ candidates as (
 -- none. Their items are dropped here, after the walks, so that each walk stays an ordered index
 -- scan stopping after N rows (a join in the walk makes the planner sort every pending item).
 past_deadline as (
-  select id from requests where expires_at <= $4::timestamptz and status in ('received', 'processing')
+  select id from requests where expires_at <= $4::timestamptz and ${requestIsOpen()}
 ),
 chosen as (
   select distinct on (record_id) id from candidates

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.ts';
 import type { ImportContext } from './getImportContext.ts';
+import { requestIsOpen } from '../../requests/open.ts';
 
 /** A batch moved to `importing`, and what its import needs, read in the same statement. */
 export interface StartedImport {
@@ -22,7 +23,7 @@ export async function startBatchImportIfLeased(db: Queryable, p: { id: string; r
   const { rows } = await db.query<Omit<ImportContext, 'report_key' | 'closed'> & { item_count: number }>(
     `
 with past_deadline as (
-  select id from requests where expires_at <= $4::timestamptz and status in ('received', 'processing')
+  select id from requests where expires_at <= $4::timestamptz and ${requestIsOpen()}
 ),
 b as (
   update batches set status = 'importing', import_expires_at = $4::timestamptz + make_interval(secs => $5::int / 1000.0), updated_at = $4::timestamptz

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../../requests/open.ts';
 
 /**
  * The trailing edge of the progress throttle: a request whose counts moved while the throttle
@@ -24,7 +25,7 @@ written as (
   insert into events (request_id, type, payload, created_at)
   select r.id, 'request.progress', request_progress_payload(r), $1::timestamptz
   from marked m join requests r on r.id = m.id
-  where m.status in ('received', 'processing')
+  where ${requestIsOpen('m')}
   order by r.id
   returning 1
 )

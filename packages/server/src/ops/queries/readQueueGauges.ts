@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../../requests/open.ts';
 
 export interface QueueGauges {
   /** Items of open requests by status, all robots. */
@@ -19,7 +20,7 @@ export interface QueueGauges {
 export async function readQueueGauges(db: Queryable): Promise<QueueGauges> {
   const { rows } = await db.query<{ items: QueueGauges['items']; pending: QueueGauges['pending'] | null; oldest: Array<{ robot: string; since: string | null }> | null; webhooks_pending: number }>(
     `with open as (
-       select robot_id, priority, n_pending, n_leased, n_importing from requests where status in ('received', 'processing')
+       select robot_id, priority, n_pending, n_leased, n_importing from requests where ${requestIsOpen()}
      )
      select
        (select jsonb_build_object('pending', coalesce(sum(n_pending), 0), 'leased', coalesce(sum(n_leased), 0), 'importing', coalesce(sum(n_importing), 0)) from open) as items,

@@ -1,8 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
 
-/** A request this large gets more sort memory (raiseWorkMem) and refreshes the planner's statistics on items before it commits. */
-export const analyzeItemsAfter = 10_000;
-
 /**
  * Refreshes the planner's statistics on `items`, inside the transaction that added many (ANALYZE
  * counts the transaction's own new rows), so they are right when the robots it wakes first lease.

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../open.ts';
 
 /**
  * Moves the unfinished items (`pending`, `leased`, and `importing` ones not settled yet) of a
@@ -10,7 +11,7 @@ export async function cancelItemsIfRequestOpen(db: Queryable, p: { requestId: st
   const { rows } = await db.query<{ id: string }>(
     `
 with target as (
-  select id from requests where id = $1::uuid and status in ('received', 'processing')
+  select id from requests where id = $1::uuid and ${requestIsOpen()}
 ),
 closed as (
   update items i set status = 'cancelled', error_code = 'request_cancelled',

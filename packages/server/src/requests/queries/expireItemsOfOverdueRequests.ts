@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../open.ts';
 
 /**
  * Finds up to `limit` open requests whose deadline has passed and moves their unfinished items
@@ -13,7 +14,7 @@ export async function expireItemsOfOverdueRequests(db: Queryable, p: { now: Date
     `
 with due as (
   select id, expires_at from requests
-  where status in ('received', 'processing') and expires_at is not null and expires_at <= $1::timestamptz
+  where ${requestIsOpen()} and expires_at is not null and expires_at <= $1::timestamptz
   order by expires_at
   limit $2::int
 ),

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../open.ts';
 
 /**
  * Moves each given request still open (`received` / `processing`) to `status` (`cancelled` or
@@ -15,7 +16,7 @@ export async function finishOpenRequestsAs(
     `
 with finished as (
   update requests set status = $3::text, finished_at = $2::timestamptz
-  where id = any($1::uuid[]) and status in ('received', 'processing')
+  where id = any($1::uuid[]) and ${requestIsOpen()}
   returning requests as r
 ),
 event as (

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../open.ts';
 
 /**
  * The fan-in: moves each given request whose items are all final to its final state, exactly once.
@@ -19,7 +20,7 @@ with finished as (
     end,
     finished_at = $2::timestamptz
   where id = any($1::uuid[])
-    and status in ('received', 'processing')
+    and ${requestIsOpen()}
     and n_pending + n_leased + n_importing = 0
   returning requests as r
 ),

@@ -3,7 +3,7 @@ import type { HandoffLease } from '../../batches/handoff.ts';
 import { firstPageSql } from '../../batches/queries/itemsFileLines.ts';
 import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
 import type { Queryable } from '../../db/db.ts';
-import { commitUnflushed } from '../../db/flushWal.ts';
+import { commitUnflushed, planFor } from '../../db/tuning.ts';
 import { notifyWorkOf } from '../../work/signals.ts';
 import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql, unpackedIdsSql } from './itemFates.ts';
 import type { RecordIdList } from '../requestBody.ts';
@@ -28,9 +28,6 @@ export interface RequestInsert {
  */
 const initialCounts = (backlog: string) =>
   [`count(*)::int + ${backlog} as total`, ...itemInitialStatuses.map((s) => `count(*) filter (where status = '${s}')::int${s === 'pending' ? ` + ${backlog}` : ''} as ${s}`)].join(',\n    ');
-
-/** Creates of at most this many items run as lookups (QueryOptions): their plan, made once, is index lookups throughout. */
-const lookupItemsAtMost = 100;
 
 /**
  * Accepts a request in one statement: the request row (unless the robot is unknown or paused, the
@@ -210,7 +207,7 @@ from robot left join request q on true${h ? ` left join b on true cross join pag
       ...(h ? [h.batchId, h.limit, h.leaseToken, h.leaseMs, h.itemsKey, h.resultsKey, h.leaseKey ?? null, ...(h.needs.length === 0 ? [] : [h.needs])] : []),
       ...(sliced ? [p.slice] : []),
     ],
-    { prepared: true, lookup: p.recordIds.length <= lookupItemsAtMost },
+    planFor(p.recordIds.length),
   );
   const row = rows[0];
   if (!row) return { robot: null, request: null, pending: 0, batch: null, backlog: false };

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../open.ts';
 
 /**
  * Open requests whose items are all final: the process that made them so (a request created with
@@ -8,7 +9,7 @@ export async function listOpenRequestsWithoutOpenItems(db: Queryable, p: { limit
   const { rows } = await db.query<{ id: string }>(
     `
 select id from requests
-where status in ('received', 'processing') and n_pending + n_leased + n_importing = 0
+where ${requestIsOpen()} and n_pending + n_leased + n_importing = 0
 limit $1::int
 `,
     [p.limit],

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.ts';
+import { requestIsOpen } from '../open.ts';
 
 /**
  * Locks the backlog rows of the given requests (or of the open ones whose deadline has passed at
@@ -11,7 +12,7 @@ export async function lockBacklogs(db: Queryable, p: { requestIds: readonly stri
     'requestIds' in p
       ? `select request_id::text from item_backlog where request_id = any($1::uuid[]) for update`
       : `select request_id::text from item_backlog
-where request_id in (select id from requests where status in ('received', 'processing') and expires_at <= $1::timestamptz)
+where request_id in (select id from requests where ${requestIsOpen()} and expires_at <= $1::timestamptz)
 for update`,
     ['requestIds' in p ? p.requestIds : p.overdueAt.toISOString()],
   );
