@@ -3,6 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { installAuthentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
+import { dashboardStatic } from './dashboard/static.ts';
 import { destinyRoutes } from './destiny/routes.ts';
 import { batchRoutes } from './batches/routes.ts';
 import { FileBlobStore } from './blobs/fileStore.ts';
@@ -71,6 +73,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
 
+  // Public files, registered before the hook that makes every later route declare its access.
+  await app.register(dashboardStatic);
   installAuthentication(app, ctx);
 
   await app.register(opsRoutes, { ctx });
@@ -81,6 +85,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(requestRoutes, { ctx });
   await app.register(retentionRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
+  await app.register(dashboardRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
   await app.register(destinyRoutes, { ctx });
   if (ctx.blobs instanceof FileBlobStore) await app.register(blobRoutes, { store: ctx.blobs });

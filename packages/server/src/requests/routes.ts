@@ -47,15 +47,18 @@ function itemOut(row: ItemRow) {
   };
 }
 
+/** The request of the route's `:id`, if the caller may see it: its owner or an admin; anyone else gets 404. */
+export async function visibleRequestOf(ctx: Context, request: FastifyRequest): Promise<RequestRow> {
+  const { id } = request.params as { id: string };
+  const key = keyOf(request);
+  const row = await getRequest(ctx.db, { id });
+  if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
+  return row;
+}
+
 export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
   /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
-  async function visibleRequest(request: FastifyRequest): Promise<RequestRow> {
-    const { id } = request.params as { id: string };
-    const key = keyOf(request);
-    const row = await getRequest(ctx.db, { id });
-    if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
-    return row;
-  }
+  const visibleRequest = (request: FastifyRequest) => visibleRequestOf(ctx, request);
 
   // Creation parses its body as it streams in (requestBody.ts), in a scope of its own.
   await app.register(async (scope) => {
@@ -91,10 +94,11 @@ export const requestRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, {
     schema: { tags: ['requests'], summary: 'List requests, newest first (a requester sees its own)', querystring: ListRequestsQuery, response: { 200: RequestPage } },
     handler: async (request) => {
       const key = keyOf(request);
-      const q = request.query as { status?: string; robot_id?: string; cursor?: string; limit?: number };
+      const q = request.query as { status?: string; robot_id?: string; requested_by?: string; cursor?: string; limit?: number };
       const limit = q.limit ?? 100;
+      if (key.role !== 'admin' && q.requested_by && q.requested_by !== key.keyId) return { data: [], next_cursor: null };
       const rows = await listRequests(ctx.db, {
-        requestedBy: key.role === 'admin' ? null : key.keyId,
+        requestedBy: key.role === 'admin' ? (q.requested_by ?? null) : key.keyId,
         status: q.status ?? null,
         robotId: q.robot_id ?? null,
         afterId: checkUuidCursor(decodeCursor(q.cursor)),
