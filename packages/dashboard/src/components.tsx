@@ -88,7 +88,9 @@ export function Chart({ title, x, series }: { title: string; x: number[]; series
       title,
       width: Math.min(900, el.current.clientWidth || 900),
       height: 240,
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
+      // One point alone would stretch the time axis over years: a minute either side of it.
+      scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: true } }))],
       axes: [{}, { label: 'items / s' }],
     };
     const data = [x, ...series.map((s) => s.values)] as uPlot.AlignedData;

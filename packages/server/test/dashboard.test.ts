@@ -171,6 +171,15 @@ describe('the dashboard in a browser', { skip: existsSync(chromiumPath) ? false 
     assert.equal((await h.api('GET', `/v1/robots/${robot.id}`)).body.active, false);
     await row.locator('button:has-text("Resume")').waitFor();
     await shot(page, 'robot-paused');
+
+    // A new secret, shown once.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.locator('button:has-text("Rotate secret")').click();
+    const secret = await page.locator('[data-testid=new-secret]').innerText();
+    assert.ok(secret.length >= 20 && secret !== robot.secret, 'a new secret');
+    await shot(page, 'robot-secret-rotated');
+    await page.click('button:has-text("Done")');
+    assert.equal(await page.locator('[data-testid=new-secret]').count(), 0, 'shown once');
   });
 
   it("does not show a requester another requester's request", async () => {

@@ -125,7 +125,7 @@ export function Request({ session, id, search }: { session: Session; id: string;
         <span class={`status ${request.status}`} data-testid="request-status">
           {request.status}
         </span>{' '}
-        · {request.total} items · priority {request.priority} · created {when(request.created_at)} · finished {when(request.finished_at)}
+        · {request.total} {request.total === 1 ? 'item' : 'items'} · priority {request.priority} · created {when(request.created_at)} · finished {when(request.finished_at)}
         {request.retry_of && (
           <>
             {' '}
