@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, dashboard); all by default.
  *   `encryption`: requests of a record type that is not encrypted and of one that is (encryption.ts), on
  *   BENCH_BACKENDS' first; BENCH_CRYPT_RECORDS (default 20,000) records a request, BENCH_CRYPT_ROUNDS (default 3) rounds.
  *   `destiny`: the end-to-end run with robots speaking DESTINY's protocol (docs/destiny.md); with
@@ -27,6 +27,7 @@ import { cpus } from 'node:os';
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
 import { encryptionCost, type EncryptionResult } from './encryption.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
+import { dashboardReads, type DashboardResult } from './dashboard.ts';
 import { floors, type FloorsResult } from './floors.ts';
 import { load, type LoadResult } from './load.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
@@ -41,7 +42,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,dashboard').split(','));
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
 
@@ -142,7 +143,9 @@ const loadRuns = await section('load', async () => {
   return runs;
 });
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns });
+const dashboard = await section('dashboard', () => dashboardReads());
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, dashboard });
 
 function per100k(seconds: number, items: number): number {
   return (seconds * 100_000) / items;
@@ -169,6 +172,7 @@ function printTable(r: {
   memoryRuns: MemoryRun[] | null;
   encryption: EncryptionResult | null;
   loadRuns: LoadResult[] | null;
+  dashboard: DashboardResult | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -433,6 +437,12 @@ function printTable(r: {
         '',
         `none left over: ${verdict(l.leftoverConnections === 0 && l.connectionsAfterServerStop === 0)}`,
       );
+    }
+  }
+  if (r.dashboard) {
+    const d = r.dashboard;
+    for (const [name, ms] of Object.entries(d.ms)) {
+      row(`dashboard, PostgreSQL: one ${fmt(d.items)}-item request (${fmt(d.failed)} failed), over HTTP: ${name}`, `${fmt(ms, 1)} ms`, 'median of 7', '', name === 'throughput' ? '' : `≤ 200 ms: ${verdict(ms <= 200)}`);
     }
   }
   console.log('\n' + lines.join('\n'));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { RecordError, runRobot, silentLogger, type RobotHandle } from '@refinery/sdk';
+import { RecordError, runRobot, silentLogger, type RecordHandler, type RobotHandle } from '@refinery/sdk';
 import type { ProvisionedRobot } from '@refinery/protocol';
 import { availableBackends } from './support/backends.ts';
 import { eventually, openHarness, references, type Harness } from './support/harness.ts';
@@ -53,7 +53,7 @@ describe('the dashboard in a browser', { skip: existsSync(chromiumPath) ? false 
   const shot = (page: Page, name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 
   /** Runs a robot until the test file ends, handling each record with `handler`. */
-  function work(robot: ProvisionedRobot, handler: Parameters<typeof runRobot>[0]['handler']) {
+  function work(robot: ProvisionedRobot, handler: RecordHandler) {
     robots.push(runRobot({ url: h.url, robotId: robot.id, secret: robot.secret, wait: 'PT1S', log: silentLogger, handleSignals: false, handler }));
   }
   const annotation = { type: 'annotation', content: { ok: true } };
