@@ -182,6 +182,19 @@ describe('the dashboard in a browser', { skip: existsSync(chromiumPath) ? false 
     assert.equal(await page.locator('[data-testid=new-secret]').count(), 0, 'shown once');
   });
 
+  it('shows the overview: the queue by robot and priority, the oldest pending item, the last hour', async () => {
+    const robot = await h.createRobot();
+    await createRequest(h, { robot_id: robot.id, record_ids: await h.importRecords(references(3)), priority: 'high' });
+    const page = await signedIn();
+    await page.click('nav a:has-text("Overview")');
+    const row = page.locator('table.queue tr', { hasText: robot.name });
+    await row.waitFor();
+    assert.match(await row.innerText(), /high\s+3/);
+    assert.notEqual(await page.locator('[data-testid=oldest-pending]').innerText(), '—');
+    await page.locator('.chart canvas').first().waitFor();
+    await shot(page, 'overview');
+  });
+
   it("does not show a requester another requester's request", async () => {
     const robot = await h.createRobot();
     const alice = await requesterKey(h, 'alice');
