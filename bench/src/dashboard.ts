@@ -43,6 +43,8 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
        select $1, gen_random_uuid(), $2, 1, 'pending', 0, $3, $3 from generate_series(2, $4::int)`,
       [request.id, robot.id, now, items],
     );
+    // What the create counts in its own statement (docs/internals/0001).
+    await db.query(`update requests set total = total + $2, n_pending = n_pending + $2 where id = $1`, [request.id, items - 1]);
     await db.query(`update items set status = 'leased', attempts = 1, updated_at = $2 where request_id = $1 and status = 'pending'`, [request.id, now]);
     await db.query(`update items set status = 'importing', updated_at = $2 where request_id = $1 and status = 'leased'`, [request.id, now]);
     await db.query(
