@@ -29,9 +29,10 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
   const items = options.items ?? Number(process.env.BENCH_DASHBOARD_ITEMS ?? 1_000_000);
   const database = await freshPostgresDatabase('refinery_bench_dashboard');
   const dir = await runFolder('refinery-bench-dashboard-');
-  const started = await startRefineryProcess(['--max-old-space-size=192', '--import', 'tsx', cliMain], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir });
+  let started: Awaited<ReturnType<typeof startRefineryProcess>> | undefined;
   const db = new pg.Client({ connectionString: database.url });
   try {
+    started = await startRefineryProcess(['--max-old-space-size=192', '--import', 'tsx', cliMain], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir });
     await db.connect();
     const client = new RefineryClient({ url: started.url, apiKey: adminKey });
     const imported = await client.importRecords(referenceRecords(1, `dashboard-${Date.now()}`));
@@ -85,7 +86,7 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
     return { items, failed: rows[0].failed, ms };
   } finally {
     await db.end().catch(() => {});
-    await stopProcess(started.child);
+    if (started) await stopProcess(started.child);
     await database.drop();
   }
 }
