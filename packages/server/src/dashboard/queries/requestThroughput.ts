@@ -15,7 +15,7 @@ export async function requestThroughput(db: Queryable, p: { requestId: string; b
   const { rows } = await db.query<ThroughputRow>(
     `
 with points as (
-  select e.created_at,
+  select e.id, e.created_at,
     (e.payload->'counts'->>'completed')::int as completed,
     (e.payload->'counts'->>'failed')::int as failed,
     (e.payload->'counts'->>'discarded')::int as discarded
@@ -28,7 +28,7 @@ moves as (
     failed - coalesce(lag(failed) over w, 0) as failed,
     discarded - coalesce(lag(discarded) over w, 0) as discarded
   from points
-  window w as (order by created_at)
+  window w as (order by id)
 )
 select date_bin(make_interval(secs => $2::int), created_at, timestamptz '2000-01-01') as at,
   sum(completed)::int as completed, sum(failed)::int as failed, sum(discarded)::int as discarded
