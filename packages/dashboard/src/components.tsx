@@ -88,12 +88,13 @@ export function Chart({ title, x, series }: { title: string; x: number[]; series
       title,
       width: Math.min(900, el.current.clientWidth || 900),
       height: 240,
-      // One point alone would stretch the time axis over years: a minute either side of it.
-      scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: true } }))],
       axes: [{}, { label: 'items / s' }],
     };
-    const data = [x, ...series.map((s) => s.values)] as uPlot.AlignedData;
+    // One point alone would stretch the time axis over years: empty points a minute either side of it.
+    const data = (
+      x.length === 1 ? [[x[0] - 60, x[0], x[0] + 60], ...series.map((s) => [null, s.values[0], null])] : [x, ...series.map((s) => s.values)]
+    ) as uPlot.AlignedData;
     if (plot.current) plot.current.setData(data);
     else plot.current = new uPlot(opts, data, el.current);
   }, [x, series]);
