@@ -3,7 +3,7 @@
  * PostgreSQL (DATABASE_URL, the local one by default) and PGlite. Prints one table (markdown);
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
- * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline, querycreate, automation); all by default.
+ * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline, querycreate, automation, dashboard); all by default.
  *   `baseline`: before and after in one run (baseline.ts): the PostgreSQL end-to-end run of this
  *   checkout and of the commit BENCH_BASELINE (default 2157035, the last before the work on
  *   packaging, stalls and encryption), alternating for BENCH_BASELINE_ROUNDS (default 3) rounds.
@@ -39,6 +39,7 @@ import { automationLatency, type AutomationLatencyResult } from './automation.ts
 import { dispatchLatency, type DispatchLatencyResult } from './dispatchLatency.ts';
 import { encryptionCost, type EncryptionResult } from './encryption.ts';
 import { endToEnd, type EndToEndResult } from './endToEnd.ts';
+import { dashboardReads, type DashboardResult } from './dashboard.ts';
 import { floors, type FloorsResult } from './floors.ts';
 import { load, type LoadResult } from './load.ts';
 import { manyRequests, type ManyRequestsResult } from './manyRequests.ts';
@@ -56,7 +57,7 @@ import { fmt, percentile, type Backend } from './support.ts';
 const records = Number(process.env.BENCH_RECORDS ?? 100_000);
 const robots = Number(process.env.ROBOTS ?? 4);
 const batchSize = 1000;
-const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics,baseline,querycreate,automation').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'e2e,destiny,many,peers,floors,latency,scale,small,memory,encryption,load,metrics,baseline,querycreate,automation,dashboard').split(','));
 const tracingSink = process.env.BENCH_TRACING === '1' ? await startTracingSink() : null;
 /** The many-requests section: the end-to-end records as this many requests. */
 const manyRequestCount = 1000;
@@ -176,7 +177,9 @@ const automation = await section('automation', async () => [
   await automationLatency(backends[0], { windowSeconds: 5, rounds: 10 }),
 ]);
 
-printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes, before, queried, automation });
+const dashboard = await section('dashboard', () => dashboardReads());
+
+printTable({ e2e, destinyE2e, many, peers, floor, latency, scaled, small, memoryRuns, encryption, loadRuns, scrapes, before, queried, automation, dashboard });
 if (tracingSink) {
   console.log(`\nBENCH_TRACING=1: ${fmt(tracingSink.spans())} spans exported to the sink in ${fmt(tracingSink.posts())} OTLP posts`);
   await tracingSink.close();
@@ -211,6 +214,7 @@ function printTable(r: {
   scrapes: MetricsScrapeResult[] | null;
   queried: QueryCreateResult | null;
   automation: AutomationLatencyResult[] | null;
+  dashboard: DashboardResult | null;
 }): void {
   const ratio = (a: number, b: number) => `${fmt(a / b, 2)}x`;
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
@@ -524,6 +528,12 @@ function printTable(r: {
       '',
       `p50 < window + 50 ms: ${verdict(a.p50Ms < a.windowMs + 50)}`,
     );
+  }
+  if (r.dashboard) {
+    const d = r.dashboard;
+    for (const [name, ms] of Object.entries(d.ms)) {
+      row(`dashboard, PostgreSQL: one ${fmt(d.items)}-item request (${fmt(d.failed)} failed), over HTTP: ${name}`, `${fmt(ms, 1)} ms`, 'median of 7', '', name === 'throughput' ? '' : `≤ 200 ms: ${verdict(ms <= 200)}`);
+    }
   }
   console.log('\n' + lines.join('\n'));
 }

@@ -31,6 +31,7 @@ export * from './schemas/batches.ts';
 export * from './schemas/auth.ts';
 export * from './schemas/recordTypes.ts';
 export * from './schemas/events.ts';
+export * from './schemas/dashboard.ts';
 /** DESTINY's protocol, beside Refinery's own (docs/destiny.md): `destiny.Reference`, `destiny.signDestinyRequest`, … */
 export * as destiny from './destiny/index.ts';
 export * from './schemas/queries.ts';

@@ -4,6 +4,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { authentication } from './auth/authenticate.ts';
 import { authRoutes } from './auth/routes.ts';
 import { automationRoutes } from './automations/routes.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
+import { dashboardStatic } from './dashboard/static.ts';
 import { destinyRoutes } from './destiny/routes.ts';
 import { destinyAutomationRoutes } from './destiny/automationRoutes.ts';
 import { batchRoutes } from './batches/routes.ts';
@@ -76,6 +78,8 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async (request) => ({ ...app.swagger(), servers: servers(ctx.config.publicUrl, request) }));
 
+  // Public files, registered before the authentication, which makes every later route declare its access.
+  await app.register(dashboardStatic);
   await app.register(authentication, { ctx });
 
   await app.register(opsRoutes, { ctx });
@@ -87,6 +91,7 @@ export async function buildApp(ctx: Context): Promise<FastifyInstance> {
   await app.register(automationRoutes, { ctx });
   await app.register(retentionRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
+  await app.register(dashboardRoutes, { ctx });
   await app.register(batchRoutes, { ctx });
   await app.register(destinyRoutes, { ctx });
   await app.register(destinyAutomationRoutes, { ctx });

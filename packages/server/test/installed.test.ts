@@ -108,6 +108,13 @@ describe('the packages installed from their tarballs, outside the repository', (
       const done = JSON.parse((await refinery('requests', 'show', request.id, '--json')).stdout) as { status: string; counts: { completed: number } };
       assert.equal(done.status, 'completed');
       assert.equal(done.counts.completed, 25);
+
+      // The dashboard, from the files the package ships.
+      const page = await fetch(`${url}/ui/`);
+      assert.equal(page.status, 200);
+      const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+      assert.ok(script, 'the dashboard page loads its script');
+      assert.equal((await fetch(`${url}${script}`)).status, 200);
     } finally {
       if (robot) await stopProcessGroup(robot);
       await stopProcessGroup(server);

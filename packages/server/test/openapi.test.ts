@@ -18,7 +18,8 @@ type Schema = Record<string, any>;
 type Operation = { security?: Array<Record<string, string[]>>; description?: string; parameters?: Schema[]; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, Schema> };
 
 /** Left out of the document on purpose: the document itself, and the pages and assets of the /docs UI. */
-const hidden = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+/** Pages for people, not API: the docs UI, and the dashboard (and / that redirects to it). */
+const hidden = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/') || path === '/' || path === '/ui' || path.startsWith('/ui/');
 
 /** Every route the server registers, as `METHOD /path`, read from Fastify's route tree (its HEAD routes repeat its GETs). */
 function registeredRoutes(h: Harness): string[] {

@@ -86,7 +86,12 @@ export const ListItemsQuery = Type.Object({ status: Type.Optional(StringEnum(ite
 export const ItemPage = Page(ItemOut);
 
 export const ListRequestsQuery = Type.Object(
-  { status: Type.Optional(StringEnum(requestStatuses)), robot_id: Type.Optional(Uuid), ...PageQuery },
+  {
+    status: Type.Optional(StringEnum(requestStatuses)),
+    robot_id: Type.Optional(Uuid),
+    requested_by: Type.Optional(Uuid),
+    ...PageQuery,
+  },
   { additionalProperties: false },
 );
 export const RequestPage = Page(RequestOut);

@@ -3,6 +3,7 @@ import { ApiKeyIn, ApiKeyOut, IdParams, ProvisionedApiKey, RevokedApiKey } from 
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { createApiKey, hashApiKey } from './apiKeys.ts';
+import { keyOf } from './authenticate.ts';
 import { listApiKeys } from './queries/listApiKeys.ts';
 import { revokeApiKeyIfNotLastAdmin } from './queries/revokeApiKeyIfNotLastAdmin.ts';
 import { routePlugin } from '../http/typeProvider.ts';
@@ -15,6 +16,15 @@ export const authRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'config' | 
       const body = request.body;
       const created = await createApiKey(ctx.db, { name: body.name, role: body.role ?? 'requester', now: ctx.clock.now() });
       return reply.status(201).send({ id: created.id, name: created.name, role: created.role, created_at: created.created_at, key: created.key });
+    },
+  });
+
+  app.get('/v1/api-keys/me', {
+    config: { access: 'requester' },
+    schema: { tags: ['auth'], summary: 'The calling key: its id, name and role (the dashboard signs in with it)', response: { 200: Type.Omit(ApiKeyOut, ['created_at']) } },
+    handler: async (request) => {
+      const key = keyOf(request);
+      return { id: key.keyId, name: key.name, role: key.role };
     },
   });
 

@@ -14,7 +14,7 @@ export function backoffSql(now: string, base: string, cap: string): string {
  * SQL for the moment the retried items of batch row `b` (a `batches` alias) may be leased again.
  * The factor is drawn from the batch id rather than by `random()`: every statement that retries
  * items of one batch (an import's retryable answers and its missing items are two) gives them the
- * same moment, and one statement retrying many batches (the sweeper's) draws once for each
+ * same moment, and one statement retrying many batches (the lease-expiry service's) draws once for each
  * (docs/internals/0018-retries-come-back-whole.md).
  */
 export function batchBackoffSql(now: string, base: string, cap: string, b: string): string {

@@ -40,7 +40,7 @@ export function claimWaitingPoll(ctx: Context, robotId: string): Handoff | null 
         await releaseBatch(ctx.db, { id: batch.id, reason: 'the long poll it was leased to had ended', now: ctx.clock.now() });
         ctx.work.wakeHere(robotId);
       } catch (err) {
-        // The request is committed and is answered; the lease lapses instead (the sweeper).
+        // The request is committed and is answered; the lease lapses instead (the lease-expiry service).
         ctx.log.warn({ err, batch_id: batch.id }, 'could not give back a batch its long poll did not take');
       }
     },

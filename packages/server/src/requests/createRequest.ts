@@ -41,7 +41,7 @@ export function deadlineOf(body: Pick<RequestBody, 'ttl' | 'expires_at'>, now: D
  * the new items, handed to it at commit, before the commit is flushed to disk; the request is
  * answered once it is (docs/dispatch.md).
  * If all its items are final at once (denied, expired), finishing it is a second statement; a
- * process that dies between the two leaves it to the sweeper (listOpenRequestsWithoutOpenItems).
+ * process that dies between the two leaves it to the orphaned-requests service (maintenance/orphanedRequests.ts).
  * A request of more than `createSlice` ids commits its first slice of items and leaves the rest in
  * its backlog, which this process then writes while the robot works (docs/large-requests.md).
  * With `retryOf` the request retries that one (retryRequest.ts): as with an idempotency key, a

@@ -9,7 +9,7 @@ import { lockBacklogs } from './queries/lockBacklogs.ts';
 import { writeBacklogSlices } from './queries/writeBacklogSlices.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 
-/** Requests expired per sweeper statement. */
+/** Requests expired per statement of the deadlines service. */
 const expireLimit = 500;
 
 /**
@@ -37,7 +37,7 @@ export async function cancelRequest(ctx: Context, requestId: string): Promise<Re
 }
 
 /**
- * The deadline step of the sweeper: open requests whose `expires_at` has passed get their
+ * The deadlines service's pass (maintenance/): open requests whose `expires_at` has passed get their
  * unfinished items `expired` (code `request_expired`) and become `expired`, exactly once, with
  * their `request.finished` event; items still in their backlogs are written and expired with them,
  * as the cancel does. Returns how many requests expired.

@@ -54,14 +54,16 @@ function itemOut(row: ItemRow) {
   };
 }
 
+/** The request `id`, if the caller may see it: its owner or an admin; anyone else gets 404. */
+export async function visibleRequestOf(ctx: Pick<Context, 'db'>, request: FastifyRequest, id: string): Promise<RequestRow> {
+  const key = keyOf(request);
+  const row = await getRequest(ctx.db, { id });
+  if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
+  return row;
+}
+
 export const requestRoutes = routePlugin<{ ctx: Context }>('requests', async (app, { ctx }) => {
-  /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
-  async function visibleRequest(request: FastifyRequest, id: string): Promise<RequestRow> {
-    const key = keyOf(request);
-    const row = await getRequest(ctx.db, { id });
-    if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
-    return row;
-  }
+  const visibleRequest = (request: FastifyRequest, id: string) => visibleRequestOf(ctx, request, id);
 
   // Creation parses its body as it streams in (requestBody.ts), in a scope of its own.
   await app.register(async (scope) => {
@@ -112,8 +114,9 @@ export const requestRoutes = routePlugin<{ ctx: Context }>('requests', async (ap
       const key = keyOf(request);
       const q = request.query;
       const limit = q.limit ?? 100;
+      if (key.role !== 'admin' && q.requested_by && q.requested_by !== key.keyId) return { data: [], next_cursor: null };
       const rows = await listRequests(ctx.db, {
-        requestedBy: key.role === 'admin' ? null : key.keyId,
+        requestedBy: key.role === 'admin' ? (q.requested_by ?? null) : key.keyId,
         status: q.status ?? null,
         robotId: q.robot_id ?? null,
         afterId: checkUuidCursor(decodeCursor(q.cursor)),

@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/db.ts';
 
 /**
  * What became of a leased batch's items: still open (leased, request not past its deadline),
- * cancelled with their request, or expired (or past their request's deadline, which the sweeper
+ * cancelled with their request, or expired (or past their request's deadline, which the deadlines service
  * is about to expire). Tells a robot why its results were refused.
  */
 export async function countBatchItemsByFate(db: Queryable, p: { batchId: string; now: Date }): Promise<{ open: number; cancelled: number; expired: number }> {

@@ -18,7 +18,7 @@ export interface LeasedBatch extends BatchRow {
  * first up to `overdueSlots(limit)` items that have waited past `leaseFairness.overdueAfterMs`,
  * oldest first whatever their priority (nothing starves, docs/priorities.md), then the highest
  * priority, oldest first within it; never an item of a request whose deadline has passed (even
- * before the sweeper expired it); `for update of i skip locked` so concurrent leasers never
+ * before the lease-expiry service expired it); `for update of i skip locked` so concurrent leasers never
  * take the same item; at most one item per record in a batch (the rest wait for the next one).
  * Requests whose first item this is move to `processing`. Null when nothing was pending.
  * With `leaseKey` a batch of the robot's under that key already fails the statement on the
@@ -76,7 +76,7 @@ candidates as (
   order by pass, available_at, priority desc, id
   limit $2::int
 ),
--- Open requests whose deadline has passed but which the sweeper has not expired yet: usually
+-- Open requests whose deadline has passed but which the deadlines service has not expired yet: usually
 -- none. Their items are dropped here, after the walks, so that each walk stays an ordered index
 -- scan stopping after N rows (a join in the walk makes the planner sort every pending item).
 past_deadline as (

@@ -5,7 +5,7 @@ import { requestIsOpen } from '../open.ts';
  * Finds up to `limit` open requests whose deadline has passed and moves their unfinished items
  * (`pending`, `leased`, `importing`) to `expired` with the code `request_expired`, in one
  * statement; finished items keep their outcome. Items are locked before the request rows (the
- * count trigger), the order every item move takes; a second sweeper running at once waits on
+ * count trigger), the order every item move takes; a second process expiring at once waits on
  * the items, then finds them expired and moves nothing. Returns the requests, for
  * finishOpenRequestsAs in the same transaction.
  */

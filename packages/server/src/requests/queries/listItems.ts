@@ -12,6 +12,12 @@ export interface ItemRow {
   updated_at: Date;
 }
 
+/**
+ * Items of these statuses always carry an error code: said in the query, it walks only the
+ * request's items that carry one (items_with_error, docs/internals/0025-dashboard-reads.md).
+ */
+const statusesWithError = new Set(['failed', 'denied', 'expired', 'cancelled']);
+
 /** A request's items in creation order, after item `afterSeq`. */
 export async function listItems(db: Queryable, p: { requestId: string; status: string | null; afterSeq: string | null; limit: number }): Promise<ItemRow[]> {
   const { rows } = await db.query<ItemRow>(
@@ -20,6 +26,7 @@ select i.id::text as seq, i.record_id, i.status, i.attempts, i.batch_id, i.enhan
 from items i
 where i.request_id = $1::uuid
   and ($2::text is null or i.status = $2::text)
+  ${p.status !== null && statusesWithError.has(p.status) ? 'and i.error_code is not null' : ''}
   and ($3::bigint is null or i.id > $3::bigint)
 order by i.id
 limit $4::int
