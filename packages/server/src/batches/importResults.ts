@@ -313,7 +313,7 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
  * An import's last step, once its items are settled: the batch completes, then the requests whose
  * items are all final finish. Two statements, each committed on its own (on PGlite a transaction
  * would hold the one connection across round trips to this thread): a process that dies between
- * them leaves the requests to the sweeper (listOpenRequestsWithoutOpenItems).
+ * them leaves the requests to the orphaned-requests service (maintenance/orphanedRequests.ts).
  */
 async function completeImport(ctx: Context, p: { batchId: string; robotId: string; requestIds: string[]; now: Date }): Promise<void> {
   if (await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now })) ctx.metrics.batchesImported.inc({ robot: p.robotId });
