@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { registerClientCommands } from './cli/client-commands.ts';
+import { registerClientCommands } from './cli/index.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const program = new Command('refinery').description('Robots enhance records in batches, reliably and fast.').version(version);

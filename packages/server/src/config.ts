@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseDuration } from '@refinery/protocol';
-import { maintenanceIntervals, type MaintenanceIntervals, type MaintenanceService } from './maintenance/intervals.ts';
+import { maintenanceIntervals, type MaintenanceIntervals, type MaintenanceService } from './maintenance/index.ts';
 
 /** Everything a Refinery process can be told, from flags and the environment. */
 export interface Config {

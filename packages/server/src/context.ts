@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
-import type { Recent } from './auth/recent.ts';
-import type { ApiKeyRow } from './auth/queries/insertApiKey.ts';
-import type { SigningRobot } from './auth/queries/getSigningRobot.ts';
+import type { Recent } from './auth/index.ts';
+import type { ApiKeyRow } from './auth/index.ts';
+import type { SigningRobot } from './auth/index.ts';
 import type { Background } from './background.ts';
-import type { LeaseTerms } from './batches/leaseTerms.ts';
-import type { LeasedBatch } from './batches/queries/leaseItems.ts';
-import type { BlobStore } from './blobs/store.ts';
+import type { LeaseTerms } from './batches/index.ts';
+import type { LeasedBatch } from './batches/index.ts';
+import type { BlobStore } from './blobs/index.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import type { Db } from './db/db.ts';
-import type { Keyring } from './keys/keyring.ts';
-import type { Metrics } from './ops/metrics.ts';
-import type { WorkSignals } from './work/signals.ts';
+import type { Db } from './db/index.ts';
+import type { Keyring } from './keys/index.ts';
+import type { Metrics } from './ops/index.ts';
+import type { WorkSignals } from './work/index.ts';
 
 /** What every capability is built from: resources opened once per process and shared. */
 export interface Context {

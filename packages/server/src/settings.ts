@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Queryable } from './db/db.ts';
-import { isSealed, type Keyring } from './keys/keyring.ts';
+import type { Queryable } from './db/index.ts';
+import { isSealed, type Keyring } from './keys/index.ts';
 
 /**
  * A setting shared by every process on the database, made once: the first process to ask

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Role } from '@refinery/protocol';
-import type { Queryable } from '../db/db.ts';
+import type { Queryable } from '../db/index.ts';
 import { newId, newSecret } from '../ids.ts';
 import { insertApiKey } from './queries/insertApiKey.ts';
 

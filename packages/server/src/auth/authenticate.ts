@@ -4,11 +4,11 @@ import fp from 'fastify-plugin';
 import { maxClockSkewSeconds, parseSignedRequest, SignatureError, signatureMatches, uuidPattern, type Role } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { authenticationPluginName } from '../http/typeProvider.ts';
+import { authenticationPluginName } from '../http/index.ts';
 import { hashApiKey } from './apiKeys.ts';
 import { getApiKeyByHash } from './queries/getApiKeyByHash.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
-import { verifyDestinySignature } from '../destiny/signature.ts';
+import type { RobotRow } from '../robots/index.ts';
+import { verifyDestinySignature } from '../destiny/index.ts';
 import { findSigner } from './findSigner.ts';
 import { insertNonceIfNew } from './queries/insertNonceIfNew.ts';
 

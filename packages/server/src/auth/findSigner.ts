@@ -1,5 +1,5 @@
 import type { Context } from '../context.ts';
-import { openRobotSecret } from '../keys/secrets.ts';
+import { openRobotSecret } from '../keys/index.ts';
 import { getSigningRobot, liveSecrets, type SigningRobot } from './queries/getSigningRobot.ts';
 
 /**

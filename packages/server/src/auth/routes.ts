@@ -6,7 +6,7 @@ import { createApiKey, hashApiKey } from './apiKeys.ts';
 import { keyOf } from './authenticate.ts';
 import { listApiKeys } from './queries/listApiKeys.ts';
 import { revokeApiKeyIfNotLastAdmin } from './queries/revokeApiKeyIfNotLastAdmin.ts';
-import { routePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/index.ts';
 
 export const authRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'config' | 'db' | 'recentKeys'> }>('api-keys', async (app, { ctx }) => {
   app.post('/v1/api-keys', {

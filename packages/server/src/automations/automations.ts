@@ -1,12 +1,12 @@
 import type { AutomationIn, AutomationOut, AutomationTrigger, RecordFilter } from '@refinery/protocol';
 import type { Context } from '../context.ts';
-import type { Queryable } from '../db/db.ts';
+import type { Queryable } from '../db/index.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { checkFilter } from '../records/search/checkFilter.ts';
-import { parseQuery } from '../records/search/parseQuery.ts';
-import { getRobot } from '../robots/queries/getRobot.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
+import { checkFilter } from '../records/index.ts';
+import { parseQuery } from '../records/index.ts';
+import { getRobot } from '../robots/index.ts';
+import type { RobotRow } from '../robots/index.ts';
 import { describeCycle, findCycle } from './cycles.ts';
 import type { AutomationRow } from './queries/automationRow.ts';
 import { automationTotals } from './queries/automationTotals.ts';

@@ -1,9 +1,9 @@
 import type { Context } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { createService, type Service } from '../maintenance/service.ts';
-import { createRequest } from '../requests/createRequest.ts';
-import { RecordIdList } from '../requests/requestBody.ts';
+import { createService, type Service } from '../maintenance/index.ts';
+import { createRequest } from '../requests/index.ts';
+import { RecordIdList } from '../requests/index.ts';
 import { claimOutbox, deleteOutbox } from './queries/claimOutbox.ts';
 import { claimUnmadeRuns, failRun, setRunRequest, type UnmadeRun } from './queries/claimUnmadeRuns.ts';
 import { gatherRun, listWaitingMatches } from './queries/gatherRun.ts';

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { AutomationIn, AutomationOut, AutomationPage, AutomationPatch, IdParams, Json, ListAutomationsQuery } from '@refinery/protocol';
-import { keyOf } from '../auth/authenticate.ts';
+import { keyOf } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { checkUuidCursor, decodeCursor, page } from '../http/cursor.ts';
-import { validatorCompiler } from '../http/validation.ts';
+import { checkUuidCursor, decodeCursor, page } from '../http/index.ts';
+import { validatorCompiler } from '../http/index.ts';
 import { automationOut, automationSpec, automationWithTotals, saveAutomation, setActive } from './automations.ts';
 import type { AutomationRow } from './queries/automationRow.ts';
 import { deleteAutomation } from './queries/deleteAutomation.ts';

@@ -1,4 +1,4 @@
-import { signedUrlSeconds } from '../blobs/store.ts';
+import { signedUrlSeconds } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/db.ts';
+import type { Queryable } from '../db/index.ts';
 import { errors } from '../errors.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 import { countBatchItemsByFate } from './queries/countBatchItemsByFate.ts';

@@ -1,4 +1,4 @@
-import { blobKeys } from '../blobs/store.ts';
+import { blobKeys } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import { claimBatchFilesPastRetention, fromFirstBatch, type ClaimedBatchFiles } from './queries/claimBatchFilesPastRetention.ts';
 import { markBatchFilesDeleted } from './queries/markBatchFilesDeleted.ts';

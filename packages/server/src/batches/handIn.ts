@@ -1,7 +1,7 @@
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
-import { notifyRetries } from '../work/signals.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
+import { notifyRetries } from '../work/index.ts';
 import { refuseIfItemsClosed } from './closedItems.ts';
 import { importResults } from './importResults.ts';
 import type { BatchRow } from './queries/batchRow.ts';

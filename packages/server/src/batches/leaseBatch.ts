@@ -1,14 +1,14 @@
-import { blobKeys } from '../blobs/store.ts';
+import { blobKeys } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import { newId, newLeaseToken } from '../ids.ts';
-import { openItemsText } from '../records/encryption.ts';
-import type { RobotProtocol, RobotRow } from '../robots/queries/robotRow.ts';
+import { openItemsText } from '../records/index.ts';
+import type { RobotProtocol, RobotRow } from '../robots/index.ts';
 import { itemsFileLines, itemsPageSize } from './queries/itemsFileLines.ts';
 import { leaseItems, type LeasedBatch } from './queries/leaseItems.ts';
 import { releaseBatch } from './queries/releaseBatch.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 import { traceParentsOfBatch } from './queries/traceParentsOfBatch.ts';
-import { context, contextOf, trace, traceparentOf, tracer, tracing } from '../ops/tracing.ts';
+import { context, contextOf, trace, traceparentOf, tracer, tracing } from '../ops/index.ts';
 
 /** What a new batch is known by before it is leased: its id, its lease token and its files' blob keys. */
 export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey: string; resultsKey: string } {

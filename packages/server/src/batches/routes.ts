@@ -1,10 +1,10 @@
 import type { FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseHeaders, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
-import { robotOf, signingRobotOf } from '../auth/authenticate.ts';
+import { robotOf, signingRobotOf } from '../auth/index.ts';
 import type { Context } from '../context.ts';
-import { isUniqueViolation } from '../db/db.ts';
+import { isUniqueViolation } from '../db/index.ts';
 import { errors } from '../errors.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
+import type { RobotRow } from '../robots/index.ts';
 import { batchOut } from './batchOut.ts';
 import { failLeasedBatch, refusal, startResultsImport } from './handIn.ts';
 import { itemsFileCanFollowAnswer, leaseNewBatch, writeItemsFile } from './leaseBatch.ts';
@@ -14,7 +14,7 @@ import type { BatchRow } from './queries/batchRow.ts';
 import type { LeasedBatch } from './queries/leaseItems.ts';
 import { getBatch } from './queries/getBatch.ts';
 import { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
-import { routePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/index.ts';
 
 const maxLeaseMs = 24 * 3600_000;
 /** A long poll's end when its connection closes, given as the abort's reason: `abort()` alone builds a DOMException, with its stack, at every lease. */

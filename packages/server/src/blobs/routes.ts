@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { errors } from '../errors.ts';
 import type { FileBlobStore } from './fileStore.ts';
-import { parsedBody, routePlugin } from '../http/typeProvider.ts';
+import { parsedBody, routePlugin } from '../http/index.ts';
 
 /** Largest results file a robot may upload to the embedded store. */
 export const maxUploadBytes = 2 * 1024 * 1024 * 1024;

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { destiny, IdParams } from '@refinery/protocol';
-import { keyOf } from '../auth/authenticate.ts';
-import { saveAutomation } from '../automations/automations.ts';
-import type { AutomationRow } from '../automations/queries/automationRow.ts';
-import { getAutomation } from '../automations/queries/getAutomation.ts';
-import { listAutomations } from '../automations/queries/listAutomations.ts';
+import { keyOf } from '../auth/index.ts';
+import { saveAutomation } from '../automations/index.ts';
+import type { AutomationRow } from '../automations/index.ts';
+import { getAutomation } from '../automations/index.ts';
+import { listAutomations } from '../automations/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { fromPercolator } from './automations.ts';

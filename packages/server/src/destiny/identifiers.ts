@@ -1,6 +1,6 @@
 import { destiny, Identifier } from '@refinery/protocol';
 import { errors } from '../errors.ts';
-import { strictAjv } from '../http/validation.ts';
+import { strictAjv } from '../http/index.ts';
 
 type RefineryIdentifier = { type: string; value: string };
 

@@ -1,8 +1,8 @@
 import { destiny } from '@refinery/protocol';
-import type { BatchRow } from '../batches/queries/batchRow.ts';
-import { batchOut } from '../batches/batchOut.ts';
+import type { BatchRow } from '../batches/index.ts';
+import { batchOut } from '../batches/index.ts';
 import type { Context } from '../context.ts';
-import { strictAjv } from '../http/validation.ts';
+import { strictAjv } from '../http/index.ts';
 
 /** Longest RobotResult read from a pushed robot's 200. */
 const maxResultBytes = 64 * 1024;

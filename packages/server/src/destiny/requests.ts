@@ -1,5 +1,5 @@
 import type { destiny, ItemStatus } from '@refinery/protocol';
-import type { RequestRow } from '../requests/queries/requestRow.ts';
+import type { RequestRow } from '../requests/index.ts';
 
 /**
  * DESTINY's `request_status` for a request: DESTINY derives it from its items' statuses (docs/destiny.md).

@@ -1,7 +1,7 @@
 import { contentHash, destiny, type ReportLine, uuidPattern } from '@refinery/protocol';
-import type { Verdict } from '../batches/verdict.ts';
-import { mayBeUnstorable, storableText, whyUnstorable } from '../db/storableJson.ts';
-import { strictAjv } from '../http/validation.ts';
+import type { Verdict } from '../batches/index.ts';
+import { mayBeUnstorable, storableText, whyUnstorable } from '../db/index.ts';
+import { strictAjv } from '../http/index.ts';
 
 /** Checks DESTINY's tagged unions by their tag, so an error names the field that is wrong in the variant meant. */
 const ajv = strictAjv({ discriminator: true });

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { destiny, type Delivery, type Produces } from '@refinery/protocol';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
+import type { RobotRow } from '../robots/index.ts';
 
 /**
  * A DESTINY robot as Refinery holds it (docs/destiny.md): it enhances `reference` records, may

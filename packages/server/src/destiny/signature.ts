@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { destiny, uuidPattern } from '@refinery/protocol';
-import { findSigner } from '../auth/findSigner.ts';
-import { insertNonceIfNew } from '../auth/queries/insertNonceIfNew.ts';
+import { findSigner } from '../auth/index.ts';
+import { insertNonceIfNew } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
+import type { RobotRow } from '../robots/index.ts';
 
 /** A number as Python's `float()` reads the SDK's `time.time()` text (no `inf`, `nan` or `_`). */
 const timestampPattern = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;

@@ -1,13 +1,13 @@
 import Type from 'typebox';
 import { EventsQuery, IdParams, requestFinalStatuses, WebhookSecretOut } from '@refinery/protocol';
-import { keyOf } from '../auth/authenticate.ts';
+import { keyOf } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { getRequest } from '../requests/queries/getRequest.ts';
+import { getRequest } from '../requests/index.ts';
 import { webhookSecrets } from './webhookSecrets.ts';
 import { listEventsAfter } from './queries/listEventsAfter.ts';
 import { EventSignals } from './signals.ts';
-import { routePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/index.ts';
 
 export const streamDefaults = {
   /** A stream re-reads the events table this often even without a NOTIFY (a lost LISTEN connection). */

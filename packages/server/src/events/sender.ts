@@ -1,12 +1,12 @@
 import { Webhook } from 'standardwebhooks';
 import type { Context } from '../context.ts';
-import { createService } from '../maintenance/service.ts';
+import { createService } from '../maintenance/index.ts';
 import { claimDeliveries, type ClaimedDelivery } from './queries/claimDeliveries.ts';
 import { webhookSecrets } from './webhookSecrets.ts';
 import { markDeliveredIfPending } from './queries/markDeliveredIfPending.ts';
 import { scheduleDeliveryRetries } from './queries/scheduleDeliveryRetries.ts';
 import { writeDueProgress } from './queries/writeDueProgress.ts';
-import { inSpan, SpanKind, SpanStatusCode, traceHeaders } from '../ops/tracing.ts';
+import { inSpan, SpanKind, SpanStatusCode, traceHeaders } from '../ops/index.ts';
 
 export const senderDefaults = {
   /** Time between passes, jittered ±20 %. */

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../db/index.ts';
 
 /** The NOTIFY channel the events trigger (migration 004) sends on; its payload is the request id. */
 export const eventsChannel = 'refinery_events';

@@ -1,5 +1,5 @@
 import type { Context } from '../context.ts';
-import { newWebhookSecret, openWebhookSecret, sealWebhookSecret } from '../keys/secrets.ts';
+import { newWebhookSecret, openWebhookSecret, sealWebhookSecret } from '../keys/index.ts';
 import { getWebhookSecrets } from './queries/getWebhookSecrets.ts';
 import { insertWebhookSecrets } from './queries/insertWebhookSecrets.ts';
 

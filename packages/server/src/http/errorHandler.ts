@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { databaseUnavailable } from '../db/unavailable.ts';
+import { databaseUnavailable } from '../db/index.ts';
 import type { ApiErrorCode } from '@refinery/protocol';
 import { AppError, errorBody, errors, retryAfterSeconds } from '../errors.ts';
 

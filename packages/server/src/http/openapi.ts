@@ -3,7 +3,7 @@ import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import Type from 'typebox';
 import * as protocol from '@refinery/protocol';
-import type { Access } from '../auth/authenticate.ts';
+import type { Access } from '../auth/index.ts';
 
 /**
  * The generic parts of /openapi.json, so that it stays right whoever edits a route: each

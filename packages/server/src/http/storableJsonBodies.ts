@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
-import { mayBeUnstorable, whyUnstorable, type Unstorable } from '../db/storableJson.ts';
+import { mayBeUnstorable, whyUnstorable, type Unstorable } from '../db/index.ts';
 
 /**
  * A body value that parses but cannot be stored as sent (a NUL, a lone surrogate, a number past

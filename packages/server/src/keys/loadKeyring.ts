@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../config.ts';
-import type { Db, Queryable } from '../db/db.ts';
+import type { Db, Queryable } from '../db/index.ts';
 import { Keyring, unwrapDataKey, wrapDataKey } from './keyring.ts';
 import type { MasterKey } from './masterKey.ts';
 import { insertDataKey } from './queries/insertDataKey.ts';

@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../db/index.ts';
 import { ConfigError } from '../config.ts';
 import { unwrapDataKey, wrapDataKey } from './keyring.ts';
 import type { MasterKey } from './masterKey.ts';

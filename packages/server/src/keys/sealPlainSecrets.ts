@@ -1,4 +1,4 @@
-import type { Db } from '../db/db.ts';
+import type { Db } from '../db/index.ts';
 import type { Keyring } from './keyring.ts';
 import { listPlainSecrets, storeSealedSecrets } from './queries/plainSecrets.ts';
 import { sealRobotSecret, sealWebhookSecret } from './secrets.ts';

@@ -1,5 +1,5 @@
-import { importResults } from '../batches/importResults.ts';
-import { claimStaleImports } from '../batches/queries/claimStaleImports.ts';
+import { importResults } from '../batches/index.ts';
+import { claimStaleImports } from '../batches/index.ts';
 import type { Context } from '../context.ts';
 import { createChore } from './service.ts';
 

@@ -3,16 +3,16 @@
  * setting and metrics, `runOnce` for tests. Any number of processes may run them at once: every
  * step is guarded in the database.
  */
-import { deleteExpiredNonces } from '../auth/queries/deleteExpiredNonces.ts';
-import { createAutomationConsumer } from '../automations/consumer.ts';
+import { deleteExpiredNonces } from '../auth/index.ts';
+import { createAutomationConsumer } from '../automations/index.ts';
 import type { Context } from '../context.ts';
-import { churningTables, vacuumUnlessAutovacuum } from '../db/vacuum.ts';
-import { createEventSender } from '../events/sender.ts';
-import { createRecordSealer } from '../records/encryption.ts';
-import { writeBacklog } from '../requests/backlog.ts';
-import { expireOverdueRequests } from '../requests/lifecycle.ts';
-import { writePendingManifests } from '../requests/manifests.ts';
-import { createCleanup } from '../retention/cleanup.ts';
+import { churningTables, vacuumUnlessAutovacuum } from '../db/index.ts';
+import { createEventSender } from '../events/index.ts';
+import { createRecordSealer } from '../records/index.ts';
+import { writeBacklog } from '../requests/index.ts';
+import { expireOverdueRequests } from '../requests/index.ts';
+import { writePendingManifests } from '../requests/index.ts';
+import { createCleanup } from '../retention/index.ts';
 import { createImportResumption } from './importResumption.ts';
 import { createLeaseExpiry } from './leaseExpiry.ts';
 import { createOrphanedRequests } from './orphanedRequests.ts';
@@ -72,3 +72,4 @@ export function createMaintenance(ctx: Context) {
   };
 }
 export type Maintenance = ReturnType<typeof createMaintenance>;
+

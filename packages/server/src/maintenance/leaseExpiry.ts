@@ -1,8 +1,8 @@
-import { expireLapsedLeases } from '../batches/queries/expireLapsedLeases.ts';
-import { retryOrFailItems } from '../batches/queries/retryOrFailItems.ts';
+import { expireLapsedLeases } from '../batches/index.ts';
+import { retryOrFailItems } from '../batches/index.ts';
 import type { Context } from '../context.ts';
-import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
-import { notifyRetries } from '../work/signals.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
+import { notifyRetries } from '../work/index.ts';
 import { createChore } from './service.ts';
 
 /** Batches handled per statement. */

@@ -1,6 +1,6 @@
 import type { Context } from '../context.ts';
-import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
-import { listOpenRequestsWithoutOpenItems } from '../requests/queries/listOpenRequestsWithoutOpenItems.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
+import { listOpenRequestsWithoutOpenItems } from '../requests/index.ts';
 import { createChore } from './service.ts';
 
 /** Requests looked at per pass. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Metrics } from '../ops/metrics.ts';
+import type { Metrics } from '../ops/index.ts';
 
 /** A maintenance service: `runOnce` every `intervalMs` (±20 % jitter) until stopped. */
 export interface Service<R> {

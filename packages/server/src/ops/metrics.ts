@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { priorities } from '@refinery/protocol';
-import type { ItemMove } from '../batches/queries/itemMoves.ts';
-import type { Db } from '../db/db.ts';
+import type { ItemMove } from '../batches/index.ts';
+import type { Db } from '../db/index.ts';
 import { readQueueGauges } from './queries/readQueueGauges.ts';
 
 /**

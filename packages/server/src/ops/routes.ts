@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { routePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/index.ts';
 
 /** How long `/readyz` trusts its last look at the blob store, so that polling it stays cheap. */
 const blobsLookMs = 5_000;

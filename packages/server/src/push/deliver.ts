@@ -2,24 +2,24 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Webhook } from 'standardwebhooks';
 import { pushMessageId, pushSigningSecret } from '@refinery/protocol';
-import { getRobotSecrets } from '../auth/queries/getRobotSecrets.ts';
+import { getRobotSecrets } from '../auth/index.ts';
 import type { Context } from '../context.ts';
-import { openRobotSecret } from '../keys/secrets.ts';
-import { batchOut } from '../batches/batchOut.ts';
-import { failLeasedBatch } from '../batches/handIn.ts';
-import { destinyDelivery, robotResultOf } from '../destiny/push.ts';
+import { openRobotSecret } from '../keys/index.ts';
+import { batchOut } from '../batches/index.ts';
+import { failLeasedBatch } from '../batches/index.ts';
+import { destinyDelivery, robotResultOf } from '../destiny/index.ts';
 import { AppError } from '../errors.ts';
-import { importResults } from '../batches/importResults.ts';
-import type { BatchRow } from '../batches/queries/batchRow.ts';
-import { failBatchIfLeased } from '../batches/queries/failBatchIfLeased.ts';
-import { retryOrFailItems } from '../batches/queries/retryOrFailItems.ts';
-import { startBatchImportIfLeased } from '../batches/queries/startBatchImport.ts';
-import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
-import { notifyRetries, notifyWork } from '../work/signals.ts';
+import { importResults } from '../batches/index.ts';
+import type { BatchRow } from '../batches/index.ts';
+import { failBatchIfLeased } from '../batches/index.ts';
+import { retryOrFailItems } from '../batches/index.ts';
+import { startBatchImportIfLeased } from '../batches/index.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
+import type { RobotRow } from '../robots/index.ts';
+import { notifyRetries, notifyWork } from '../work/index.ts';
 import { deferBatchIfLeased } from './queries/deferBatchIfLeased.ts';
 import { retryAfterMs } from './retryAfter.ts';
-import { context, contextOf, inSpan, SpanKind, SpanStatusCode, traceHeaders } from '../ops/tracing.ts';
+import { context, contextOf, inSpan, SpanKind, SpanStatusCode, traceHeaders } from '../ops/index.ts';
 
 /** How one delivery ended. */
 export type DeliveryOutcome =

@@ -1,7 +1,7 @@
 import type { Context } from '../context.ts';
-import { leaseBatch } from '../batches/leaseBatch.ts';
-import { createService } from '../maintenance/service.ts';
-import type { RobotRow } from '../robots/queries/robotRow.ts';
+import { leaseBatch } from '../batches/index.ts';
+import { createService } from '../maintenance/index.ts';
+import type { RobotRow } from '../robots/index.ts';
 import { deliverBatch, type DeliveryOutcome } from './deliver.ts';
 import { listPushRobotsWithWork } from './queries/listPushRobotsWithWork.ts';
 

@@ -1,6 +1,6 @@
 import type { Context } from '../context.ts';
-import type { Keyring } from '../keys/keyring.ts';
-import { createService } from '../maintenance/service.ts';
+import type { Keyring } from '../keys/index.ts';
+import { createService } from '../maintenance/index.ts';
 import { listTypesBeingSealed, lockUnsealedRecords, markTypeSealed, storeSealedContent } from './queries/sealStoredContent.ts';
 
 // The content of a record of an encrypted type is stored as a JSON string of sealed text

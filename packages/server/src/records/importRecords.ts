@@ -1,17 +1,17 @@
 import { RecordIn } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { strictAjv } from '../http/validation.ts';
+import { strictAjv } from '../http/index.ts';
 import { newId } from '../ids.ts';
-import { isBulk, tuneForRows } from '../db/tuning.ts';
-import { whyUnstorable } from '../db/storableJson.ts';
+import { isBulk, tuneForRows } from '../db/index.ts';
+import { whyUnstorable } from '../db/index.ts';
 import { identifierConflictError } from './identifierConflict.ts';
 import { sealContent } from './encryption.ts';
 import { listEncryptedTypes } from './queries/encryptedTypes.ts';
 import { holdImportLock } from './queries/holdImportLock.ts';
 import { stagedTypesAmong } from './queries/stagedTypesAmong.ts';
 import { openSpool, type Spool } from './spool.ts';
-import { writeRecordsOutbox } from '../automations/queries/writeRecordsOutbox.ts';
+import { writeRecordsOutbox } from '../automations/index.ts';
 import { createRecordsStaging, stagedRecordColumns, stagedRecordTargetsJson, upsertStagedRecords } from './queries/upsertStagedRecords.ts';
 
 /** Most records in one call. */

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, parseDuration, priorityRank } from '@refinery/protocol';
-import { claimWaitingPoll } from '../batches/handoff.ts';
-import type { LeasedBatch } from '../batches/queries/leaseItems.ts';
+import { claimWaitingPoll } from '../batches/index.ts';
+import type { LeasedBatch } from '../batches/index.ts';
 import type { Context } from '../context.ts';
-import { isUniqueViolation, type Queryable } from '../db/db.ts';
-import { flushWal, isBulk, tuneForRows } from '../db/tuning.ts';
+import { isUniqueViolation, type Queryable } from '../db/index.ts';
+import { flushWal, isBulk, tuneForRows } from '../db/index.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { writeBacklog } from './backlog.ts';
@@ -17,8 +17,8 @@ import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
 import { setRequestTraceParent } from './queries/setRequestTraceParent.ts';
-import { traceLease } from '../batches/leaseBatch.ts';
-import { trace, traceparentOf, tracing } from '../ops/tracing.ts';
+import { traceLease } from '../batches/index.ts';
+import { trace, traceparentOf, tracing } from '../ops/index.ts';
 
 /** Longest `ttl` taken: a year. */
 const maxTtlMs = 366 * 24 * 3600_000;

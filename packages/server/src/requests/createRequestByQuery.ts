@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, priorityRank, type RecordFilter } from '@refinery/protocol';
 import type { Context } from '../context.ts';
-import { tuneForRows } from '../db/tuning.ts';
+import { tuneForRows } from '../db/index.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { compileFilter } from '../records/search/compileFilter.ts';
-import { withinSearchTimeout } from '../records/search/runQuery.ts';
+import { compileFilter } from '../records/index.ts';
+import { withinSearchTimeout } from '../records/index.ts';
 import { writeBacklog } from './backlog.ts';
 import { deadlineOf } from './createRequest.ts';
 import { afterRequestsFinished } from './manifests.ts';

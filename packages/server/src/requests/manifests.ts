@@ -1,4 +1,4 @@
-import { blobKeys } from '../blobs/store.ts';
+import { blobKeys } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import { claimUnwrittenManifests, setManifestKeys } from './queries/claimUnwrittenManifests.ts';
 import { manifestLines, type ManifestRow } from './queries/manifestLines.ts';

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { maxRecordsPerRequest, type RequestIn, uuidPattern } from '@refinery/protocol';
 import { AppError, errors } from '../errors.ts';
-import { refuseUnstorable } from '../http/storableJsonBodies.ts';
+import { refuseUnstorable } from '../http/index.ts';
 
 const require = createRequire(import.meta.url);
 // stream-json is CommonJS.

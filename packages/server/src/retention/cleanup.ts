@@ -1,7 +1,7 @@
-import { deleteBatchFilesPastRetention } from '../batches/filesCleanup.ts';
+import { deleteBatchFilesPastRetention } from '../batches/index.ts';
 import type { Context } from '../context.ts';
-import { createService } from '../maintenance/service.ts';
-import { afterRequestsFinished, finishRequestsIfDone } from '../requests/finish.ts';
+import { createService } from '../maintenance/index.ts';
+import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
 import { deleteAgedOutRecords } from './queries/deleteAgedOutRecords.ts';
 
 export const cleanupDefaults = {

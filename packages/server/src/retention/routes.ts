@@ -1,13 +1,13 @@
 import { formatDuration, parseDuration, RecordTypeList, RecordTypeOut, RecordTypeParams, RecordTypePut } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { routePlugin } from '../http/typeProvider.ts';
+import { routePlugin } from '../http/index.ts';
 import { deleteRecordType } from './queries/deleteRecordType.ts';
 import { listRecordTypes } from './queries/listRecordTypes.ts';
 import { putRecordType } from './queries/putRecordType.ts';
 import type { RecordTypeRow } from './queries/recordTypeRow.ts';
-import { getEncryption, markTypeEncrypted, type EncryptionRow } from '../records/queries/encryptedTypes.ts';
-import { holdImportLock } from '../records/queries/holdImportLock.ts';
+import { getEncryption, markTypeEncrypted, type EncryptionRow } from '../records/index.ts';
+import { holdImportLock } from '../records/index.ts';
 
 /** The longest retention taken: 100 years. */
 const maxRetentionMs = 100 * 366 * 24 * 3600_000;

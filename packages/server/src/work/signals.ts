@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import type { Db, Queryable } from '../db/db.ts';
+import type { Db, Queryable } from '../db/index.ts';
 import { robotsWithReadyWork } from './queries/robotsWithReadyWork.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import type { ApiKeyRow } from './insertApiKey.ts';
 
 export async function getApiKeyByHash(db: Queryable, keyHash: string): Promise<ApiKeyRow | null> {

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { secretIsLive } from '../../robots/queries/robotRow.ts';
+import type { Queryable } from '../../db/index.ts';
+import { secretIsLive } from '../../robots/index.ts';
 
 /** The robot's live secrets, newest first (the current one, and the previous one during its grace period). */
 export async function getRobotSecrets(db: Queryable, p: { robotId: string; now: Date }): Promise<string[]> {

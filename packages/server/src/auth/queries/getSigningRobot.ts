@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { robotColumns, secretIsLive, type RobotRow } from '../../robots/queries/robotRow.ts';
+import type { Queryable } from '../../db/index.ts';
+import { robotColumns, secretIsLive, type RobotRow } from '../../robots/index.ts';
 
 /** A robot that signs requests: its row, and its secrets live at the time it was read with when each ends (null: the current one). */
 export interface SigningRobot {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Records a nonce; false when it was seen before (a replay). */
 export async function insertNonceIfNew(db: Queryable, p: { robotId: string; nonce: string; expiresAt: Date }): Promise<boolean> {

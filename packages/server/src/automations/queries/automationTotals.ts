@@ -1,5 +1,5 @@
 import type { AutomationRun } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 export interface AutomationTotals {
   requests: number;

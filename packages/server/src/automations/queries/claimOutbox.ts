@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Outbox rows no other process holds, oldest first, locked until the transaction ends: it matches and deletes them. */
 export async function claimOutbox(db: Queryable, p: { limit: number }): Promise<number[]> {

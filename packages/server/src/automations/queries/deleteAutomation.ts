@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * Deletes an automation and what it had gathered; the runs of the requests it made stay, as their

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { automationColumns, type AutomationRow } from './automationRow.ts';
 
 export async function getAutomation(db: Queryable, p: { id: string }): Promise<AutomationRow | null> {

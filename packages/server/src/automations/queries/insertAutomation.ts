@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { automationColumns, type AutomationRow } from './automationRow.ts';
 
 export type NewAutomation = Omit<AutomationRow, 'last_error' | 'last_error_at' | 'created_at' | 'updated_at'> & { now: Date };

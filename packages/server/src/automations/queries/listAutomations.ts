@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { automationColumns, type AutomationRow } from './automationRow.ts';
 
 /** Automations in id order after `afterId`: all, or those `createdBy` made; of one robot, or any. */

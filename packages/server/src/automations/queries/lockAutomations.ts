@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Held by a transaction that checks automations for a cycle and then adds or resumes one: two at once could close a cycle neither sees. */
 export async function lockAutomations(db: Queryable): Promise<void> {

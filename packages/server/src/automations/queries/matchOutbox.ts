@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { compileFilter } from '../../records/search/compileFilter.ts';
+import type { Queryable } from '../../db/index.ts';
+import { compileFilter } from '../../records/index.ts';
 import type { AutomationRow } from './automationRow.ts';
 
 /**

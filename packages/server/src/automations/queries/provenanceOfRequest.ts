@@ -1,5 +1,5 @@
 import type { RequestProvenance } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** The automation that made a request, and what triggered it; null for a request a caller made. */
 export async function provenanceOfRequest(db: Queryable, p: { requestId: string }): Promise<RequestProvenance | null> {

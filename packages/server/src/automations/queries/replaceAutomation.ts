@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { automationColumns, type AutomationRow } from './automationRow.ts';
 import { automationValues, type NewAutomation } from './insertAutomation.ts';
 

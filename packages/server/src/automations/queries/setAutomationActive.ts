@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { automationColumns, type AutomationRow } from './automationRow.ts';
 
 /** Pauses or resumes an automation; a pause drops what it had gathered and not yet asked for. */

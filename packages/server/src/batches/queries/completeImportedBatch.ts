@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * The last step of an import: the batch, its items settled, moves from `importing` to `completed`;

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Marks up to `limit` batches whose lease lapsed as `expired`; returns them, with their robots. */
 export async function expireLapsedLeases(db: Queryable, p: { now: Date; limit: number }): Promise<Array<{ id: string; robot_id: string }>> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** A robot's batch-wide error: `leased` → `failed`, fenced like results. False when the fence holds it back. */
 export async function failBatchIfLeased(db: Queryable, p: { id: string; robotId: string; leaseToken: string; message: string; now: Date }): Promise<boolean> {

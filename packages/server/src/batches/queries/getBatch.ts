@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
 
 /** A robot's batch; another robot's is as good as missing. */

@@ -1,6 +1,6 @@
 import type { Produces } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
-import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
+import type { Queryable } from '../../db/index.ts';
+import type { RobotProtocol } from '../../robots/index.ts';
 
 export interface ImportContext {
   id: string;

@@ -1,4 +1,4 @@
-import type { Retry } from '../../work/signals.ts';
+import type { Retry } from '../../work/index.ts';
 
 /** How many items of one request and robot a statement moved to `status` (`pending`: given back for a retry). */
 export interface ItemMove {

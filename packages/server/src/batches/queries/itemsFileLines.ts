@@ -1,6 +1,6 @@
-import type { Queryable } from '../../db/db.ts';
-import { referenceLineSql } from '../../destiny/queries/referenceLineSql.ts';
-import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
+import type { Queryable } from '../../db/index.ts';
+import { referenceLineSql } from '../../destiny/index.ts';
+import type { RobotProtocol } from '../../robots/index.ts';
 
 /** Items file lines read per statement. */
 export const itemsPageSize = 1000;

@@ -1,10 +1,10 @@
-import type { Queryable } from '../../db/db.ts';
-import { commitUnflushed } from '../../db/tuning.ts';
-import type { RobotProtocol } from '../../robots/queries/robotRow.ts';
+import type { Queryable } from '../../db/index.ts';
+import { commitUnflushed } from '../../db/index.ts';
+import type { RobotProtocol } from '../../robots/index.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';
 import { firstPageSql } from './itemsFileLines.ts';
-import { requestIsOpen } from '../../requests/open.ts';
+import { requestIsOpen } from '../../requests/index.ts';
 
 /** A new batch with the first page of its items file (the lines of its first `itemsPageSize` items, by item id). */
 export interface LeasedBatch extends BatchRow {

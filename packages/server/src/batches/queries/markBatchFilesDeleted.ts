@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Records that these batches' files are deleted, and ends their claim; returns how many it marked (none twice). */
 export async function markBatchFilesDeleted(db: Queryable, p: { ids: readonly string[]; now: Date }): Promise<number> {

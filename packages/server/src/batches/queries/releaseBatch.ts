@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * Undoes a lease its robot cannot work (its items file could not be written) or that never reached

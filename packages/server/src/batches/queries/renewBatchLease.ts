@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Extends a lease that has not lapsed; null when it has (or the batch is not leased). */
 export async function renewBatchLeaseIfLeased(db: Queryable, p: { id: string; robotId: string; leaseMs: number; now: Date }): Promise<Date | null> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Extends the import lease of a batch still importing (the process running its import is alive). */
 export async function renewImportLeaseIfImporting(db: Queryable, p: { batchId: string; importLeaseMs: number; now: Date }): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** The requests a batch's items belong to. */
 export async function requestIdsOfBatch(db: Queryable, p: { batchId: string }): Promise<string[]> {

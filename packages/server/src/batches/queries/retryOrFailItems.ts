@@ -1,6 +1,6 @@
 import type { ItemErrorCode } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
-import type { Retry } from '../../work/signals.ts';
+import type { Queryable } from '../../db/index.ts';
+import type { Retry } from '../../work/index.ts';
 import { batchBackoffSql, epochMsSql, retryBackoff } from '../backoff.ts';
 import { requestIdsOf, retriesOf, type ItemMove, type RetryMove } from './itemMoves.ts';
 

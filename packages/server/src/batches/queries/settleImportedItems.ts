@@ -1,5 +1,5 @@
 import type { ItemErrorCode } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import type { ItemMove } from './itemMoves.ts';
 
 export interface ItemOutcome {

@@ -1,6 +1,6 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import type { ImportContext } from './getImportContext.ts';
-import { requestIsOpen } from '../../requests/open.ts';
+import { requestIsOpen } from '../../requests/index.ts';
 
 /** A batch moved to `importing`, and what its import needs, read in the same statement. */
 export interface StartedImport {

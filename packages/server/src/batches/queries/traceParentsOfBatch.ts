@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** The stored `traceparent`s of the requests a batch's items belong to, oldest request first (only while tracing). */
 export async function traceParentsOfBatch(db: Queryable, p: { batchId: string; limit: number }): Promise<string[]> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 export interface ClaimedDelivery {
   /** The event id: the webhook's `webhook-id`, so a receiver can drop duplicates. */

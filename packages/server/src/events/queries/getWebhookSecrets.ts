@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** The stored (sealed) webhook secrets of these API keys, by key id. */
 export async function getWebhookSecrets(db: Queryable, p: { keyIds: readonly string[] }): Promise<Array<{ key_id: string; secret: string }>> {

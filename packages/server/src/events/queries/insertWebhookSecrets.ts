@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Stores these (sealed) secrets for the API keys that exist and have none yet. */
 export async function insertWebhookSecrets(db: Queryable, p: { secrets: Array<{ keyId: string; sealed: string }>; now: Date }): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Marks deliveries the receiver acknowledged (2xx), if not marked yet (a sender that took over an expired claim may have). */
 export async function markDeliveredIfPending(db: Queryable, p: { eventIds: readonly string[]; now: Date }): Promise<number> {

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { backoffSql } from '../../batches/backoff.ts';
+import type { Queryable } from '../../db/index.ts';
+import { backoffSql } from '../../batches/index.ts';
 
 /**
  * Failed attempts wait before the next one: exponential backoff with jitter, capped

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { requestIsOpen } from '../../requests/open.ts';
+import type { Queryable } from '../../db/index.ts';
+import { requestIsOpen } from '../../requests/index.ts';
 
 /**
  * The trailing edge of the progress throttle: a request whose counts moved while the throttle

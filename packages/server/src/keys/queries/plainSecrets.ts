@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Secrets stored before encryption at rest (not `rfe1.` sealed text), a page at a time. */
 export async function listPlainSecrets(db: Queryable, p: { limit: number }): Promise<{ robot: Array<{ id: string; owner: string; secret: string }>; webhook: Array<{ id: string; secret: string }> }> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import type { DataKeyRow } from './listDataKeys.ts';
 
 /** Up to `limit` data keys not yet wrapped by master key `to`, in id order after `after`. */

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { requestIsOpen } from '../../requests/open.ts';
+import type { Queryable } from '../../db/index.ts';
+import { requestIsOpen } from '../../requests/index.ts';
 
 export interface QueueGauges {
   /** Items of open requests by status, all robots. */

@@ -1,5 +1,5 @@
 import type { ItemErrorCode } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * A push robot asked for time (429 or 503 with Retry-After), or a shutdown cut the delivery short:

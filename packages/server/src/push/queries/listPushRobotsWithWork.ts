@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { robotColumns, type RobotRow } from '../../robots/queries/robotRow.ts';
+import type { Queryable } from '../../db/index.ts';
+import { robotColumns, type RobotRow } from '../../robots/index.ts';
 
 /** Active push robots with pending items available now: the ones the dispatcher has batches for. */
 export async function listPushRobotsWithWork(db: Queryable, p: { now: Date; limit: number }): Promise<RobotRow[]> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** How many records a compiled filter matches, counting no further than `cap` + 1. */
 export async function countRecords(db: Queryable, where: { sql: string; params: unknown[] }, cap: number): Promise<number> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** The record types whose content is stored encrypted. */
 export async function listEncryptedTypes(db: Queryable): Promise<string[]> {

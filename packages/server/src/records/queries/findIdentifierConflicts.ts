@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** A group of staged records (one record, or several sharing identifiers) whose identifiers belong to different stored records. */
 export interface IdentifierConflict {

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { unpackedIdsSql } from '../../requests/queries/itemFates.ts';
+import type { Queryable } from '../../db/index.ts';
+import { unpackedIdsSql } from '../../requests/index.ts';
 
 /**
  * Of the ids packed in `ids` (16 bytes each, RecordIdList's format), the first `limit` in their

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 export const recordColumns = `r.id, r.type, r.identifiers, r.content, r.content_key, r.visibility, r.created_at, r.updated_at, r.expires_at`;
 

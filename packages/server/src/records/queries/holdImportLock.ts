@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Any constant: the advisory lock of holdImportLock. */
 const importLockKey = 727_002;

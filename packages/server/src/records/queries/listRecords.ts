@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { recordColumns, type RecordRow } from './getRecord.ts';
 
 /** Records in id order (ids are UUIDv7, so oldest first), filtered by type and/or one identifier. */

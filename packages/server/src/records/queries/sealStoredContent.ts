@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** The encrypted types whose records stored before they were marked are not all sealed yet. */
 export async function listTypesBeingSealed(db: Queryable): Promise<string[]> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { recordColumns, type RecordRow } from './getRecord.ts';
 
 /** The records a compiled filter (`where`, whose placeholders are $1…$n of `params`) matches, in id order after `afterId`. */

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Which of `types` the staged records (records_in) have content of, unsealed. */
 export async function stagedTypesAmong(db: Queryable, p: { types: string[] }): Promise<string[]> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { findIdentifierConflicts, type IdentifierConflict } from './findIdentifierConflicts.ts';
 
 /** The staging table a records import is copied into before it is merged, one row per record sent. */

@@ -1,6 +1,6 @@
 import type { RecordCount, RecordFilter } from '@refinery/protocol';
 import type { Context } from '../../context.ts';
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { errors } from '../../errors.ts';
 import { countRecords } from '../queries/countRecords.ts';
 import { listEncryptedTypes } from '../queries/encryptedTypes.ts';

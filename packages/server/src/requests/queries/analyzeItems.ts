@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * Refreshes the planner's statistics on `items`, inside the transaction that added many (ANALYZE

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** How many of a request's ids wait in its backlog, not yet items (16 bytes an id). */
 export async function countBacklogIds(db: Queryable, p: { requestId: string }): Promise<number> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';
 
 export async function getRequest(db: Queryable, p: { id: string }): Promise<RequestRow | null> {

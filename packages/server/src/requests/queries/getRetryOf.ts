@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';
 
 /** The request that retries `requestId` (there is at most one), or null. */

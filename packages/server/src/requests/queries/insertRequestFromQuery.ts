@@ -1,5 +1,5 @@
 import type { RecordFilter } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { itemInitialStatuses } from '@refinery/protocol';
-import type { HandoffLease } from '../../batches/handoff.ts';
-import { firstPageSql } from '../../batches/queries/itemsFileLines.ts';
-import type { LeasedBatch } from '../../batches/queries/leaseItems.ts';
-import type { Queryable } from '../../db/db.ts';
-import { commitUnflushed, planFor } from '../../db/tuning.ts';
-import { notifyWorkOf } from '../../work/signals.ts';
+import type { HandoffLease } from '../../batches/index.ts';
+import { firstPageSql } from '../../batches/index.ts';
+import type { LeasedBatch } from '../../batches/index.ts';
+import type { Queryable } from '../../db/index.ts';
+import { commitUnflushed, planFor } from '../../db/index.ts';
+import { notifyWorkOf } from '../../work/index.ts';
 import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql, unpackedIdsSql } from './itemFates.ts';
 import type { RecordIdList } from '../requestBody.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';

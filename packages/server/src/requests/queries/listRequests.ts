@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { requestColumns, type RequestRow } from './requestRow.ts';
 
 /** Requests newest first, optionally only one requester's, one status or one robot's. */

@@ -1,5 +1,5 @@
 import type { ManifestLine } from '@refinery/protocol';
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 export interface ManifestRow {
   request_id: string;

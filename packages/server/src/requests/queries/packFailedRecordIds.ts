@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * The record ids of a request's `failed` items, in the request's order, packed 16 bytes each (as

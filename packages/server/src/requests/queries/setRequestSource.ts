@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Records where a request came from (a DESTINY enhancement request's `source`). */
 export async function setRequestSource(db: Queryable, p: { id: string; source: string }): Promise<void> {

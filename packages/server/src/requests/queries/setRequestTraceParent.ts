@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Stores the `traceparent` of the span that created the request (only while tracing). */
 export async function setRequestTraceParent(db: Queryable, p: { requestId: string; traceparent: string }): Promise<void> {

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { notifyWorkOf } from '../../work/signals.ts';
+import type { Queryable } from '../../db/index.ts';
+import { notifyWorkOf } from '../../work/index.ts';
 import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql, unpackedIdsSql } from './itemFates.ts';
 
 export interface WrittenSlices {

@@ -1,5 +1,5 @@
-import type { Queryable } from '../../db/db.ts';
-import { holdImportLock } from '../../records/queries/holdImportLock.ts';
+import type { Queryable } from '../../db/index.ts';
+import { holdImportLock } from '../../records/index.ts';
 
 /**
  * Deletes up to `limit` records that aged out — older than their type's `aged_out`, or past their

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /** Removes a record type's retention policy: its records no longer age out. */
 export async function deleteRecordType(db: Queryable, p: { type: string }): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { recordTypeColumns, type RecordTypeRow } from './recordTypeRow.ts';
 
 /** The record types that carry a retention policy (one, with `type`), by name. */

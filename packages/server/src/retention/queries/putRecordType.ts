@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { recordTypeColumns, type RecordTypeRow } from './recordTypeRow.ts';
 
 /** Sets a record type's retention policy, replacing any it had. */

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { robotColumns, type RobotRow } from './robotRow.ts';
 
 export async function getRobot(db: Queryable, p: { id: string; now: Date }): Promise<RobotRow | null> {

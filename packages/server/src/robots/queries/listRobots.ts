@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 import { robotColumns, type RobotRow } from './robotRow.ts';
 
 /** Robots in id order, after `afterId`, at most `limit`. */

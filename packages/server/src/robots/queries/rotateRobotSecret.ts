@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * Adds a new secret and lets the live ones expire after the grace period, so that at most two

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../db/db.ts';
+import type { Queryable } from '../../db/index.ts';
 
 /**
  * Which of `robotIds` have an item a lease could take now (queued, its backoff over): one

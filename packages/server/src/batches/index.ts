@@ -1,0 +1,22 @@
+/** The batches capability's public face: what the rest of the server may use (a lint rule, .dependency-cruiser.cjs, keeps it so). */
+export { backoffSql } from './backoff.ts';
+export { batchOut } from './batchOut.ts';
+export { deleteBatchFilesPastRetention } from './filesCleanup.ts';
+export { failLeasedBatch, startResultsImport } from './handIn.ts';
+export { claimWaitingPoll, type HandoffLease } from './handoff.ts';
+export { importResults } from './importResults.ts';
+export { itemsFileCanFollowAnswer, leaseBatch, leaseNewBatch, traceLease, writeItemsFile } from './leaseBatch.ts';
+export { type LeaseTerms } from './leaseTerms.ts';
+export { type BatchRow } from './queries/batchRow.ts';
+export { claimStaleImports } from './queries/claimStaleImports.ts';
+export { expireLapsedLeases } from './queries/expireLapsedLeases.ts';
+export { failBatchIfLeased } from './queries/failBatchIfLeased.ts';
+export { getBatch } from './queries/getBatch.ts';
+export { type ItemMove } from './queries/itemMoves.ts';
+export { firstPageSql } from './queries/itemsFileLines.ts';
+export { type LeasedBatch } from './queries/leaseItems.ts';
+export { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
+export { retryOrFailItems } from './queries/retryOrFailItems.ts';
+export { startBatchImportIfLeased } from './queries/startBatchImport.ts';
+export { batchRoutes } from './routes.ts';
+export { type Verdict } from './verdict.ts';
