@@ -1,11 +1,11 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { AutomationIn, AutomationOut, AutomationPage, AutomationPatch, IdParams, Json, ListAutomationsQuery } from '@refinery/protocol';
 import { keyOf } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/index.ts';
-import { validatorCompiler } from '../http/index.ts';
+import { routePlugin, validatorCompiler } from '../http/index.ts';
 import { automationOut, automationSpec, automationWithTotals, saveAutomation, setActive } from './automations.ts';
 import type { AutomationRow } from './queries/automationRow.ts';
 import { deleteAutomation } from './queries/deleteAutomation.ts';
@@ -15,10 +15,9 @@ import { listAutomations } from './queries/listAutomations.ts';
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...AutomationIn.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
-export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
+export const automationRoutes = routePlugin<{ ctx: Context }>('automations', async (app, { ctx }) => {
   /** The automation, if the caller may see it: the key that made it, or an admin; anyone else gets 404. */
-  async function visibleAutomation(request: FastifyRequest): Promise<AutomationRow> {
-    const { id } = request.params as { id: string };
+  async function visibleAutomation(request: FastifyRequest, id: string): Promise<AutomationRow> {
     const key = keyOf(request);
     const row = await getAutomation(ctx.db, { id });
     if (!row || (key.role !== 'admin' && row.created_by !== key.keyId)) throw errors.notFound('automation');
@@ -38,7 +37,7 @@ export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app
       response: { 201: AutomationOut },
     },
     handler: async (request, reply) => {
-      const row = await saveAutomation(ctx, automationSpec(ctx, request.body as AutomationIn), keyOf(request).keyId);
+      const row = await saveAutomation(ctx, automationSpec(ctx, request.body), keyOf(request).keyId);
       return reply.status(201).header('location', `/v1/automations/${row.id}`).send(await automationWithTotals(ctx, row));
     },
   });
@@ -48,7 +47,7 @@ export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app
     schema: { tags: ['automations'], summary: 'List automations (a requester sees its own)', querystring: ListAutomationsQuery, response: { 200: AutomationPage } },
     handler: async (request) => {
       const key = keyOf(request);
-      const q = request.query as { robot_id?: string; cursor?: string; limit?: number };
+      const q = request.query;
       const limit = q.limit ?? 100;
       const rows = await listAutomations(ctx.db, {
         createdBy: key.role === 'admin' ? null : key.keyId,
@@ -64,7 +63,7 @@ export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app
   app.get('/v1/automations/:id', {
     config: { access: 'requester' },
     schema: { tags: ['automations'], summary: 'The automation and what it triggered: requests, items, matches waiting, the last error', params: IdParams, response: { 200: AutomationOut } },
-    handler: async (request) => automationWithTotals(ctx, await visibleAutomation(request)),
+    handler: async (request) => automationWithTotals(ctx, await visibleAutomation(request, request.params.id)),
   });
 
   app.patch('/v1/automations/:id', {
@@ -77,8 +76,8 @@ export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app
       response: { 200: AutomationOut },
     },
     handler: async (request) => {
-      const row = await visibleAutomation(request);
-      const { active } = request.body as AutomationPatch;
+      const row = await visibleAutomation(request, request.params.id);
+      const { active } = request.body;
       return automationWithTotals(ctx, active === undefined ? row : await setActive(ctx, row, active));
     },
   });
@@ -87,9 +86,9 @@ export const automationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app
     config: { access: 'requester' },
     schema: { tags: ['automations'], summary: 'Delete an automation; the requests it made stay', params: IdParams, response: { 204: Type.Null() } },
     handler: async (request, reply) => {
-      const row = await visibleAutomation(request);
+      const row = await visibleAutomation(request, request.params.id);
       if (!(await deleteAutomation(ctx.db, { id: row.id }))) throw errors.notFound('automation');
       return reply.status(204).send();
     },
   });
-};
+});

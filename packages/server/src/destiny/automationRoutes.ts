@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { destiny, IdParams } from '@refinery/protocol';
 import { keyOf } from '../auth/index.ts';
@@ -8,7 +8,9 @@ import { getAutomation } from '../automations/index.ts';
 import { listAutomations } from '../automations/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
+import { routePlugin } from '../http/index.ts';
 import { fromPercolator } from './automations.ts';
+import { answerInDestinyCodes } from './routes.ts';
 
 const tags = ['destiny'];
 const PercolatorQuery = Type.Record(Type.String(), Type.Unknown(), { description: "An Elasticsearch percolator query over `changeset` and `reference`; the forms docs/destiny.md lists are mapped, others are 422 `unsupported_query`." });
@@ -23,9 +25,10 @@ const robotAutomation = (row: AutomationRow) => ({ id: row.id, robot_id: row.rob
  * DESTINY's robot automations (`/v1/enhancement-requests/automations/`) as Refinery's automations
  * (docs/automations.md, docs/destiny.md): the percolator query becomes a trigger and a filter.
  */
-export const destinyAutomationRoutes: FastifyPluginAsync<{ ctx: Context }> = async (app, { ctx }) => {
-  async function visible(request: FastifyRequest): Promise<AutomationRow> {
-    const { id } = request.params as { id: string };
+export const destinyAutomationRoutes = routePlugin<{ ctx: Context }>('destiny-automations', async (app, { ctx }) => {
+  answerInDestinyCodes(app);
+
+  async function visible(request: FastifyRequest, id: string): Promise<AutomationRow> {
     const key = keyOf(request);
     const row = await getAutomation(ctx.db, { id });
     if (!row || (key.role !== 'admin' && row.created_by !== key.keyId)) throw errors.notFound('robot automation');
@@ -38,7 +41,7 @@ export const destinyAutomationRoutes: FastifyPluginAsync<{ ctx: Context }> = asy
     config: { access: 'requester' },
     schema: { tags, summary: 'Add a robot automation (a Refinery automation from its percolator query): 201', body: RobotAutomationIn, response: { 201: RobotAutomation } },
     handler: async (request, reply) => {
-      const row = await saveAutomation(ctx, spec(request.body as { robot_id: string; query: Record<string, unknown> }), keyOf(request).keyId);
+      const row = await saveAutomation(ctx, spec(request.body), keyOf(request).keyId);
       return reply.status(201).send(robotAutomation(row));
     },
   });
@@ -57,9 +60,9 @@ export const destinyAutomationRoutes: FastifyPluginAsync<{ ctx: Context }> = asy
     config: { access: 'requester' },
     schema: { tags, summary: 'Replace a robot automation: 201 as DESTINY answers', params: IdParams, body: RobotAutomationIn, response: { 201: RobotAutomation } },
     handler: async (request, reply) => {
-      const current = await visible(request);
-      const row = await saveAutomation(ctx, spec(request.body as { robot_id: string; query: Record<string, unknown> }), current.created_by, current);
+      const current = await visible(request, request.params.id);
+      const row = await saveAutomation(ctx, spec(request.body), current.created_by, current);
       return reply.status(201).send(robotAutomation(row));
     },
   });
-};
+});

@@ -110,7 +110,7 @@ async function batchRead(ctx: Context, batch: BatchRow, error: string | null): P
  * DESTINY's answers to bad input: 422 for what FastAPI's validation refuses (a query, path or body
  * that does not match, JSON that does not parse), in Refinery's error shape; the rest as everywhere.
  */
-function answerInDestinyCodes(scope: FastifyInstance): void {
+export function answerInDestinyCodes(scope: FastifyInstance): void {
   scope.addHook('onRoute', (route) => {
     route.config = { ...route.config, invalidInputStatus: 422 };
   });
