@@ -329,9 +329,10 @@ describe('crashes and restarts under SDK robots', () => {
     // Stopped at a robot's step, before it has the answer: once fast between a results upload and
     // its post (which finds the database away), once crashed right after a post (under its import).
     for (const [mode, step] of [['fast', 'uploaded'], ['immediate', 'posted']] as const) {
+      // Waiting for the step before the share is let go: a share the robots finish at once would leave none.
+      const stopped = run.steps.at(step, 60_000, () => server.stop(mode));
       run.pace.release();
-      await sleep(random() * 1_000);
-      assert.ok(await run.steps.at(step, 60_000, () => server.stop(mode)), `no robot step to stop PostgreSQL at within 60 s`);
+      assert.ok(await stopped, `no robot step to stop PostgreSQL at within 60 s`);
       for (const node of nodes) await eventually(async () => ((await readyz(node)) === 503 ? true : undefined), 10_000, `${node.name} /readyz unready`);
       await sleep(1_000 + random() * 1_000);
       await server.start();

@@ -38,6 +38,9 @@ function minimalBody(op: Operation, schema: Schema, ids: Record<string, string>)
     const kind = name.replace(/_ids?$/, 's');
     if (isUuid(s) && ids[kind]) return ids[kind];
     if (s.type === 'array' && isUuid(s.items) && ids[kind]) return [ids[kind]];
+    if (name === 'trigger') return { records: { type: 'reference' } };
+    // A DESTINY robot automation's percolator query: new references with a DOI.
+    if (name === 'query' && op.path.includes('/automations')) return { bool: { filter: [{ term: { 'changeset.identifiers.identifier_type': 'doi' } }] } };
     if (s.enum) return s.enum[0];
     if (s.type === 'boolean') return true;
     if (s.type === 'string' && !s.format && !s.pattern) return 'x';
@@ -117,6 +120,9 @@ describeEachBackend('ids', (h) => {
     const ids: Record<string, string> = { robots: robot.id, records: recordId, requests: leasedRequest.body.id, batches: leased.body.id };
     // The same things, by the names of DESTINY's routes.
     Object.assign(ids, { references: recordId, 'enhancement-requests': ids.requests, 'robot-enhancement-batches': ids.batches });
+    const automation = await h().api('POST', '/v1/automations', { body: { robot_id: robot.id, trigger: { records: { type: 'reference' } } } });
+    assert.equal(automation.status, 201, JSON.stringify(automation.body));
+    ids.automations = automation.body.id;
     // A final request, so that its event stream ends.
     assert.equal((await h().api('POST', `/v1/requests/${ids.requests}/cancel`)).status, 200);
     let read = 0;
