@@ -53,7 +53,7 @@ export function createAutomationConsumer({ ctx, config = {} }: { ctx: Context; c
   let started = false;
   let cancelDue: (() => void) | null = null;
   let dueAt = Infinity;
-  let passing: Promise<ConsumeResult> | null = null;
+  let passing: Promise<void> | null = null;
 
   async function match(): Promise<{ consumed: number; matched: number }> {
     const total = { consumed: 0, matched: 0 };
@@ -142,10 +142,16 @@ export function createAutomationConsumer({ ctx, config = {} }: { ctx: Context; c
 
   /** One pass at a time in a process: the loop's and the window's. */
   function runOnce(): Promise<ConsumeResult> {
-    const run = (passing ?? Promise.resolve()).catch(() => {}).then(pass);
-    passing = run.finally(() => {
-      if (passing === run) passing = null;
-    }) as Promise<ConsumeResult>;
+    const run = (passing ?? Promise.resolve()).then(pass);
+    // What the next pass waits on: never a rejection (a failed pass is the caller's to see).
+    const settled: Promise<void> = run.then(
+      () => {},
+      () => {},
+    );
+    passing = settled;
+    void settled.then(() => {
+      if (passing === settled) passing = null;
+    });
     return run;
   }
 
