@@ -84,6 +84,12 @@ export function keyOf(request: FastifyRequest): Extract<Principal, { kind: 'key'
   return request.principal;
 }
 
+/** Whether the calling key may see what key `ownerKeyId` made: it is that key, or an admin's. */
+export function callerOwns(request: FastifyRequest, ownerKeyId: string | null): boolean {
+  const key = keyOf(request);
+  return key.role === 'admin' || ownerKeyId === key.keyId;
+}
+
 export function robotOf(request: FastifyRequest): string {
   return signingRobotOf(request).id;
 }

@@ -1,6 +1,6 @@
 /** The auth capability's public face: what the rest of the server may use (a lint rule, .dependency-cruiser.cjs, keeps it so). */
 export { createApiKey, hashApiKey } from './apiKeys.ts';
-export { authentication, keyOf, robotOf, signingRobotOf, type Access } from './authenticate.ts';
+export { authentication, callerOwns, keyOf, robotOf, signingRobotOf, type Access } from './authenticate.ts';
 export { findSigner } from './findSigner.ts';
 export { deleteExpiredNonces } from './queries/deleteExpiredNonces.ts';
 export { getApiKeyByHash } from './queries/getApiKeyByHash.ts';

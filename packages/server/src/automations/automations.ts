@@ -1,4 +1,6 @@
+import type { FastifyRequest } from 'fastify';
 import type { AutomationIn, AutomationOut, AutomationTrigger, RecordFilter } from '@refinery/protocol';
+import { callerOwns } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import type { Queryable } from '../db/index.ts';
 import { errors } from '../errors.ts';
@@ -9,6 +11,7 @@ import { getRobot } from '../robots/index.ts';
 import type { RobotRow } from '../robots/index.ts';
 import { describeCycle, findCycle } from './cycles.ts';
 import type { AutomationRow } from './queries/automationRow.ts';
+import { getAutomation } from './queries/getAutomation.ts';
 import { automationTotals } from './queries/automationTotals.ts';
 import { insertAutomation } from './queries/insertAutomation.ts';
 import { replaceAutomation } from './queries/replaceAutomation.ts';
@@ -114,4 +117,11 @@ export function automationOut(row: AutomationRow): Omit<AutomationOut, 'triggere
 
 export async function automationWithTotals(ctx: Context, row: AutomationRow): Promise<AutomationOut> {
   return { ...automationOut(row), triggered: await automationTotals(ctx.db, { id: row.id }) } as AutomationOut;
+}
+
+/** The automation `id`, if the caller may see it: the key that made it, or an admin; anyone else gets 404 (`what` names it). */
+export async function visibleAutomationOf(ctx: Pick<Context, 'db'>, request: FastifyRequest, id: string, what = 'automation'): Promise<AutomationRow> {
+  const row = await getAutomation(ctx.db, { id });
+  if (!row || !callerOwns(request, row.created_by)) throw errors.notFound(what);
+  return row;
 }

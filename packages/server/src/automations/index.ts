@@ -1,5 +1,5 @@
 /** The automations capability's public face: what the rest of the server may use (a lint rule, .dependency-cruiser.cjs, keeps it so). */
-export { saveAutomation } from './automations.ts';
+export { saveAutomation, visibleAutomationOf } from './automations.ts';
 export { createAutomationConsumer } from './consumer.ts';
 export { type AutomationRow } from './queries/automationRow.ts';
 export { getAutomation } from './queries/getAutomation.ts';

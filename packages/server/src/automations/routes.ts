@@ -6,23 +6,15 @@ import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { checkUuidCursor, decodeCursor, page } from '../http/index.ts';
 import { routePlugin, validatorCompiler } from '../http/index.ts';
-import { automationOut, automationSpec, automationWithTotals, saveAutomation, setActive } from './automations.ts';
-import type { AutomationRow } from './queries/automationRow.ts';
+import { automationOut, automationSpec, automationWithTotals, saveAutomation, setActive, visibleAutomationOf } from './automations.ts';
 import { deleteAutomation } from './queries/deleteAutomation.ts';
-import { getAutomation } from './queries/getAutomation.ts';
 import { listAutomations } from './queries/listAutomations.ts';
 
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...AutomationIn.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
 export const automationRoutes = routePlugin<{ ctx: Context }>('automations', async (app, { ctx }) => {
-  /** The automation, if the caller may see it: the key that made it, or an admin; anyone else gets 404. */
-  async function visibleAutomation(request: FastifyRequest, id: string): Promise<AutomationRow> {
-    const key = keyOf(request);
-    const row = await getAutomation(ctx.db, { id });
-    if (!row || (key.role !== 'admin' && row.created_by !== key.keyId)) throw errors.notFound('automation');
-    return row;
-  }
+  const visibleAutomation = (request: FastifyRequest, id: string) => visibleAutomationOf(ctx, request, id);
 
   app.post('/v1/automations', {
     config: { access: 'requester' },

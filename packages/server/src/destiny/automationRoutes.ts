@@ -4,10 +4,9 @@ import { destiny, IdParams } from '@refinery/protocol';
 import { keyOf } from '../auth/index.ts';
 import { saveAutomation } from '../automations/index.ts';
 import type { AutomationRow } from '../automations/index.ts';
-import { getAutomation } from '../automations/index.ts';
+import { visibleAutomationOf } from '../automations/index.ts';
 import { listAutomations } from '../automations/index.ts';
 import type { Context } from '../context.ts';
-import { errors } from '../errors.ts';
 import { routePlugin } from '../http/index.ts';
 import { fromPercolator } from './automations.ts';
 import { answerInDestinyCodes } from './routes.ts';
@@ -28,12 +27,7 @@ const robotAutomation = (row: AutomationRow) => ({ id: row.id, robot_id: row.rob
 export const destinyAutomationRoutes = routePlugin<{ ctx: Context }>('destiny-automations', async (app, { ctx }) => {
   answerInDestinyCodes(app);
 
-  async function visible(request: FastifyRequest, id: string): Promise<AutomationRow> {
-    const key = keyOf(request);
-    const row = await getAutomation(ctx.db, { id });
-    if (!row || (key.role !== 'admin' && row.created_by !== key.keyId)) throw errors.notFound('robot automation');
-    return row;
-  }
+  const visible = (request: FastifyRequest, id: string) => visibleAutomationOf(ctx, request, id, 'robot automation');
 
   const spec = (body: { robot_id: string; query: Record<string, unknown> }) => ({ robot_id: body.robot_id, ...fromPercolator(body.query), query: null, active: true, destinyQuery: body.query });
 

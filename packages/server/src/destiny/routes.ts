@@ -26,8 +26,7 @@ import { countBacklogIds } from '../requests/index.ts';
 import { countMatches, filterOf, refuseEncryptedContent } from '../records/index.ts';
 import { getRequest } from '../requests/index.ts';
 import { listItems } from '../requests/index.ts';
-import type { RequestRow } from '../requests/index.ts';
-import { setRequestSource } from '../requests/index.ts';
+import { setRequestSource, visibleRequestOf } from '../requests/index.ts';
 import { parseRequestBody, type RecordIdList } from '../requests/index.ts';
 import { getRobot } from '../robots/index.ts';
 import { insertRobot } from '../robots/index.ts';
@@ -266,13 +265,7 @@ export const destinyRoutes = routePlugin<{ ctx: Context }>('destiny', async (app
     });
   }
 
-  /** The request, if the caller may see it: its owner or an admin; anyone else gets 404. */
-  async function visibleRequest(request: FastifyRequest, id: string): Promise<RequestRow> {
-    const key = keyOf(request);
-    const row = await getRequest(ctx.db, { id });
-    if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('enhancement request');
-    return row;
-  }
+  const visibleRequest = (request: FastifyRequest, id: string) => visibleRequestOf(ctx, request, id, 'enhancement request');
 
   // Creation parses its body as it streams in (requestBody.ts), as POST /v1/requests does.
   await app.register(async (scope) => {

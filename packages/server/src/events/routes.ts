@@ -2,8 +2,7 @@ import Type from 'typebox';
 import { EventsQuery, IdParams, requestFinalStatuses, WebhookSecretOut } from '@refinery/protocol';
 import { keyOf } from '../auth/index.ts';
 import type { Context } from '../context.ts';
-import { errors } from '../errors.ts';
-import { getRequest } from '../requests/index.ts';
+import { visibleRequestOf } from '../requests/index.ts';
 import { webhookSecrets } from './webhookSecrets.ts';
 import { listEventsAfter } from './queries/listEventsAfter.ts';
 import { EventSignals } from './signals.ts';
@@ -57,9 +56,7 @@ export const eventRoutes = routePlugin<{ ctx: Context }>('events', async (app, {
     },
     handler: async (request, reply) => {
       const { id } = request.params;
-      const key = keyOf(request);
-      const row = await getRequest(ctx.db, { id });
-      if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
+      const row = await visibleRequestOf(ctx, request, id);
       const query = request.query;
       let after = (request.headers['last-event-id'] as string | undefined) ?? query.last_event_id ?? '0';
       const finalAtStart = (requestFinalStatuses as readonly string[]).includes(row.status);

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { IdParams, ItemPage, Json, ListItemsQuery, ListRequestsQuery, RecordCount, RequestBatchPage, RequestIn, RequestOut, RequestPage, RetryIn, itemFinalStatuses, PageQuery } from '@refinery/protocol';
-import { keyOf } from '../auth/index.ts';
+import { callerOwns, keyOf } from '../auth/index.ts';
 import { signedUrlSeconds, type BlobStore } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
@@ -54,11 +54,10 @@ function itemOut(row: ItemRow) {
   };
 }
 
-/** The request `id`, if the caller may see it: its owner or an admin; anyone else gets 404. */
-export async function visibleRequestOf(ctx: Pick<Context, 'db'>, request: FastifyRequest, id: string): Promise<RequestRow> {
-  const key = keyOf(request);
+/** The request `id`, if the caller may see it: its owner or an admin; anyone else gets 404 (`what` names it). */
+export async function visibleRequestOf(ctx: Pick<Context, 'db'>, request: FastifyRequest, id: string, what = 'request'): Promise<RequestRow> {
   const row = await getRequest(ctx.db, { id });
-  if (!row || (key.role !== 'admin' && row.requested_by !== key.keyId)) throw errors.notFound('request');
+  if (!row || !callerOwns(request, row.requested_by)) throw errors.notFound(what);
   return row;
 }
 
