@@ -1,10 +1,7 @@
 import type { Logger } from 'pino';
-import type { Recent } from './auth/index.ts';
-import type { ApiKeyRow } from './auth/index.ts';
-import type { SigningRobot } from './auth/index.ts';
+import type { ApiKeyRow, Recent, SigningRobot } from './auth/index.ts';
 import type { Background } from './background.ts';
-import type { LeaseTerms } from './batches/index.ts';
-import type { LeasedBatch } from './batches/index.ts';
+import type { LeasedBatch, LeaseTerms } from './batches/index.ts';
 import type { BlobStore } from './blobs/index.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';

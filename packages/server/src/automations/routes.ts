@@ -4,8 +4,7 @@ import { AutomationIn, AutomationOut, AutomationPage, AutomationPatch, IdParams,
 import { keyOf } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { checkUuidCursor, decodeCursor, page } from '../http/index.ts';
-import { routePlugin, validatorCompiler } from '../http/index.ts';
+import { checkUuidCursor, decodeCursor, page, routePlugin, validatorCompiler } from '../http/index.ts';
 import { automationOut, automationSpec, automationWithTotals, saveAutomation, setActive, visibleAutomationOf } from './automations.ts';
 import { deleteAutomation } from './queries/deleteAutomation.ts';
 import { listAutomations } from './queries/listAutomations.ts';

@@ -4,8 +4,7 @@ import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { openStream, openWhole, sealPieces, sealWhole } from '../keys/index.ts';
-import type { Keyring } from '../keys/index.ts';
+import { type Keyring, openStream, openWhole, sealPieces, sealWhole } from '../keys/index.ts';
 import { inLargeWrites, writeBytes } from './largeWrites.ts';
 import type { BlobStore } from './store.ts';
 

@@ -1,13 +1,11 @@
 import { ErrorGroupList, IdParams, Overview, RobotStatsPage, RobotStatsQuery, Throughput, ThroughputQuery } from '@refinery/protocol';
 import type { Context } from '../context.ts';
-import { checkUuidCursor, decodeCursor, page } from '../http/index.ts';
-import { priorityOf } from '../requests/index.ts';
-import { visibleRequestOf } from '../requests/index.ts';
+import { checkUuidCursor, decodeCursor, page, routePlugin } from '../http/index.ts';
+import { priorityOf, visibleRequestOf } from '../requests/index.ts';
 import { listErrorGroups } from './queries/listErrorGroups.ts';
 import { listRobotStats } from './queries/listRobotStats.ts';
 import { failingWebhooks, finishedPerMinute, queueDepth } from './queries/overview.ts';
 import { requestEventSpan, requestThroughput } from './queries/requestThroughput.ts';
-import { routePlugin } from '../http/index.ts';
 
 const hourMs = 3_600_000;
 /** A request's throughput comes in about this many buckets unless the caller picks their width. */

@@ -1,6 +1,5 @@
 import { destiny } from '@refinery/protocol';
-import type { BatchRow } from '../batches/index.ts';
-import { batchOut } from '../batches/index.ts';
+import { batchOut, type BatchRow } from '../batches/index.ts';
 import type { Context } from '../context.ts';
 import { strictAjv } from '../http/index.ts';
 

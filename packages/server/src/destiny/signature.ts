@@ -1,8 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { destiny, uuidPattern } from '@refinery/protocol';
-import { findSigner } from '../auth/index.ts';
-import { insertNonceIfNew } from '../auth/index.ts';
+import { findSigner, insertNonceIfNew } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { RobotRow } from '../robots/index.ts';

@@ -1,5 +1,4 @@
-import { importResults } from '../batches/index.ts';
-import { claimStaleImports } from '../batches/index.ts';
+import { claimStaleImports, importResults } from '../batches/index.ts';
 import type { Context } from '../context.ts';
 import { createChore } from './service.ts';
 

@@ -1,5 +1,4 @@
-import { expireLapsedLeases } from '../batches/index.ts';
-import { retryOrFailItems } from '../batches/index.ts';
+import { expireLapsedLeases, retryOrFailItems } from '../batches/index.ts';
 import type { Context } from '../context.ts';
 import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
 import { notifyRetries } from '../work/index.ts';

@@ -1,6 +1,5 @@
 import type { Context } from '../context.ts';
-import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
-import { listOpenRequestsWithoutOpenItems } from '../requests/index.ts';
+import { afterRequestsFinished, finishRequestsIfDone, listOpenRequestsWithoutOpenItems } from '../requests/index.ts';
 import { createChore } from './service.ts';
 
 /** Requests looked at per pass. */

@@ -3,14 +3,12 @@ import Type from 'typebox';
 import { IdParams, ImportRecordsResult, ListRecordsQuery, RecordIn, RecordPage, RecordWithEnhancements } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { checkUuidCursor, decodeCursor, page } from '../http/index.ts';
-import { validatorCompiler } from '../http/index.ts';
+import { checkUuidCursor, decodeCursor, page, parsedBody, routePlugin, validatorCompiler } from '../http/index.ts';
 import { openRecord } from './encryption.ts';
 import { importRecords } from './importRecords.ts';
 import { recordsFromBody } from './recordTexts.ts';
 import { getRecordWithEnhancements } from './queries/getRecord.ts';
 import { listRecords } from './queries/listRecords.ts';
-import { parsedBody, routePlugin } from '../http/index.ts';
 
 const jsonLinesTypes = ['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
 const streamedTypes = ['application/json', ...jsonLinesTypes];

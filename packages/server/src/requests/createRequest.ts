@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, parseDuration, priorityRank } from '@refinery/protocol';
-import { claimWaitingPoll } from '../batches/index.ts';
-import type { LeasedBatch } from '../batches/index.ts';
+import { claimWaitingPoll, type LeasedBatch, traceLease } from '../batches/index.ts';
 import type { Context } from '../context.ts';
-import { isUniqueViolation, type Queryable } from '../db/index.ts';
-import { flushWal, isBulk, tuneForRows } from '../db/index.ts';
+import { flushWal, isBulk, isUniqueViolation, type Queryable, tuneForRows } from '../db/index.ts';
 import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { writeBacklog } from './backlog.ts';
@@ -17,7 +15,6 @@ import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
 import { setRequestTraceParent } from './queries/setRequestTraceParent.ts';
-import { traceLease } from '../batches/index.ts';
 import { trace, traceparentOf, tracing } from '../ops/index.ts';
 
 /** Longest `ttl` taken: a year. */

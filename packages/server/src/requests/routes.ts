@@ -6,8 +6,7 @@ import { callerOwns, keyOf } from '../auth/index.ts';
 import { signedUrlSeconds, type BlobStore } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { validatorCompiler } from '../http/index.ts';
-import { checkIntCursor, checkUuidCursor, decodeCursor, page } from '../http/index.ts';
+import { checkIntCursor, checkUuidCursor, decodeCursor, page, parsedBody, routePlugin, validatorCompiler } from '../http/index.ts';
 import { countMatches, filterOf, refuseEncryptedContent } from '../records/index.ts';
 import { createRequest } from './createRequest.ts';
 import { provenanceOfRequest } from '../automations/index.ts';
@@ -20,7 +19,6 @@ import { listItems, type ItemRow } from './queries/listItems.ts';
 import { listRequestBatches } from './queries/listRequestBatches.ts';
 import { listRequests } from './queries/listRequests.ts';
 import { priorityOf, type RequestRow } from './queries/requestRow.ts';
-import { parsedBody, routePlugin } from '../http/index.ts';
 
 /** Bodies of up to a million record ids. */
 const requestBodyLimit = 64 * 1024 * 1024;

@@ -6,8 +6,7 @@ import { deleteRecordType } from './queries/deleteRecordType.ts';
 import { listRecordTypes } from './queries/listRecordTypes.ts';
 import { putRecordType } from './queries/putRecordType.ts';
 import type { RecordTypeRow } from './queries/recordTypeRow.ts';
-import { getEncryption, markTypeEncrypted, type EncryptionRow } from '../records/index.ts';
-import { holdImportLock } from '../records/index.ts';
+import { type EncryptionRow, getEncryption, holdImportLock, markTypeEncrypted } from '../records/index.ts';
 
 /** The longest retention taken: 100 years. */
 const maxRetentionMs = 100 * 366 * 24 * 3600_000;

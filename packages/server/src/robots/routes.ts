@@ -2,8 +2,7 @@ import Type from 'typebox';
 import { formatDuration, IdParams, Page, PageQuery, parseDuration, ProvisionedRobot, robotDefaults, RobotIn, RobotOut, RobotPatch, RotateSecretBody } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { checkUuidCursor, decodeCursor, page } from '../http/index.ts';
-import { strictAjv } from '../http/index.ts';
+import { checkUuidCursor, decodeCursor, page, routePlugin, strictAjv } from '../http/index.ts';
 import { newId, newSecret } from '../ids.ts';
 import { getRobot } from './queries/getRobot.ts';
 import { insertRobot } from './queries/insertRobot.ts';
@@ -12,7 +11,6 @@ import type { RobotRow } from './queries/robotRow.ts';
 import { rotateRobotSecret } from './queries/rotateRobotSecret.ts';
 import { sealRobotSecret } from '../keys/index.ts';
 import { updateRobot } from './queries/updateRobot.ts';
-import { routePlugin } from '../http/index.ts';
 
 export function robotOut(row: RobotRow) {
   const { lease_ms, ...rest } = row;

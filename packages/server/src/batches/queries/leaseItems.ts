@@ -1,5 +1,4 @@
-import type { Queryable } from '../../db/index.ts';
-import { commitUnflushed } from '../../db/index.ts';
+import { commitUnflushed, type Queryable } from '../../db/index.ts';
 import type { RobotProtocol } from '../../robots/index.ts';
 import { leaseFairness, overdueSlots } from '../fairness.ts';
 import { batchColumns, type BatchRow } from './batchRow.ts';

@@ -1,5 +1,4 @@
-import type { ContentClause, RecordFilter } from '@refinery/protocol';
-import { uuidPattern, visibilities } from '@refinery/protocol';
+import { type ContentClause, type RecordFilter, uuidPattern, visibilities } from '@refinery/protocol';
 import { errors } from '../../errors.ts';
 
 /** Where a mistake is: a character offset into a query string, or a JSON pointer into the body. */

@@ -1,12 +1,10 @@
 import Type from 'typebox';
 import { Json, RecordCount, RecordSearchPage, SearchRecordsBody } from '@refinery/protocol';
 import type { Context } from '../../context.ts';
-import { checkUuidCursor, decodeCursor, page } from '../../http/index.ts';
-import { validatorCompiler } from '../../http/index.ts';
+import { checkUuidCursor, decodeCursor, page, routePlugin, validatorCompiler } from '../../http/index.ts';
 import { searchRecords } from '../queries/searchRecords.ts';
 import { compileFilter } from './compileFilter.ts';
 import { countMatches, filterOf, refuseEncryptedContent, withinSearchTimeout } from './runQuery.ts';
-import { routePlugin } from '../../http/index.ts';
 
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });

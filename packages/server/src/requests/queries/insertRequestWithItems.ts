@@ -1,9 +1,6 @@
 import { itemInitialStatuses } from '@refinery/protocol';
-import type { HandoffLease } from '../../batches/index.ts';
-import { firstPageSql } from '../../batches/index.ts';
-import type { LeasedBatch } from '../../batches/index.ts';
-import type { Queryable } from '../../db/index.ts';
-import { commitUnflushed, planFor } from '../../db/index.ts';
+import { firstPageSql, type HandoffLease, type LeasedBatch } from '../../batches/index.ts';
+import { commitUnflushed, planFor, type Queryable } from '../../db/index.ts';
 import { notifyWorkOf } from '../../work/index.ts';
 import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql, unpackedIdsSql } from './itemFates.ts';
 import type { RecordIdList } from '../requestBody.ts';
