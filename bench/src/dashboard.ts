@@ -32,7 +32,7 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
   let started: Awaited<ReturnType<typeof startRefineryProcess>> | undefined;
   const db = new pg.Client({ connectionString: database.url });
   try {
-    started = await startRefineryProcess(['--max-old-space-size=192', '--import', 'tsx', cliMain], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir });
+    started = await startRefineryProcess(['--max-old-space-size=192', '--import', 'tsx', cliMain], { DATABASE_URL: database.url, REFINERY_DATA_DIR: dir});
     await db.connect();
     const client = new RefineryClient({ url: started.url, apiKey: adminKey });
     const imported = await client.importRecords(referenceRecords(1, `dashboard-${Date.now()}`));
@@ -50,7 +50,7 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
     await db.query(`update items set status = 'importing', updated_at = $2 where request_id = $1 and status = 'leased'`, [request.id, now]);
     await db.query(
       `update items set status = case when id % 10 = 3 then 'failed' else 'completed' end,
-         error_code = case when id % 10 = 3 then 'robot_error_' || (id / 10 % 5) end,
+         error_code = case when id % 10 = 3 then (array['robot_error', 'rejected', 'missing', 'lease_expired', 'record_gone'])[id / 10 % 5 + 1] end,
          error_message = case when id % 10 = 3 then 'the robot could not read record ' || record_id end,
          updated_at = $2
        where request_id = $1 and status = 'importing'`,
@@ -76,8 +76,8 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
       for (let i = 0; i < 8; i++) {
         const t = performance.now();
         const res = await fetch(url, { headers: { authorization: `Bearer ${adminKey}` } });
-        await res.arrayBuffer();
-        if (!res.ok) throw new Error(`${name}: HTTP ${res.status}`);
+        const body = await res.text();
+        if (!res.ok) throw new Error(`${name}: HTTP ${res.status} ${body.slice(0, 500)}`);
         if (i > 0) times.push(performance.now() - t);
       }
       times.sort((a, b) => a - b);

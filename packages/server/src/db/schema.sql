@@ -929,12 +929,6 @@ CREATE INDEX batches_robot_id ON public.batches USING btree (robot_id, id);
 CREATE INDEX batches_robot_updated_at ON public.batches USING btree (robot_id, updated_at);
 
 --
--- Name: enhancements_batch_id; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX enhancements_batch_id ON public.enhancements USING btree (batch_id);
-
---
 -- Name: events_created_at; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -986,7 +980,7 @@ CREATE INDEX items_request_id ON public.items USING btree (request_id, id);
 -- Name: items_with_error; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX items_with_error ON public.items USING btree (request_id, id) INCLUDE (error_code, status) WHERE (error_code IS NOT NULL);
+CREATE INDEX items_with_error ON public.items USING btree (request_id, id) INCLUDE (error_code) WHERE (error_code IS NOT NULL);
 
 --
 -- Name: record_identifiers_record_id; Type: INDEX; Schema: public; Owner: -

@@ -9,8 +9,9 @@ export interface ErrorGroupRow {
 
 /**
  * A request's finished items that carry an error, grouped by code and status, most first, each
- * with the message of its first item. The grouping reads the items_with_error index alone
- * (029_dashboard_indexes.sql); each group's message is one more row.
+ * with the message of its first item. The grouping walks only the request's items that carry an
+ * error (items_with_error, docs/internals/0025-dashboard-reads.md); each group's message is one
+ * more row.
  */
 export async function listErrorGroups(db: Queryable, p: { requestId: string }): Promise<ErrorGroupRow[]> {
   const { rows } = await db.query<ErrorGroupRow>(
