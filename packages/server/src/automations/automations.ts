@@ -18,7 +18,7 @@ import { lockAutomations } from './queries/lockAutomations.ts';
 import { setAutomationActive } from './queries/setAutomationActive.ts';
 
 /** The filter an automation's `query` or `filter` says, checked as a search's is (400 `invalid_query` with where); null for neither. */
-export function automationFilter(ctx: Context, body: { query?: string; filter?: unknown }): RecordFilter | null {
+export function automationFilter(ctx: Pick<Context, 'config'>, body: { query?: string; filter?: unknown }): RecordFilter | null {
   if (body.query !== undefined && body.filter !== undefined) throw errors.invalidRequest('send a query string (`query`) or a filter (`filter`), not both');
   if (body.query !== undefined) return parseQuery(body.query, ctx.config.queryMaxClauses);
   if (body.filter !== undefined) return checkFilter(body.filter, ctx.config.queryMaxClauses);
@@ -54,7 +54,7 @@ export interface AutomationSpec {
   destinyQuery?: unknown;
 }
 
-export function automationSpec(ctx: Context, body: AutomationIn): AutomationSpec {
+export function automationSpec(ctx: Pick<Context, 'config'>, body: AutomationIn): AutomationSpec {
   return { robot_id: body.robot_id, trigger: body.trigger, query: body.query ?? null, filter: automationFilter(ctx, body), active: body.active ?? true };
 }
 
@@ -63,7 +63,7 @@ export function automationSpec(ctx: Context, body: AutomationIn): AutomationSpec
  * its robot active (422), no cycle closed (422), all before anything is written; the check and the
  * write hold the automations' lock, so that two added at once cannot close a cycle together.
  */
-export async function saveAutomation(ctx: Context, spec: AutomationSpec, createdBy: string, replacing?: AutomationRow): Promise<AutomationRow> {
+export async function saveAutomation(ctx: Pick<Context, 'clock' | 'db'>, spec: AutomationSpec, createdBy: string, replacing?: AutomationRow): Promise<AutomationRow> {
   const now = ctx.clock.now();
   const { records, enhancements } = spec.trigger;
   return ctx.db.transaction(async (tx) => {
@@ -90,7 +90,7 @@ export async function saveAutomation(ctx: Context, spec: AutomationSpec, created
 }
 
 /** Pauses or resumes; resuming checks the robot and for a cycle again, as adding does. */
-export async function setActive(ctx: Context, automation: AutomationRow, active: boolean): Promise<AutomationRow> {
+export async function setActive(ctx: Pick<Context, 'clock' | 'db'>, automation: AutomationRow, active: boolean): Promise<AutomationRow> {
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     if (active && !automation.active) {
@@ -113,7 +113,7 @@ export function automationOut(row: AutomationRow): Omit<AutomationOut, 'triggere
   } as unknown as Omit<AutomationOut, 'triggered'>;
 }
 
-export async function automationWithTotals(ctx: Context, row: AutomationRow): Promise<AutomationOut> {
+export async function automationWithTotals(ctx: Pick<Context, 'db'>, row: AutomationRow): Promise<AutomationOut> {
   return { ...automationOut(row), triggered: await automationTotals(ctx.db, { id: row.id }) } as AutomationOut;
 }
 

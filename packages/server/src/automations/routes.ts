@@ -12,7 +12,7 @@ import { listAutomations } from './queries/listAutomations.ts';
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...AutomationIn.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
-export const automationRoutes = routePlugin<{ ctx: Context }>('automations', async (app, { ctx }) => {
+export const automationRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'config' | 'db'> }>('automations', async (app, { ctx }) => {
   const visibleAutomation = (request: FastifyRequest, id: string) => visibleAutomationOf(ctx, request, id);
 
   app.post('/v1/automations', {

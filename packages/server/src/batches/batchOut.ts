@@ -3,7 +3,7 @@ import type { Context } from '../context.ts';
 import type { BatchRow } from './queries/batchRow.ts';
 
 /** A batch as robots see it (lease answer, push delivery, GET): URLs signed for the lease and some. */
-export async function batchOut(ctx: Context, batch: BatchRow) {
+export async function batchOut(ctx: Pick<Context, 'blobs' | 'clock'>, batch: BatchRow) {
   const urlSeconds = Math.max(signedUrlSeconds, Math.ceil((batch.lease_expires_at.getTime() - ctx.clock.now().getTime()) / 1000) + 300);
   return {
     id: batch.id,

@@ -29,7 +29,7 @@ export type RepeatedHandIn = 'accept' | 'refuse';
  * After a fenced move refused: the batch as it is now, if `repeat` accepts this hand-in as a
  * repetition of the one that moved it; otherwise the refusal, told from the batch as it is now.
  */
-async function repeatedOrRefused(ctx: Context, batch: BatchRow, p: { leaseToken: string; error: boolean; repeat: RepeatedHandIn }): Promise<BatchRow> {
+async function repeatedOrRefused(ctx: Pick<Context, 'clock' | 'db'>, batch: BatchRow, p: { leaseToken: string; error: boolean; repeat: RepeatedHandIn }): Promise<BatchRow> {
   const current = (await getBatch(ctx.db, { id: batch.id, robotId: batch.robot_id })) ?? batch;
   const repeated = current.lease_token === p.leaseToken && (p.error ? current.status === 'failed' : current.status === 'importing' || current.status === 'completed');
   if (repeated && p.repeat === 'accept') return current;
@@ -43,7 +43,7 @@ async function repeatedOrRefused(ctx: Context, batch: BatchRow, p: { leaseToken:
  * fail with the robot's message, and the requests with nothing left open finish. Answers the
  * batch's status: `failed`, or the batch's as it is for a repeat `repeat` accepts.
  */
-export async function failLeasedBatch(ctx: Context, batch: BatchRow, p: { leaseToken: string; message: string; retryable: boolean; repeat: RepeatedHandIn }): Promise<BatchRow['status']> {
+export async function failLeasedBatch(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>, batch: BatchRow, p: { leaseToken: string; message: string; retryable: boolean; repeat: RepeatedHandIn }): Promise<BatchRow['status']> {
   const now = ctx.clock.now();
   const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, message: p.message, now }))) return null;
@@ -64,7 +64,7 @@ export async function failLeasedBatch(ctx: Context, batch: BatchRow, p: { leaseT
  * item closed with its request. Answers the batch's status: `importing`, or the batch's as it is
  * for a repeat `repeat` accepts.
  */
-export async function startResultsImport(ctx: Context, batch: BatchRow, p: { leaseToken: string; repeat: RepeatedHandIn }): Promise<BatchRow['status']> {
+export async function startResultsImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics'>, batch: BatchRow, p: { leaseToken: string; repeat: RepeatedHandIn }): Promise<BatchRow['status']> {
   const now = ctx.clock.now();
   if (batch.status === 'leased' && batch.lease_token === p.leaseToken && batch.lease_expires_at > now) {
     const uploaded = await ctx.blobs.get(batch.results_key);

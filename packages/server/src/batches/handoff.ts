@@ -25,7 +25,7 @@ export interface Handoff {
  * created (docs/dispatch.md), or null when none waits here. The claim must be finished, once,
  * whatever the create's outcome.
  */
-export function claimWaitingPoll(ctx: Context, robotId: string): Handoff | null {
+export function claimWaitingPoll(ctx: Pick<Context, 'clock' | 'db' | 'log' | 'work'>, robotId: string): Handoff | null {
   const poll = ctx.work.claimWaiter(robotId);
   if (!poll) return null;
   return {

@@ -108,7 +108,7 @@ function judgeLine(text: string, inBatch: Map<string, string>, validators: Map<s
  * While it runs, it renews the batch's import lease every quarter of it: a slow import stays this
  * process's, and one whose process died is resumed by another once the lease lapses.
  */
-export async function importResults(ctx: Context, batchId: string, context: ImportContext | null = null): Promise<void> {
+export async function importResults(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics'>, batchId: string, context: ImportContext | null = null): Promise<void> {
   const lease = keepImportLease(ctx, batchId);
   const started = performance.now();
   try {
@@ -124,7 +124,7 @@ export async function importResults(ctx: Context, batchId: string, context: Impo
 }
 
 /** Renews the import lease of `batchId` every quarter of it until stopped; a failed renewal is logged and tried again at the next. */
-function keepImportLease(ctx: Context, batchId: string): { stop(): void } {
+function keepImportLease(ctx: Pick<Context, 'clock' | 'config' | 'db' | 'log'>, batchId: string): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const renew = () => {
@@ -148,7 +148,7 @@ function keepImportLease(ctx: Context, batchId: string): { stop(): void } {
 }
 
 /** Returns the batch's robot, null when there was nothing to import. */
-async function runImport(ctx: Context, batchId: string, context: ImportContext | null): Promise<string | null> {
+async function runImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>, batchId: string, context: ImportContext | null): Promise<string | null> {
   const batch = context ?? (await getImportContext(ctx.db, { batchId }));
   if (!batch) return null;
   const now = ctx.clock.now();
@@ -315,7 +315,7 @@ async function runImport(ctx: Context, batchId: string, context: ImportContext |
  * would hold the one connection across round trips to this thread): a process that dies between
  * them leaves the requests to the orphaned-requests service (maintenance/orphanedRequests.ts).
  */
-async function completeImport(ctx: Context, p: { batchId: string; robotId: string; requestIds: string[]; now: Date }): Promise<void> {
+async function completeImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>, p: { batchId: string; robotId: string; requestIds: string[]; now: Date }): Promise<void> {
   if (await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now })) ctx.metrics.batchesImported.inc({ robot: p.robotId });
   afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: p.requestIds, now: p.now }));
 }

@@ -17,7 +17,7 @@ export function newBatchKeys(): { batchId: string; leaseToken: string; itemsKey:
 }
 
 /** Leases a batch, its items file not written yet (writeItemsFile); null when nothing is pending. `leaseKey`: the lease call's idempotency key (batchOfLeaseKey). */
-export async function leaseNewBatch(ctx: Context, robot: RobotRow, p: { limit: number; leaseMs: number; leaseKey?: string | null }): Promise<LeasedBatch | null> {
+export async function leaseNewBatch(ctx: Pick<Context, 'clock' | 'db' | 'metrics'>, robot: RobotRow, p: { limit: number; leaseMs: number; leaseKey?: string | null }): Promise<LeasedBatch | null> {
   const startTime = tracing() ? Date.now() : 0;
   const leased = await leaseItems(ctx.db, {
     ...newBatchKeys(),
@@ -44,7 +44,7 @@ const tracedRequestsPerLease = 16;
  * work. `stored` false: the parent is the current span (a create that leased in its statement).
  * The batch carries its traceparent to the robot.
  */
-export async function traceLease(ctx: Context, batch: BatchRow, startTime: number, stored = true): Promise<void> {
+export async function traceLease(ctx: Pick<Context, 'db'>, batch: BatchRow, startTime: number, stored = true): Promise<void> {
   const requests = stored ? (await traceParentsOfBatch(ctx.db, { batchId: batch.id, limit: tracedRequestsPerLease })).flatMap((tp) => trace.getSpanContext(contextOf({ traceparent: tp })) ?? []) : [];
   const current = trace.getSpanContext(context.active());
   const [first, ...others] = requests;
@@ -74,7 +74,7 @@ const itemsFileIsOnePage = (batch: { item_count: number }) => batch.item_count <
  * Whether a new batch's items file may be written just after the batch is answered: it is one
  * page, made already, and the store holds any read of it until it is written (BlobStore.writesSoon).
  */
-export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boolean {
+export function itemsFileCanFollowAnswer(ctx: Pick<Context, 'blobs'>, leased: LeasedBatch): boolean {
   return ctx.blobs.writesSoon && itemsFileIsOnePage(leased);
 }
 
@@ -84,7 +84,7 @@ export function itemsFileCanFollowAnswer(ctx: Context, leased: LeasedBatch): boo
  * the file cannot be written the lease is undone, so the items are not stuck until it lapses, and
  * the robot's polls in this process are woken for them.
  */
-export async function writeItemsFile(ctx: Context, leased: LeasedBatch, needs: string[], options: { afterAnswer?: boolean; protocol?: RobotProtocol } = {}): Promise<BatchRow> {
+export async function writeItemsFile(ctx: Pick<Context, 'blobs' | 'clock' | 'db' | 'keys' | 'work'>, leased: LeasedBatch, needs: string[], options: { afterAnswer?: boolean; protocol?: RobotProtocol } = {}): Promise<BatchRow> {
   const { first_page: stored_first_page, first_page_last, ...batch } = leased;
   // Sealed record content is opened for the robot (the items file is sealed as a whole on disk).
   const first_page = openItemsText(ctx.keys, stored_first_page);

@@ -28,7 +28,7 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
   return ms;
 }
 
-export const batchRoutes = routePlugin<{ ctx: Context }>('batches', async (app, { ctx }) => {
+export const batchRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'keys' | 'log' | 'metrics' | 'work'> }>('batches', async (app, { ctx }) => {
   /** Long polls waiting, answered 204 at once when the server closes (one would hold its close up to its `wait`). */
   const polls = new Set<AbortController>();
   app.addHook('preClose', async () => {

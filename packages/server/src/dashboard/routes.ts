@@ -12,7 +12,7 @@ const hourMs = 3_600_000;
 const throughputBuckets = 100;
 
 /** The API routes the dashboard reads beside the rest (docs/dashboard.md). */
-export const dashboardRoutes = routePlugin<{ ctx: Context }>('dashboard', async (app, { ctx }) => {
+export const dashboardRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db'> }>('dashboard', async (app, { ctx }) => {
   app.get('/v1/requests/:id/errors', {
     config: { access: 'requester' },
     schema: { tags: ['requests'], summary: "The request's finished items that carry an error, grouped by code and status, most first", params: IdParams, response: { 200: ErrorGroupList } },

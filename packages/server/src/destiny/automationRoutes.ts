@@ -21,7 +21,7 @@ const robotAutomation = (row: AutomationRow) => ({ id: row.id, robot_id: row.rob
  * DESTINY's robot automations (`/v1/enhancement-requests/automations/`) as Refinery's automations
  * (docs/automations.md, docs/destiny.md): the percolator query becomes a trigger and a filter.
  */
-export const destinyAutomationRoutes = routePlugin<{ ctx: Context }>('destiny-automations', async (app, { ctx }) => {
+export const destinyAutomationRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db'> }>('destiny-automations', async (app, { ctx }) => {
   answerInDestinyCodes(app);
 
   const visible = (request: FastifyRequest, id: string) => visibleAutomationOf(ctx, request, id, 'robot automation');

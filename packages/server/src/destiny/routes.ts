@@ -60,7 +60,7 @@ async function* packedIds(list: RecordIdList): AsyncIterable<string[]> {
 }
 
 /** A request's record ids, in the order of its items, a page at a time. */
-async function* itemIds(ctx: Context, requestId: string): AsyncIterable<string[]> {
+async function* itemIds(ctx: Pick<Context, 'db'>, requestId: string): AsyncIterable<string[]> {
   let afterSeq: string | null = null;
   for (;;) {
     const rows = await listItems(ctx.db, { requestId, status: null, afterSeq, limit: idsPage });
@@ -71,13 +71,13 @@ async function* itemIds(ctx: Context, requestId: string): AsyncIterable<string[]
 }
 
 /** A batch as DESTINY's `RobotEnhancementBatch`, its URLs signed afresh (and its validation report's once imported). */
-async function robotBatch(ctx: Context, batch: BatchRow): Promise<destiny.RobotEnhancementBatch> {
+async function robotBatch(ctx: Pick<Context, 'blobs' | 'clock'>, batch: BatchRow): Promise<destiny.RobotEnhancementBatch> {
   const out = await batchOut(ctx, batch);
   return { id: out.id, reference_storage_url: out.items_url, result_storage_url: out.results_url, extra_fields: null, validation_result_url: out.report_url };
 }
 
 /** A batch as DESTINY's `RobotEnhancementBatchRead`, as the results post answers. */
-async function batchRead(ctx: Context, batch: BatchRow, error: string | null): Promise<destiny.RobotEnhancementBatchRead> {
+async function batchRead(ctx: Pick<Context, 'blobs' | 'clock'>, batch: BatchRow, error: string | null): Promise<destiny.RobotEnhancementBatchRead> {
   const out = await batchOut(ctx, batch);
   return { id: batch.id, robot_id: batch.robot_id, source: null, reference_data_url: out.items_url, result_storage_url: out.results_url, validation_result_url: null, error };
 }
@@ -106,7 +106,7 @@ export function answerInDestinyCodes(scope: FastifyInstance): void {
  * and status codes, over Refinery's services, state machines and SQL. Robots sign as destiny_sdk
  * does or with RFC 9421; requesters and admins send Refinery's API keys.
  */
-export const destinyRoutes = routePlugin<{ ctx: Context }>('destiny', async (app, { ctx }) => {
+export const destinyRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'keys' | 'log' | 'metrics' | 'recentRobots' | 'work'> }>('destiny', async (app, { ctx }) => {
   answerInDestinyCodes(app);
 
   /** The caller's batch (another robot's is as good as missing): `missing` says what to answer otherwise. */

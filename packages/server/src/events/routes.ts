@@ -20,7 +20,7 @@ export const streamDefaults = {
 /** The final event: it ends a stream. */
 const finalEvent = 'request.finished';
 
-export const eventRoutes = routePlugin<{ ctx: Context }>('events', async (app, { ctx }) => {
+export const eventRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db' | 'keys'> }>('events', async (app, { ctx }) => {
   const signals = new EventSignals(ctx.db);
   await signals.start();
   /** Open streams, ended when the server closes (an open stream would keep it from closing). */

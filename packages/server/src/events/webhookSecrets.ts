@@ -7,7 +7,7 @@ import { insertWebhookSecrets } from './queries/insertWebhookSecrets.ts';
  * The Standard Webhooks signing secret of each API key (`whsec_…`), made on first use, by key id;
  * stored sealed (docs/encryption.md). A key that no longer exists has none.
  */
-export async function webhookSecrets(ctx: Context, keyIds: readonly string[]): Promise<Map<string, string>> {
+export async function webhookSecrets(ctx: Pick<Context, 'clock' | 'db' | 'keys'>, keyIds: readonly string[]): Promise<Map<string, string>> {
   const ids = [...new Set(keyIds)];
   if (ids.length === 0) return new Map();
   let rows = await getWebhookSecrets(ctx.db, { keyIds: ids });

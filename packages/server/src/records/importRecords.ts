@@ -51,7 +51,7 @@ function stagedRow(value: unknown, ord: number, sealing: Sealing | null): readon
  * Reads and checks every record, writing their staging rows to `spool`; returns how many. Holds
  * nothing of the database: a body that stalls or breaks off costs only its file.
  */
-async function stageRecords(ctx: Context, values: AsyncIterable<unknown>, spool: Spool, sealing: Sealing | null): Promise<number> {
+async function stageRecords(ctx: Pick<Context, 'db'>, values: AsyncIterable<unknown>, spool: Spool, sealing: Sealing | null): Promise<number> {
   let ord = 0;
   let text = '';
   for await (const value of values) {
@@ -75,7 +75,7 @@ async function stageRecords(ctx: Context, values: AsyncIterable<unknown>, spool:
  * under the import lock, the file is loaded into a staging table (COPY on PostgreSQL) and merged
  * set-based. `json` is the answer (ImportRecordsResult) as JSON text in pieces, the ids a page per piece.
  */
-export async function importRecords(ctx: Context, values: AsyncIterable<unknown>): Promise<{ created: number; updated: number; json: string[] }> {
+export async function importRecords(ctx: Pick<Context, 'clock' | 'config' | 'db' | 'keys' | 'metrics'>, values: AsyncIterable<unknown>): Promise<{ created: number; updated: number; json: string[] }> {
   // Content is sealed as it is staged, so the spool and the staging table hold it sealed too.
   const encrypted = await listEncryptedTypes(ctx.db);
   const keys = ctx.keys;

@@ -21,7 +21,7 @@ const RecordsBody = {
   },
 };
 
-export const recordRoutes = routePlugin<{ ctx: Context }>('records', async (app, { ctx }) => {
+export const recordRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'config' | 'db' | 'keys' | 'metrics'> }>('records', async (app, { ctx }) => {
   // Record bodies are read record by record as they arrive, never buffered whole: hand the raw stream to the route.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(streamedTypes, (_request, payload, done) => done(null, payload));

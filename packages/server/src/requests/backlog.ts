@@ -5,7 +5,7 @@ import { lockBacklogs } from './queries/lockBacklogs.ts';
 import { writeBacklogSlices, type WrittenSlices } from './queries/writeBacklogSlices.ts';
 
 /** The process's running backlog writer, and whether it was asked to look once more. */
-const writers = new WeakMap<Context, { running: Promise<number>; again: boolean }>();
+const writers = new WeakMap<object, { running: Promise<number>; again: boolean }>();
 
 /**
  * Writes the backlog of large requests (docs/large-requests.md) a slice at a time, each slice in
@@ -15,7 +15,7 @@ const writers = new WeakMap<Context, { running: Promise<number>; again: boolean 
  * of a process that died or shut down: a closing process stops after the slice under way). Any number of processes
  * may write at once: each slice is written once. Gives the number of slices written.
  */
-export function writeBacklog(ctx: Context): Promise<number> {
+export function writeBacklog(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics' | 'work'>): Promise<number> {
   const current = writers.get(ctx);
   if (current) {
     current.again = true;
@@ -46,7 +46,7 @@ export function writeBacklog(ctx: Context): Promise<number> {
 }
 
 /** After slices were written: their robots' polls here look, and requests whose last open items were written denied or expired finish. */
-async function afterSlicesWritten(ctx: Context, written: WrittenSlices[], now: Date): Promise<void> {
+async function afterSlicesWritten(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics' | 'work'>, written: WrittenSlices[], now: Date): Promise<void> {
   for (const w of written) if (w.pending > 0) ctx.work.wakeHere(w.robotId);
   const closing = written.filter((w) => w.closed > 0).map((w) => w.requestId);
   if (closing.length > 0) afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: closing, now }));
@@ -57,7 +57,7 @@ async function afterSlicesWritten(ctx: Context, written: WrittenSlices[], now: D
  * that every one of its ids is an item: for a read that lists them all (a DESTINY request's
  * `reference_ids`). A request with no backlog costs one statement.
  */
-export async function writeBacklogOf(ctx: Context, requestId: string): Promise<void> {
+export async function writeBacklogOf(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics' | 'work'>, requestId: string): Promise<void> {
   if ((await lockBacklogs(ctx.db, { requestIds: [requestId] })).length === 0) return;
   const now = ctx.clock.now();
   const written = await ctx.db.transaction(async (tx) => {

@@ -45,7 +45,7 @@ export function deadlineOf(body: Pick<RequestBody, 'ttl' | 'expires_at'>, now: D
  * second retry inserts nothing and the first is returned (or 409 when it was asked differently).
  */
 export async function createRequest(
-  ctx: Context,
+  ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics' | 'work'>,
   input: { body: RequestBody; requestedBy: string; idempotencyKey: string | null; retryOf?: string },
 ): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;

@@ -25,7 +25,7 @@ export type QueryRequestBody = Omit<RequestBody, 'record_ids'> & { query: string
  * Idempotency keys work as in createRequest.
  */
 export async function createRequestByQuery(
-  ctx: Context,
+  ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics' | 'work'>,
   input: { body: QueryRequestBody; requestedBy: string; idempotencyKey: string | null },
 ): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;

@@ -19,7 +19,7 @@ const expireLimit = 500;
  * nothing and returns it; a request that finished otherwise (completed, failed, expired) is 409
  * `already_finished`.
  */
-export async function cancelRequest(ctx: Context, requestId: string): Promise<RequestRow> {
+export async function cancelRequest(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>, requestId: string): Promise<RequestRow> {
   const now = ctx.clock.now();
   const finished = await ctx.db.transaction(async (tx) => {
     const backlogs = await lockBacklogs(tx, { requestIds: [requestId] });

@@ -13,7 +13,7 @@ const manifestClaimMs = 5 * 60_000;
  * across them at a time, and their keys recorded in one statement: a request of a hundred items
  * costs a file, not three statements.
  */
-export async function writePendingManifests(ctx: Context, requestIds?: readonly string[], options: { pageSize?: number } = {}): Promise<number> {
+export async function writePendingManifests(ctx: Pick<Context, 'blobs' | 'clock' | 'db'>, requestIds?: readonly string[], options: { pageSize?: number } = {}): Promise<number> {
   const claimed = await claimUnwrittenManifests(ctx.db, { requestIds, now: ctx.clock.now(), claimMs: manifestClaimMs, limit: 100 });
   if (claimed.length === 0) return 0;
   // In the order manifestLines reads them: a uuid's lowercase text sorts as its bytes do.
@@ -57,7 +57,7 @@ export async function writePendingManifests(ctx: Context, requestIds?: readonly 
 }
 
 /** After a transaction finished requests: count them, and write their manifests now, without holding the caller up. */
-export function afterRequestsFinished(ctx: Context, finished: ReadonlyArray<{ id: string; status: string }>): void {
+export function afterRequestsFinished(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>, finished: ReadonlyArray<{ id: string; status: string }>): void {
   if (finished.length === 0) return;
   for (const f of finished) {
     ctx.log.info({ request_id: f.id, status: f.status }, 'request finished');

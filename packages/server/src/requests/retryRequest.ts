@@ -15,7 +15,7 @@ import { RecordIdList } from './requestBody.ts';
  * A request is retried at most once: the same call again returns that retry (`created` false), a
  * different one is 409 `already_retried`, in one process or many (the retry_of unique index).
  */
-export async function retryRequest(ctx: Context, original: RequestRow, body: RetryIn): Promise<{ request: RequestRow; created: boolean }> {
+export async function retryRequest(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics' | 'work'>, original: RequestRow, body: RetryIn): Promise<{ request: RequestRow; created: boolean }> {
   if (!(requestFinalStatuses as readonly RequestStatus[]).includes(original.status)) throw errors.notFinished(original.id, original.status);
   const only = body.record_ids ? [...new Set(body.record_ids.map((id) => id.toLowerCase()))] : null;
   const { packed, notFailed } = await packFailedRecordIds(ctx.db, { requestId: original.id, only });

@@ -59,7 +59,7 @@ export async function visibleRequestOf(ctx: Pick<Context, 'db'>, request: Fastif
   return row;
 }
 
-export const requestRoutes = routePlugin<{ ctx: Context }>('requests', async (app, { ctx }) => {
+export const requestRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics' | 'work'> }>('requests', async (app, { ctx }) => {
   const visibleRequest = (request: FastifyRequest, id: string) => visibleRequestOf(ctx, request, id);
 
   // Creation parses its body as it streams in (requestBody.ts), in a scope of its own.

@@ -23,7 +23,7 @@ function recordTypeOut(type: string, row: RecordTypeRow | undefined, encryption:
 }
 
 /** A record type's policies: retention (docs/retention.md) and encryption (docs/encryption.md). */
-async function readRecordType(ctx: Context, type: string) {
+async function readRecordType(ctx: Pick<Context, 'db'>, type: string) {
   const [row] = await listRecordTypes(ctx.db, { type });
   const [encryption] = await getEncryption(ctx.db, { types: [type] });
   return recordTypeOut(type, row, encryption);
@@ -46,7 +46,7 @@ function retentionPolicy(retention: NonNullable<RecordTypePut['retention']>): { 
   return { fullUntilMs, agedOutMs, decay };
 }
 
-export const retentionRoutes = routePlugin<{ ctx: Context }>('record-types', async (app, { ctx }) => {
+export const retentionRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db'> }>('record-types', async (app, { ctx }) => {
   app.put('/v1/record-types/:type', {
     config: { access: 'admin' },
     schema: { tags: ['record types'], summary: "Set (or with `retention: null` remove) a record type's retention policy; mark it `encrypted`", params: RecordTypeParams, body: RecordTypePut, response: { 200: RecordTypeOut } },

@@ -9,7 +9,7 @@ import { countMatches, filterOf, refuseEncryptedContent, withinSearchTimeout } f
 /** The body as ajv checks it: the filter is checked by checkFilter, which says where each mistake is. */
 const bodyChecked = Type.Object({ ...SearchRecordsBody.properties, filter: Type.Optional(Json) }, { additionalProperties: false });
 
-export const searchRoutes = routePlugin<{ ctx: Context }>('record-search', async (app, { ctx }) => {
+export const searchRoutes = routePlugin<{ ctx: Pick<Context, 'config' | 'db'> }>('record-search', async (app, { ctx }) => {
   app.post('/v1/records/search', {
     config: { access: 'requester' },
     validatorCompiler: (route) => validatorCompiler(route.httpPart === 'body' ? { ...route, schema: bodyChecked } : route),

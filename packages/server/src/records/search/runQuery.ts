@@ -16,7 +16,7 @@ const queryCanceled = '57014';
  * The checked filter of a body that sends a query string (`query`) or a RecordFilter (`filter`):
  * one of the two, else 400 `invalid_request`; a bad query is 400 `invalid_query` with where.
  */
-export function filterOf(ctx: Context, body: { query?: string; filter?: unknown }, fields?: QueryFields): RecordFilter {
+export function filterOf(ctx: Pick<Context, 'config'>, body: { query?: string; filter?: unknown }, fields?: QueryFields): RecordFilter {
   if ((body.query === undefined) === (body.filter === undefined)) throw errors.invalidRequest('send a query string (`query`) or a filter (`filter`): one of the two');
   return body.query !== undefined ? parseQuery(body.query, ctx.config.queryMaxClauses, fields) : checkFilter(body.filter, ctx.config.queryMaxClauses);
 }
@@ -35,7 +35,7 @@ export async function refuseEncryptedContent(db: Queryable, filter: RecordFilter
 }
 
 /** A query may read every record (a "contains", a range alone): it holds its connection no longer than REFINERY_SEARCH_TIMEOUT. */
-export async function withinSearchTimeout<T>(ctx: Context, search: (db: Queryable) => Promise<T>): Promise<T> {
+export async function withinSearchTimeout<T>(ctx: Pick<Context, 'config' | 'db'>, search: (db: Queryable) => Promise<T>): Promise<T> {
   const ms = ctx.config.searchTimeoutMs;
   try {
     return await ctx.db.transaction(async (tx) => {
@@ -49,7 +49,7 @@ export async function withinSearchTimeout<T>(ctx: Context, search: (db: Queryabl
 }
 
 /** How many records a filter matches, up to REFINERY_SEARCH_COUNT_CAP: past it, the cap and `lower_bound`. */
-export async function countMatches(ctx: Context, filter: RecordFilter): Promise<RecordCount> {
+export async function countMatches(ctx: Pick<Context, 'config' | 'db'>, filter: RecordFilter): Promise<RecordCount> {
   const cap = ctx.config.searchCountCap;
   const count = await withinSearchTimeout(ctx, (db) => countRecords(db, compileFilter(filter), cap));
   return count > cap ? { count: cap, lower_bound: true } : { count };
