@@ -126,7 +126,7 @@ function dispatchTimeline(profile: ProfiledDb) {
   diagnostics.subscribe('http.server.request.start', onRequest);
   handler.start.subscribe(onHandler);
   profile.onStatement = (label, start, end) => {
-    if (current && current.statementSent === undefined && label.endsWith('insertRequestWithItems.ts')) {
+    if (current && current.statementSent === undefined && /insertRequest\w*IfNew\.ts$/.test(label)) {
       current.statementSent = wall(start);
       current.statementDone = wall(end);
     }

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 import { newId } from '../src/ids.ts';
 import { createRefinery } from '../src/refinery.ts';
 import { RecordIdList } from '../src/requests/requestBody.ts';
-import { insertRequestWithItems } from '../src/requests/queries/insertRequestWithItems.ts';
+import { insertRequestFirstSliceIfNew } from '../src/requests/queries/insertRequestFirstSliceIfNew.ts';
 import { writeBacklogSlices } from '../src/requests/queries/writeBacklogSlices.ts';
 import { describeEachBackend, references, type Harness, testMasterKey } from './support/harness.ts';
 import { advance, createRequest, finishedEvents, leaseRecords, uploadAnnotations } from './support/lifecycle.ts';
@@ -37,7 +37,7 @@ async function createLeavingBacklog(h: Harness, robotId: string, recordIds: stri
   const ids = new RecordIdList();
   for (const id of recordIds) ids.push(id);
   const id = newId();
-  const inserted = await insertRequestWithItems(h.refinery.ctx.db, {
+  const inserted = await insertRequestFirstSliceIfNew(h.refinery.ctx.db, {
     id,
     robotId,
     requestedBy: randomUUID(),
@@ -48,7 +48,6 @@ async function createLeavingBacklog(h: Harness, robotId: string, recordIds: stri
     bodyHash: 'x',
     recordIds: ids,
     now: h.clock.now(),
-    handoff: null,
     slice: h.refinery.ctx.config.createSlice,
   });
   assert.ok(inserted.backlog, 'part of the request waits in its backlog');

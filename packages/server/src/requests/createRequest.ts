@@ -11,7 +11,10 @@ import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
 import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
 import { getRetryOf } from './queries/getRetryOf.ts';
 import { analyzeItems } from './queries/analyzeItems.ts';
-import { insertRequestWithItems } from './queries/insertRequestWithItems.ts';
+import { insertRequestFirstSliceIfNew } from './queries/insertRequestFirstSliceIfNew.ts';
+import { insertRequestIfNew } from './queries/insertRequestIfNew.ts';
+import { insertRequestLeasingToPollIfNew } from './queries/insertRequestLeasingToPollIfNew.ts';
+import type { NewRequest } from './queries/newRequest.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
 import { setRequestTraceParent } from './queries/setRequestTraceParent.ts';
@@ -60,23 +63,26 @@ export async function createRequest(
   const large = isBulk(body.record_ids.length);
   const sliced = body.record_ids.length > ctx.config.createSlice;
   const handoff = large || sliced ? null : claimWaitingPoll(ctx, body.robot_id);
+  const request: NewRequest = {
+    id,
+    robotId: body.robot_id,
+    requestedBy: input.requestedBy,
+    priority: priorityRank[body.priority ?? 'normal'],
+    expiresAt,
+    callbackUrl: body.callback_url ?? null,
+    idempotencyKey: input.idempotencyKey,
+    bodyHash,
+    retryOf: input.retryOf,
+    recordIds: body.record_ids,
+    now,
+  };
   const insert = async (db: Queryable) => {
     await tuneForRows(db, body.record_ids.length);
-    const inserted = await insertRequestWithItems(db, {
-      id,
-      robotId: body.robot_id,
-      requestedBy: input.requestedBy,
-      priority: priorityRank[body.priority ?? 'normal'],
-      expiresAt,
-      callbackUrl: body.callback_url ?? null,
-      idempotencyKey: input.idempotencyKey,
-      bodyHash,
-      retryOf: input.retryOf,
-      recordIds: body.record_ids,
-      now,
-      handoff: handoff?.lease ?? null,
-      slice: sliced ? ctx.config.createSlice : null,
-    });
+    const inserted = sliced
+      ? { ...(await insertRequestFirstSliceIfNew(db, { ...request, slice: ctx.config.createSlice })), batch: null }
+      : handoff
+        ? await insertRequestLeasingToPollIfNew(db, { ...request, handoff: handoff.lease })
+        : { ...(await insertRequestIfNew(db, request)), batch: null };
     if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
     if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
     // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
