@@ -7,8 +7,8 @@ export const unpackedIdsSql = (packed: string) => `select encode(substr(${packed
     from generate_series(1, length(${packed}) / 16) as ord`;
 
 /**
- * The SQL that decides each new item's fate in the backlog's writer, writeBacklogSlices (the create
- * statements, insertRequest*IfNew, write the same rules out in full: change them together). From `wanted`
+ * The SQL that decides each new item's fate, in the create statements (insertRequest*IfNew) and the
+ * backlog's writer (writeBacklogSlices). From `wanted`
  * (record_id and any other columns, each id once, in record id order, so that the records are
  * read in the order of their index) and `robot`, joined to each by `robotJoin`, at `now` (an SQL
  * expression), it makes `checked`: wanted's columns and the record's, with the `error_code` that
