@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, parseDuration, priorityRank } from '@refinery/protocol';
+import { canonicalJson } from '@refinery/protocol';
 import { claimWaitingPoll, type LeasedBatch, traceLease } from '../batches/index.ts';
 import type { Context } from '../context.ts';
 import { flushWal, isBulk, isUniqueViolation, type Queryable, tuneForRows } from '../db/index.ts';
 import { errors } from '../errors.ts';
+import { checkRobotTakesRequests, createdRequest, sameRequest, termsOf } from './createTerms.ts';
 import { newId } from '../ids.ts';
 import { writeBacklog } from './backlog.ts';
-import { afterRequestsFinished } from './manifests.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
-import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
+import { getRequestByIdempotencyKey } from './queries/getRequest.ts';
 import { getRetryOf } from './queries/getRetryOf.ts';
 import { analyzeItems } from './queries/analyzeItems.ts';
 import { insertRequestFirstSliceIfNew } from './queries/insertRequestFirstSliceIfNew.ts';
@@ -19,18 +19,6 @@ import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
 import { setRequestTraceParent } from './queries/setRequestTraceParent.ts';
 import { trace, traceparentOf, tracing } from '../ops/index.ts';
-
-/** Longest `ttl` taken: a year. */
-const maxTtlMs = 366 * 24 * 3600_000;
-
-/** The request's deadline: `expires_at`, or now + `ttl` (never both: 422 `ttl_and_expires_at`). */
-export function deadlineOf(body: Pick<RequestBody, 'ttl' | 'expires_at'>, now: Date): string | null {
-  if (body.ttl === undefined) return body.expires_at ?? null;
-  if (body.expires_at !== undefined) throw errors.unprocessable('ttl_and_expires_at', 'send expires_at or ttl, not both');
-  const ttlMs = parseDuration(body.ttl)!;
-  if (ttlMs <= 0 || ttlMs > maxTtlMs) throw errors.unprocessable('invalid_ttl', 'ttl must be longer than zero and at most 366 days');
-  return new Date(now.getTime() + ttlMs).toISOString();
-}
 
 /**
  * Accepts a request: the request row, all its items and the robot's wake-up in one statement
@@ -54,10 +42,7 @@ export async function createRequest(
   const { body } = input;
   const now = ctx.clock.now();
   const startTime = tracing() ? Date.now() : 0;
-  if (body.expires_at !== undefined && new Date(body.expires_at).getTime() <= now.getTime()) {
-    throw errors.unprocessable('expires_in_past', 'expires_at must be in the future');
-  }
-  const expiresAt = deadlineOf(body, now);
+  const terms = termsOf(body, now);
   const bodyHash = createHash('sha256').update(canonicalJson({ ...body, record_ids: body.record_ids.digest() })).digest('hex');
   const id = newId();
   const large = isBulk(body.record_ids.length);
@@ -67,9 +52,7 @@ export async function createRequest(
     id,
     robotId: body.robot_id,
     requestedBy: input.requestedBy,
-    priority: priorityRank[body.priority ?? 'normal'],
-    expiresAt,
-    callbackUrl: body.callback_url ?? null,
+    ...terms,
     idempotencyKey: input.idempotencyKey,
     bodyHash,
     retryOf: input.retryOf,
@@ -83,8 +66,7 @@ export async function createRequest(
       : handoff
         ? await insertRequestLeasingToPollIfNew(db, { ...request, handoff: handoff.lease })
         : { ...(await insertRequestIfNew(db, request)), batch: null };
-    if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
-    if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
+    checkRobotTakesRequests(inserted.robot, body.robot_id);
     // A duplicate key waited on the unique index until the first transaction ended (ON CONFLICT
     // waits for an uncommitted conflicting row); this statement's snapshot sees what it committed.
     if (!inserted.request) {
@@ -122,11 +104,8 @@ export async function createRequest(
     const { existing } = outcome;
     // Only if the original was deleted between the two statements: ask again, it inserts this time.
     if (!existing) return createRequest(ctx, input);
-    if (existing.body_hash !== bodyHash) {
-      if (input.retryOf) throw errors.alreadyRetried(input.retryOf, existing.id);
-      throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
-    }
-    return { request: existing, created: false };
+    if (input.retryOf && existing.body_hash !== bodyHash) throw errors.alreadyRetried(input.retryOf, existing.id);
+    return sameRequest(existing, bodyHash);
   }
   ctx.metrics.requestsCreated.inc();
   const traceparent = tracing() && trace.getActiveSpan() ? traceparentOf(trace.getActiveSpan()!) : undefined;
@@ -135,8 +114,5 @@ export async function createRequest(
   // Committed: this process's long polls for the robot look at once, not when the NOTIFY comes back.
   if (outcome.pending > 0) ctx.work.wakeHere(body.robot_id);
   if (outcome.backlog) ctx.background.run('backlog', { request_id: id }, () => writeBacklog(ctx));
-  if (outcome.finished.length === 0) return { request: outcome.created, created: true };
-  afterRequestsFinished(ctx, outcome.finished);
-  // Finished at once: read it again for its final status.
-  return { request: (await getRequest(ctx.db, { id }))!, created: true };
+  return createdRequest(ctx, outcome.created, outcome.finished);
 }

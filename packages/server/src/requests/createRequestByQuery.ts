@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, priorityRank, type RecordFilter } from '@refinery/protocol';
+import { canonicalJson, type RecordFilter } from '@refinery/protocol';
 import type { Context } from '../context.ts';
 import { tuneForRows } from '../db/index.ts';
-import { errors } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { compileFilter, withinSearchTimeout } from '../records/index.ts';
 import { writeBacklog } from './backlog.ts';
-import { deadlineOf } from './createRequest.ts';
-import { afterRequestsFinished } from './manifests.ts';
+import { checkRobotTakesRequests, createdRequest, sameRequest, termsOf } from './createTerms.ts';
 import { finishRequestsIfDone } from './queries/finishRequestsIfDone.ts';
-import { getRequest, getRequestByIdempotencyKey } from './queries/getRequest.ts';
+import { getRequestByIdempotencyKey } from './queries/getRequest.ts';
 import { insertRequestFromQuery, queryFilterFirstParam } from './queries/insertRequestFromQuery.ts';
 import type { RequestRow } from './queries/requestRow.ts';
 import type { RequestBody } from './requestBody.ts';
@@ -30,10 +28,7 @@ export async function createRequestByQuery(
 ): Promise<{ request: RequestRow; created: boolean }> {
   const { body } = input;
   const now = ctx.clock.now();
-  if (body.expires_at !== undefined && new Date(body.expires_at).getTime() <= now.getTime()) {
-    throw errors.unprocessable('expires_in_past', 'expires_at must be in the future');
-  }
-  const expiresAt = deadlineOf(body, now);
+  const terms = termsOf(body, now);
   const bodyHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
   const id = newId();
   const outcome = await withinSearchTimeout(ctx, async (tx) => {
@@ -43,9 +38,7 @@ export async function createRequestByQuery(
       id,
       robotId: body.robot_id,
       requestedBy: input.requestedBy,
-      priority: priorityRank[body.priority ?? 'normal'],
-      expiresAt,
-      callbackUrl: body.callback_url ?? null,
+      ...terms,
       idempotencyKey: input.idempotencyKey,
       bodyHash,
       now,
@@ -54,8 +47,7 @@ export async function createRequestByQuery(
       filter: body.filter,
       where: compileFilter(body.filter, queryFilterFirstParam),
     });
-    if (!inserted.robot) throw errors.unprocessable('unknown_robot', `no robot has id ${body.robot_id}`);
-    if (!inserted.robot.active) throw errors.unprocessable('robot_paused', `robot "${inserted.robot.name}" is paused; it takes no new requests`);
+    checkRobotTakesRequests(inserted.robot, body.robot_id);
     if (!inserted.request) return { existing: await getRequestByIdempotencyKey(tx, { requestedBy: input.requestedBy, key: input.idempotencyKey! }) };
     // A query that matched nothing: the request is final at once.
     const finished = inserted.request.total === 0 ? await finishRequestsIfDone(tx, { requestIds: [id], now }) : [];
@@ -65,12 +57,9 @@ export async function createRequestByQuery(
     const { existing } = outcome;
     // Only if the original was deleted between the two statements: ask again, it inserts this time.
     if (!existing) return createRequestByQuery(ctx, input);
-    if (existing.body_hash !== bodyHash) throw errors.unprocessable('idempotency_key_reused', 'this Idempotency-Key was used with a different body');
-    return { request: existing, created: false };
+    return sameRequest(existing, bodyHash);
   }
   ctx.metrics.requestsCreated.inc();
   if (outcome.created.total > 0) ctx.background.run('backlog', { request_id: id }, () => writeBacklog(ctx));
-  if (outcome.finished.length === 0) return { request: outcome.created, created: true };
-  afterRequestsFinished(ctx, outcome.finished);
-  return { request: (await getRequest(ctx.db, { id }))!, created: true };
+  return createdRequest(ctx, outcome.created, outcome.finished);
 }
