@@ -49,8 +49,7 @@ export const errors = {
   /** Answered with Retry-After (retryAfterSeconds). */
   unavailable: (message = 'the database does not answer; try again shortly') => new AppError('unavailable', message),
 
-  /** A query over the content of an encrypted record type (docs/encryption.md). */
-  /** A record search with content clauses that could reach an encrypted type's records (`unheld`: the query names no type). */
+  /** A record search with content clauses that could reach an encrypted type's records (`unheld`: the query names no type; docs/encryption.md). */
   encryptedContent: (types: string[], unheld: boolean) =>
     new AppError('encrypted_content',
       `record type${types.length > 1 ? 's' : ''} ${types.join(', ')} ${types.length > 1 ? 'are' : 'is'} encrypted: ${types.length > 1 ? 'their' : 'its'} content cannot be searched` +
