@@ -18,12 +18,12 @@ export interface ItemRow {
  */
 const statusesWithError = new Set(['failed', 'denied', 'expired', 'cancelled']);
 
-/** A request's items in creation order, after item `afterSeq`. */
+/** A request's items as they show (shown_items), in creation order, after item `afterSeq`. */
 export async function listItems(db: Queryable, p: { requestId: string; status: string | null; afterSeq: string | null; limit: number }): Promise<ItemRow[]> {
   const { rows } = await db.query<ItemRow>(
     `
 select i.id::text as seq, i.record_id, i.status, i.attempts, i.batch_id, i.enhancement_id, i.error_code, i.error_message, i.updated_at
-from items i
+from shown_items i
 where i.request_id = $1::uuid
   and ($2::text is null or i.status = $2::text)
   ${p.status !== null && statusesWithError.has(p.status) ? 'and i.error_code is not null' : ''}
