@@ -12,14 +12,15 @@ export interface ItemOutcome {
 
 /**
  * Settles the batch's answered items whose fate differs from the batch's, from parallel arrays
- * (one statement for the whole batch): those `leased` with it move to their final state; those
- * completed are not written, they complete with the batch (completeImportedBatch). Records the
+ * (one statement for the whole batch): those `leased` with it move to their final state. Those
+ * completed are not written, they complete with the batch (completeImportedBatch), unless their
+ * row still carries an earlier attempt's error, which a completed item does not show. Records the
  * batch's report, which marks its items settled (the batch stays `importing` until then). The
  * batch row is locked before the items, as every writer of a batch's items does
  * (db/functions/04_item_counts.sql). Returns how many items went where, by request.
  */
 export async function settleImportedItems(db: Queryable, p: { batchId: string; outcomes: ItemOutcome[]; reportKey: string; now: Date }): Promise<ItemMove[]> {
-  const o = p.outcomes.filter((x) => x.status !== 'completed');
+  const o = p.outcomes;
   const { rows } = await db.query<ItemMove>(
     `
 with batch as (
@@ -36,6 +37,7 @@ settled as (
     error_code = outcome.error_code, error_message = outcome.error_message, updated_at = $7::timestamptz
   from batch, outcome
   where i.batch_id = batch.id and i.status = 'leased' and i.record_id = outcome.record_id
+    and (outcome.status <> 'completed' or i.error_code is not null)
   returning i.request_id, i.robot_id, i.status
 )
 select request_id::text, robot_id::text, status, count(*)::int as n from settled group by 1, 2, 3

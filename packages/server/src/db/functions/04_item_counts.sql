@@ -68,16 +68,17 @@ begin
   on conflict (request_id) where type = 'request.started' do nothing;
 end $$;
 
--- Moved items, checked and counted without joining each old row to its new row.
+-- Moved items, checked and counted without joining each old row to its new row, by the status
+-- each row shows (a `leased` row of an importing or completed batch shows the batch's).
 --
--- Counts: each request's count of a status moves by how many of its new rows hold that status
+-- Counts: each request's count of a status moves by how many of its new rows show that status
 -- minus how many of its old rows did (rows whose status did not change cancel out).
--- The check: if every pairing of a status the statement's old rows hold with a different one its
--- new rows hold is an allowed move, every actual move is allowed. Only when some pairing is not
+-- The check: if every pairing of a status the statement's old rows show with a different one its
+-- new rows show is an allowed move, every actual move is allowed. Only when some pairing is not
 -- does the statement join old and new rows to find whether an actual move is illegal. Every
 -- statement Refinery runs moves items between statuses that all pair legally (pending → leased,
--- leased → importing, importing → completed, …), so the join (a hash join planned per call, a
--- quarter of a 1,000-item move's time) is no longer made.
+-- importing → failed, …), so the join (a hash join planned per call, a quarter of a 1,000-item
+-- move's time) is no longer made.
 create or replace function items_after_update() returns trigger language plpgsql as $$
 declare
   bad item_move;
