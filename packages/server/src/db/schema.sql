@@ -308,6 +308,16 @@ CREATE FUNCTION public.request_started_due(r public.requests) RETURNS boolean
 $$;
 
 --
+-- Name: row_statuses_showing(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.row_statuses_showing(shown text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when shown in ('importing', 'completed') then array[shown, 'leased'] else array[shown] end
+$$;
+
+--
 -- Name: shown_item_status(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -733,7 +743,8 @@ CREATE VIEW public.shown_items AS
         CASE
             WHEN (b.id IS NOT NULL) THEN b.updated_at
             ELSE i.updated_at
-        END AS updated_at
+        END AS updated_at,
+    i.status AS row_status
    FROM (public.items i
      LEFT JOIN public.batches b ON (((b.id = i.batch_id) AND public.moves_with_batch(i.status, b.status))));
 

@@ -15,6 +15,12 @@ create or replace function shown_item_status(item_status text, batch_status text
   select case when moves_with_batch(item_status, batch_status) then batch_status else item_status end
 $$;
 
+-- The row statuses an item showing `shown` may have: a reader filtering on the shown status
+-- filters the rows on these first, without looking at their batches.
+create or replace function row_statuses_showing(shown text) returns text[] language sql immutable as $$
+  select case when shown in ('importing', 'completed') then array[shown, 'leased'] else array[shown] end
+$$;
+
 -- Every item as it shows: every reader of an item's status, moment or enhancement reads this view.
 -- The enhancement of an item that completed with its batch is the one its batch imported for it.
 create or replace view shown_items as
@@ -25,7 +31,8 @@ select i.id, i.request_id, i.record_id, i.robot_id, i.priority,
     select e.id from enhancements e where e.record_id = i.record_id and e.batch_id = i.batch_id and e.request_id = i.request_id limit 1
   ) else i.enhancement_id end as enhancement_id,
   i.error_code, i.error_message, i.available_at,
-  case when b.id is not null then b.updated_at else i.updated_at end as updated_at
+  case when b.id is not null then b.updated_at else i.updated_at end as updated_at,
+  i.status as row_status
 from items i
 left join batches b on b.id = i.batch_id and moves_with_batch(i.status, b.status);
 
