@@ -57,6 +57,26 @@ describeEachBackend(
       assert.equal(events[0].payload.counts.cancelled, 3);
     });
 
+    it('cancel keeps what completed: the items a completed batch carried stay completed, with their enhancement, in the list and the manifest', async () => {
+      const robot = await h().createRobot({ lease: 'PT1H' });
+      const ids = await h().importRecords(references(3));
+      const requestId = await createRequest(h(), { robot_id: robot.id, record_ids: ids });
+      const batch = (await leaseRecords(h(), robot, 2))!;
+      await uploadAnnotations(batch);
+      assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
+      await h().refinery.background.drain();
+
+      const cancelled = await h().api('POST', `/v1/requests/${requestId}/cancel`);
+      assert.equal(cancelled.status, 200);
+      assert.deepEqual([cancelled.body.status, cancelled.body.counts.completed, cancelled.body.counts.cancelled], ['cancelled', 2, 1]);
+      const items = await itemsOf(h(), requestId);
+      assert.deepEqual(items.map((i) => i.status).sort(), ['cancelled', 'completed', 'completed']);
+      await h().refinery.background.drain();
+      const manifestUrl = (await h().api('GET', `/v1/requests/${requestId}`)).body.manifest_url;
+      const manifest = (await (await fetch(manifestUrl)).text()).trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(manifest.map((l) => [l.status, l.enhancement_ids.length]).sort(), [['cancelled', 0], ['completed', 1], ['completed', 1]]);
+    });
+
     it("in a batch mixing two requests, cancelling one still imports the other's items; the report says why the rest was not imported", async () => {
       const robot = await h().createRobot({ lease: 'PT1H' });
       const ids = await h().importRecords(references(4));

@@ -124,7 +124,7 @@ describe('concurrency on PostgreSQL', { skip }, () => {
       const items = await db.query<{ n: number; leased: number; once: number; batches: number }>(
         `select count(*)::int as n, (count(*) filter (where status = 'leased'))::int as leased,
            (count(*) filter (where attempts = 1))::int as once, count(distinct batch_id)::int as batches
-         from items where request_id = $1::uuid`,
+         from shown_items where request_id = $1::uuid`,
         [created.body.id],
       );
       assert.deepEqual(items.rows[0], { n: 10_000, leased: 10_000, once: 10_000, batches: batches.length });

@@ -220,7 +220,7 @@ async function finishRun(run: Run, timeoutMs: number) {
 /** What the database says of the request: its items by status (with their most attempts), the enhancements per record, its `request.finished` events. */
 async function outcome(db: Queryable, run: Run) {
   const items = await db.query<{ status: string; n: number; most_attempts: number }>(
-    `select status, count(*)::int as n, max(attempts)::int as most_attempts from items where request_id = $1::uuid group by status order by status`,
+    `select status, count(*)::int as n, max(attempts)::int as most_attempts from shown_items where request_id = $1::uuid group by status order by status`,
     [run.requestId],
   );
   const perRecord = await db.query<{ none: number; one: number; more: number }>(

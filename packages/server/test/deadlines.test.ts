@@ -96,6 +96,29 @@ describeEachBackend(
       assert.deepEqual(report.filter((l) => ids.slice(2).includes(l.record_id!)).map((l) => l.outcome), ['imported', 'imported']);
     });
 
+    it('results for a batch mixing a request past its deadline with an open one, before the sweeper ran: the first expires then, the open one imports', async () => {
+      const robot = await h().createRobot({ lease: 'PT1H' });
+      const ids = await h().importRecords(references(4));
+      const expiring = await createRequest(h(), { robot_id: robot.id, record_ids: ids.slice(0, 2), expires_at: new Date(h().clock.now().getTime() + 5 * minute).toISOString() });
+      const lasting = await createRequest(h(), { robot_id: robot.id, record_ids: ids.slice(2) });
+      const batch = (await leaseRecords(h(), robot, 10))!;
+      assert.equal(batch.item_count, 4);
+      await uploadAnnotations(batch);
+      advance(h(), 5 * minute + 1000);
+
+      const posted = await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token });
+      assert.equal(posted.status, 202);
+      await h().refinery.background.drain();
+      assert.equal((await h().api('GET', `/v1/requests/${lasting}`)).body.status, 'completed');
+      const expired = (await h().api('GET', `/v1/requests/${expiring}`)).body;
+      assert.equal(expired.status, 'expired');
+      assert.deepEqual([expired.counts.expired, expired.counts.importing, expired.counts.completed], [2, 0, 0]);
+      assert.ok((await itemsOf(h(), expiring)).every((i) => i.status === 'expired' && i.error?.code === 'request_expired'));
+      for (const id of ids.slice(0, 2)) assert.equal(await enhancementCount(h(), id), 0);
+      for (const id of ids.slice(2)) assert.equal(await enhancementCount(h(), id), 1);
+      assert.equal((await finishedEvents(h(), expiring)).length, 1);
+    });
+
     it('items importing at the deadline expire too; the import, resumed, imports nothing for them', async () => {
       const robot = await h().createRobot({ lease: 'PT1H' });
       const ids = await h().importRecords(references(2));

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { contentHash, type ProvisionedRobot } from '@refinery/protocol';
 import { blobKeys } from '../src/blobs/store.ts';
 import type { Queryable } from '../src/db/db.ts';
+import { completeImportedBatch } from '../src/batches/queries/completeImportedBatch.ts';
 import { insertEnhancements } from '../src/batches/queries/insertEnhancements.ts';
 import { settleImportedItems } from '../src/batches/queries/settleImportedItems.ts';
 import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImport.ts';
@@ -72,15 +73,16 @@ describe('fan-in exactly once', { skip }, () => {
     return { robot, requestId: created.body.id, batches };
   }
 
-  /** What an import does in its last transaction: insert the enhancements, settle the items. */
+  /** What an import does in its last transaction: insert the enhancements, settle the items, complete the batch (the items with it). */
   async function settle(q: Queryable, robotId: string, requestId: string, batch: { id: string; recordIds: string[] }): Promise<void> {
     const now = new Date();
     const content = { label: `from ${batch.id}` };
     const enhancements = batch.recordIds.map((record_id) => ({ id: newId(), record_id, request_id: requestId, type: 'annotation', content, content_hash: contentHash(content), robot_version: null, derived_from: null }));
     const inserted = await insertEnhancements(q, { robotId, batchId: batch.id, enhancements, now });
     const outcomes = inserted.map((e) => ({ record_id: e.record_id, status: 'completed' as const, enhancement_id: e.enhancement_id, error_code: null, error_message: null }));
-    const settled = await settleImportedItems(q, { batchId: batch.id, outcomes, reportKey: blobKeys.report(batch.id), now });
-    assert.deepEqual(settled, [{ request_id: requestId, robot_id: robotId, status: 'completed', n: batch.recordIds.length }]);
+    assert.deepEqual(await settleImportedItems(q, { batchId: batch.id, outcomes, reportKey: blobKeys.report(batch.id), now }), [], 'items that complete with their batch are not written');
+    const completed = await completeImportedBatch(q, { batchId: batch.id, now });
+    assert.deepEqual(completed, { completed: true, moves: [{ request_id: requestId, robot_id: robotId, status: 'completed', n: batch.recordIds.length }] });
   }
 
   /** Waits until the session is blocked on a lock held by another transaction. */
@@ -102,8 +104,8 @@ describe('fan-in exactly once', { skip }, () => {
     const [a, b] = first === 'one' ? [one, two] : [two, one];
     await a.q.query('begin');
     await b.q.query('begin');
-    // Both settle their batch. The second's count trigger queues behind the first's row lock on the
-    // request: it has updated its items and waits, inside its statement, for the first to end.
+    // Both settle and complete their batch. The second's count move queues behind the first's row
+    // lock on the request: it has moved its batch and waits, inside its statement, for the first to end.
     await settle(a.q, robot.id, requestId, batches[0]);
     const bSettled = settle(b.q, robot.id, requestId, batches[1]);
     await blockedOnLock(b.pid);

@@ -76,7 +76,7 @@ describeEachBackend('items file', (h) => {
   /** A robot's items and batches as stored: what a lease that was undone must leave. */
   async function stored(requestId: string) {
     const { db } = h().refinery.ctx;
-    const items = await db.query<{ status: string; attempts: number }>(`select status, attempts from items where request_id = $1::uuid order by id`, [requestId]);
+    const items = await db.query<{ status: string; attempts: number }>(`select status, attempts from shown_items where request_id = $1::uuid order by id`, [requestId]);
     const batches = await db.query<{ status: string; error_message: string | null }>(
       `select distinct b.status, b.error_message from batches b join items i on i.batch_id = b.id where i.request_id = $1::uuid`,
       [requestId],

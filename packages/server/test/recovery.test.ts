@@ -5,6 +5,7 @@ import { startBatchImportIfLeased } from '../src/batches/queries/startBatchImpor
 import type { Db } from '../src/db/db.ts';
 import { autovacuumRuns } from '../src/db/vacuum.ts';
 import { describeEachBackend, references } from './support/harness.ts';
+import { itemsOf } from './support/lifecycle.ts';
 
 // A process may die at any point; what it left half done is in the database, and the sweeper
 // (of any process) finishes it. These tests leave work half done on purpose, then sweep.
@@ -68,7 +69,7 @@ describeEachBackend(
       const { robot, batch } = await leasedWithResults(3, (ids) => ids.map((id) => ({ record_id: id, type: 'annotation', content: { n: 1 } })));
       const ctx = h().refinery.ctx;
       const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() });
-      assert.ok(started?.context);
+      assert.ok(started && started !== 'overdue' && started.context);
       const byRecord = (c: ImportContext) => ({ ...c, items: [...c.items].sort((a, b) => a.record_id.localeCompare(b.record_id)) });
       assert.deepEqual(byRecord(started.context), byRecord((await getImportContext(ctx.db, { batchId: batch.id }))!));
       assert.equal(started.context.items.length, 3);
@@ -87,7 +88,7 @@ describeEachBackend(
       assert.equal((await fetch(shared.results_url, { method: 'PUT', body: lines })).status, 200);
       assert.equal((await h().api('POST', `/v1/requests/${droppedRequest}/cancel`)).body.status, 'cancelled');
       const partly = await startBatchImportIfLeased(ctx.db, { id: shared.id, robotId: other.id, leaseToken: shared.lease_token, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() });
-      assert.ok(partly);
+      assert.ok(partly && partly !== 'overdue');
       assert.equal(partly.context, null, 'the import reads the closed items itself');
       await importResults(ctx, shared.id, partly.context);
       await h().refinery.background.drain();
@@ -97,7 +98,7 @@ describeEachBackend(
 
     it('completes an import whose process died after settling its items, keeping its first report', async () => {
       const { robot, recordIds, requestId, batch } = await leasedWithResults(2, (ids) => [{ record_id: ids[0], type: 'annotation', content: { n: 3 } }, { record_id: ids[1], type: 'no-such-type', content: {} }]);
-      // The process dies between the items' move and the import's last step (the batch's completion).
+      // The process dies between the items' settle and the import's last step (the batch's completion).
       const db = h().refinery.ctx.db;
       await diesAt(db, /^\s*(with completed as \(\s*)?update batches set status = 'completed'/, async () => {
         assert.equal((await h().robotCall(robot, 'POST', `/v1/batches/${batch.id}/results`, { lease_token: batch.lease_token })).status, 202);
@@ -105,7 +106,9 @@ describeEachBackend(
       });
       const halfDone = (await h().api('GET', `/v1/requests/${requestId}`)).body;
       assert.equal(halfDone.status, 'processing');
-      assert.deepEqual([halfDone.counts.completed, halfDone.counts.failed, halfDone.counts.importing], [1, 1, 0]);
+      // The rejected item is settled; the imported one completes with its batch, importing until then.
+      assert.deepEqual([halfDone.counts.completed, halfDone.counts.failed, halfDone.counts.importing], [0, 1, 1]);
+      assert.deepEqual((await itemsOf(h(), requestId)).map((i) => i.status).sort(), ['failed', 'importing']);
 
       advance(h().refinery.ctx.config.importLeaseMs + 1000);
       assert.equal((await h().refinery.maintenance.runOnce()).importResumption, 1);
@@ -150,7 +153,7 @@ describeEachBackend(
       const { importResults } = await import('../src/batches/importResults.ts');
       const ctx = h().refinery.ctx;
       const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now: ctx.clock.now() });
-      assert.ok(started?.context);
+      assert.ok(started && started !== 'overdue' && started.context);
       // The import POST /results starts (with the fence's context) and one resumed by a sweeper (reading it).
       await Promise.all([importResults(ctx, batch.id, started.context), importResults(ctx, batch.id)]);
       await h().refinery.background.drain();

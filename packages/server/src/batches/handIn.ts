@@ -1,6 +1,6 @@
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
-import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
+import { afterRequestsFinished, expireOverdueRequests, finishRequestsIfDone } from '../requests/index.ts';
 import { notifyRetries } from '../work/index.ts';
 import { refuseIfItemsClosed } from './closedItems.ts';
 import { importResults } from './importResults.ts';
@@ -8,7 +8,23 @@ import type { BatchRow } from './queries/batchRow.ts';
 import { failBatchIfLeased } from './queries/failBatchIfLeased.ts';
 import { getBatch } from './queries/getBatch.ts';
 import { retryOrFailItems } from './queries/retryOrFailItems.ts';
-import { startBatchImportIfLeased } from './queries/startBatchImport.ts';
+import { startBatchImportIfLeased, type StartedImport } from './queries/startBatchImport.ts';
+
+/**
+ * The fence (startBatchImportIfLeased). A batch holding an item of a request past its deadline that
+ * the deadlines service has not expired yet does not move with it: that service's pass runs first,
+ * as it would have a moment earlier, and the fence is tried once more.
+ */
+export async function startImportIfLeased(
+  ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>,
+  p: { id: string; robotId: string; leaseToken: string; importLeaseMs: number; now: Date },
+): Promise<StartedImport | null> {
+  const started = await startBatchImportIfLeased(ctx.db, p);
+  if (started !== 'overdue') return started;
+  await expireOverdueRequests(ctx);
+  const again = await startBatchImportIfLeased(ctx.db, p);
+  return again === 'overdue' ? null : again;
+}
 
 /** Why a fenced move refused: 409 with a reason a robot author can act on. */
 export function refusal(batch: BatchRow, leaseToken: string): never {
@@ -47,7 +63,7 @@ export async function failLeasedBatch(ctx: Pick<Context, 'background' | 'blobs' 
   const now = ctx.clock.now();
   const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, message: p.message, now }))) return null;
-    const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'robot_error', message: p.message, retryable: p.retryable, now });
+    const moved = await retryOrFailItems(tx, { batchIds: [batch.id], code: 'robot_error', message: p.message, retryable: p.retryable, now });
     await notifyRetries(tx, moved.retries);
     return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
   });
@@ -71,7 +87,7 @@ export async function startResultsImport(ctx: Pick<Context, 'background' | 'blob
     if (!uploaded) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
     uploaded.destroy();
   }
-  const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, importLeaseMs: ctx.config.importLeaseMs, now });
+  const started = await startImportIfLeased(ctx, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, importLeaseMs: ctx.config.importLeaseMs, now });
   if (!started) return (await repeatedOrRefused(ctx, batch, { leaseToken: p.leaseToken, error: false, repeat: p.repeat })).status;
   void ctx.background.run('import', { batch_id: batch.id }, () => importResults(ctx, batch.id, started.context));
   return 'importing';

@@ -18,7 +18,6 @@ import { renewImportLeaseIfImporting } from './queries/renewImportLease.ts';
 import { requestIdsOfBatch } from './queries/requestIdsOfBatch.ts';
 import { inSpan } from '../ops/index.ts';
 import { retryOrFailAnsweredItems } from './queries/retryOrFailAnsweredItems.ts';
-import { retryOrFailItems } from './queries/retryOrFailItems.ts';
 import { settleImportedItems, type ItemOutcome } from './queries/settleImportedItems.ts';
 import type { Verdict } from './verdict.ts';
 
@@ -212,7 +211,7 @@ async function runImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | '
   };
 
   let neverAnswered = 'the robot never answered this record';
-  let unanswered = 0;
+  const unanswered: string[] = [];
   /** Lines that are not blank, so far. */
   let entries = 0;
   /** Judges one results line: its enhancement waits in `pending`, anything else is settled and reported at once. */
@@ -270,7 +269,7 @@ async function runImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | '
     }
     for (const recordId of requestOf.keys()) {
       if (answeredOn.has(recordId)) continue;
-      unanswered++;
+      unanswered.push(recordId);
       writeReport({ record_id: recordId, outcome: 'missing', message: neverAnswered });
       if (reportText.length >= reportWriteChars) await sendReport();
     }
@@ -283,11 +282,11 @@ async function runImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | '
   }
 
   const settle = { batchId, outcomes: [...outcomes.values()], reportKey, now };
-  if (retryableErrors.length === 0 && unanswered === 0) {
-    // Every item answered for good, the common case: the items settle in a statement of their own,
-    // so the request rows' locks (taken by the count trigger) are held for that statement only,
-    // not across round trips to this process. A crash after it leaves the batch `importing` with
-    // its report recorded: the resumed import only completes it.
+  if (retryableErrors.length === 0 && unanswered.length === 0) {
+    // Every item answered for good, the common case: the items whose fate differs from the batch's
+    // settle in a statement of their own, so the request rows' locks (taken by the count trigger)
+    // are held for that statement only, not across round trips to this process. A crash after it
+    // leaves the batch `importing` with its report recorded: the resumed import only completes it.
     const settled = await settleImportedItems(ctx.db, settle);
     ctx.metrics.itemsMoved(settled);
     await completeImport(ctx, { batchId, robotId: batch.robot_id, requestIds: requestIdsOf(settled), now });
@@ -295,13 +294,14 @@ async function runImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | '
   }
   const { moves, completed, finished } = await ctx.db.transaction(async (tx) => {
     const settled = await settleImportedItems(tx, settle);
-    const retried = await retryOrFailAnsweredItems(tx, { batchId, errors: retryableErrors, now });
-    // What is still importing was never answered: it retries while attempts remain, at the same moment.
-    const missing = unanswered === 0 ? null : await retryOrFailItems(tx, { batchIds: [batchId], fromStatus: 'importing', code: 'missing', message: neverAnswered, retryable: true, now });
-    await notifyRetries(tx, [...retried.retries, ...(missing?.retries ?? [])]);
+    const retried = await retryOrFailAnsweredItems(tx, { batchId, code: 'robot_error', errors: retryableErrors, now });
+    // Never answered: retried while attempts remain, at the same moment.
+    const missing = await retryOrFailAnsweredItems(tx, { batchId, code: 'missing', errors: unanswered.map((record_id) => ({ record_id, message: neverAnswered })), now });
+    await notifyRetries(tx, [...retried.retries, ...missing.retries]);
     const completed = await completeImportedBatch(tx, { batchId, now });
-    const finished = await finishRequestsIfDone(tx, { requestIds: [...requestIdsOf(settled), ...retried.requestIds, ...(missing?.requestIds ?? [])], now });
-    return { moves: [...settled, ...retried.moves, ...(missing?.moves ?? [])], completed, finished };
+    const moves = [...settled, ...retried.moves, ...missing.moves, ...completed.moves];
+    const finished = await finishRequestsIfDone(tx, { requestIds: requestIdsOf(moves), now });
+    return { moves, completed: completed.completed, finished };
   });
   ctx.metrics.itemsMoved(moves);
   if (completed) ctx.metrics.batchesImported.inc({ robot: batch.robot_id });
@@ -310,12 +310,16 @@ async function runImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | '
 }
 
 /**
- * An import's last step, once its items are settled: the batch completes, then the requests whose
- * items are all final finish. Two statements, each committed on its own (on PGlite a transaction
- * would hold the one connection across round trips to this thread): a process that dies between
- * them leaves the requests to the orphaned-requests service (maintenance/orphanedRequests.ts).
+ * An import's last step, once its items are settled: the batch completes, with the items still in
+ * it, then the requests whose items are all final finish (those of `requestIds`, and those of the
+ * items that completed with the batch). Two statements, each committed on its own (on PGlite a
+ * transaction would hold the one connection across round trips to this thread): a process that
+ * dies between them leaves the requests to the orphaned-requests service
+ * (maintenance/orphanedRequests.ts).
  */
 async function completeImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>, p: { batchId: string; robotId: string; requestIds: string[]; now: Date }): Promise<void> {
-  if (await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now })) ctx.metrics.batchesImported.inc({ robot: p.robotId });
-  afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: p.requestIds, now: p.now }));
+  const completed = await completeImportedBatch(ctx.db, { batchId: p.batchId, now: p.now });
+  if (completed.completed) ctx.metrics.batchesImported.inc({ robot: p.robotId });
+  ctx.metrics.itemsMoved(completed.moves);
+  afterRequestsFinished(ctx, await finishRequestsIfDone(ctx.db, { requestIds: [...new Set([...p.requestIds, ...requestIdsOf(completed.moves)])], now: p.now }));
 }

@@ -2,7 +2,7 @@
 export { backoffSql } from './backoff.ts';
 export { batchOut } from './batchOut.ts';
 export { deleteBatchFilesPastRetention } from './filesCleanup.ts';
-export { failLeasedBatch, startResultsImport } from './handIn.ts';
+export { failLeasedBatch, startImportIfLeased, startResultsImport } from './handIn.ts';
 export { claimWaitingPoll, type HandoffLease } from './handoff.ts';
 export { importResults } from './importResults.ts';
 export { itemsFileCanFollowAnswer, leaseBatch, leaseNewBatch, traceLease, writeItemsFile } from './leaseBatch.ts';
@@ -17,6 +17,5 @@ export { firstPageSql } from './queries/itemsFileLines.ts';
 export { type LeasedBatch } from './queries/leaseItems.ts';
 export { renewBatchLeaseIfLeased } from './queries/renewBatchLease.ts';
 export { retryOrFailItems } from './queries/retryOrFailItems.ts';
-export { startBatchImportIfLeased } from './queries/startBatchImport.ts';
 export { batchRoutes } from './routes.ts';
 export { type Verdict } from './verdict.ts';

@@ -16,6 +16,29 @@ CREATE TYPE public.item_move AS (
 );
 
 --
+-- Name: batches_after_move(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.batches_after_move() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  deltas jsonb;
+begin
+  select jsonb_agg(jsonb_build_object('request_id', c.request_id, 'at', new.updated_at,
+      'pending', 0, 'leased', case when old.status = 'leased' then -c.n else 0 end,
+      'importing', case when new.status = 'importing' then c.n when old.status = 'importing' then -c.n else 0 end,
+      'completed', case when new.status = 'completed' then c.n else 0 end,
+      'discarded', 0, 'failed', 0, 'expired', 0, 'cancelled', 0))
+  into deltas
+  from (select i.request_id, count(*)::int as n from items i where i.batch_id = new.id and i.status = 'leased' group by 1) c;
+  if deltas is not null then
+    perform move_item_counts(deltas);
+  end if;
+  return null;
+end $$;
+
+--
 -- Name: check_status_move(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -69,45 +92,82 @@ CREATE FUNCTION public.items_after_update() RETURNS trigger
     AS $_$
 declare
   bad item_move;
+  deltas jsonb;
+  -- The batches whose `leased` rows here show the batch's status, and that status.
+  moving_ids uuid[];
+  moving_statuses text[];
 begin
+  select coalesce(array_agg(b.id), '{}'), coalesce(array_agg(b.status), '{}') into moving_ids, moving_statuses
+  from batches b
+  where b.id = any(array(select batch_id from old_items where status = 'leased' union select batch_id from new_items where status = 'leased'))
+    and moves_with_batch('leased', b.status);
+
   if exists (
     select 1
-    from (select distinct status from old_items) f, (select distinct status from new_items) t
+    from (select distinct coalesce(m.status, o.status) as status from old_items o left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased') f,
+      (select distinct coalesce(m.status, ni.status) as status from new_items ni left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = ni.batch_id and ni.status = 'leased') t
     where f.status <> t.status
       and not exists (select 1 from item_transitions x where x.from_status = f.status and x.to_status = t.status)
   ) then
     -- Planned at every call (execute): a cached plan would keep the join chosen for the first
     -- statement's size.
     execute $q$
-      select ni.request_id, oi.status, ni.status, 1, ni.updated_at
+      select ni.request_id, f.status, t.status, 1, ni.updated_at
       from new_items ni join old_items oi on oi.id = ni.id
-      where ni.status <> oi.status
-        and not exists (select 1 from item_transitions x where x.from_status = oi.status and x.to_status = ni.status)
+      cross join lateral (select coalesce((select m.status from unnest($1::uuid[], $2::text[]) m(id, status) where m.id = oi.batch_id and oi.status = 'leased'), oi.status) as status) f
+      cross join lateral (select coalesce((select m.status from unnest($1::uuid[], $2::text[]) m(id, status) where m.id = ni.batch_id and ni.status = 'leased'), ni.status) as status) t
+      where t.status <> f.status
+        and not exists (select 1 from item_transitions x where x.from_status = f.status and x.to_status = t.status)
       limit 1
-    $q$ into bad;
+    $q$ into bad using moving_ids, moving_statuses;
     if bad.from_status is not null then
       perform illegal_move('an item', bad.from_status, bad.to_status);
     end if;
   end if;
 
+  -- Counted by what the rows show: a `leased` row of an importing or completed batch counts as its batch's status.
   with held as (
-    select request_id, status, -count(*)::int as n, null::timestamptz as at from old_items group by 1, 2
+    select o.request_id, coalesce(m.status, o.status) as status, -count(*)::int as n, null::timestamptz as at
+    from old_items o left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased'
+    group by 1, 2
     union all
-    select request_id, status, count(*)::int, max(updated_at) from new_items group by 1, 2
-  ),
-  per_request as (
-    select * from (
-      select request_id, max(at) as at,
-        coalesce(sum(n) filter (where status = 'pending'), 0) as pending,
-        coalesce(sum(n) filter (where status = 'leased'), 0) as leased,
-        coalesce(sum(n) filter (where status = 'importing'), 0) as importing,
-        coalesce(sum(n) filter (where status = 'completed'), 0) as completed,
-        coalesce(sum(n) filter (where status = 'discarded'), 0) as discarded,
-        coalesce(sum(n) filter (where status = 'failed'), 0) as failed,
-        coalesce(sum(n) filter (where status = 'expired'), 0) as expired,
-        coalesce(sum(n) filter (where status = 'cancelled'), 0) as cancelled
-      from held group by request_id
-    ) d
+    select ni.request_id, coalesce(m.status, ni.status), count(*)::int, max(ni.updated_at)
+    from new_items ni left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = ni.batch_id and ni.status = 'leased'
+    group by 1, 2
+  )
+  select jsonb_agg(jsonb_build_object('request_id', request_id, 'at', at,
+      'pending', pending, 'leased', leased, 'importing', importing, 'completed', completed,
+      'discarded', discarded, 'failed', failed, 'expired', expired, 'cancelled', cancelled))
+  into deltas
+  from (
+    select request_id, max(at) as at,
+      coalesce(sum(n) filter (where status = 'pending'), 0) as pending,
+      coalesce(sum(n) filter (where status = 'leased'), 0) as leased,
+      coalesce(sum(n) filter (where status = 'importing'), 0) as importing,
+      coalesce(sum(n) filter (where status = 'completed'), 0) as completed,
+      coalesce(sum(n) filter (where status = 'discarded'), 0) as discarded,
+      coalesce(sum(n) filter (where status = 'failed'), 0) as failed,
+      coalesce(sum(n) filter (where status = 'expired'), 0) as expired,
+      coalesce(sum(n) filter (where status = 'cancelled'), 0) as cancelled
+    from held group by request_id
+  ) d;
+  if deltas is not null then
+    perform move_item_counts(deltas);
+  end if;
+  return null;
+end $_$;
+
+--
+-- Name: move_item_counts(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.move_item_counts(d jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+begin
+  with per_request as (
+    select * from jsonb_to_recordset(d) as t(request_id uuid, at timestamptz, pending int, leased int, importing int,
+      completed int, discarded int, failed int, expired int, cancelled int)
     where (pending, leased, importing, completed, discarded, failed, expired, cancelled) <> (0, 0, 0, 0, 0, 0, 0, 0)
   ),
   moved as (
@@ -135,8 +195,17 @@ begin
   order by (m.req).id
   -- Two processes starting one request at the same moment write one request.started.
   on conflict (request_id) where type = 'request.started' do nothing;
-  return null;
-end $_$;
+end $$;
+
+--
+-- Name: moves_with_batch(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.moves_with_batch(item_status text, batch_status text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select item_status = 'leased' and batch_status in ('importing', 'completed')
+$$;
 
 --
 -- Name: requests; Type: TABLE; Schema: public; Owner: -
@@ -236,6 +305,26 @@ CREATE FUNCTION public.request_started_due(r public.requests) RETURNS boolean
     LANGUAGE sql STABLE
     AS $$
   select r.status = 'processing' and not exists (select 1 from events e where e.request_id = r.id and e.type = 'request.started')
+$$;
+
+--
+-- Name: row_statuses_showing(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.row_statuses_showing(shown text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when shown in ('importing', 'completed') then array[shown, 'leased'] else array[shown] end
+$$;
+
+--
+-- Name: shown_item_status(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.shown_item_status(item_status text, batch_status text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when moves_with_batch(item_status, batch_status) then batch_status else item_status end
 $$;
 
 --
@@ -627,6 +716,37 @@ CREATE TABLE public.settings (
     key text NOT NULL,
     value text NOT NULL
 );
+
+--
+-- Name: shown_items; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.shown_items AS
+ SELECT i.id,
+    i.request_id,
+    i.record_id,
+    i.robot_id,
+    i.priority,
+    public.shown_item_status(i.status, b.status) AS status,
+    i.attempts,
+    i.batch_id,
+        CASE
+            WHEN (b.status = 'completed'::text) THEN ( SELECT e.id
+               FROM public.enhancements e
+              WHERE ((e.record_id = i.record_id) AND (e.batch_id = i.batch_id) AND (e.request_id = i.request_id))
+             LIMIT 1)
+            ELSE i.enhancement_id
+        END AS enhancement_id,
+    i.error_code,
+    i.error_message,
+    i.available_at,
+        CASE
+            WHEN (b.id IS NOT NULL) THEN b.updated_at
+            ELSE i.updated_at
+        END AS updated_at,
+    i.status AS row_status
+   FROM (public.items i
+     LEFT JOIN public.batches b ON (((b.id = i.batch_id) AND public.moves_with_batch(i.status, b.status))));
 
 --
 -- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
@@ -1089,6 +1209,12 @@ CREATE INDEX webhook_deliveries_undelivered ON public.webhook_deliveries USING b
 --
 
 CREATE TRIGGER batches_check_move BEFORE UPDATE OF status ON public.batches FOR EACH ROW EXECUTE FUNCTION public.check_status_move('batch_transitions', 'a batch');
+
+--
+-- Name: batches batches_on_move; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER batches_on_move AFTER UPDATE OF status ON public.batches FOR EACH ROW WHEN ((((old.status = 'leased'::text) AND (new.status = 'importing'::text)) OR ((old.status = 'importing'::text) AND (new.status = 'completed'::text)))) EXECUTE FUNCTION public.batches_after_move();
 
 --
 -- Name: events events_on_insert; Type: TRIGGER; Schema: public; Owner: -

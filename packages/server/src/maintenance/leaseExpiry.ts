@@ -17,7 +17,7 @@ export function createLeaseExpiry(ctx: Context, intervalMs: number) {
     const now = ctx.clock.now();
     const { expired, moves, done } = await ctx.db.transaction(async (tx) => {
       const expired = await expireLapsedLeases(tx, { now, limit: batchLimit });
-      const released = await retryOrFailItems(tx, { batchIds: expired.map((b) => b.id), fromStatus: 'leased', code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
+      const released = await retryOrFailItems(tx, { batchIds: expired.map((b) => b.id), code: 'lease_expired', message: 'the lease expired before results arrived', retryable: true, now });
       await notifyRetries(tx, released.retries);
       const done = await finishRequestsIfDone(tx, { requestIds: released.requestIds, now });
       return { expired, moves: released.moves, done };

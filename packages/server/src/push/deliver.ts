@@ -5,7 +5,7 @@ import { pushMessageId, pushSigningSecret } from '@refinery/protocol';
 import { getRobotSecrets } from '../auth/index.ts';
 import type { Context } from '../context.ts';
 import { openRobotSecret } from '../keys/index.ts';
-import { batchOut, type BatchRow, failBatchIfLeased, failLeasedBatch, importResults, retryOrFailItems, startBatchImportIfLeased } from '../batches/index.ts';
+import { batchOut, type BatchRow, failBatchIfLeased, failLeasedBatch, importResults, retryOrFailItems, startImportIfLeased } from '../batches/index.ts';
 import { destinyDelivery, robotResultOf } from '../destiny/index.ts';
 import { AppError } from '../errors.ts';
 import { afterRequestsFinished, finishRequestsIfDone } from '../requests/index.ts';
@@ -111,7 +111,7 @@ async function failDelivery(ctx: Context, batch: BatchRow, message: string, stat
   const now = ctx.clock.now();
   const failed = await ctx.db.transaction(async (tx) => {
     if (!(await failBatchIfLeased(tx, { id: batch.id, robotId: batch.robot_id, leaseToken: batch.lease_token, message, now }))) return null;
-    const moved = await retryOrFailItems(tx, { batchIds: [batch.id], fromStatus: 'leased', code: 'delivery_failed', message, retryable: true, now });
+    const moved = await retryOrFailItems(tx, { batchIds: [batch.id], code: 'delivery_failed', message, retryable: true, now });
     await notifyRetries(tx, moved.retries);
     return { moves: moved.moves, finished: await finishRequestsIfDone(tx, { requestIds: moved.requestIds, now }) };
   });
@@ -196,7 +196,7 @@ async function deliverInSpan(ctx: Context, robot: RobotRow, batch: BatchRow, set
     }
     if (response.status === 200) {
       const now = ctx.clock.now();
-      const started = await startBatchImportIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now });
+      const started = await startImportIfLeased(ctx, { id: batch.id, robotId: robot.id, leaseToken: batch.lease_token, importLeaseMs: ctx.config.importLeaseMs, now });
       if (!started) {
         log.warn({}, 'inline results came after the batch had moved on (lease lapsed or request ended); nothing imported');
         return { batchId: batch.id, outcome: 'superseded' };

@@ -42,7 +42,7 @@ export async function cancelRequest(ctx: Pick<Context, 'background' | 'blobs' | 
  * their `request.finished` event; items still in their backlogs are written and expired with them,
  * as the cancel does. Returns how many requests expired.
  */
-export async function expireOverdueRequests(ctx: Context): Promise<number> {
+export async function expireOverdueRequests(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'db' | 'log' | 'metrics'>): Promise<number> {
   const now = ctx.clock.now();
   const finished = await ctx.db.transaction(async (tx) => {
     const backlogs = await lockBacklogs(tx, { overdueAt: now });

@@ -20,7 +20,10 @@ export interface ImportContext {
   closed: Array<{ record_id: string; status: 'cancelled' | 'expired'; error_message: string | null }>;
 }
 
-/** What validating a batch's results needs: the robot's declared output and the batch's items, importing and closed. */
+/**
+ * What validating a batch's results needs: the robot's declared output and the batch's items,
+ * importing (their rows still `leased`: they move with the batch) and closed.
+ */
 export async function getImportContext(db: Queryable, p: { batchId: string }): Promise<ImportContext | null> {
   const { rows } = await db.query<ImportContext>(
     `
@@ -28,9 +31,9 @@ select b.id, b.robot_id, b.results_key, b.report_key, r.produces, r.protocol, r.
   coalesce(i.importing, '[]') as items, coalesce(i.closed, '[]') as closed
 from batches b join robots r on r.id = b.robot_id
 cross join lateral (
-  select jsonb_agg(jsonb_build_object('record_id', i.record_id, 'request_id', i.request_id)) filter (where i.status = 'importing') as importing,
-    jsonb_agg(jsonb_build_object('record_id', i.record_id, 'status', i.status, 'error_message', i.error_message)) filter (where i.status <> 'importing') as closed
-  from items i where i.batch_id = b.id and i.status in ('importing', 'cancelled', 'expired')
+  select jsonb_agg(jsonb_build_object('record_id', i.record_id, 'request_id', i.request_id)) filter (where i.status = 'leased') as importing,
+    jsonb_agg(jsonb_build_object('record_id', i.record_id, 'status', i.status, 'error_message', i.error_message)) filter (where i.status <> 'leased') as closed
+  from items i where i.batch_id = b.id and i.status in ('leased', 'cancelled', 'expired')
 ) i
 where b.id = $1::uuid and b.status = 'importing'
 `,

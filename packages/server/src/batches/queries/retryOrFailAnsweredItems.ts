@@ -4,15 +4,16 @@ import { batchBackoffSql, epochMsSql, retryBackoff } from '../backoff.ts';
 import { requestIdsOf, retriesOf, type ItemMove, type RetryMove } from './itemMoves.ts';
 
 /**
- * Items of the batch still `importing` that the robot answered with a per-record error marked
- * `retryable` (parallel arrays, one statement): back to `pending` while attempts remain, after the
- * batch's backoff (the moment `retryOrFailItems` gives the batch's other retried items), otherwise
- * `failed` with the robot's message. Returns the requests touched, the retries (robot and moment)
- * to wake for, and how many items went where.
+ * Items of the importing batch, still with it (their rows `leased`), that the robot answered with a
+ * per-record error marked `retryable` (`robot_error`) or never answered (`missing`), from parallel
+ * arrays (one statement): back to `pending` while attempts remain, after the batch's backoff (the
+ * moment `retryOrFailItems` gives a batch's retried items), otherwise `failed` with the message.
+ * Returns the requests touched, the retries (robot and moment) to wake for, and how many items
+ * went where.
  */
 export async function retryOrFailAnsweredItems(
   db: Queryable,
-  p: { batchId: string; errors: ReadonlyArray<{ record_id: string; message: string }>; now: Date },
+  p: { batchId: string; code: 'robot_error' | 'missing'; errors: ReadonlyArray<{ record_id: string; message: string }>; now: Date },
 ): Promise<{ requestIds: string[]; retries: Retry[]; moves: ItemMove[] }> {
   if (p.errors.length === 0) return { requestIds: [], retries: [], moves: [] };
   const { rows } = await db.query<RetryMove>(
@@ -24,19 +25,19 @@ moved as (
 update items i set
   status = case when i.attempts < r.max_attempts then 'pending' else 'failed' end,
   available_at = ${batchBackoffSql('$4::timestamptz', '$5', '$6', 'b')},
-  error_code = 'robot_error',
+  error_code = $7::text,
   error_message = case when i.attempts < r.max_attempts
     then answer.message || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || '; will retry)'
     else answer.message || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || ')' end,
   updated_at = $4::timestamptz
 from answer, batches b, robots r
-where b.id = $1::uuid and i.batch_id = b.id and i.status = 'importing' and i.record_id = answer.record_id and r.id = i.robot_id
+where b.id = $1::uuid and i.batch_id = b.id and i.status = 'leased' and i.record_id = answer.record_id and r.id = i.robot_id
 returning i.request_id, i.robot_id, i.status, i.available_at
 )
 select request_id::text, robot_id::text, status, case when status = 'pending' then ${epochMsSql('available_at')} end as at, count(*)::int as n
 from moved group by 1, 2, 3, 4
 `,
-    [p.batchId, p.errors.map((e) => e.record_id), p.errors.map((e) => e.message), p.now.toISOString(), retryBackoff.baseMs, retryBackoff.capMs],
+    [p.batchId, p.errors.map((e) => e.record_id), p.errors.map((e) => e.message), p.now.toISOString(), retryBackoff.baseMs, retryBackoff.capMs, p.code],
   );
   return { requestIds: requestIdsOf(rows), retries: retriesOf(rows), moves: rows };
 }

@@ -5,35 +5,35 @@ import { batchBackoffSql, epochMsSql, retryBackoff } from '../backoff.ts';
 import { requestIdsOf, retriesOf, type ItemMove, type RetryMove } from './itemMoves.ts';
 
 /**
- * The items of `batchIds` still in `fromStatus` go back to `pending` while `retryable` and attempts
- * remain, otherwise to `failed`, with the error code and message. A batch's retried items all wait
+ * The items of `batchIds` (batches that failed or expired) still `leased` go back to `pending`
+ * while `retryable` and attempts remain, otherwise to `failed`, with the error code and message. A batch's retried items all wait
  * the same backoff, so they come back together. Returns the requests touched, the retries (robot
  * and moment) to wake for, and how many items went where.
  */
 export async function retryOrFailItems(
   db: Queryable,
-  p: { batchIds: readonly string[]; fromStatus: 'leased' | 'importing'; code: ItemErrorCode; message: string; retryable: boolean; now: Date },
+  p: { batchIds: readonly string[]; code: ItemErrorCode; message: string; retryable: boolean; now: Date },
 ): Promise<{ requestIds: string[]; retries: Retry[]; moves: ItemMove[] }> {
   if (p.batchIds.length === 0) return { requestIds: [], retries: [], moves: [] };
   const { rows } = await db.query<RetryMove>(
     `
 with moved as (
 update items i set
-  status = case when $4::boolean and i.attempts < r.max_attempts then 'pending' else 'failed' end,
-  available_at = ${batchBackoffSql('$6::timestamptz', '$7', '$8', 'b')},
-  error_code = $3::text,
-  error_message = case when $4::boolean and i.attempts < r.max_attempts
-    then $5::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || '; will retry)'
-    else $5::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || ')' end,
-  updated_at = $6::timestamptz
+  status = case when $3::boolean and i.attempts < r.max_attempts then 'pending' else 'failed' end,
+  available_at = ${batchBackoffSql('$5::timestamptz', '$6', '$7', 'b')},
+  error_code = $2::text,
+  error_message = case when $3::boolean and i.attempts < r.max_attempts
+    then $4::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || '; will retry)'
+    else $4::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || ')' end,
+  updated_at = $5::timestamptz
 from batches b, robots r
-where b.id = any($1::uuid[]) and i.batch_id = b.id and i.status = $2::text and r.id = i.robot_id
+where b.id = any($1::uuid[]) and i.batch_id = b.id and i.status = 'leased' and not moves_with_batch(i.status, b.status) and r.id = i.robot_id
 returning i.request_id, i.robot_id, i.status, i.available_at
 )
 select request_id::text, robot_id::text, status, case when status = 'pending' then ${epochMsSql('available_at')} end as at, count(*)::int as n
 from moved group by 1, 2, 3, 4
 `,
-    [p.batchIds, p.fromStatus, p.code, p.retryable, p.message, p.now.toISOString(), retryBackoff.baseMs, retryBackoff.capMs],
+    [p.batchIds, p.code, p.retryable, p.message, p.now.toISOString(), retryBackoff.baseMs, retryBackoff.capMs],
   );
   return { requestIds: requestIdsOf(rows), retries: retriesOf(rows), moves: rows };
 }

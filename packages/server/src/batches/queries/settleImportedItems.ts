@@ -11,28 +11,34 @@ export interface ItemOutcome {
 }
 
 /**
- * Moves the batch's answered items from `importing` to their final state, from parallel arrays
- * (one statement for the whole batch), and records the batch's report, which marks its items
- * settled (the batch stays `importing` until completeImportedBatch). Returns how many items went
- * where, by request.
+ * Settles the batch's answered items whose fate differs from the batch's, from parallel arrays
+ * (one statement for the whole batch): those `leased` with it move to their final state. Those
+ * completed are not written, they complete with the batch (completeImportedBatch), unless their
+ * row still carries an earlier attempt's error, which a completed item does not show. Records the
+ * batch's report, which marks its items settled (the batch stays `importing` until then). The
+ * batch row is locked before the items, as every writer of a batch's items does
+ * (db/functions/04_item_counts.sql). Returns how many items went where, by request.
  */
 export async function settleImportedItems(db: Queryable, p: { batchId: string; outcomes: ItemOutcome[]; reportKey: string; now: Date }): Promise<ItemMove[]> {
   const o = p.outcomes;
   const { rows } = await db.query<ItemMove>(
     `
-with outcome as (
+with batch as (
+  -- Its moment stays the fence's: the moment its items show while importing.
+  update batches set report_key = $8::text
+  where id = $1::uuid and status = 'importing'
+  returning id
+),
+outcome as (
   select * from unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[]) as t(record_id, status, enhancement_id, error_code, error_message)
 ),
 settled as (
   update items i set status = outcome.status, enhancement_id = outcome.enhancement_id,
     error_code = outcome.error_code, error_message = outcome.error_message, updated_at = $7::timestamptz
-  from outcome
-  where i.batch_id = $1::uuid and i.status = 'importing' and i.record_id = outcome.record_id
+  from batch, outcome
+  where i.batch_id = batch.id and i.status = 'leased' and i.record_id = outcome.record_id
+    and (outcome.status <> 'completed' or i.error_code is not null)
   returning i.request_id, i.robot_id, i.status
-),
-batch as (
-  update batches set report_key = $8::text, updated_at = $7::timestamptz
-  where id = $1::uuid and status = 'importing'
 )
 select request_id::text, robot_id::text, status, count(*)::int as n from settled group by 1, 2, 3
 `,

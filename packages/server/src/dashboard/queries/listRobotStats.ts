@@ -31,7 +31,7 @@ cross join lateral (
     count(*) filter (where b.status = 'expired')::int as lease_expiries
   from batches b
   left join lateral (
-    select count(*) filter (where i.status in ('completed', 'discarded', 'failed')) as finished,
+    select count(*) filter (where shown_item_status(i.status, b.status) in ('completed', 'discarded', 'failed')) as finished,
       count(*) filter (where i.status = 'failed') as failed
     from items i
     where i.batch_id = b.id and b.status = 'completed'

@@ -1,59 +1,51 @@
--- Moved items: the move must be allowed; each request's counts follow, and its started or progress event is written.
+-- What an item shows, and how its request's counts move with it.
 -- Applied at every start when this file changed (db/migrate.ts); migrations hold only tables and data moves
 -- (docs/internals/0027-schema-one-can-read.md).
 
--- Moved items, checked and counted without joining each old row to its new row.
---
--- Counts: each request's count of a status moves by how many of its new rows hold that status
--- minus how many of its old rows did (rows whose status did not change cancel out).
--- The check: if every pairing of a status the statement's old rows hold with a different one its
--- new rows hold is an allowed move, every actual move is allowed. Only when some pairing is not
--- does the statement join old and new rows to find whether an actual move is illegal. Every
--- statement Refinery runs moves items between statuses that all pair legally (pending → leased,
--- leased → importing, importing → completed, …), so the join (a hash join planned per call, a
--- quarter of a 1,000-item move's time) is no longer made.
-create or replace function items_after_update() returns trigger language plpgsql as $$
-declare
-  bad item_move;
-begin
-  if exists (
-    select 1
-    from (select distinct status from old_items) f, (select distinct status from new_items) t
-    where f.status <> t.status
-      and not exists (select 1 from item_transitions x where x.from_status = f.status and x.to_status = t.status)
-  ) then
-    -- Planned at every call (execute): a cached plan would keep the join chosen for the first
-    -- statement's size.
-    execute $q$
-      select ni.request_id, oi.status, ni.status, 1, ni.updated_at
-      from new_items ni join old_items oi on oi.id = ni.id
-      where ni.status <> oi.status
-        and not exists (select 1 from item_transitions x where x.from_status = oi.status and x.to_status = ni.status)
-      limit 1
-    $q$ into bad;
-    if bad.from_status is not null then
-      perform illegal_move('an item', bad.from_status, bad.to_status);
-    end if;
-  end if;
+-- An item that completes with its batch is not written at the fence or the settle: its row stays
+-- `leased`, and it shows its batch's status (`importing`, then `completed`) and moment. Only items
+-- whose fate differs from their batch's get their row written (docs/internals/0032-items-move-with-their-batch.md).
+-- Whether the item of row status `item_status` in a batch of status `batch_status` shows the batch's.
+create or replace function moves_with_batch(item_status text, batch_status text) returns boolean language sql immutable as $$
+  select item_status = 'leased' and batch_status in ('importing', 'completed')
+$$;
 
-  with held as (
-    select request_id, status, -count(*)::int as n, null::timestamptz as at from old_items group by 1, 2
-    union all
-    select request_id, status, count(*)::int, max(updated_at) from new_items group by 1, 2
-  ),
-  per_request as (
-    select * from (
-      select request_id, max(at) as at,
-        coalesce(sum(n) filter (where status = 'pending'), 0) as pending,
-        coalesce(sum(n) filter (where status = 'leased'), 0) as leased,
-        coalesce(sum(n) filter (where status = 'importing'), 0) as importing,
-        coalesce(sum(n) filter (where status = 'completed'), 0) as completed,
-        coalesce(sum(n) filter (where status = 'discarded'), 0) as discarded,
-        coalesce(sum(n) filter (where status = 'failed'), 0) as failed,
-        coalesce(sum(n) filter (where status = 'expired'), 0) as expired,
-        coalesce(sum(n) filter (where status = 'cancelled'), 0) as cancelled
-      from held group by request_id
-    ) d
+-- The status an item of row status `item_status` in a batch of status `batch_status` shows.
+create or replace function shown_item_status(item_status text, batch_status text) returns text language sql immutable as $$
+  select case when moves_with_batch(item_status, batch_status) then batch_status else item_status end
+$$;
+
+-- The row statuses an item showing `shown` may have: a reader filtering on the shown status
+-- filters the rows on these first, without looking at their batches.
+create or replace function row_statuses_showing(shown text) returns text[] language sql immutable as $$
+  select case when shown in ('importing', 'completed') then array[shown, 'leased'] else array[shown] end
+$$;
+
+-- Every item as it shows: every reader of an item's status, moment or enhancement reads this view.
+-- The enhancement of an item that completed with its batch is the one its batch imported for it.
+create or replace view shown_items as
+select i.id, i.request_id, i.record_id, i.robot_id, i.priority,
+  shown_item_status(i.status, b.status) as status,
+  i.attempts, i.batch_id,
+  case when b.status = 'completed' then (
+    select e.id from enhancements e where e.record_id = i.record_id and e.batch_id = i.batch_id and e.request_id = i.request_id limit 1
+  ) else i.enhancement_id end as enhancement_id,
+  i.error_code, i.error_message, i.available_at,
+  case when b.id is not null then b.updated_at else i.updated_at end as updated_at,
+  i.status as row_status
+from items i
+left join batches b on b.id = i.batch_id and moves_with_batch(i.status, b.status);
+
+-- Moves the counts of requests by the deltas `d` (one object per request: `request_id`, `at`, the
+-- moment of the move, and the change of each count) and writes the `request.started` or
+-- `request.progress` event each earns. Called by the statements that move items: the items'
+-- trigger, and a batch's move to `importing` or `completed`, which moves its items without
+-- writing them.
+create or replace function move_item_counts(d jsonb) returns void language plpgsql as $$
+begin
+  with per_request as (
+    select * from jsonb_to_recordset(d) as t(request_id uuid, at timestamptz, pending int, leased int, importing int,
+      completed int, discarded int, failed int, expired int, cancelled int)
     where (pending, leased, importing, completed, discarded, failed, expired, cancelled) <> (0, 0, 0, 0, 0, 0, 0, 0)
   ),
   moved as (
@@ -81,9 +73,113 @@ begin
   order by (m.req).id
   -- Two processes starting one request at the same moment write one request.started.
   on conflict (request_id) where type = 'request.started' do nothing;
+end $$;
+
+-- Moved items, checked and counted without joining each old row to its new row, by the status
+-- each row shows (a `leased` row of an importing or completed batch shows the batch's).
+--
+-- Counts: each request's count of a status moves by how many of its new rows show that status
+-- minus how many of its old rows did (rows whose status did not change cancel out).
+-- The check: if every pairing of a status the statement's old rows show with a different one its
+-- new rows show is an allowed move, every actual move is allowed. Only when some pairing is not
+-- does the statement join old and new rows to find whether an actual move is illegal. Every
+-- statement Refinery runs moves items between statuses that all pair legally (pending → leased,
+-- importing → failed, …), so the join (a hash join planned per call, a quarter of a 1,000-item
+-- move's time) is no longer made.
+create or replace function items_after_update() returns trigger language plpgsql as $$
+declare
+  bad item_move;
+  deltas jsonb;
+  -- The batches whose `leased` rows here show the batch's status, and that status.
+  moving_ids uuid[];
+  moving_statuses text[];
+begin
+  select coalesce(array_agg(b.id), '{}'), coalesce(array_agg(b.status), '{}') into moving_ids, moving_statuses
+  from batches b
+  where b.id = any(array(select batch_id from old_items where status = 'leased' union select batch_id from new_items where status = 'leased'))
+    and moves_with_batch('leased', b.status);
+
+  if exists (
+    select 1
+    from (select distinct coalesce(m.status, o.status) as status from old_items o left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased') f,
+      (select distinct coalesce(m.status, ni.status) as status from new_items ni left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = ni.batch_id and ni.status = 'leased') t
+    where f.status <> t.status
+      and not exists (select 1 from item_transitions x where x.from_status = f.status and x.to_status = t.status)
+  ) then
+    -- Planned at every call (execute): a cached plan would keep the join chosen for the first
+    -- statement's size.
+    execute $q$
+      select ni.request_id, f.status, t.status, 1, ni.updated_at
+      from new_items ni join old_items oi on oi.id = ni.id
+      cross join lateral (select coalesce((select m.status from unnest($1::uuid[], $2::text[]) m(id, status) where m.id = oi.batch_id and oi.status = 'leased'), oi.status) as status) f
+      cross join lateral (select coalesce((select m.status from unnest($1::uuid[], $2::text[]) m(id, status) where m.id = ni.batch_id and ni.status = 'leased'), ni.status) as status) t
+      where t.status <> f.status
+        and not exists (select 1 from item_transitions x where x.from_status = f.status and x.to_status = t.status)
+      limit 1
+    $q$ into bad using moving_ids, moving_statuses;
+    if bad.from_status is not null then
+      perform illegal_move('an item', bad.from_status, bad.to_status);
+    end if;
+  end if;
+
+  -- Counted by what the rows show: a `leased` row of an importing or completed batch counts as its batch's status.
+  with held as (
+    select o.request_id, coalesce(m.status, o.status) as status, -count(*)::int as n, null::timestamptz as at
+    from old_items o left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased'
+    group by 1, 2
+    union all
+    select ni.request_id, coalesce(m.status, ni.status), count(*)::int, max(ni.updated_at)
+    from new_items ni left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = ni.batch_id and ni.status = 'leased'
+    group by 1, 2
+  )
+  select jsonb_agg(jsonb_build_object('request_id', request_id, 'at', at,
+      'pending', pending, 'leased', leased, 'importing', importing, 'completed', completed,
+      'discarded', discarded, 'failed', failed, 'expired', expired, 'cancelled', cancelled))
+  into deltas
+  from (
+    select request_id, max(at) as at,
+      coalesce(sum(n) filter (where status = 'pending'), 0) as pending,
+      coalesce(sum(n) filter (where status = 'leased'), 0) as leased,
+      coalesce(sum(n) filter (where status = 'importing'), 0) as importing,
+      coalesce(sum(n) filter (where status = 'completed'), 0) as completed,
+      coalesce(sum(n) filter (where status = 'discarded'), 0) as discarded,
+      coalesce(sum(n) filter (where status = 'failed'), 0) as failed,
+      coalesce(sum(n) filter (where status = 'expired'), 0) as expired,
+      coalesce(sum(n) filter (where status = 'cancelled'), 0) as cancelled
+    from held group by request_id
+  ) d;
+  if deltas is not null then
+    perform move_item_counts(deltas);
+  end if;
   return null;
 end $$;
 
 create or replace trigger items_on_update after update on items
   referencing old table as old_items new table as new_items
   for each statement execute function items_after_update();
+
+-- A batch moving to `importing` (the fence) or `completed` moves the counts of the items still
+-- `leased` in it, by request, from the status they showed to the batch's: the items move with it
+-- without being written. Its statements run after the batch row is locked, each seeing what
+-- committed before (a cancel or a deadline that closed some of its items first): whatever writes
+-- an item of a batch locks the batch row first.
+create or replace function batches_after_move() returns trigger language plpgsql as $$
+declare
+  deltas jsonb;
+begin
+  select jsonb_agg(jsonb_build_object('request_id', c.request_id, 'at', new.updated_at,
+      'pending', 0, 'leased', case when old.status = 'leased' then -c.n else 0 end,
+      'importing', case when new.status = 'importing' then c.n when old.status = 'importing' then -c.n else 0 end,
+      'completed', case when new.status = 'completed' then c.n else 0 end,
+      'discarded', 0, 'failed', 0, 'expired', 0, 'cancelled', 0))
+  into deltas
+  from (select i.request_id, count(*)::int as n from items i where i.batch_id = new.id and i.status = 'leased' group by 1) c;
+  if deltas is not null then
+    perform move_item_counts(deltas);
+  end if;
+  return null;
+end $$;
+
+create or replace trigger batches_on_move after update of status on batches
+  for each row when (old.status = 'leased' and new.status = 'importing' or old.status = 'importing' and new.status = 'completed')
+  execute function batches_after_move();

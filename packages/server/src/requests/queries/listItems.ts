@@ -18,15 +18,27 @@ export interface ItemRow {
  */
 const statusesWithError = new Set(['failed', 'denied', 'expired', 'cancelled']);
 
-/** A request's items in creation order, after item `afterSeq`. */
+/**
+ * Items shown `leased` or `importing` are, of the rows `leased`, those of the few batches in that
+ * status (batches_leased, batches_importing): said in the query, the walk looks up no batch for
+ * the others, the many that completed with their batch.
+ */
+const batchStatuses = new Set(['leased', 'importing']);
+
+/**
+ * A request's items as they show (shown_items), in creation order, after item `afterSeq`. The
+ * statuses its rows may have are filtered first (row_statuses_showing), without their batches.
+ */
 export async function listItems(db: Queryable, p: { requestId: string; status: string | null; afterSeq: string | null; limit: number }): Promise<ItemRow[]> {
   const { rows } = await db.query<ItemRow>(
     `
 select i.id::text as seq, i.record_id, i.status, i.attempts, i.batch_id, i.enhancement_id, i.error_code, i.error_message, i.updated_at
-from items i
+from shown_items i
 where i.request_id = $1::uuid
+  and ($2::text is null or i.row_status = any(row_statuses_showing($2::text)))
   and ($2::text is null or i.status = $2::text)
   ${p.status !== null && statusesWithError.has(p.status) ? 'and i.error_code is not null' : ''}
+  ${p.status !== null && batchStatuses.has(p.status) ? `and (i.row_status <> 'leased' or i.batch_id = any(array(select id from batches where status = '${p.status}')))` : ''}
   and ($3::bigint is null or i.id > $3::bigint)
 order by i.id
 limit $4::int

@@ -24,7 +24,7 @@ select i.request_id::text, i.id::text as seq,
     'enhancement_ids', case when i.enhancement_id is null then '[]'::jsonb else jsonb_build_array(i.enhancement_id) end,
     'error', case when i.error_code is null then null else jsonb_build_object('code', i.error_code, 'message', i.error_message) end
   )) as line
-from items i
+from shown_items i
 where i.request_id = any($1::uuid[]) and (i.request_id, i.id) > ($2::uuid, $3::bigint)
 order by i.request_id, i.id
 limit $4::int

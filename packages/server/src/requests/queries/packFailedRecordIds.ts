@@ -22,7 +22,7 @@ select
   (select coalesce(string_agg(uuid_send(f.record_id), ''::bytea order by f.id), ''::bytea) from failed f) as packed,
   (select coalesce(jsonb_agg(jsonb_build_object('record_id', o.record_id, 'status', i.status) order by o.ord), '[]'::jsonb)
    from unnest($2::uuid[]) with ordinality as o (record_id, ord)
-   left join items i on i.request_id = $1::uuid and i.record_id = o.record_id
+   left join shown_items i on i.request_id = $1::uuid and i.record_id = o.record_id
    where i.status is distinct from 'failed') as not_failed
 `,
     [p.requestId, p.only],
