@@ -4,7 +4,7 @@
 
 -- An item that completes with its batch is not written at the fence or the settle: its row stays
 -- `leased`, and it shows its batch's status (`importing`, then `completed`) and moment. Only items
--- whose fate differs from their batch's get their row written (docs/internals/0032-items-move-with-their-batch.md).
+-- whose fate differs from their batch's get their row written (docs/internals/0030-items-move-with-their-batch.md).
 -- Whether the item of row status `item_status` in a batch of status `batch_status` shows the batch's.
 create or replace function moves_with_batch(item_status text, batch_status text) returns boolean language sql immutable as $$
   select item_status = 'leased' and batch_status in ('importing', 'completed')
