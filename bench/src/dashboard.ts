@@ -1,13 +1,13 @@
 /**
  * The dashboard's reads on one request of BENCH_DASHBOARD_ITEMS (default 1,000,000) items, on
  * PostgreSQL, over HTTP against Refinery in a process of its own: the request (its counts), the
- * first page of its items, a page of its failed items (the first, and one from the middle), its
- * errors grouped by code, and its throughput. The request is created through the API with one
+ * first page of its items, of its completed items, a page of its failed items (the first, and one
+ * from the middle), its errors grouped by code, and its throughput. The request is created through the API with one
  * record; its other items are added in SQL (items keep their record's id without a foreign key,
  * docs/internals/0004, so no records are imported for them) and all are settled in SQL, through
- * the moves a robot's work makes (pending → leased → importing → completed, or failed with one
- * of 5 codes, 1 in 10), as a finished request leaves them; the table is then vacuumed and
- * analyzed, as autovacuum would. Each read: the median of 7, after one untimed.
+ * the moves a robot's work makes, in batches of 1,000 that complete (their items move with them,
+ * docs/internals/0030), 1 in 10 items failed with one of 5 codes, as a finished request leaves
+ * them; the tables are then vacuumed and analyzed, as autovacuum would. Each read: the median of 7, after one untimed.
  */
 import pg from 'pg';
 import { RefineryClient } from '@refinery/sdk';
@@ -46,17 +46,32 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
     );
     // What the create counts in its own statement (docs/internals/0001).
     await db.query(`update requests set total = total + $2, n_pending = n_pending + $2 where id = $1`, [request.id, items - 1]);
-    await db.query(`update items set status = 'leased', attempts = 1, updated_at = $2 where request_id = $1 and status = 'pending'`, [request.id, now]);
-    await db.query(`update items set status = 'importing', updated_at = $2 where request_id = $1 and status = 'leased'`, [request.id, now]);
+    // As the import leaves them (docs/internals/0030): batches of 1,000 that completed, their
+    // items still `leased` in them, and the 1 in 10 that failed written as their own rows.
     await db.query(
-      `update items set status = case when id % 10 = 3 then 'failed' else 'completed' end,
-         error_code = case when id % 10 = 3 then (array['robot_error', 'rejected', 'missing', 'lease_expired', 'record_gone'])[id / 10 % 5 + 1] end,
-         error_message = case when id % 10 = 3 then 'the robot could not read record ' || record_id end,
-         updated_at = $2
-       where request_id = $1 and status = 'importing'`,
+      `insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, created_at, updated_at)
+       select gen_random_uuid(), $1, 'leased', 1, 1000, 'bench-' || n, $2::timestamptz + interval '1 hour', 'bench/' || n, 'bench/' || n || '.results', $2, $2
+       from generate_series(0, ($3::int - 1) / 1000) n`,
+      [robot.id, now, items],
+    );
+    await db.query(
+      `with b as (select id, row_number() over (order by n) - 1 as n from (select id, substr(lease_token, 7)::int as n from batches where robot_id = $2) x)
+       update items i set status = 'leased', attempts = 1, batch_id = b.id, updated_at = $3
+       from (select id, row_number() over (order by id) - 1 as k from items where request_id = $1) o, b
+       where i.id = o.id and b.n = o.k / 1000`,
+      [request.id, robot.id, now],
+    );
+    await db.query(`update batches set status = 'importing', updated_at = $2 where robot_id = $1`, [robot.id, now]);
+    await db.query(
+      `update items set status = 'failed',
+         error_code = (array['robot_error', 'rejected', 'missing', 'lease_expired', 'record_gone'])[id / 10 % 5 + 1],
+         error_message = 'the robot could not read record ' || record_id, updated_at = $2
+       where request_id = $1 and id % 10 = 3`,
       [request.id, now],
     );
+    await db.query(`update batches set status = 'completed', updated_at = $2 where robot_id = $1`, [robot.id, now]);
     await db.query('vacuum analyze items');
+    await db.query('vacuum analyze batches');
     const { rows } = await db.query<{ failed: number; middle: string }>(
       `select n_failed as failed, (select id::text from items where request_id = $1 order by id offset $2 limit 1) as middle from requests where id = $1`,
       [request.id, Math.floor(items / 2)],
@@ -65,6 +80,7 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
     const reads: Record<string, string> = {
       'the request (counts)': base,
       'items, first page of 100': `${base}/items?limit=100`,
+      'completed items, first page of 100': `${base}/items?status=completed&limit=100`,
       'failed items, first page of 100': `${base}/items?status=failed&limit=100`,
       'failed items, a page from the middle': `${base}/items?status=failed&limit=100&cursor=${cursorAfter(rows[0].middle)}`,
       'errors grouped by code': `${base}/errors`,

@@ -26,6 +26,13 @@ const statusesWithError = new Set(['failed', 'denied', 'expired', 'cancelled']);
 const batchStatuses = new Set(['leased', 'importing']);
 
 /**
+ * Only these statuses may show otherwise than their rows say (moves_with_batch). For any other,
+ * filtering the rows is the whole filter, and saying no more lets the planner see how many rows
+ * it keeps and walk the request's items in order (a top-N sort of every match otherwise).
+ */
+const statusesOfBatches = new Set(['importing', 'completed']);
+
+/**
  * A request's items as they show (shown_items), in creation order, after item `afterSeq`. The
  * statuses its rows may have are filtered first (row_statuses_showing), without their batches.
  */
@@ -36,7 +43,7 @@ select i.id::text as seq, i.record_id, i.status, i.attempts, i.batch_id, i.enhan
 from shown_items i
 where i.request_id = $1::uuid
   and ($2::text is null or i.row_status = any(row_statuses_showing($2::text)))
-  and ($2::text is null or i.status = $2::text)
+  ${p.status !== null && statusesOfBatches.has(p.status) ? 'and i.status = $2::text' : ''}
   ${p.status !== null && statusesWithError.has(p.status) ? 'and i.error_code is not null' : ''}
   ${p.status !== null && batchStatuses.has(p.status) ? `and (i.row_status <> 'leased' or i.batch_id = any(array(select id from batches where status = '${p.status}')))` : ''}
   and ($3::bigint is null or i.id > $3::bigint)
