@@ -2,8 +2,11 @@
  * BENCH_CPU_PROF=dir: a V8 CPU profile of this process (Refinery, in the end-to-end runs) over the
  * measured part only, written to `dir` as a .cpuprofile file (Chrome DevTools, speedscope), and
  * the process's CPU by thread on stderr. BENCH_CPU_PROF=threads: the CPU by thread only (no
- * profiler, whose sampling costs CPU of its own).
+ * profiler, whose sampling costs CPU of its own). BENCH_CPU_PROF=perf:dir: `perf record` of this
+ * process (all its threads, kernel time included, CPU samples rather than wall-clock ones) into
+ * `dir`; run with NODE_OPTIONS=--perf-basic-prof for the names of JavaScript functions.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -28,7 +31,12 @@ function threadSeconds(): Map<string, number> {
 export async function startCpuProfile(label: string): Promise<() => Promise<void>> {
   const dir = process.env.BENCH_CPU_PROF;
   if (!dir) return async () => {};
-  const session = dir === 'threads' ? null : new Session();
+  const perfDir = dir.startsWith('perf:') ? dir.slice('perf:'.length) : null;
+  if (perfDir) mkdirSync(perfDir, { recursive: true });
+  const perfFile = perfDir && join(perfDir, `${label.replace(/\W+/g, '-')}-${Date.now()}.perf.data`);
+  const perf = perfFile ? spawn('perf', ['record', '-F', '997', '-p', String(process.pid), '-o', perfFile], { stdio: 'ignore' }) : null;
+  if (perf) await new Promise((r) => setTimeout(r, 500));
+  const session = dir === 'threads' || perf ? null : new Session();
   session?.connect();
   await session?.post('Profiler.enable');
   await session?.post('Profiler.start');
@@ -56,6 +64,12 @@ export async function startCpuProfile(label: string): Promise<() => Promise<void
     const others = used.filter(([id]) => id !== 'main').sort((a, b) => b[1] - a[1]);
     const total = (list: ReadonlyArray<readonly [string, number]>) => list.reduce((sum, [, s]) => sum + s, 0);
     console.error(`# CPU by thread: main ${total(used.filter(([id]) => id === 'main')).toFixed(2)} s, others ${total(others).toFixed(2)} s (${others.slice(0, 6).map(([, s]) => s.toFixed(2)).join(', ')})`);
+    if (perf) {
+      const exited = new Promise((r) => perf.once('exit', r));
+      perf.kill('SIGINT');
+      await exited;
+      console.error(`# perf record: ${perfFile}`);
+    }
     if (!session) return;
     const { profile } = await session.post('Profiler.stop');
     session.disconnect();
