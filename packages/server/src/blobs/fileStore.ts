@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writevSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, createWriteStream, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -157,6 +157,12 @@ export class FileBlobStore implements BlobStore {
     const done: Promise<unknown> = written.then(forget, forget);
     this.#writing.set(key, done);
     return written;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const writing = this.#writing.get(key);
+    if (writing) await writing;
+    return existsSync(this.path(key));
   }
 
   async get(key: string): Promise<Readable | null> {
