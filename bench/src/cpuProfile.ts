@@ -52,6 +52,7 @@ export async function startCpuProfile(label: string): Promise<() => Promise<void
     }
   });
   observer.observe({ entryTypes: ['gc'] });
+  console.error(`# ${label}: the measured part starts`);
   const heapBefore = process.memoryUsage();
   const before = threadSeconds();
   return async () => {
