@@ -36,10 +36,15 @@ export async function startCpuProfile(label: string): Promise<() => Promise<void
   const perfFile = perfDir && join(perfDir, `${label.replace(/\W+/g, '-')}-${Date.now()}.perf.data`);
   const perf = perfFile ? spawn('perf', ['record', '-F', '997', '-p', String(process.pid), '-o', perfFile], { stdio: 'ignore' }) : null;
   if (perf) await new Promise((r) => setTimeout(r, 500));
+  // alloc:dir — where the bytes the collector has to deal with are allocated (a sampling heap profile, garbage included).
+  const allocDir = dir.startsWith('alloc:') ? dir.slice('alloc:'.length) : null;
   const session = dir === 'threads' || perf ? null : new Session();
   session?.connect();
-  await session?.post('Profiler.enable');
-  await session?.post('Profiler.start');
+  if (allocDir) await session?.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  else {
+    await session?.post('Profiler.enable');
+    await session?.post('Profiler.start');
+  }
   const gcs = new Map<string, { count: number; ms: number }>();
   const gcKinds: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
   const observer = new PerformanceObserver((list) => {
@@ -72,6 +77,15 @@ export async function startCpuProfile(label: string): Promise<() => Promise<void
       console.error(`# perf record: ${perfFile}`);
     }
     if (!session) return;
+    if (allocDir) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      session.disconnect();
+      mkdirSync(allocDir, { recursive: true });
+      const file = join(allocDir, `${label.replace(/\W+/g, '-')}-${Date.now()}.heapprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      console.error(`# allocation profile: ${file}`);
+      return;
+    }
     const { profile } = await session.post('Profiler.stop');
     session.disconnect();
     mkdirSync(dir, { recursive: true });
