@@ -4,6 +4,7 @@
  * With `protocol: 'destiny'`, the robots speak DESTINY's protocol (destinyRobot.ts, docs/destiny.md).
  */
 import type { RefineryClient } from '@refinery/sdk';
+import { startCpuProfile } from './cpuProfile.ts';
 import { cpuTimer, describeCpu, processKind } from './cpuTime.ts';
 import { startPgCounts, type PgCounts } from './pgCounters.ts';
 import { referenceRecords, registerDestinyRobot, untilIdle, spawnDestinyRobot, spawnToyRobot, startRefinery, stopProcess, type Backend } from './support.ts';
@@ -62,11 +63,13 @@ export async function withToyRobots<T>(
     const children = Array.from({ length: options.robots }, () => (destinyRobot ? spawnDestinyRobot(url, destinyRobot, options.batchSize) : spawnToyRobot(url, robot as { id: string; secret: string }, options.batchSize)));
     await untilIdle(children);
     const pgCounts = options.pgCounts && running.databaseUrl ? await startPgCounts(running.databaseUrl) : null;
+    const stopProfile = await startCpuProfile(`${label} ${backend}`);
     const cpu = cpuTimer();
     t = performance.now();
     const result = await measured(client, robot.id, imported.ids);
     const seconds = (performance.now() - t) / 1000;
     const used = cpu();
+    await stopProfile();
     const pg = (await pgCounts?.()) ?? null;
     if (process.env.BENCH_PROFILE) console.error(`# CPU time ${label} (${backend}, ${seconds.toFixed(1)} s): ${describeCpu(used)}`);
     await Promise.all(children.map(stopProcess));

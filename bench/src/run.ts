@@ -20,6 +20,8 @@
  *   `e2e`, each of its runs right after the native run of the same round, and compared with it.
  * BENCH_BACKENDS: the end-to-end backends (postgres, pglite); both by default.
  * BENCH_PROFILE=1: database time by query file, CPU time by process and the dispatch latency's timeline step by step, on stderr.
+ * BENCH_CPU_PROF (cpuProfile.ts): Refinery's process over each end-to-end run's measured part, its CPU by thread and GC pauses on
+ *   stderr, and `dir` a V8 CPU profile, `perf:dir` a perf record, `alloc:dir` a heap allocation profile, `threads` nothing more.
  * BENCH_E2E_RUNS (default 3): end-to-end runs per backend; the table shows the median run and all of them.
  *   Each PostgreSQL run is a round with the peers' (a) and the floors measured right after it (when
  *   those sections run): their ratios are the median of the rounds' own. These runs also read

@@ -1,3 +1,4 @@
+import { blobExists } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import { errors } from '../errors.ts';
 import { afterRequestsFinished, expireOverdueRequests, finishRequestsIfDone } from '../requests/index.ts';
@@ -83,9 +84,7 @@ export async function failLeasedBatch(ctx: Pick<Context, 'background' | 'blobs' 
 export async function startResultsImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics'>, batch: BatchRow, p: { leaseToken: string; repeat: RepeatedHandIn }): Promise<BatchRow['status']> {
   const now = ctx.clock.now();
   if (batch.status === 'leased' && batch.lease_token === p.leaseToken && batch.lease_expires_at > now) {
-    const uploaded = await ctx.blobs.get(batch.results_key);
-    if (!uploaded) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
-    uploaded.destroy();
+    if (!(await blobExists(ctx.blobs, batch.results_key))) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
   }
   const started = await startImportIfLeased(ctx, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, importLeaseMs: ctx.config.importLeaseMs, now });
   if (!started) return (await repeatedOrRefused(ctx, batch, { leaseToken: p.leaseToken, error: false, repeat: p.repeat })).status;

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { Batch, IdParams, LeaseHeaders, LeaseQuery, maxLeaseWaitSeconds, parseDuration, RenewOut, RenewQuery, ResultsAccepted, ResultsIn } from '@refinery/protocol';
 import { robotOf, signingRobotOf } from '../auth/index.ts';
+import { blobExists } from '../blobs/index.ts';
 import type { Context } from '../context.ts';
 import { isUniqueViolation } from '../db/index.ts';
 import { errors } from '../errors.ts';
@@ -67,9 +68,7 @@ export const batchRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'blob
    * leased it may have died before it wrote it.
    */
   async function answerAgain(reply: FastifyReply, batch: BatchRow, robot: RobotRow) {
-    const file = await ctx.blobs.get(batch.items_key);
-    if (file) file.destroy();
-    else await ctx.blobs.put(batch.items_key, itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count, needs: robot.needs, protocol: robot.protocol }));
+    if (!(await blobExists(ctx.blobs, batch.items_key))) await ctx.blobs.put(batch.items_key, itemsFileLines(ctx.db, { batchId: batch.id, itemCount: batch.item_count, needs: robot.needs, protocol: robot.protocol }));
     return reply.status(200).send(await batchOut(ctx, batch));
   }
 

@@ -1,28 +1,56 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Keyring, openStream, openWhole, sealPieces, sealWhole } from '../keys/index.ts';
-import { inLargeWrites, writeBytes } from './largeWrites.ts';
+import { type Keyring, openStream, openWholeInPieces, sealPieces, sealWholeInPieces } from '../keys/index.ts';
+import { inLargeWrites } from './largeWrites.ts';
 import type { BlobStore } from './store.ts';
+
+/**
+ * Blobs up to this size (a batch's items, results and report) are written and read whole, with
+ * synchronous calls (docs/internals/0033-blob-files-whole-up-to-a-megabyte.md); larger ones stream.
+ */
+const wholeBytes = 1024 * 1024;
 
 /** Files unlinked at once by `deleteMany`. */
 const unlinksAtOnce = 32;
 
 const tempPathOf = (target: string) => `${target}.${randomBytes(6).toString('hex')}.part`;
 
-/** Writes a blob of one write under a temporary name, then renames it: it appears whole or not at all. */
-function writeWhole(target: string, data: Buffer): void {
+/** Writes `pieces` one after the other to a new file at `path`. */
+function writeFileOfPieces(path: string, pieces: Buffer[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    let left = pieces;
+    while (left.length > 0) {
+      let written = writevSync(fd, left);
+      const rest: Buffer[] = [];
+      for (const piece of left) {
+        if (written >= piece.length) written -= piece.length;
+        else {
+          rest.push(piece.subarray(written));
+          written = 0;
+        }
+      }
+      left = rest;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes a blob of one write (its file's pieces) under a temporary name, then renames it: it appears whole or not at all. */
+function writeWhole(target: string, pieces: Buffer[]): void {
   const temp = tempPathOf(target);
   try {
     try {
-      writeFileSync(temp, data);
+      writeFileOfPieces(temp, pieces);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(temp, data);
+      writeFileOfPieces(temp, pieces);
     }
     renameSync(temp, target);
   } catch (err) {
@@ -60,7 +88,7 @@ export class FileBlobStore implements BlobStore {
     return full;
   }
 
-  // A blob of one write (a small batch's items, results and report) is written and read with
+  // A blob up to wholeBytes (a batch's items, results and report) is written and read with
   // synchronous calls: each asynchronous file call is a hand-off to libuv's thread pool, and with
   // five of them per file (mkdir, open, write, close, rename) the hand-offs cost more than the
   // write (docs/internals/0006-blob-files-on-the-dispatch-path.md). Larger blobs stream.
@@ -68,9 +96,16 @@ export class FileBlobStore implements BlobStore {
     const target = this.path(key);
     if (typeof body === 'string') return options.soon ? this.#writeSoon(key, target, body) : this.#writeWhole(target, Buffer.from(body));
     const writes = inLargeWrites(body)[Symbol.asyncIterator]();
-    const first = await writes.next();
-    const second = first.done ? first : await writes.next();
-    if (second.done) return this.#writeWhole(target, first.done ? Buffer.alloc(0) : first.value);
+    const held: Buffer[] = [];
+    let heldBytes = 0;
+    let next = await writes.next();
+    while (!next.done && heldBytes + next.value.length <= wholeBytes) {
+      held.push(next.value);
+      heldBytes += next.value.length;
+      next = await writes.next();
+    }
+    if (next.done) return this.#writeWhole(target, held.length === 1 ? held[0] : Buffer.concat(held, heldBytes));
+    held.push(next.value);
     const temp = tempPathOf(target);
     await mkdir(dirname(target), { recursive: true });
     const out = createWriteStream(temp);
@@ -80,9 +115,10 @@ export class FileBlobStore implements BlobStore {
         sealPieces(
           this.keyring,
           (async function* () {
-            yield first.value;
-            yield second.value;
-            bytes = first.value.length + second.value.length;
+            for (const piece of held) {
+              bytes += piece.length;
+              yield piece;
+            }
             for (let next = await writes.next(); !next.done; next = await writes.next()) {
               bytes += next.value.length;
               yield next.value;
@@ -101,7 +137,7 @@ export class FileBlobStore implements BlobStore {
 
   /** Returns the bytes of the blob (`data`'s), not of the file. */
   #writeWhole(target: string, data: Buffer): number {
-    writeWhole(target, sealWhole(this.keyring, data));
+    writeWhole(target, sealWholeInPieces(this.keyring, data));
     return data.length;
   }
 
@@ -123,6 +159,12 @@ export class FileBlobStore implements BlobStore {
     return written;
   }
 
+  async exists(key: string): Promise<boolean> {
+    const writing = this.#writing.get(key);
+    if (writing) await writing;
+    return existsSync(this.path(key));
+  }
+
   async get(key: string): Promise<Readable | null> {
     const writing = this.#writing.get(key);
     if (writing) await writing;
@@ -135,7 +177,7 @@ export class FileBlobStore implements BlobStore {
     }
     try {
       const size = fstatSync(fd).size;
-      if (size > writeBytes) {
+      if (size > wholeBytes) {
         const opened = openStream(this.keyring);
         // A failure reaches the reader: pipeline destroys `opened` with it.
         pipeline(createReadStream('', { fd }), opened).catch(() => {});
@@ -149,8 +191,7 @@ export class FileBlobStore implements BlobStore {
         read += n;
       }
       closeSync(fd);
-      const plain = openWhole(this.keyring, data.subarray(0, read));
-      return Readable.from(plain.length === 0 ? [] : [plain]);
+      return Readable.from(openWholeInPieces(this.keyring, data.subarray(0, read)).filter((piece) => piece.length > 0));
     } catch (err) {
       closeSync(fd);
       throw err;

@@ -2,4 +2,4 @@
 export { FileBlobStore, fileBlobRoot } from './fileStore.ts';
 export { blobRoutes } from './routes.ts';
 export { type S3BlobStore } from './s3Store.ts';
-export { blobKeys, signedUrlSeconds, type BlobStore } from './store.ts';
+export { blobExists, blobKeys, signedUrlSeconds, type BlobStore } from './store.ts';

@@ -17,6 +17,8 @@ export interface BlobStore {
   readonly writesSoon: boolean;
   /** A stream of the blob, or null when there is none. */
   get(key: string): Promise<Readable | null>;
+  /** Whether the blob is there, without reading it (a store without it is asked with `get`: blobExists). */
+  exists?(key: string): Promise<boolean>;
   /**
    * Deletes these blobs (any number: S3 takes them a thousand a call). A key with no blob is not an
    * error, so a deletion cut short is simply repeated.
@@ -30,6 +32,14 @@ export interface BlobStore {
   ping?(): Promise<void>;
   /** Lets go of connections. */
   close?(): void;
+}
+
+/** Whether `store` holds a blob at `key`. */
+export async function blobExists(store: BlobStore, key: string): Promise<boolean> {
+  if (store.exists) return store.exists(key);
+  const blob = await store.get(key);
+  blob?.destroy();
+  return blob !== null;
 }
 
 /** Signed URLs live this long (SPEC: they expire; DESTINY used one hour). */

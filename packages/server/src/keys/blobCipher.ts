@@ -33,20 +33,28 @@ class Sealer {
     const id = Buffer.from(keyring.currentId);
     this.header = Buffer.concat([magic, Buffer.from([id.length]), id, this.prefix]);
   }
-  frame(plain: Buffer, last: boolean): Buffer {
+  /** The frame of `plain`, as the pieces to write one after the other (the header first when `withHeader`). */
+  framePieces(plain: Buffer, last: boolean, withHeader = false): Buffer[] {
     const cipher = createCipheriv('aes-256-gcm', this.keyring.current, nonceOf(this.prefix, this.n++)).setAAD(aadOf(this.header, last));
     const length = Buffer.alloc(4);
     length.writeUInt32BE((plain.length | (last ? lastBit : 0)) >>> 0);
     const body = cipher.update(plain);
     cipher.final();
-    return Buffer.concat([length, body, cipher.getAuthTag()]);
+    return withHeader ? [this.header, length, body, cipher.getAuthTag()] : [length, body, cipher.getAuthTag()];
   }
+  frame(plain: Buffer, last: boolean, withHeader = false): Buffer {
+    return Buffer.concat(this.framePieces(plain, last, withHeader));
+  }
+}
+
+/** A blob of one piece, sealed, as the pieces of the file to write one after the other (no copy into one buffer). */
+export function sealWholeInPieces(keyring: Keyring, plain: Buffer): Buffer[] {
+  return new Sealer(keyring).framePieces(plain, true, true);
 }
 
 /** A blob of one piece, sealed. */
 export function sealWhole(keyring: Keyring, plain: Buffer): Buffer {
-  const sealer = new Sealer(keyring);
-  return Buffer.concat([sealer.header, sealer.frame(plain, true)]);
+  return Buffer.concat(sealWholeInPieces(keyring, plain));
 }
 
 /** The pieces of a blob, sealed a frame each (one piece is held back, to know which is last). */
@@ -56,13 +64,12 @@ export async function* sealPieces(keyring: Keyring, pieces: AsyncIterable<Buffer
   let first = true;
   for await (const piece of pieces) {
     if (held) {
-      yield first ? Buffer.concat([sealer.header, sealer.frame(held, false)]) : sealer.frame(held, false);
+      yield sealer.frame(held, false, first);
       first = false;
     }
     held = piece;
   }
-  const last = sealer.frame(held ?? Buffer.alloc(0), true);
-  yield first ? Buffer.concat([sealer.header, last]) : last;
+  yield sealer.frame(held ?? Buffer.alloc(0), true, first);
 }
 
 /** Reads a sealed blob's frames as they come; a blob without the header goes through as it is. */
@@ -159,11 +166,17 @@ export function openStream(keyring: Keyring): Transform {
   });
 }
 
-/** A blob read whole, opened. */
-export function openWhole(keyring: Keyring, stored: Buffer): Buffer {
+/** A blob read whole, opened, as its pieces in order (a frame each; no copy into one buffer). */
+export function openWholeInPieces(keyring: Keyring, stored: Buffer): Buffer[] {
   const opener = new Opener(keyring);
   const out: Buffer[] = [];
   opener.feed(stored, out);
   opener.end(out);
+  return out;
+}
+
+/** A blob read whole, opened. */
+export function openWhole(keyring: Keyring, stored: Buffer): Buffer {
+  const out = openWholeInPieces(keyring, stored);
   return out.length === 1 ? out[0] : Buffer.concat(out);
 }
