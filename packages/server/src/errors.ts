@@ -37,13 +37,13 @@ export const errors = {
   badSignature: (message: string) => new AppError('bad_signature', message),
   forbidden: (message = 'this key may not do that') => new AppError('forbidden', message),
   notFound: (what: string) => new AppError('not_found', `${what} not found`),
-  conflict: (code: ApiErrorCode, message: string) => new AppError(code, message),
+  /** An error of a declared code, answered with that code's status (409, 422, …), that needs no builder of its own. */
+  of: (code: ApiErrorCode, message: string, details?: unknown) => new AppError(code, message, details),
   /** A records import names, for one record, identifiers that different stored records hold. */
   identifierConflict: (message: string, details: unknown) => new AppError('identifier_conflict', message, details),
   bodyTimeout: (ms: number) => new AppError('body_timeout', `the request body stalled: nothing arrived for ${ms / 1000} s (REFINERY_BODY_TIMEOUT)`),
   payloadTooLarge: (message: string) => new AppError('payload_too_large', message),
   unsupportedMediaType: (message: string) => new AppError('unsupported_media_type', message),
-  unprocessable: (code: ApiErrorCode, message: string, details?: unknown) => new AppError(code, message, details),
   /** On DESTINY's routes, which answer 422 where Refinery's own would answer 400 or 409 (docs/destiny.md). */
   destinyUnprocessable: (code: ApiErrorCode, message: string) => new AppError(code, message, undefined, 422),
   /** Answered with Retry-After (retryAfterSeconds). */

@@ -28,10 +28,10 @@ export function automationFilter(ctx: Pick<Context, 'config'>, body: { query?: s
 /** The robot must exist and be active (422 otherwise); with `records`, accept that type. */
 async function checkRobot(db: Queryable, p: { id: string; now: Date; recordsType?: string }): Promise<RobotRow> {
   const robot = await getRobot(db, { id: p.id, now: p.now });
-  if (!robot) throw errors.unprocessable('unknown_robot', `no robot has id ${p.id}`);
-  if (!robot.active) throw errors.unprocessable('robot_paused', `robot "${robot.name}" is paused; it takes no new requests`);
+  if (!robot) throw errors.of('unknown_robot', `no robot has id ${p.id}`);
+  if (!robot.active) throw errors.of('robot_paused', `robot "${robot.name}" is paused; it takes no new requests`);
   if (p.recordsType !== undefined && !robot.accepts.includes(p.recordsType)) {
-    throw errors.unprocessable('type_not_accepted', `robot "${robot.name}" does not accept records of type "${p.recordsType}" (it accepts ${robot.accepts.join(', ')})`);
+    throw errors.of('type_not_accepted', `robot "${robot.name}" does not accept records of type "${p.recordsType}" (it accepts ${robot.accepts.join(', ')})`);
   }
   return robot;
 }
@@ -69,7 +69,7 @@ export async function saveAutomation(ctx: Pick<Context, 'clock' | 'db'>, spec: A
   return ctx.db.transaction(async (tx) => {
     const robot = await checkRobot(tx, { id: spec.robot_id, now, recordsType: records?.type });
     if (enhancements?.robot_id && !(await getRobot(tx, { id: enhancements.robot_id, now }))) {
-      throw errors.unprocessable('unknown_robot', `trigger.enhancements.robot_id: no robot has id ${enhancements.robot_id}`);
+      throw errors.of('unknown_robot', `trigger.enhancements.robot_id: no robot has id ${enhancements.robot_id}`);
     }
     const row = {
       id: replacing?.id ?? newId(),

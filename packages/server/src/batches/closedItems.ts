@@ -13,8 +13,8 @@ export async function refuseIfItemsClosed(db: Queryable, batch: BatchRow, leaseT
   const fate = await countBatchItemsByFate(db, { batchId: batch.id, now });
   if (fate.open > 0) return;
   if (fate.cancelled === 0) {
-    throw errors.conflict('request_expired', "every item of this batch expired with its request's deadline; nothing was imported");
+    throw errors.of('request_expired', "every item of this batch expired with its request's deadline; nothing was imported");
   }
   const expired = fate.expired > 0 ? `, ${fate.expired} expired with their request's deadline` : '';
-  throw errors.conflict('request_cancelled', `every item of this batch was closed (${fate.cancelled} cancelled with their request${expired}); nothing was imported`);
+  throw errors.of('request_cancelled', `every item of this batch was closed (${fate.cancelled} cancelled with their request${expired}); nothing was imported`);
 }

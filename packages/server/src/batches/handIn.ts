@@ -29,9 +29,9 @@ export async function startImportIfLeased(
 
 /** Why a fenced move refused: 409 with a reason a robot author can act on. */
 export function refusal(batch: BatchRow, leaseToken: string): never {
-  if (batch.status === 'leased' && batch.lease_token !== leaseToken) throw errors.conflict('lease_token_mismatch', 'lease_token is not the token of this lease');
-  if (batch.status === 'leased' || batch.status === 'expired') throw errors.conflict('lease_expired', 'the lease expired; the items were given back and nothing was imported');
-  throw errors.conflict('results_already_posted', `results for this batch were posted already (it is ${batch.status}); nothing was imported`);
+  if (batch.status === 'leased' && batch.lease_token !== leaseToken) throw errors.of('lease_token_mismatch', 'lease_token is not the token of this lease');
+  if (batch.status === 'leased' || batch.status === 'expired') throw errors.of('lease_expired', 'the lease expired; the items were given back and nothing was imported');
+  throw errors.of('results_already_posted', `results for this batch were posted already (it is ${batch.status}); nothing was imported`);
 }
 
 /**
@@ -84,7 +84,7 @@ export async function failLeasedBatch(ctx: Pick<Context, 'background' | 'blobs' 
 export async function startResultsImport(ctx: Pick<Context, 'background' | 'blobs' | 'clock' | 'config' | 'db' | 'log' | 'metrics'>, batch: BatchRow, p: { leaseToken: string; repeat: RepeatedHandIn }): Promise<BatchRow['status']> {
   const now = ctx.clock.now();
   if (batch.status === 'leased' && batch.lease_token === p.leaseToken && batch.lease_expires_at > now) {
-    if (!(await blobExists(ctx.blobs, batch.results_key))) throw errors.conflict('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
+    if (!(await blobExists(ctx.blobs, batch.results_key))) throw errors.of('results_missing', 'no results file was uploaded to results_url; PUT it first, then post results');
   }
   const started = await startImportIfLeased(ctx, { id: batch.id, robotId: batch.robot_id, leaseToken: p.leaseToken, importLeaseMs: ctx.config.importLeaseMs, now });
   if (!started) return (await repeatedOrRefused(ctx, batch, { leaseToken: p.leaseToken, error: false, repeat: p.repeat })).status;

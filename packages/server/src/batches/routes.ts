@@ -96,8 +96,8 @@ export const batchRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'blob
       const q = request.query;
       const waitMs = q.wait === undefined ? 0 : parseDuration(q.wait)!;
       if (waitMs > maxLeaseWaitSeconds * 1000) throw errors.invalidRequest(`wait may be at most ${maxLeaseWaitSeconds} seconds`);
-      if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its URL (${robot.delivery.url}); it does not lease them (docs/push.md)`);
-      if (robot.protocol === 'destiny') throw errors.conflict('destiny_robot', "this robot speaks DESTINY's protocol: it polls POST /v1/robot-enhancement-batches/ (docs/destiny.md)");
+      if (robot.delivery.mode === 'push') throw errors.of('push_robot', `this robot's batches are pushed to its URL (${robot.delivery.url}); it does not lease them (docs/push.md)`);
+      if (robot.protocol === 'destiny') throw errors.of('destiny_robot', "this robot speaks DESTINY's protocol: it polls POST /v1/robot-enhancement-batches/ (docs/destiny.md)");
       const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
       const limit = Math.min(q.limit ?? robot.max_batch_size, robot.max_batch_size);
       const leaseKey = (request.headers['idempotency-key'] as string | undefined) ?? null;

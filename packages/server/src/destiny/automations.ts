@@ -16,7 +16,7 @@ import { errors } from '../errors.ts';
 export function fromPercolator(query: unknown): { trigger: AutomationTrigger; filter: RecordFilter | null } {
   const trigger: AutomationTrigger = {};
   const clauses: RecordFilter[] = [];
-  const refuse = (at: string, what: string) => errors.unprocessable('unsupported_query', `query${at}: ${what}; Refinery maps the percolator forms docs/destiny.md lists`);
+  const refuse = (at: string, what: string) => errors.of('unsupported_query', `query${at}: ${what}; Refinery maps the percolator forms docs/destiny.md lists`);
 
   const walk = (q: unknown, at: string, negated: boolean): void => {
     if (typeof q !== 'object' || q === null || Array.isArray(q) || Object.keys(q).length !== 1) throw refuse(at, 'expected an object of one key (bool, nested, term or terms)');

@@ -27,7 +27,7 @@ export function toDestinyIdentifier(i: RefineryIdentifier): destiny.ExternalIden
 export function fromDestinyIdentifier(d: destiny.ExternalIdentifier): RefineryIdentifier {
   const identifier = d.identifier_type === 'other' ? { type: d.other_identifier_name, value: d.identifier } : { type: d.identifier_type, value: String(d.identifier) };
   if (!isRefineryIdentifier(identifier)) {
-    throw errors.unprocessable('invalid_identifier', `identifier ${JSON.stringify(d)} has no Refinery form: an identifier type is 1 to 64 letters, digits, "_", "." or "-"`);
+    throw errors.of('invalid_identifier', `identifier ${JSON.stringify(d)} has no Refinery form: an identifier type is 1 to 64 letters, digits, "_", "." or "-"`);
   }
   return identifier;
 }

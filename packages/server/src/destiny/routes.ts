@@ -42,7 +42,7 @@ function leaseMsFrom(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const clock = /^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$/.exec(text);
   const ms = clock ? ((Number(clock[1]) * 60 + Number(clock[2])) * 60 + Number(clock[3])) * 1000 : parseDuration(text);
-  if (ms === null || ms < 1000 || ms > maxLeaseMs) throw errors.unprocessable('invalid_lease', 'lease must be a duration (ISO 8601 such as PT10M, HH:MM:SS, or seconds) from 1 second to 24 hours');
+  if (ms === null || ms < 1000 || ms > maxLeaseMs) throw errors.of('invalid_lease', 'lease must be a duration (ISO 8601 such as PT10M, HH:MM:SS, or seconds) from 1 second to 24 hours');
   return ms;
 }
 
@@ -161,8 +161,8 @@ export const destinyRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'bl
       const robot = signingRobotOf(request);
       const q = request.query;
       if (q.robot_id.toLowerCase() !== robot.id) throw errors.forbidden(`robot_id must be the signing robot's id (${robot.id}): a robot polls for its own batches`);
-      if (robot.protocol !== 'destiny') throw errors.conflict('refinery_robot', "this robot speaks Refinery's protocol: it leases with POST /v1/batches/lease (robots registered through POST /v1/robots/ speak DESTINY's)");
-      if (robot.delivery.mode === 'push') throw errors.conflict('push_robot', `this robot's batches are pushed to its base_url (${robot.delivery.url}); it does not poll (docs/destiny.md)`);
+      if (robot.protocol !== 'destiny') throw errors.of('refinery_robot', "this robot speaks Refinery's protocol: it leases with POST /v1/batches/lease (robots registered through POST /v1/robots/ speak DESTINY's)");
+      if (robot.delivery.mode === 'push') throw errors.of('push_robot', `this robot's batches are pushed to its base_url (${robot.delivery.url}); it does not poll (docs/destiny.md)`);
       const leaseMs = leaseMsFrom(q.lease, robot.lease_ms);
       if (!robot.active) return reply.status(204).send();
       const leased = await leaseNewBatch(ctx, robot, { limit: Math.min(q.limit ?? destinyMaxBatchSize, destinyMaxBatchSize, robot.max_batch_size), leaseMs });
@@ -192,7 +192,7 @@ export const destinyRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'bl
       const batch = await ownBatch(request, request.params.id, (id) => errors.destinyUnprocessable('not_found', `no batch ${id} of this robot`));
       const leaseMs = leaseMsFrom(request.query.lease, robot.lease_ms);
       const expiresAt = await renewBatchLeaseIfLeased(ctx.db, { id: batch.id, robotId: robot.id, leaseMs, now: ctx.clock.now() });
-      if (!expiresAt) throw errors.conflict('lease_expired', 'This batch has no pending enhancements. They may have already expired or been completed.');
+      if (!expiresAt) throw errors.of('lease_expired', 'This batch has no pending enhancements. They may have already expired or been completed.');
       // Python's datetime.isoformat(): microseconds and +00:00.
       return reply.type('text/plain; charset=utf-8').send(expiresAt.toISOString().replace('Z', '000+00:00'));
     },
@@ -266,8 +266,8 @@ export const destinyRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'bl
         const key = keyOf(request);
         const body = parsedBody<destiny.EnhancementRequestIn & { reference_ids: RecordIdList }>(request);
         const check = await findMissingRecords(ctx.db, { ids: body.reference_ids.packed, type: 'reference', limit: 100 });
-        if (check.repeated > 0) throw errors.unprocessable('repeated_reference_ids', `reference_ids holds ${check.repeated} id(s) more than once; send each reference once`);
-        if (check.missing.length > 0) throw errors.unprocessable('unknown_references', `Reference with id [${check.missing.join(', ')}] does not exist.`);
+        if (check.repeated > 0) throw errors.of('repeated_reference_ids', `reference_ids holds ${check.repeated} id(s) more than once; send each reference once`);
+        if (check.missing.length > 0) throw errors.of('unknown_references', `Reference with id [${check.missing.join(', ')}] does not exist.`);
         const { request: row } = await createRequest(ctx, { body: { robot_id: body.robot_id, record_ids: body.reference_ids }, requestedBy: key.keyId, idempotencyKey: null });
         if (body.source) await setRequestSource(ctx.db, { id: row.id, source: body.source });
         const json = enhancementRequestJson({ ...row, source: body.source ?? null }, packedIds(body.reference_ids));
@@ -382,7 +382,7 @@ export const destinyRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'bl
         secret: sealRobotSecret(ctx.keys, id, secret),
         now,
       });
-      if (!inserted) throw errors.conflict('name_taken', `a robot named "${body.name}" exists already`);
+      if (!inserted) throw errors.of('name_taken', `a robot named "${body.name}" exists already`);
       return reply.status(201).send({ ...destinyRobot((await getRobot(ctx.db, { id, now }))!), client_secret: secret });
     },
   });
@@ -420,12 +420,12 @@ export const destinyRoutes = routePlugin<{ ctx: Pick<Context, 'background' | 'bl
       const now = ctx.clock.now();
       const row = await getRobot(ctx.db, { id, now });
       if (!row) throw errors.notFound('robot');
-      if (row.protocol !== 'destiny') throw errors.conflict('refinery_robot', "this robot speaks Refinery's protocol: change it with PATCH /v1/robots/{id}");
+      if (row.protocol !== 'destiny') throw errors.of('refinery_robot', "this robot speaks Refinery's protocol: change it with PATCH /v1/robots/{id}");
       const { accepts: _accepts, ...fields } = refineryFields(body);
       const outcome = await updateRobot(ctx.db, { id, now, changes: { name: body.name, owner: body.owner, description: body.description, ...fields } });
       ctx.recentRobots.forget(id);
       if (outcome === 'missing') throw errors.notFound('robot');
-      if (outcome === 'name_taken') throw errors.conflict('name_taken', `a robot named "${body.name}" exists already`);
+      if (outcome === 'name_taken') throw errors.of('name_taken', `a robot named "${body.name}" exists already`);
       return destinyRobot((await getRobot(ctx.db, { id, now }))!);
     },
   });

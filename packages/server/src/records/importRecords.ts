@@ -92,7 +92,7 @@ export async function importRecords(ctx: Pick<Context, 'clock' | 'config' | 'db'
       const marked = (await listEncryptedTypes(tx)).filter((type) => !encrypted.includes(type));
       if (marked.length > 0) {
         const unsealed = await stagedTypesAmong(tx, { types: marked });
-        if (unsealed.length > 0) throw errors.conflict('encryption_changed', `record type ${unsealed.join(', ')} was marked encrypted while this import was read; send it again`);
+        if (unsealed.length > 0) throw errors.of('encryption_changed', `record type ${unsealed.join(', ')} was marked encrypted while this import was read; send it again`);
       }
       await tuneForRows(tx, count);
       const { conflicts, ...counts } = await upsertStagedRecords(tx, { now, analyze: isBulk(count) });

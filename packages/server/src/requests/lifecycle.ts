@@ -32,7 +32,7 @@ export async function cancelRequest(ctx: Pick<Context, 'background' | 'blobs' | 
   });
   afterRequestsFinished(ctx, finished);
   const row = (await getRequest(ctx.db, { id: requestId }))!;
-  if (row.status !== 'cancelled') throw errors.conflict('already_finished', `the request already finished (it is ${row.status}); there is nothing to cancel`);
+  if (row.status !== 'cancelled') throw errors.of('already_finished', `the request already finished (it is ${row.status}); there is nothing to cancel`);
   return row;
 }
 

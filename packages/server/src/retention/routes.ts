@@ -40,9 +40,9 @@ function retentionPolicy(retention: NonNullable<RecordTypePut['retention']>): { 
   const agedOutMs = durationMs('aged_out', retention.aged_out);
   const fullUntilMs = retention.full_until === undefined ? agedOutMs : durationMs('full_until', retention.full_until);
   const decay = retention.decay ?? false;
-  if (agedOutMs <= 0) throw errors.unprocessable('invalid_retention', 'aged_out must be longer than zero');
-  if (fullUntilMs > agedOutMs) throw errors.unprocessable('invalid_retention', 'full_until must not be longer than aged_out');
-  if (decay && fullUntilMs === agedOutMs) throw errors.unprocessable('invalid_retention', 'decay needs full_until shorter than aged_out: the records decay in between');
+  if (agedOutMs <= 0) throw errors.of('invalid_retention', 'aged_out must be longer than zero');
+  if (fullUntilMs > agedOutMs) throw errors.of('invalid_retention', 'full_until must not be longer than aged_out');
+  if (decay && fullUntilMs === agedOutMs) throw errors.of('invalid_retention', 'decay needs full_until shorter than aged_out: the records decay in between');
   return { fullUntilMs, agedOutMs, decay };
 }
 
@@ -55,7 +55,7 @@ export const retentionRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db'> 
       const { retention, encrypted } = request.body;
       const policy = retention ? retentionPolicy(retention) : retention;
       const [encryption] = await getEncryption(ctx.db, { types: [type] });
-      if (encrypted === false && encryption) throw errors.unprocessable('encryption_is_permanent', `record type ${type} is encrypted, and stays so: its records' content is never stored in clear again`);
+      if (encrypted === false && encryption) throw errors.of('encryption_is_permanent', `record type ${type} is encrypted, and stays so: its records' content is never stored in clear again`);
       if (policy === null) await deleteRecordType(ctx.db, { type });
       else if (policy) await putRecordType(ctx.db, { type, ...policy, now: ctx.clock.now() });
       if (encrypted && !encryption) {

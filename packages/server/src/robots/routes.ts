@@ -26,11 +26,11 @@ function checkProduces(produces: RobotIn['produces'] | undefined): void {
     try {
       schemaChecker.compile(p.schema);
     } catch (err) {
-      throw errors.unprocessable('invalid_schema', `the JSON Schema for "${p.type}" does not compile: ${(err as Error).message}`);
+      throw errors.of('invalid_schema', `the JSON Schema for "${p.type}" does not compile: ${(err as Error).message}`);
     }
   }
   const types = (produces ?? []).map((p) => p.type);
-  if (new Set(types).size !== types.length) throw errors.unprocessable('duplicate_type', 'produces names the same enhancement type twice');
+  if (new Set(types).size !== types.length) throw errors.of('duplicate_type', 'produces names the same enhancement type twice');
 }
 
 function leaseMs(text: string | undefined): number | undefined {
@@ -66,7 +66,7 @@ export const robotRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db' | 'ke
         secret: sealRobotSecret(ctx.keys, id, secret),
         now,
       });
-      if (!inserted) throw errors.conflict('name_taken', `a robot named "${body.name}" exists already`);
+      if (!inserted) throw errors.of('name_taken', `a robot named "${body.name}" exists already`);
       const row = (await getRobot(ctx.db, { id, now }))!;
       return reply.status(201).send({ ...robotOut(row), secret });
     },
@@ -122,7 +122,7 @@ export const robotRoutes = routePlugin<{ ctx: Pick<Context, 'clock' | 'db' | 'ke
       });
       if (outcome === 'missing') throw errors.notFound('robot');
       ctx.recentRobots.forget(id);
-      if (outcome === 'name_taken') throw errors.conflict('name_taken', `a robot named "${body.name}" exists already`);
+      if (outcome === 'name_taken') throw errors.of('name_taken', `a robot named "${body.name}" exists already`);
       return robotOut((await getRobot(ctx.db, { id, now }))!);
     },
   });
