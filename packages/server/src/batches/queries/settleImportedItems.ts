@@ -35,8 +35,10 @@ outcome as (
 settled as (
   update items i set status = outcome.status, enhancement_id = outcome.enhancement_id,
     error_code = outcome.error_code, error_message = outcome.error_message, updated_at = $7::timestamptz
+  -- The batch's id from the parameter, not from the CTE, which only gates: the items scan then
+  -- looks up this batch's rows, rather than reading every leased row of every batch.
   from batch, outcome
-  where i.batch_id = batch.id and i.status = 'leased' and i.record_id = outcome.record_id
+  where i.batch_id = $1::uuid and i.status = 'leased' and i.record_id = outcome.record_id
     and (outcome.status <> 'completed' or i.error_code is not null)
   returning i.request_id, i.robot_id, i.status
 )
