@@ -1,7 +1,7 @@
 /**
- * Before and after in one run: the end-to-end section (PostgreSQL, one run) of this checkout and
- * of an earlier commit (`ref`), alternating round by round so that the machine's drift falls on
- * both alike. The earlier commit is checked out once, with `git worktree`, in the system's
+ * Before and after in one run: the end-to-end section (one run on `backend`, PostgreSQL by
+ * default) of this checkout and of an earlier commit (`ref`), alternating round by round so that
+ * the machine's drift falls on both alike. The earlier commit is checked out once, with `git worktree`, in the system's
  * temporary folder and installed with `npm ci`; later runs reuse it.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -11,13 +11,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { EndToEndResult } from './endToEnd.ts';
-import { percentile } from './support.ts';
+import { percentile, type Backend } from './support.ts';
 
 const run = promisify(execFile);
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export interface BaselineResult {
   ref: string;
+  backend: Backend;
   commit: string;
   rounds: Array<{ before: EndToEndResult; after: EndToEndResult }>;
   /** Medians over the rounds: items per second and CPU seconds per 100,000 items (Refinery's process, the robots, PostgreSQL). */
@@ -49,11 +50,11 @@ async function checkout(ref: string): Promise<{ dir: string; commit: string }> {
 }
 
 /** One end-to-end run of the checkout at `dir`, in a process of its own, read from the JSON its e2e section logs. */
-function endToEndIn(dir: string, records: number): Promise<EndToEndResult> {
+function endToEndIn(dir: string, backend: Backend, records: number): Promise<EndToEndResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/src/run.ts'], {
       cwd: dir,
-      env: { ...process.env, BENCH_ONLY: 'e2e', BENCH_BACKENDS: 'postgres', BENCH_E2E_RUNS: '1', BENCH_RECORDS: String(records), BENCH_PROFILE: '' },
+      env: { ...process.env, BENCH_ONLY: 'e2e', BENCH_BACKENDS: backend, BENCH_E2E_RUNS: '1', BENCH_RECORDS: String(records), BENCH_PROFILE: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -79,18 +80,19 @@ const figures = (runs: EndToEndResult[]): Figures => {
   };
 };
 
-export async function baseline(options: { ref: string; rounds: number; records: number }): Promise<BaselineResult> {
+export async function baseline(options: { ref: string; backend: Backend; rounds: number; records: number }): Promise<BaselineResult> {
   const { dir, commit } = await checkout(options.ref);
   const rounds: BaselineResult['rounds'] = [];
   for (let i = 0; i < options.rounds; i++) {
     // Alternating which goes first: the second run of a round finds the machine warmer.
     const [first, second] = i % 2 === 0 ? [dir, root] : [root, dir];
-    const a = await endToEndIn(first, options.records);
-    const b = await endToEndIn(second, options.records);
+    const a = await endToEndIn(first, options.backend, options.records);
+    const b = await endToEndIn(second, options.backend, options.records);
     rounds.push(first === dir ? { before: a, after: b } : { before: b, after: a });
   }
   return {
     ref: options.ref,
+    backend: options.backend,
     commit,
     rounds,
     before: figures(rounds.map((r) => r.before)),

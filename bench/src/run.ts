@@ -4,9 +4,10 @@
  * every figure comes from this run. Takes about 17 minutes on a 2-core machine.
  *
  * BENCH_ONLY: a comma list of sections (e2e, destiny, many, peers, floors, latency, scale, small, memory, encryption, load, metrics, baseline, querycreate, automation, dashboard); all by default.
- *   `baseline`: before and after in one run (baseline.ts): the PostgreSQL end-to-end run of this
- *   checkout and of the commit BENCH_BASELINE (default 2157035, the last before the work on
- *   packaging, stalls and encryption), alternating for BENCH_BASELINE_ROUNDS (default 3) rounds.
+ *   `baseline`: before and after in one run (baseline.ts): the end-to-end run on
+ *   BENCH_BASELINE_BACKEND (postgres, the default, or pglite) of this checkout and of the commit
+ *   BENCH_BASELINE (default 2157035, the last before the work on packaging, stalls and
+ *   encryption), alternating for BENCH_BASELINE_ROUNDS (default 3) rounds.
  *   `metrics`: GET /metrics with BENCH_METRICS_ROBOTS (default 100) robots, each with pending requests, on BENCH_BACKENDS.
  * BENCH_TRACING=1: the Refinery under test exports its spans over OTLP to a sink in this process
  *   (tracingSink.ts), to measure what tracing costs; off by default, as in production without
@@ -162,7 +163,7 @@ const loadRuns = await section('load', async () => {
 });
 
 const before = await section('baseline', () =>
-  baseline({ ref: process.env.BENCH_BASELINE ?? '2157035', rounds: Number(process.env.BENCH_BASELINE_ROUNDS ?? 3), records }),
+  baseline({ ref: process.env.BENCH_BASELINE ?? '2157035', backend: (process.env.BENCH_BASELINE_BACKEND ?? 'postgres') as Backend, rounds: Number(process.env.BENCH_BASELINE_ROUNDS ?? 3), records }),
 );
 
 const scrapes = await section('metrics', async () => {
@@ -487,7 +488,7 @@ function printTable(r: {
     const b = r.before;
     const cpu = (f: BaselineResult['before']) => `Refinery ${fmt(f.refineryCpu, 1)}, robots ${fmt(f.robotsCpu, 1)}, PostgreSQL ${fmt(f.postgresqlCpu, 1)}`;
     row(
-      `before and after, PostgreSQL end to end: this checkout against ${b.ref} (${b.commit.slice(0, 7)}), alternating, median of ${b.rounds.length} rounds`,
+      `before and after, ${b.backend === 'postgres' ? 'PostgreSQL' : 'PGlite'} end to end: this checkout against ${b.ref} (${b.commit.slice(0, 7)}), alternating, median of ${b.rounds.length} rounds`,
       `${fmt(b.after.itemsPerSecond)} items/s`,
       `before: ${fmt(b.before.itemsPerSecond)} items/s; each round: ${b.rounds.map((x) => `${fmt(x.after.itemsPerSecond)} / ${fmt(x.before.itemsPerSecond)}`).join(', ')}`,
       `${fmt(b.ratio, 3)}x`,
