@@ -285,7 +285,8 @@ describe('crashes and restarts under SDK robots', () => {
         // answered 202 is importing them), or its results file uploaded (its post comes next).
         const step = await run.steps.at(kind === 'during an import' ? 'posted' : 'uploaded', 60_000, async (at) => {
           node = nodes.find((n) => n.url === at.url)!;
-          await sleep(random() * 50);
+          // An import of a batch takes a few milliseconds: a kill meant for one comes at once.
+          await sleep(random() * (kind === 'during an import' ? 3 : 50));
           await node.kill();
           const status = await statusOf(at.batchId);
           if (kind === 'during an import' && status === 'importing') landed.importing++;
