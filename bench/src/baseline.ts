@@ -1,8 +1,8 @@
 /**
  * Before and after in one run: the end-to-end section (one run on `backend`, PostgreSQL by
  * default) of this checkout and of an earlier commit (`ref`), alternating round by round so that
- * the machine's drift falls on both alike. The earlier commit is checked out once, with `git worktree`, in the system's
- * temporary folder and installed with `npm ci`; later runs reuse it.
+ * the machine's drift falls on both alike. The earlier commit is checked out once, with
+ * `git worktree`, in the system's temporary folder and installed with `npm ci`; later runs reuse it.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -1,5 +1,5 @@
-/** Size of the writes a blob store makes (the file store writes and reads a blob no larger in one piece). */
-export const writeBytes = 64 * 1024;
+/** Size of the writes a blob store makes as it streams (in the file store, each a frame of the sealed file). */
+const writeBytes = 64 * 1024;
 
 /**
  * Joins small chunks (often a line each: items files, reports, manifests) into writes of about

@@ -6,9 +6,9 @@ import { requestIdsOf, retriesOf, type ItemMove, type RetryMove } from './itemMo
 
 /**
  * The items of `batchIds` (batches that failed or expired) still `leased` go back to `pending`
- * while `retryable` and attempts remain, otherwise to `failed`, with the error code and message. A batch's retried items all wait
- * the same backoff, so they come back together. Returns the requests touched, the retries (robot
- * and moment) to wake for, and how many items went where.
+ * while `retryable` and attempts remain, otherwise to `failed`, with the error code and message.
+ * A batch's retried items all wait the same backoff, so they come back together. Returns the
+ * requests touched, the retries (robot and moment) to wake for, and how many items went where.
  */
 export async function retryOrFailItems(
   db: Queryable,

@@ -25,7 +25,7 @@ closed as (
   update items i set status = 'cancelled', error_code = 'request_cancelled',
     error_message = 'the request was cancelled before this item finished', updated_at = $2::timestamptz
   where i.request_id = $1::uuid and exists (select 1 from target) and i.status in ('pending', 'leased')
-    and not exists (select 1 from held h where h.id = i.batch_id and h.status = 'completed' and i.status = 'leased')
+    and not exists (select 1 from held h where h.id = i.batch_id and shown_item_status(i.status, h.status) = 'completed')
 )
 select id::text from target
 `,

@@ -30,7 +30,7 @@ closed as (
     updated_at = $1::timestamptz
   from due
   where i.request_id = any(array(select id from due)) and i.request_id = due.id and i.status in ('pending', 'leased')
-    and not exists (select 1 from held h where h.id = i.batch_id and h.status = 'completed' and i.status = 'leased')
+    and not exists (select 1 from held h where h.id = i.batch_id and shown_item_status(i.status, h.status) = 'completed')
 )
 select id::text from due
 `,
