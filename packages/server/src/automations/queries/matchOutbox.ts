@@ -27,7 +27,7 @@ batches as (
   select o.source_id, o.created_at,
     1 + coalesce((
       select max(run.depth) from automation_runs run
-      where run.request_id in (select distinct i.request_id from items i where i.batch_id = o.source_id)
+      where run.request_id in (select distinct i.request_id from batch_items(o.source_id) i)
     ), 0) as depth
   from automation_outbox o
   where o.id = any($1::bigint[]) and o.kind = 'batch' and $5::text is not null and o.robot_id <> $3::uuid
@@ -36,7 +36,7 @@ batches as (
 from_batches as (
   select distinct r.id as record_id, 'batch' as source_kind, b.source_id, b.depth, b.created_at
   from batches b
-  join items i on i.batch_id = b.source_id
+  cross join lateral batch_items(b.source_id) i
   join enhancements e on e.record_id = i.record_id and e.type = $5::text and e.batch_id = b.source_id
   join records r on r.id = e.record_id
   where ${filter.sql}

@@ -35,8 +35,8 @@ with claimed as (
       and (d.updated_at, d.id) > ($4::timestamptz, $5::uuid)
       and (d.files_claimed_until is null or d.files_claimed_until < $1::timestamptz)
       and not exists (
-        select 1 from items i join requests r on r.id = i.request_id
-        where i.batch_id = d.id and (r.finished_at is null or r.finished_at > $3::timestamptz)
+        select 1 from batch_items(d.id) i join requests r on r.id = i.request_id
+        where (r.finished_at is null or r.finished_at > $3::timestamptz)
       )
     order by d.updated_at, d.id
     limit $6::int

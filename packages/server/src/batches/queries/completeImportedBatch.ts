@@ -24,8 +24,8 @@ outbox as (
 )
 select exists (select 1 from completed) as completed,
   (select coalesce(jsonb_agg(jsonb_build_object('request_id', m.request_id, 'robot_id', m.robot_id, 'status', 'completed', 'n', m.n)), '[]')
-   from (select i.request_id, i.robot_id, count(*)::int as n from items i
-         where i.batch_id = $1::uuid and i.status = 'leased' and exists (select 1 from completed) group by 1, 2) m) as moves
+   from (select i.request_id, i.robot_id, count(*)::int as n from batch_items($1::uuid) i
+         where i.status = 'leased' and exists (select 1 from completed) group by 1, 2) m) as moves
 `,
     [p.batchId, p.now.toISOString()],
   );

@@ -12,8 +12,7 @@ select
   count(*) filter (where i.status = 'leased' and (q.expires_at is null or q.expires_at > $2::timestamptz))::int as open,
   count(*) filter (where i.status = 'cancelled')::int as cancelled,
   count(*) filter (where i.status = 'expired' or (i.status = 'leased' and q.expires_at <= $2::timestamptz))::int as expired
-from items i join requests q on q.id = i.request_id
-where i.batch_id = $1::uuid
+from batch_items($1::uuid) i join requests q on q.id = i.request_id
 `,
     [p.batchId, p.now.toISOString()],
   );

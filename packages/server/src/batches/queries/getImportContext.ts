@@ -33,7 +33,7 @@ from batches b join robots r on r.id = b.robot_id
 cross join lateral (
   select jsonb_agg(jsonb_build_object('record_id', i.record_id, 'request_id', i.request_id)) filter (where i.status = 'leased') as importing,
     jsonb_agg(jsonb_build_object('record_id', i.record_id, 'status', i.status, 'error_message', i.error_message)) filter (where i.status <> 'leased') as closed
-  from items i where i.batch_id = b.id and i.status in ('leased', 'cancelled', 'expired')
+  from batch_items(b.id) i where i.status in ('leased', 'cancelled', 'expired')
 ) i
 where b.id = $1::uuid and b.status = 'importing'
 `,

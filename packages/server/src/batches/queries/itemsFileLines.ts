@@ -57,8 +57,8 @@ export async function* itemsFileLines(
     const { rows } = await db.query<{ seq: string; line: string }>(
       `
 select i.id::text as seq, ${lineSql(p.needs.length === 0 ? null : '$4::text[]', p.protocol)} as line
-from items i join records r on r.id = i.record_id
-where i.batch_id = $1::uuid and i.status = 'leased' and i.id > $2::bigint
+from batch_items($1::uuid) i join records r on r.id = i.record_id
+where i.status = 'leased' and i.id > $2::bigint
 order by i.id
 limit $3::int
 `,

@@ -13,8 +13,9 @@ with b as (
   where id = $1::uuid and status = 'leased'
   returning id
 )
-update items set status = 'pending', attempts = attempts - 1, updated_at = $2::timestamptz
-where batch_id = $1::uuid and exists (select 1 from b) and status = 'leased'
+update items i set status = 'pending', batch_id = x.batch_id, attempts = x.attempts - 1, updated_at = $2::timestamptz
+from batch_items($1::uuid) x
+where i.id = x.id and exists (select 1 from b) and x.status = 'leased'
 `,
     [p.id, p.now.toISOString(), p.reason],
   );

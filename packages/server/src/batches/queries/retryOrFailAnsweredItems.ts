@@ -23,15 +23,17 @@ with answer as (
 ),
 moved as (
 update items i set
-  status = case when i.attempts < r.max_attempts then 'pending' else 'failed' end,
+  status = case when x.attempts < r.max_attempts then 'pending' else 'failed' end,
+  batch_id = b.id,
+  attempts = x.attempts,
   available_at = ${batchBackoffSql('$4::timestamptz', '$5', '$6', 'b')},
   error_code = $7::text,
-  error_message = case when i.attempts < r.max_attempts
-    then answer.message || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || '; will retry)'
-    else answer.message || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || ')' end,
+  error_message = case when x.attempts < r.max_attempts
+    then answer.message || ' (attempt ' || x.attempts || ' of ' || r.max_attempts || '; will retry)'
+    else answer.message || ' (attempt ' || x.attempts || ' of ' || r.max_attempts || ')' end,
   updated_at = $4::timestamptz
-from answer, batches b, robots r
-where b.id = $1::uuid and i.batch_id = b.id and i.status = 'leased' and i.record_id = answer.record_id and r.id = i.robot_id
+from answer, batches b, batch_items($1::uuid) x, robots r
+where b.id = $1::uuid and i.id = x.id and x.status = 'leased' and x.record_id = answer.record_id and r.id = i.robot_id
 returning i.request_id, i.robot_id, i.status, i.available_at
 )
 select request_id::text, robot_id::text, status, case when status = 'pending' then ${epochMsSql('available_at')} end as at, count(*)::int as n

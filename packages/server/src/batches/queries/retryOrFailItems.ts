@@ -19,15 +19,17 @@ export async function retryOrFailItems(
     `
 with moved as (
 update items i set
-  status = case when $3::boolean and i.attempts < r.max_attempts then 'pending' else 'failed' end,
+  status = case when $3::boolean and x.attempts < r.max_attempts then 'pending' else 'failed' end,
+  batch_id = b.id,
+  attempts = x.attempts,
   available_at = ${batchBackoffSql('$5::timestamptz', '$6', '$7', 'b')},
   error_code = $2::text,
-  error_message = case when $3::boolean and i.attempts < r.max_attempts
-    then $4::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || '; will retry)'
-    else $4::text || ' (attempt ' || i.attempts || ' of ' || r.max_attempts || ')' end,
+  error_message = case when $3::boolean and x.attempts < r.max_attempts
+    then $4::text || ' (attempt ' || x.attempts || ' of ' || r.max_attempts || '; will retry)'
+    else $4::text || ' (attempt ' || x.attempts || ' of ' || r.max_attempts || ')' end,
   updated_at = $5::timestamptz
-from batches b, robots r
-where b.id = any($1::uuid[]) and i.batch_id = b.id and i.status = 'leased' and not moves_with_batch(i.status, b.status) and r.id = i.robot_id
+from batches b cross join lateral batch_items(b.id) x, robots r
+where b.id = any($1::uuid[]) and i.id = x.id and x.status = 'leased' and not moves_with_batch(x.status, b.status) and r.id = i.robot_id
 returning i.request_id, i.robot_id, i.status, i.available_at
 )
 select request_id::text, robot_id::text, status, case when status = 'pending' then ${epochMsSql('available_at')} end as at, count(*)::int as n

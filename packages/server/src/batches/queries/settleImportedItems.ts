@@ -33,13 +33,13 @@ outcome as (
   select * from unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[]) as t(record_id, status, enhancement_id, error_code, error_message)
 ),
 settled as (
-  update items i set status = outcome.status, enhancement_id = outcome.enhancement_id,
+  update items i set status = outcome.status, batch_id = x.batch_id, attempts = x.attempts, enhancement_id = outcome.enhancement_id,
     error_code = outcome.error_code, error_message = outcome.error_message, updated_at = $7::timestamptz
   -- The batch's id from the parameter, not from the CTE, which only gates: the items scan then
   -- looks up this batch's rows, rather than reading every leased row of every batch.
-  from batch, outcome
-  where i.batch_id = $1::uuid and i.status = 'leased' and i.record_id = outcome.record_id
-    and (outcome.status <> 'completed' or i.error_code is not null)
+  from batch, outcome, batch_items($1::uuid) x
+  where i.id = x.id and x.status = 'leased' and x.record_id = outcome.record_id
+    and (outcome.status <> 'completed' or x.error_code is not null)
   returning i.request_id, i.robot_id, i.status
 )
 select request_id::text, robot_id::text, status, count(*)::int as n from settled group by 1, 2, 3

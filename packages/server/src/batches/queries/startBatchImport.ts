@@ -29,7 +29,7 @@ with past_deadline as (
 ),
 held as (
   select i.record_id, i.request_id, i.request_id in (select id from past_deadline) as overdue
-  from items i where i.batch_id = $1::uuid and i.status = 'leased'
+  from batch_items($1::uuid) i where i.status = 'leased'
 ),
 b as (
   update batches set status = 'importing', import_expires_at = $4::timestamptz + make_interval(secs => $5::int / 1000.0), updated_at = $4::timestamptz

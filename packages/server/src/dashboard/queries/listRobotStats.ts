@@ -33,8 +33,8 @@ cross join lateral (
   left join lateral (
     select count(*) filter (where shown_item_status(i.status, b.status) in ('completed', 'discarded', 'failed')) as finished,
       count(*) filter (where i.status = 'failed') as failed
-    from items i
-    where i.batch_id = b.id and b.status = 'completed'
+    from batch_items(b.id) i
+    where b.status = 'completed'
   ) f on true
   where b.robot_id = r.id and b.updated_at >= $3::timestamptz
 ) h

@@ -16,9 +16,10 @@ with b as (
   returning id
 ),
 moved as (
-  update items set status = 'pending', attempts = attempts - 1, available_at = $3::timestamptz,
+  update items i set status = 'pending', batch_id = x.batch_id, attempts = x.attempts - 1, available_at = $3::timestamptz,
     error_code = $6::text, error_message = $4::text, updated_at = $5::timestamptz
-  where batch_id = $1::uuid and exists (select 1 from b) and status = 'leased'
+  from batch_items($1::uuid) x
+  where i.id = x.id and exists (select 1 from b) and x.status = 'leased'
 )
 select id::text from b
 `,

@@ -8,7 +8,8 @@ export async function listPushRobotsWithWork(db: Queryable, p: { now: Date; limi
 select ${robotColumns.replaceAll('$now', '$1')}
 from robots r
 where r.active and r.delivery->>'mode' = 'push'
-  and exists (select 1 from items i where i.robot_id = r.id and i.queued and i.available_at <= $1::timestamptz)
+  and (exists (select 1 from items i where i.robot_id = r.id and i.queued and i.available_at <= $1::timestamptz)
+    or has_span_work(r.id, $1::timestamptz))
 order by r.id
 limit $2::int
 `,

@@ -18,14 +18,17 @@ with target as (
 ),
 held as (
   select b.id, b.status from batches b
-  where b.id in (select i.batch_id from items i where i.request_id = $1::uuid and i.status = 'leased') and exists (select 1 from target)
+  where b.id in (select i.batch_id from items i where i.request_id = $1::uuid and i.status = 'leased'
+      union select s.batch_id from batch_spans s where s.request_id = $1::uuid)
+    and exists (select 1 from target)
   for share of b
 ),
 closed as (
-  update items i set status = 'cancelled', error_code = 'request_cancelled',
+  update items i set status = 'cancelled', batch_id = x.batch_id, attempts = x.attempts, error_code = 'request_cancelled',
     error_message = 'the request was cancelled before this item finished', updated_at = $2::timestamptz
-  where i.request_id = $1::uuid and exists (select 1 from target) and i.status in ('pending', 'leased')
-    and not exists (select 1 from held h where h.id = i.batch_id and shown_item_status(i.status, h.status) = 'completed')
+  from item_rows x
+  where x.request_id = $1::uuid and i.id = x.id and exists (select 1 from target) and x.status in ('pending', 'leased')
+    and not exists (select 1 from held h where h.id = x.batch_id and shown_item_status(x.status, h.status) = 'completed')
 )
 select id::text from target
 `,

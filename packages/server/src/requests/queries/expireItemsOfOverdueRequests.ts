@@ -21,16 +21,17 @@ with due as (
 ),
 held as (
   select b.id, b.status from batches b
-  where b.id in (select i.batch_id from items i where i.request_id = any(array(select id from due)) and i.status = 'leased')
+  where b.id in (select i.batch_id from items i where i.request_id = any(array(select id from due)) and i.status = 'leased'
+      union select s.batch_id from batch_spans s where s.request_id = any(array(select id from due)))
   for share of b
 ),
 closed as (
-  update items i set status = 'expired', error_code = 'request_expired',
+  update items i set status = 'expired', batch_id = x.batch_id, attempts = x.attempts, error_code = 'request_expired',
     error_message = 'the request''s deadline (' || to_char(due.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ') passed before this item finished',
     updated_at = $1::timestamptz
-  from due
-  where i.request_id = any(array(select id from due)) and i.request_id = due.id and i.status in ('pending', 'leased')
-    and not exists (select 1 from held h where h.id = i.batch_id and shown_item_status(i.status, h.status) = 'completed')
+  from due, item_rows x
+  where x.request_id = any(array(select id from due)) and x.request_id = due.id and i.id = x.id and x.status in ('pending', 'leased')
+    and not exists (select 1 from held h where h.id = x.batch_id and shown_item_status(x.status, h.status) = 'completed')
 )
 select id::text from due
 `,

@@ -48,7 +48,7 @@ fated as (
 -- The ids left in the backlog are counted pending.
 counted as (
   select count(*)::int + (select count(*) from numbered where slice > 0)::int as total,
-    count(*) filter (where status = 'pending')::int + (select count(*) from numbered where slice > 0)::int as pending,
+    count(*) filter (where status = 'new')::int + (select count(*) from numbered where slice > 0)::int as pending,
     count(*) filter (where status = 'denied')::int as denied,
     count(*) filter (where status = 'expired')::int as expired
   from fated

@@ -43,7 +43,7 @@ fated as (
 ),
 counted as (
   select count(*)::int as total,
-    count(*) filter (where status = 'pending')::int as pending,
+    count(*) filter (where status = 'new')::int as pending,
     count(*) filter (where status = 'denied')::int as denied,
     count(*) filter (where status = 'expired')::int as expired
   from fated

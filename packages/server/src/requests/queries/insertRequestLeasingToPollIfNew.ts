@@ -52,6 +52,7 @@ handed as (
   select c.record_id from checked c
   where c.error_code is null
     and not exists (select 1 from items i where i.robot_id = $3::uuid and i.queued and i.available_at <= $5::timestamptz)
+    and not has_span_work($3::uuid, $5::timestamptz)
   order by c.ord
   limit $13::int
 ),
@@ -59,7 +60,7 @@ fated as (
   select c.*,
     case
       when hd.record_id is not null then 'leased'
-      when c.error_code is null then 'pending'
+      when c.error_code is null then 'new'
       when c.error_code in ('record_expired', 'record_aged_out') then 'expired'
       else 'denied'
     end as status
@@ -67,7 +68,7 @@ fated as (
 ),
 counted as (
   select count(*)::int as total,
-    count(*) filter (where status = 'pending')::int as pending,
+    count(*) filter (where status = 'new')::int as pending,
     count(*) filter (where status = 'leased')::int as leased,
     count(*) filter (where status = 'denied')::int as denied,
     count(*) filter (where status = 'expired')::int as expired

@@ -44,8 +44,8 @@ checked as materialized (
 )`;
 }
 
-/** An item's status from its row `c` of `checked`, when it is not handed to a robot at once. */
-export const checkedStatusSql = `case when c.error_code is null then 'pending' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end`;
+/** An item's status from its row `c` of `checked`, when it is not handed to a robot at once: `new`, pending until a lease takes it by span (docs/internals/0034-lease-by-span.md). */
+export const checkedStatusSql = `case when c.error_code is null then 'new' when c.error_code in ('record_expired', 'record_aged_out') then 'expired' else 'denied' end`;
 
 /** The message that goes with a checked row `f`'s error_code (null when it has none). */
 export const itemErrorMessageSql = `case f.error_code

@@ -16,7 +16,8 @@ export async function listRequestBatches(db: Queryable, p: { requestId: string; 
     `
 select b.id, b.status, b.attempt, b.item_count, b.created_at, b.report_key, b.files_deleted_at
 from batches b
-where b.id in (select i.batch_id from items i where i.request_id = $1::uuid and i.batch_id is not null)
+where b.id in (select i.batch_id from items i where i.request_id = $1::uuid and i.batch_id is not null
+  union select s.batch_id from batch_spans s where s.request_id = $1::uuid)
   and ($2::uuid is null or b.id > $2::uuid)
 order by b.id
 limit $3::int

@@ -5,7 +5,7 @@ import { checkedItemsSql, checkedStatusSql, itemErrorMessageSql, unpackedIdsSql 
 export interface WrittenSlices {
   requestId: string;
   robotId: string;
-  /** Items written `pending` (their robot is woken at commit when there are any). */
+  /** Items written pending (`new`; their robot is woken at commit when there are any). */
   pending: number;
   /** Items written denied or expired: the request may have no open item left. */
   closed: number;
@@ -22,8 +22,8 @@ export interface WrittenSlices {
  * processes each take their own): of the highest priority, then of the oldest request, in order. `requestIds`: every slice of
  * those requests, whose backlog rows the caller has locked first (lockBacklogs).
  *
- * Locks, in order: the backlog rows, then the request rows whose counts move, at the end, held
- * only for the moment before the commit. The cancel and the deadline lock the backlog rows before they
+ * Locks, in order: the backlog rows, then their request rows (before the items take their ids),
+ * held only for the moment before the commit. The cancel and the deadline lock the backlog rows before they
  * move items (items, then request rows, the order of the leases and imports too), so none of
  * them deadlock.
  */
@@ -45,8 +45,12 @@ with slice as (
   }
   returning b.request_id, b.slice, b.record_ids
 ),
+-- Locked before the items take their ids: a lease reading a request's items after its cursor
+-- never misses ids that a slice writing meanwhile takes below ones it sees (docs/internals/0034-lease-by-span.md).
 request as (
   select q.id, q.robot_id, q.priority from requests q where q.id in (select request_id from slice)
+  order by q.id
+  for no key update
 ),
 robot as (
   select r.* from robots r where r.id in (select robot_id from request)
@@ -73,7 +77,7 @@ inserted as (
 ),
 written as (
   select request_id, count(*)::int as total,
-    count(*) filter (where status = 'pending')::int as pending,
+    count(*) filter (where status = 'new')::int as pending,
     count(*) filter (where status = 'denied')::int as denied,
     count(*) filter (where status = 'expired')::int as expired
   from inserted
