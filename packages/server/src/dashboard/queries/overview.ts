@@ -8,15 +8,21 @@ export interface QueueDepthRow {
   oldest_available_at: Date;
 }
 
-/** Pending items by robot and priority, with the oldest's time; an index-only walk of items_pending. */
+/** Pending items by robot and priority, with the oldest's time: queued rows and open requests' items after their lease cursor. */
 export async function queueDepth(db: Queryable): Promise<QueueDepthRow[]> {
   const { rows } = await db.query<QueueDepthRow>(
     `
 select q.robot_id, r.name as robot_name, q.priority, q.pending, q.oldest_available_at
 from (
   select i.robot_id, i.priority, count(*)::int as pending, min(i.available_at) as oldest_available_at
-  from items i
-  where i.queued
+  from (
+    select i.robot_id, i.priority, i.available_at from items i where i.queued
+    union all
+    -- Items not leased yet: the \`new\` ones after each open request's lease cursor (docs/internals/0034-lease-by-span.md).
+    select n.robot_id, n.priority, n.available_at from requests q
+    join items n on n.request_id = q.id and n.id > q.lease_cursor and n.status = 'new'
+    where q.status in ('received', 'processing') and q.n_pending > 0
+  ) i
   group by i.robot_id, i.priority
 ) q
 join robots r on r.id = q.robot_id

@@ -14,7 +14,8 @@ export interface QueueGauges {
 
 /**
  * Every gauge /metrics reads from the database, in one statement: the open requests' counts
- * (kept by the items' triggers), one look per robot at the first entry of `items_pending_since`,
+ * (kept by the items' triggers), one look per robot at the first entry of `items_pending_since`
+ * and at the first item after each open request's lease cursor,
  * and the undelivered webhooks' partial index. No scan of items.
  */
 export async function readQueueGauges(db: Queryable): Promise<QueueGauges> {
@@ -26,7 +27,12 @@ export async function readQueueGauges(db: Queryable): Promise<QueueGauges> {
        (select jsonb_build_object('pending', coalesce(sum(n_pending), 0), 'leased', coalesce(sum(n_leased), 0), 'importing', coalesce(sum(n_importing), 0)) from open) as items,
        (select jsonb_agg(jsonb_build_object('robot', robot_id, 'priority', priority, 'n', n))
           from (select robot_id, priority, sum(n_pending)::int as n from open group by robot_id, priority) p) as pending,
-       (select jsonb_agg(jsonb_build_object('robot', r.id, 'since', (select min(i.available_at) from items i where i.robot_id = r.id and i.queued)))
+       (select jsonb_agg(jsonb_build_object('robot', r.id, 'since', least(
+            (select min(i.available_at) from items i where i.robot_id = r.id and i.queued),
+            -- Items not leased yet: the first \`new\` one after each open request's lease cursor (docs/internals/0034-lease-by-span.md).
+            (select min(n.available_at) from requests q
+              cross join lateral (select n.available_at from items n where n.request_id = q.id and n.id > q.lease_cursor and n.status = 'new' order by n.id limit 1) n
+              where q.robot_id = r.id and q.status in ('received', 'processing') and q.n_pending > 0))))
           from robots r) as oldest,
        (select count(*)::int from webhook_deliveries where delivered_at is null) as webhooks_pending`,
   );

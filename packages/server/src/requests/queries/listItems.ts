@@ -26,11 +26,12 @@ const statusesWithError = new Set(['failed', 'denied', 'expired', 'cancelled']);
 const batchStatuses = new Set(['leased', 'importing']);
 
 /**
- * Only these statuses may show otherwise than their rows say (moves_with_batch). For any other,
+ * Only these statuses may show otherwise than their rows say (moves_with_batch; a `new` row shows
+ * `pending` or its span's batch's, docs/internals/0034-lease-by-span.md). For any other,
  * filtering the rows is the whole filter, and saying no more lets the planner see how many rows
  * it keeps and walk the request's items in order (a top-N sort of every match otherwise).
  */
-const statusesOfBatches = new Set(['importing', 'completed']);
+const statusesOfBatches = new Set(['pending', 'leased', 'importing', 'completed']);
 
 /**
  * A request's items as they show (shown_items), in creation order, after item `afterSeq`. The

@@ -54,7 +54,11 @@ removed as (
 expired as (
   update items i set status = 'expired', error_code = 'record_aged_out',
     error_message = 'the record aged out and was removed before a robot took it', updated_at = $1::timestamptz
-  where i.record_id = any($2::uuid[]) and i.queued
+  where i.record_id = any($2::uuid[])
+    and (i.queued or i.id = any(array(
+      -- Items not leased yet: the \`new\` ones after their open request's lease cursor (docs/internals/0034-lease-by-span.md).
+      select n.id from requests q join items n on n.request_id = q.id and n.id > q.lease_cursor and n.status = 'new'
+      where q.status in ('received', 'processing') and q.n_pending > 0 and n.record_id = any($2::uuid[]))))
   returning i.request_id
 )
 select 'record' as kind, id::text, type from removed
