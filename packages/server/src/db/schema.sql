@@ -16,6 +16,113 @@ CREATE TYPE public.item_move AS (
 );
 
 --
+-- Name: span_of(uuid, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.span_of(request_id uuid, item_id bigint) RETURNS TABLE(batch_id uuid, leased_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+  select s.batch_id, b.created_at
+  from (select s.batch_id, s.hi from batch_spans s where s.request_id = span_of.request_id and s.lo <= span_of.item_id order by s.lo desc limit 1) s
+  join batches b on b.id = s.batch_id
+  where span_of.item_id <= s.hi
+$$;
+
+--
+-- Name: items; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.items (
+    id bigint NOT NULL,
+    request_id uuid NOT NULL,
+    record_id uuid NOT NULL,
+    robot_id uuid NOT NULL,
+    priority smallint NOT NULL,
+    status text NOT NULL,
+    queued boolean GENERATED ALWAYS AS ((status = 'pending'::text)) STORED,
+    attempts integer DEFAULT 0 NOT NULL,
+    batch_id uuid,
+    available_at timestamp with time zone NOT NULL,
+    enhancement_id uuid,
+    error_code text,
+    error_message text,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT items_status_check CHECK ((status = ANY (ARRAY['new'::text, 'pending'::text, 'leased'::text, 'importing'::text, 'completed'::text, 'discarded'::text, 'failed'::text, 'denied'::text, 'expired'::text, 'cancelled'::text])))
+)
+WITH (fillfactor='100');
+
+--
+-- Name: item_rows; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.item_rows AS
+ SELECT i.id,
+    i.request_id,
+    i.record_id,
+    i.robot_id,
+    i.priority,
+        CASE
+            WHEN (i.status <> 'new'::text) THEN i.status
+            WHEN (s.batch_id IS NOT NULL) THEN 'leased'::text
+            ELSE 'pending'::text
+        END AS status,
+        CASE
+            WHEN (s.batch_id IS NOT NULL) THEN 1
+            ELSE i.attempts
+        END AS attempts,
+    COALESCE(s.batch_id, i.batch_id) AS batch_id,
+    i.available_at,
+    i.enhancement_id,
+    i.error_code,
+    i.error_message,
+    COALESCE(s.leased_at, i.updated_at) AS updated_at,
+    i.status AS row_status
+   FROM (public.items i
+     LEFT JOIN LATERAL public.span_of(i.request_id,
+        CASE
+            WHEN (i.status = 'new'::text) THEN i.id
+            ELSE NULL::bigint
+        END) s(batch_id, leased_at) ON (true));
+
+--
+-- Name: batch_items(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.batch_items(b uuid) RETURNS SETOF public.item_rows
+    LANGUAGE sql STABLE
+    AS $$
+  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, i.status, i.attempts, i.batch_id,
+    i.available_at, i.enhancement_id, i.error_code, i.error_message, i.updated_at, i.status
+  from items i where i.batch_id = b
+  union all
+  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased', 1, s.batch_id,
+    i.available_at, i.enhancement_id, i.error_code, i.error_message, x.created_at, i.status
+  from batch_spans s join batches x on x.id = s.batch_id
+  join items i on i.request_id = s.request_id and i.id between s.lo and s.hi and i.status = 'new'
+  where s.batch_id = b
+$$;
+
+--
+-- Name: batch_spans_after_insert(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.batch_spans_after_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  deltas jsonb;
+begin
+  select jsonb_agg(jsonb_build_object('request_id', c.request_id, 'at', c.at,
+      'pending', -c.n, 'leased', c.n, 'importing', 0, 'completed', 0, 'discarded', 0, 'failed', 0, 'expired', 0, 'cancelled', 0))
+  into deltas
+  from (select s.request_id, sum(s.n)::int as n, max(b.created_at) as at from new_spans s join batches b on b.id = s.batch_id group by 1) c;
+  if deltas is not null then
+    perform move_item_counts(deltas);
+  end if;
+  return null;
+end $$;
+
+--
 -- Name: batches_after_move(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -31,7 +138,7 @@ begin
       'completed', case when new.status = 'completed' then c.n else 0 end,
       'discarded', 0, 'failed', 0, 'expired', 0, 'cancelled', 0))
   into deltas
-  from (select i.request_id, count(*)::int as n from items i where i.batch_id = new.id and i.status = 'leased' group by 1) c;
+  from (select i.request_id, count(*)::int as n from batch_items(new.id) i where i.status = 'leased' group by 1) c;
   if deltas is not null then
     perform move_item_counts(deltas);
   end if;
@@ -73,6 +180,21 @@ begin
 end $$;
 
 --
+-- Name: has_span_work(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.has_span_work(robot_id uuid, now timestamp with time zone) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select exists (
+    select 1 from requests q
+    where q.robot_id = has_span_work.robot_id and q.status in ('received', 'processing') and q.n_pending > 0
+      and (q.expires_at is null or q.expires_at > now)
+      and exists (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new')
+  )
+$$;
+
+--
 -- Name: illegal_move(text, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -93,18 +215,30 @@ CREATE FUNCTION public.items_after_update() RETURNS trigger
 declare
   bad item_move;
   deltas jsonb;
+  -- The old rows as they stood (a `new` row mapped through its span): ids, requests, statuses, batches.
+  o_ids bigint[];
+  o_requests uuid[];
+  o_statuses text[];
+  o_batches uuid[];
   -- The batches whose `leased` rows here show the batch's status, and that status.
   moving_ids uuid[];
   moving_statuses text[];
 begin
+  select array_agg(o.id), array_agg(o.request_id),
+    array_agg(case when o.status <> 'new' then o.status when s.batch_id is not null then 'leased' else 'pending' end),
+    array_agg(coalesce(s.batch_id, o.batch_id))
+  into o_ids, o_requests, o_statuses, o_batches
+  from old_items o left join lateral span_of(o.request_id, case when o.status = 'new' then o.id end) s on true;
+
   select coalesce(array_agg(b.id), '{}'), coalesce(array_agg(b.status), '{}') into moving_ids, moving_statuses
   from batches b
-  where b.id = any(array(select batch_id from old_items where status = 'leased' union select batch_id from new_items where status = 'leased'))
+  where b.id = any(array(select o.batch_id from unnest(o_statuses, o_batches) o(status, batch_id) where o.status = 'leased'
+      union select batch_id from new_items where status = 'leased'))
     and moves_with_batch('leased', b.status);
 
   if exists (
     select 1
-    from (select distinct coalesce(m.status, o.status) as status from old_items o left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased') f,
+    from (select distinct coalesce(m.status, o.status) as status from unnest(o_statuses, o_batches) o(status, batch_id) left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased') f,
       (select distinct coalesce(m.status, ni.status) as status from new_items ni left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = ni.batch_id and ni.status = 'leased') t
     where f.status <> t.status
       and not exists (select 1 from item_transitions x where x.from_status = f.status and x.to_status = t.status)
@@ -113,13 +247,13 @@ begin
     -- statement's size.
     execute $q$
       select ni.request_id, f.status, t.status, 1, ni.updated_at
-      from new_items ni join old_items oi on oi.id = ni.id
+      from new_items ni join unnest($3::bigint[], $4::text[], $5::uuid[]) oi(id, status, batch_id) on oi.id = ni.id
       cross join lateral (select coalesce((select m.status from unnest($1::uuid[], $2::text[]) m(id, status) where m.id = oi.batch_id and oi.status = 'leased'), oi.status) as status) f
       cross join lateral (select coalesce((select m.status from unnest($1::uuid[], $2::text[]) m(id, status) where m.id = ni.batch_id and ni.status = 'leased'), ni.status) as status) t
       where t.status <> f.status
         and not exists (select 1 from item_transitions x where x.from_status = f.status and x.to_status = t.status)
       limit 1
-    $q$ into bad using moving_ids, moving_statuses;
+    $q$ into bad using moving_ids, moving_statuses, o_ids, o_statuses, o_batches;
     if bad.from_status is not null then
       perform illegal_move('an item', bad.from_status, bad.to_status);
     end if;
@@ -128,7 +262,7 @@ begin
   -- Counted by what the rows show: a `leased` row of an importing or completed batch counts as its batch's status.
   with held as (
     select o.request_id, coalesce(m.status, o.status) as status, -count(*)::int as n, null::timestamptz as at
-    from old_items o left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased'
+    from unnest(o_requests, o_statuses, o_batches) o(request_id, status, batch_id) left join unnest(moving_ids, moving_statuses) m(id, status) on m.id = o.batch_id and o.status = 'leased'
     group by 1, 2
     union all
     select ni.request_id, coalesce(m.status, ni.status), count(*)::int, max(ni.updated_at)
@@ -244,6 +378,7 @@ CREATE TABLE public.requests (
     query_filter jsonb,
     matched integer,
     trace_parent text,
+    lease_cursor bigint DEFAULT 0 NOT NULL,
     CONSTRAINT requests_priority_check CHECK (((priority >= 0) AND (priority <= 3))),
     CONSTRAINT requests_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processing'::text, 'completed'::text, 'completed_with_errors'::text, 'failed'::text, 'cancelled'::text, 'expired'::text])))
 );
@@ -314,7 +449,8 @@ $$;
 CREATE FUNCTION public.row_statuses_showing(shown text) RETURNS text[]
     LANGUAGE sql IMMUTABLE
     AS $$
-  select case when shown in ('importing', 'completed') then array[shown, 'leased'] else array[shown] end
+  select case when shown in ('importing', 'completed') then array[shown, 'leased', 'new']
+    when shown in ('pending', 'leased') then array[shown, 'new'] else array[shown] end
 $$;
 
 --
@@ -431,6 +567,18 @@ CREATE TABLE public.automations (
     updated_at timestamp with time zone NOT NULL,
     destiny_query jsonb,
     CONSTRAINT automations_check CHECK (((records_type IS NOT NULL) OR (enhancements_type IS NOT NULL)))
+);
+
+--
+-- Name: batch_spans; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.batch_spans (
+    batch_id uuid NOT NULL,
+    request_id uuid NOT NULL,
+    lo bigint NOT NULL,
+    hi bigint NOT NULL,
+    n integer NOT NULL
 );
 
 --
@@ -555,29 +703,6 @@ CREATE TABLE public.item_transitions (
     from_status text NOT NULL,
     to_status text NOT NULL
 );
-
---
--- Name: items; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.items (
-    id bigint NOT NULL,
-    request_id uuid NOT NULL,
-    record_id uuid NOT NULL,
-    robot_id uuid NOT NULL,
-    priority smallint NOT NULL,
-    status text NOT NULL,
-    queued boolean GENERATED ALWAYS AS ((status = 'pending'::text)) STORED,
-    attempts integer DEFAULT 0 NOT NULL,
-    batch_id uuid,
-    available_at timestamp with time zone NOT NULL,
-    enhancement_id uuid,
-    error_code text,
-    error_message text,
-    updated_at timestamp with time zone NOT NULL,
-    CONSTRAINT items_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'leased'::text, 'importing'::text, 'completed'::text, 'discarded'::text, 'failed'::text, 'denied'::text, 'expired'::text, 'cancelled'::text])))
-)
-WITH (fillfactor='50');
 
 --
 -- Name: items_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -744,8 +869,8 @@ CREATE VIEW public.shown_items AS
             WHEN (b.id IS NOT NULL) THEN b.updated_at
             ELSE i.updated_at
         END AS updated_at,
-    i.status AS row_status
-   FROM (public.items i
+    i.row_status
+   FROM (public.item_rows i
      LEFT JOIN public.batches b ON (((b.id = i.batch_id) AND public.moves_with_batch(i.status, b.status))));
 
 --
@@ -813,6 +938,13 @@ ALTER TABLE ONLY public.automation_runs
 
 ALTER TABLE ONLY public.automations
     ADD CONSTRAINT automations_pkey PRIMARY KEY (id);
+
+--
+-- Name: batch_spans batch_spans_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.batch_spans
+    ADD CONSTRAINT batch_spans_pkey PRIMARY KEY (request_id, lo);
 
 --
 -- Name: batch_transitions batch_transitions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1013,6 +1145,12 @@ CREATE INDEX automation_runs_unmade ON public.automation_runs USING btree (creat
 CREATE INDEX automations_created_by ON public.automations USING btree (created_by, id);
 
 --
+-- Name: batch_spans_batch_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX batch_spans_batch_id ON public.batch_spans USING btree (batch_id);
+
+--
 -- Name: batches_files_kept; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1145,6 +1283,12 @@ CREATE INDEX records_type_id ON public.records USING btree (type, id);
 CREATE UNIQUE INDEX requests_idempotency_key ON public.requests USING btree (requested_by, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 --
+-- Name: requests_open_by_robot; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX requests_open_by_robot ON public.requests USING btree (robot_id, priority DESC, created_at) WHERE (status = ANY (ARRAY['received'::text, 'processing'::text]));
+
+--
 -- Name: requests_open_deadline; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1203,6 +1347,12 @@ CREATE INDEX robot_secrets_robot_id ON public.robot_secrets USING btree (robot_i
 --
 
 CREATE INDEX webhook_deliveries_undelivered ON public.webhook_deliveries USING btree (request_id, event_id) WHERE (delivered_at IS NULL);
+
+--
+-- Name: batch_spans batch_spans_on_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER batch_spans_on_insert AFTER INSERT ON public.batch_spans REFERENCING NEW TABLE AS new_spans FOR EACH STATEMENT EXECUTE FUNCTION public.batch_spans_after_insert();
 
 --
 -- Name: batches batches_check_move; Type: TRIGGER; Schema: public; Owner: -

@@ -76,7 +76,9 @@ spannable as (
   where q.robot_id = $1::uuid and ${requestIsOpen('q')} and q.n_pending > 0
     and (q.expires_at is null or q.expires_at > $4::timestamptz)
     and exists (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new')
-  order by q.created_at > $4::timestamptz - make_interval(secs => $9::int / 1000.0), q.priority desc, q.created_at, q.id
+  order by q.created_at > $4::timestamptz - make_interval(secs => $9::int / 1000.0),
+    case when q.created_at <= $4::timestamptz - make_interval(secs => $9::int / 1000.0) then q.created_at end,
+    q.priority desc, q.created_at, q.id
   limit $2::int
 ),
 locked as (
