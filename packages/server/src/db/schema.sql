@@ -89,18 +89,20 @@ CREATE VIEW public.item_rows AS
 --
 
 CREATE FUNCTION public.batch_items(b uuid) RETURNS SETOF public.item_rows
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
+begin
+  return query
   select i.id, i.request_id, i.record_id, i.robot_id, i.priority, i.status, i.attempts, i.batch_id,
     i.available_at, i.enhancement_id, i.error_code, i.error_message, i.updated_at, i.status
   from items i where i.batch_id = b
   union all
-  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased', 1, s.batch_id,
+  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased'::text, 1, s.batch_id,
     i.available_at, i.enhancement_id, i.error_code, i.error_message, x.created_at, i.status
   from batch_spans s join batches x on x.id = s.batch_id
   join items i on i.request_id = s.request_id and i.id between s.lo and s.hi and i.status = 'new'
-  where s.batch_id = b
-$$;
+  where s.batch_id = b;
+end $$;
 
 --
 -- Name: batch_spans_after_insert(); Type: FUNCTION; Schema: public; Owner: -

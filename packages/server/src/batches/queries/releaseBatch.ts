@@ -15,7 +15,7 @@ with b as (
 )
 update items i set status = 'pending', batch_id = x.batch_id, attempts = x.attempts - 1, updated_at = $2::timestamptz
 from batch_items($1::uuid) x
-where i.id = x.id and exists (select 1 from b) and x.status = 'leased'
+where i.id = x.id and i.status = x.row_status and exists (select 1 from b) and x.status = 'leased'
 `,
     [p.id, p.now.toISOString(), p.reason],
   );

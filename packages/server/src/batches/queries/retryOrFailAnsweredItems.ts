@@ -33,7 +33,7 @@ update items i set
     else answer.message || ' (attempt ' || x.attempts || ' of ' || r.max_attempts || ')' end,
   updated_at = $4::timestamptz
 from answer, batches b, batch_items($1::uuid) x, robots r
-where b.id = $1::uuid and i.id = x.id and x.status = 'leased' and x.record_id = answer.record_id and r.id = i.robot_id
+where b.id = $1::uuid and i.id = x.id and i.status = x.row_status and x.status = 'leased' and x.record_id = answer.record_id and r.id = i.robot_id
 returning i.request_id, i.robot_id, i.status, i.available_at
 )
 select request_id::text, robot_id::text, status, case when status = 'pending' then ${epochMsSql('available_at')} end as at, count(*)::int as n

@@ -29,7 +29,7 @@ update items i set
     else $4::text || ' (attempt ' || x.attempts || ' of ' || r.max_attempts || ')' end,
   updated_at = $5::timestamptz
 from batches b cross join lateral batch_items(b.id) x, robots r
-where b.id = any($1::uuid[]) and i.id = x.id and x.status = 'leased' and not moves_with_batch(x.status, b.status) and r.id = i.robot_id
+where b.id = any($1::uuid[]) and i.id = x.id and i.status = x.row_status and x.status = 'leased' and not moves_with_batch(x.status, b.status) and r.id = i.robot_id
 returning i.request_id, i.robot_id, i.status, i.available_at
 )
 select request_id::text, robot_id::text, status, case when status = 'pending' then ${epochMsSql('available_at')} end as at, count(*)::int as n

@@ -38,7 +38,7 @@ settled as (
   -- The batch's id from the parameter, not from the CTE, which only gates: the items scan then
   -- looks up this batch's rows, rather than reading every leased row of every batch.
   from batch, outcome, batch_items($1::uuid) x
-  where i.id = x.id and x.status = 'leased' and x.record_id = outcome.record_id
+  where i.id = x.id and i.status = x.row_status and x.status = 'leased' and x.record_id = outcome.record_id
     and (outcome.status <> 'completed' or x.error_code is not null)
   returning i.request_id, i.robot_id, i.status
 )

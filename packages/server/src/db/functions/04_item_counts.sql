@@ -40,6 +40,8 @@ drop view if exists item_rows;
 
 -- Every item as its row stands for: a `new` row in a span is the `leased` row of the span's batch
 -- (attempt 1, at the lease's moment), one not in a span a `pending` row. `row_status` is the row's own.
+-- A statement writing items through it or batch_items also says `i.status = x.row_status`: a row
+-- written meanwhile by another is rechecked on its new version, and left.
 create view item_rows as
 select i.id, i.request_id, i.record_id, i.robot_id, i.priority,
   case when i.status <> 'new' then i.status when s.batch_id is not null then 'leased' else 'pending' end as status,
@@ -52,18 +54,22 @@ from items i
 left join lateral span_of(i.request_id, case when i.status = 'new' then i.id end) s on true;
 
 -- The rows of item_rows in batch `b`: those written with it and the `new` ones of its spans.
--- Every reader of a batch's items reads this.
-create function batch_items(b uuid) returns setof item_rows language sql stable as $$
+-- Every reader of a batch's items reads this. Not an inlined SQL function: inlined, the planner
+-- guesses a span's items at a share of all items and hashes or walks whole tables around them
+-- (an items file page joined every record); as a function it counts a batch's size.
+create function batch_items(b uuid) returns setof item_rows language plpgsql stable rows 1000 as $$
+begin
+  return query
   select i.id, i.request_id, i.record_id, i.robot_id, i.priority, i.status, i.attempts, i.batch_id,
     i.available_at, i.enhancement_id, i.error_code, i.error_message, i.updated_at, i.status
   from items i where i.batch_id = b
   union all
-  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased', 1, s.batch_id,
+  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased'::text, 1, s.batch_id,
     i.available_at, i.enhancement_id, i.error_code, i.error_message, x.created_at, i.status
   from batch_spans s join batches x on x.id = s.batch_id
   join items i on i.request_id = s.request_id and i.id between s.lo and s.hi and i.status = 'new'
-  where s.batch_id = b
-$$;
+  where s.batch_id = b;
+end $$;
 
 -- Every item as it shows: every reader of an item's status, moment or enhancement reads this view.
 -- The enhancement of an item that completed with its batch is the one its batch imported for it.

@@ -19,7 +19,7 @@ moved as (
   update items i set status = 'pending', batch_id = x.batch_id, attempts = x.attempts - 1, available_at = $3::timestamptz,
     error_code = $6::text, error_message = $4::text, updated_at = $5::timestamptz
   from batch_items($1::uuid) x
-  where i.id = x.id and exists (select 1 from b) and x.status = 'leased'
+  where i.id = x.id and i.status = x.row_status and exists (select 1 from b) and x.status = 'leased'
 )
 select id::text from b
 `,

@@ -27,7 +27,7 @@ closed as (
   update items i set status = 'cancelled', batch_id = x.batch_id, attempts = x.attempts, error_code = 'request_cancelled',
     error_message = 'the request was cancelled before this item finished', updated_at = $2::timestamptz
   from item_rows x
-  where x.request_id = $1::uuid and i.id = x.id and exists (select 1 from target) and x.status in ('pending', 'leased')
+  where x.request_id = $1::uuid and i.id = x.id and i.status = x.row_status and exists (select 1 from target) and x.status in ('pending', 'leased')
     and not exists (select 1 from held h where h.id = x.batch_id and shown_item_status(x.status, h.status) = 'completed')
 )
 select id::text from target

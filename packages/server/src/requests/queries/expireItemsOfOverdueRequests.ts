@@ -30,7 +30,7 @@ closed as (
     error_message = 'the request''s deadline (' || to_char(due.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ') passed before this item finished',
     updated_at = $1::timestamptz
   from due, item_rows x
-  where x.request_id = any(array(select id from due)) and x.request_id = due.id and i.id = x.id and x.status in ('pending', 'leased')
+  where x.request_id = any(array(select id from due)) and x.request_id = due.id and i.id = x.id and i.status = x.row_status and x.status in ('pending', 'leased')
     and not exists (select 1 from held h where h.id = x.batch_id and shown_item_status(x.status, h.status) = 'completed')
 )
 select id::text from due
