@@ -81,9 +81,11 @@ spannable as (
     q.priority desc, q.created_at, q.id
   limit $2::int
 ),
+-- With the requests of the queued rows: every request row the lease moves is locked here, in id order.
 locked as (
   select q.id, q.lease_cursor from requests q
-  where q.id in (select id from spannable) and ${requestIsOpen('q')} and q.n_pending > 0
+  where q.id in (select id from spannable union select request_id from overdue union select request_id from by_priority)
+    and ${requestIsOpen('q')} and q.n_pending > 0 and (q.expires_at is null or q.expires_at > $4::timestamptz)
   order by q.id
   for no key update of q
 ),
