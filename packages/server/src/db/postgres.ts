@@ -62,9 +62,11 @@ export interface PostgresOptions {
 /**
  * A statement kept parsed would switch to a generic plan after five calls: one plan made for any
  * values and kept while the tables it reads grow by orders of magnitude. So every connection plans
- * every call for its own values (the triggers' statements too).
+ * every call for its own values (the triggers' statements too). No JIT: a statement whose estimate
+ * crosses `jit_above_cost` (a guess over a view of all items, an unknown span's range) spent 100 to
+ * 400 ms compiling to run in a few (docs/internals/0034-lease-by-span.md).
  */
-const customPlans = ['plan_cache_mode=force_custom_plan'];
+const customPlans = ['plan_cache_mode=force_custom_plan', 'jit=off'];
 
 /**
  * The connections that run `lookup` statements (QueryOptions) plan each statement once, at its
@@ -73,7 +75,7 @@ const customPlans = ['plan_cache_mode=force_custom_plan'];
  * for its values, a one-item create spends as long planning as running: dispatch latency,
  * docs/internals/0005-statement-planning.md.)
  */
-const lookupPlans = ['plan_cache_mode=force_generic_plan', 'enable_seqscan=off', 'enable_hashjoin=off', 'enable_mergejoin=off'];
+const lookupPlans = ['plan_cache_mode=force_generic_plan', 'jit=off', 'enable_seqscan=off', 'enable_hashjoin=off', 'enable_mergejoin=off'];
 
 /** A pool's connection string with `settings` in the connection's startup `options`, added to any the string has. */
 function withSettings(connectionString: string, settings: string[]): pg.PoolConfig {
