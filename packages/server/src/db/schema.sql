@@ -91,17 +91,21 @@ CREATE VIEW public.item_rows AS
 CREATE FUNCTION public.batch_items(b uuid) RETURNS SETOF public.item_rows
     LANGUAGE plpgsql STABLE
     AS $$
+declare
+  s record;
+  leased_at timestamptz;
 begin
   return query
   select i.id, i.request_id, i.record_id, i.robot_id, i.priority, i.status, i.attempts, i.batch_id,
     i.available_at, i.enhancement_id, i.error_code, i.error_message, i.updated_at, i.status
-  from items i where i.batch_id = b
-  union all
-  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased'::text, 1, s.batch_id,
-    i.available_at, i.enhancement_id, i.error_code, i.error_message, x.created_at, i.status
-  from batch_spans s join batches x on x.id = s.batch_id
-  join items i on i.request_id = s.request_id and i.id between s.lo and s.hi and i.status = 'new'
-  where s.batch_id = b;
+  from items i where i.batch_id = b;
+  select x.created_at into leased_at from batches x where x.id = b;
+  for s in select request_id, lo, hi from batch_spans where batch_id = b loop
+    return query
+    select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased'::text, 1, b,
+      i.available_at, i.enhancement_id, i.error_code, i.error_message, leased_at, i.status
+    from items i where i.request_id = s.request_id and i.id between s.lo and s.hi and i.status = 'new';
+  end loop;
 end $$;
 
 --
@@ -192,7 +196,8 @@ CREATE FUNCTION public.has_span_work(robot_id uuid, now timestamp with time zone
     select 1 from requests q
     where q.robot_id = has_span_work.robot_id and q.status in ('received', 'processing') and q.n_pending > 0
       and (q.expires_at is null or q.expires_at > now)
-      and exists (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new')
+      -- A lateral walk with a limit, never a join over all items.
+      and exists (select 1 from (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new' order by i.id limit 1) n)
   )
 $$;
 

@@ -36,7 +36,8 @@ export function firstPageSql(items: string, needsParam: string | null, protocol?
   return `select string_agg(x.line, E'\\n' order by x.id) || E'\\n' as text, max(x.id)::text as last
   from (
     select l.id, ${lineSql(needsParam, protocol)} as line
-    from ${items} l join records r on r.id = l.record_id
+    -- Each record by its key: the planner cannot guess how many items spans hold and would hash every record.
+    from ${items} l join lateral (select r.* from records r where r.id = l.record_id limit 1) r on true
     order by l.id
     limit ${itemsPageSize}
   ) x`;

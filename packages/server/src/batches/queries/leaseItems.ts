@@ -75,7 +75,7 @@ spannable as (
   select q.id from requests q
   where q.robot_id = $1::uuid and ${requestIsOpen('q')} and q.n_pending > 0
     and (q.expires_at is null or q.expires_at > $4::timestamptz)
-    and exists (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new')
+    and exists (select 1 from (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new' order by i.id limit 1) n)
   order by q.created_at > $4::timestamptz - make_interval(secs => $9::int / 1000.0),
     case when q.created_at <= $4::timestamptz - make_interval(secs => $9::int / 1000.0) then q.created_at end,
     q.priority desc, q.created_at, q.id

@@ -56,19 +56,24 @@ left join lateral span_of(i.request_id, case when i.status = 'new' then i.id end
 -- The rows of item_rows in batch `b`: those written with it and the `new` ones of its spans.
 -- Every reader of a batch's items reads this. Not an inlined SQL function: inlined, the planner
 -- guesses a span's items at a share of all items and hashes or walks whole tables around them
--- (an items file page joined every record); as a function it counts a batch's size.
+-- (an items file page joined every record); as a function it counts a batch's size, and each
+-- span's items are read by its bounds, planned knowing them.
 create function batch_items(b uuid) returns setof item_rows language plpgsql stable rows 1000 as $$
+declare
+  s record;
+  leased_at timestamptz;
 begin
   return query
   select i.id, i.request_id, i.record_id, i.robot_id, i.priority, i.status, i.attempts, i.batch_id,
     i.available_at, i.enhancement_id, i.error_code, i.error_message, i.updated_at, i.status
-  from items i where i.batch_id = b
-  union all
-  select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased'::text, 1, s.batch_id,
-    i.available_at, i.enhancement_id, i.error_code, i.error_message, x.created_at, i.status
-  from batch_spans s join batches x on x.id = s.batch_id
-  join items i on i.request_id = s.request_id and i.id between s.lo and s.hi and i.status = 'new'
-  where s.batch_id = b;
+  from items i where i.batch_id = b;
+  select x.created_at into leased_at from batches x where x.id = b;
+  for s in select request_id, lo, hi from batch_spans where batch_id = b loop
+    return query
+    select i.id, i.request_id, i.record_id, i.robot_id, i.priority, 'leased'::text, 1, b,
+      i.available_at, i.enhancement_id, i.error_code, i.error_message, leased_at, i.status
+    from items i where i.request_id = s.request_id and i.id between s.lo and s.hi and i.status = 'new';
+  end loop;
 end $$;
 
 -- Every item as it shows: every reader of an item's status, moment or enhancement reads this view.
@@ -93,7 +98,8 @@ create or replace function has_span_work(robot_id uuid, now timestamptz) returns
     select 1 from requests q
     where q.robot_id = has_span_work.robot_id and q.status in ('received', 'processing') and q.n_pending > 0
       and (q.expires_at is null or q.expires_at > now)
-      and exists (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new')
+      -- A lateral walk with a limit, never a join over all items.
+      and exists (select 1 from (select 1 from items i where i.request_id = q.id and i.id > q.lease_cursor and i.status = 'new' order by i.id limit 1) n)
   )
 $$;
 
