@@ -6,7 +6,7 @@
  * record; its other items are added in SQL (items keep their record's id without a foreign key,
  * docs/internals/0004, so no records are imported for them) and all are settled in SQL, through
  * the moves a robot's work makes, in batches of 1,000 that complete (their items move with them,
- * docs/internals/0030), 1 in 10 items failed with one of 5 codes, as a finished request leaves
+ * docs/internals/0030 and 0034), 1 in 10 items failed with one of 5 codes, as a finished request leaves
  * them; the tables are then vacuumed and analyzed, as autovacuum would. Each read: the median of 7, after one untimed.
  */
 import pg from 'pg';
@@ -41,13 +41,14 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
     const now = new Date().toISOString();
     await db.query(
       `insert into items (request_id, record_id, robot_id, priority, status, attempts, available_at, updated_at)
-       select $1, gen_random_uuid(), $2, 1, 'pending', 0, $3, $3 from generate_series(2, $4::int)`,
+       select $1, gen_random_uuid(), $2, 1, 'new', 0, $3, $3 from generate_series(2, $4::int)`,
       [request.id, robot.id, now, items],
     );
     // What the create counts in its own statement (docs/internals/0001).
     await db.query(`update requests set total = total + $2, n_pending = n_pending + $2 where id = $1`, [request.id, items - 1]);
-    // As the import leaves them (docs/internals/0030): batches of 1,000 that completed, their
-    // items still `leased` in them, and the 1 in 10 that failed written as their own rows.
+    // As the import leaves them: batches of 1,000 leased as spans of the request's items, which
+    // completed (their items move with them without being written, docs/internals/0030 and 0034),
+    // and the 1 in 10 that failed written as their own rows.
     await db.query(
       `insert into batches (id, robot_id, status, attempt, item_count, lease_token, lease_expires_at, items_key, results_key, created_at, updated_at)
        select gen_random_uuid(), $1, 'leased', 1, 1000, 'bench-' || n, $2::timestamptz + interval '1 hour', 'bench/' || n, 'bench/' || n || '.results', $2, $2
@@ -55,18 +56,20 @@ export async function dashboardReads(options: { items?: number } = {}): Promise<
       [robot.id, now, items],
     );
     await db.query(
-      `with b as (select id, row_number() over (order by n) - 1 as n from (select id, substr(lease_token, 7)::int as n from batches where robot_id = $2) x)
-       update items i set status = 'leased', attempts = 1, batch_id = b.id, updated_at = $3
-       from (select id, row_number() over (order by id) - 1 as k from items where request_id = $1) o, b
-       where i.id = o.id and b.n = o.k / 1000`,
-      [request.id, robot.id, now],
+      `with o as (select id, (row_number() over (order by id) - 1) / 1000 as k from items where request_id = $1),
+         b as (select id, substr(lease_token, 7)::int as k from batches where robot_id = $2)
+       insert into batch_spans (batch_id, request_id, lo, hi, n)
+       select b.id, $1, min(o.id), max(o.id), count(*) from o join b using (k) group by b.id`,
+      [request.id, robot.id],
     );
+    await db.query(`update requests set lease_cursor = (select max(id) from items where request_id = $1) where id = $1`, [request.id]);
     await db.query(`update batches set status = 'importing', updated_at = $2 where robot_id = $1`, [robot.id, now]);
     await db.query(
-      `update items set status = 'failed',
-         error_code = (array['robot_error', 'rejected', 'missing', 'lease_expired', 'record_gone'])[id / 10 % 5 + 1],
-         error_message = 'the robot could not read record ' || record_id, updated_at = $2
-       where request_id = $1 and id % 10 = 3`,
+      `update items i set status = 'failed', attempts = 1, batch_id = s.batch_id,
+         error_code = (array['robot_error', 'rejected', 'missing', 'lease_expired', 'record_gone'])[i.id / 10 % 5 + 1],
+         error_message = 'the robot could not read record ' || i.record_id, updated_at = $2
+       from batch_spans s
+       where i.request_id = $1 and i.id % 10 = 3 and s.request_id = $1 and i.id between s.lo and s.hi`,
       [request.id, now],
     );
     await db.query(`update batches set status = 'completed', updated_at = $2 where robot_id = $1`, [robot.id, now]);
