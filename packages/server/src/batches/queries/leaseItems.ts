@@ -129,10 +129,13 @@ past_deadline as (
 ),
 -- At most one item per record: a queued row repeating an earlier one's record is left, a span is
 -- cut before its first such item (a request's items are distinct by record).
+cuts as (
+  select request_id, min(id) as cut from firsts where span and nth > 1 group by request_id
+),
 chosen_spans as (
   select f.request_id, min(f.id) as lo, max(f.id) as hi, count(*)::int as n
-  from firsts f
-  where f.span and f.id < coalesce((select min(x.id) from firsts x where x.span and x.request_id = f.request_id and x.nth > 1), 9223372036854775807)
+  from firsts f left join cuts c on c.request_id = f.request_id
+  where f.span and (c.cut is null or f.id < c.cut)
   group by f.request_id
 ),
 leased as (
