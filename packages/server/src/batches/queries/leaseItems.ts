@@ -20,7 +20,8 @@ export interface LeasedBatch extends BatchRow {
  * oldest first whatever their priority (nothing starves, docs/priorities.md), then the highest
  * priority, oldest first within it; never an item of a request whose deadline has passed (even
  * before the lease-expiry service expired it); `for update of i skip locked` so concurrent leasers never
- * take the same queued row, and the requests' rows locked so that they never take overlapping spans; at most one item per record in a batch (the rest wait for the next one).
+ * take the same queued row, and the requests' rows locked so that they never take overlapping
+ * spans; at most one item per record in a batch (the rest wait for the next one).
  * Requests whose first item this is move to `processing`. Null when nothing was pending.
  * With `leaseKey` a batch of the robot's under that key already fails the statement on the
  * unique index (a repeat that raced the first call: the caller serves that batch instead).
