@@ -29,6 +29,16 @@ CREATE FUNCTION public.span_of(request_id uuid, item_id bigint) RETURNS TABLE(ba
 $$;
 
 --
+-- Name: spanned_row_status(text, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.spanned_row_status(status text, span_batch uuid) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when status <> 'new' then status when span_batch is not null then 'leased' else 'pending' end
+$$;
+
+--
 -- Name: items; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -61,11 +71,7 @@ CREATE VIEW public.item_rows AS
     i.record_id,
     i.robot_id,
     i.priority,
-        CASE
-            WHEN (i.status <> 'new'::text) THEN i.status
-            WHEN (s.batch_id IS NOT NULL) THEN 'leased'::text
-            ELSE 'pending'::text
-        END AS status,
+    public.spanned_row_status(i.status, s.batch_id) AS status,
         CASE
             WHEN (s.batch_id IS NOT NULL) THEN 1
             ELSE i.attempts
@@ -232,7 +238,7 @@ declare
   moving_statuses text[];
 begin
   select array_agg(o.id), array_agg(o.request_id),
-    array_agg(case when o.status <> 'new' then o.status when s.batch_id is not null then 'leased' else 'pending' end),
+    array_agg(spanned_row_status(o.status, s.batch_id)),
     array_agg(coalesce(s.batch_id, o.batch_id))
   into o_ids, o_requests, o_statuses, o_batches
   from old_items o left join lateral span_of(o.request_id, case when o.status = 'new' then o.id end) s on true;

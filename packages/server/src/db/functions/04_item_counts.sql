@@ -34,6 +34,12 @@ create or replace function span_of(request_id uuid, item_id bigint) returns tabl
   where span_of.item_id <= s.hi
 $$;
 
+-- The status row `status` stands for, `span_batch` the batch of the span covering it (span_of): a
+-- `new` row in a span is `leased` in that batch, one not in a span `pending`.
+create or replace function spanned_row_status(status text, span_batch uuid) returns text language sql immutable as $$
+  select case when status <> 'new' then status when span_batch is not null then 'leased' else 'pending' end
+$$;
+
 drop view if exists shown_items;
 drop function if exists batch_items(uuid);
 drop view if exists item_rows;
@@ -44,7 +50,7 @@ drop view if exists item_rows;
 -- written meanwhile by another is rechecked on its new version, and left.
 create view item_rows as
 select i.id, i.request_id, i.record_id, i.robot_id, i.priority,
-  case when i.status <> 'new' then i.status when s.batch_id is not null then 'leased' else 'pending' end as status,
+  spanned_row_status(i.status, s.batch_id) as status,
   case when s.batch_id is not null then 1 else i.attempts end as attempts,
   coalesce(s.batch_id, i.batch_id) as batch_id,
   i.available_at, i.enhancement_id, i.error_code, i.error_message,
@@ -168,7 +174,7 @@ declare
   moving_statuses text[];
 begin
   select array_agg(o.id), array_agg(o.request_id),
-    array_agg(case when o.status <> 'new' then o.status when s.batch_id is not null then 'leased' else 'pending' end),
+    array_agg(spanned_row_status(o.status, s.batch_id)),
     array_agg(coalesce(s.batch_id, o.batch_id))
   into o_ids, o_requests, o_statuses, o_batches
   from old_items o left join lateral span_of(o.request_id, case when o.status = 'new' then o.id end) s on true;
